@@ -1,0 +1,37 @@
+use crate::crypto;
+use crate::error::{Error, Kind, Result};
+use crate::format::pack;
+use crate::format::payload;
+use crate::format::tree::Tree;
+use crate::id::{BlobId, TreeId};
+use crate::repo::Repository;
+
+impl Repository {
+    /// Reads, decrypts and verifies one blob.
+    pub fn read_blob(&self, id: &BlobId) -> Result<Vec<u8>> {
+        let (pack_info, loc) = self
+            .index()
+            .get(id)
+            .ok_or_else(|| Error::at(Kind::NotFound, "blob is not in the index", id))?;
+        let key = pack::key(pack_info.kind, &pack_info.id);
+        let start = loc.offset as u64;
+        let sealed = self.store().get(&key, Some(start..start + loc.length as u64))?;
+        self.open_blob(id, &sealed, &key)
+    }
+
+    /// Opens a sealed blob read from `key` and checks it against `id`.
+    pub fn open_blob(&self, id: &BlobId, sealed: &[u8], key: &str) -> Result<Vec<u8>> {
+        let what = format!("{key} (blob {})", id.short());
+        let plain = payload::decode(&crypto::open(&self.key().enc, sealed, &what)?, &what)?;
+        if self.key().blob_id(&plain) != *id {
+            return Err(Error::corrupt("blob does not match its id", what));
+        }
+        Ok(plain)
+    }
+
+    /// Reads and decodes a tree blob.
+    pub fn read_tree(&self, id: &TreeId) -> Result<Tree> {
+        let plain = self.read_blob(&id.blob())?;
+        Tree::decode(&plain, &format!("tree {id}"))
+    }
+}

@@ -1,0 +1,266 @@
+use crate::crypto;
+use crate::error::{Error, Result};
+use crate::format::index::{IndexFile, IndexPack};
+use crate::format::pack::{self, BlobKind, PackBlob, PackHeader};
+use crate::format::payload;
+use crate::id::{BlobId, PackId, hash_object};
+use crate::repo::{Flushed, Repository};
+use crate::store::{PutHints, StorageClass};
+use crossbeam_channel::{Receiver, Sender, bounded};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// An index object is written after this many packs, so an interrupted
+/// backup leaves checkpoints and the next run does not upload them again
+/// (16 packs of 32 MiB: at most ~512 MiB to redo).
+const CHECKPOINT_PACKS: usize = 16;
+
+/// What a writer added to the repository.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WriterStats {
+    pub blobs_new: u64,
+    /// Plaintext bytes of new blobs.
+    pub bytes_new: u64,
+    /// Bytes of packs and index objects stored.
+    pub bytes_stored: u64,
+    pub packs: u64,
+}
+
+struct OpenPack {
+    body: Vec<u8>,
+    blobs: Vec<PackBlob>,
+}
+
+struct Shared {
+    repo: Arc<Repository>,
+    /// Ids already added by this writer (in a pack, open or uploading).
+    seen: Mutex<HashSet<BlobId>>,
+    data: Mutex<OpenPack>,
+    tree: Mutex<OpenPack>,
+    /// Uploaded packs not yet named by an index object.
+    pending: Mutex<Vec<IndexPack>>,
+    failed: Mutex<Option<Error>>,
+    data_class: StorageClass,
+    blobs_new: AtomicU64,
+    bytes_new: AtomicU64,
+    bytes_stored: AtomicU64,
+    packs: AtomicU64,
+}
+
+struct Sealed {
+    kind: BlobKind,
+    body: Vec<u8>,
+    blobs: Vec<PackBlob>,
+}
+
+/// The write scope for blobs. Thread-safe: many workers may `add` at once.
+pub struct BlobWriter {
+    shared: Arc<Shared>,
+    tx: Option<Sender<Sealed>>,
+    uploaders: Vec<JoinHandle<()>>,
+}
+
+impl BlobWriter {
+    /// Starts a writer with `connections` uploader threads; data packs are
+    /// stored with `data_class`.
+    pub fn new(repo: Arc<Repository>, connections: usize, data_class: StorageClass) -> Self {
+        let connections = connections.max(1);
+        let shared = Arc::new(Shared {
+            repo,
+            seen: Mutex::new(HashSet::new()),
+            data: Mutex::new(OpenPack { body: Vec::new(), blobs: Vec::new() }),
+            tree: Mutex::new(OpenPack { body: Vec::new(), blobs: Vec::new() }),
+            pending: Mutex::new(Vec::new()),
+            failed: Mutex::new(None),
+            data_class,
+            blobs_new: AtomicU64::new(0),
+            bytes_new: AtomicU64::new(0),
+            bytes_stored: AtomicU64::new(0),
+            packs: AtomicU64::new(0),
+        });
+        // One pack waiting per connection bounds memory to about
+        // (2 * connections + 2) packs whatever the size of the backup.
+        let (tx, rx) = bounded::<Sealed>(connections);
+        let uploaders = (0..connections)
+            .map(|i| {
+                let shared = Arc::clone(&shared);
+                let rx: Receiver<Sealed> = rx.clone();
+                std::thread::Builder::new()
+                    .name(format!("coffer-upload-{i}"))
+                    .spawn(move || upload_loop(&shared, &rx))
+                    .expect("cannot start uploader thread")
+            })
+            .collect();
+        BlobWriter { shared, tx: Some(tx), uploaders }
+    }
+
+    pub fn repo(&self) -> &Arc<Repository> {
+        &self.shared.repo
+    }
+
+    /// Adds a blob unless the repository or this writer already has it.
+    /// Returns its id and whether it was new.
+    pub fn add(&self, kind: BlobKind, plain: &[u8]) -> Result<(BlobId, bool)> {
+        let id = self.shared.repo.key().blob_id(plain);
+        let new = self.add_with_id(kind, id, plain)?;
+        Ok((id, new))
+    }
+
+    /// As [`add`](Self::add) with an id the caller already computed.
+    pub fn add_with_id(&self, kind: BlobKind, id: BlobId, plain: &[u8]) -> Result<bool> {
+        self.check_failed()?;
+        if self.shared.repo.index().contains(&id) || !self.shared.seen.lock().expect("poisoned").insert(id) {
+            return Ok(false);
+        }
+        let level = self.shared.repo.config().compression;
+        let sealed = crypto::seal(&self.shared.repo.key().enc, &payload::encode(plain, level));
+        let full = {
+            let mut open = self.open_pack(kind).lock().expect("poisoned");
+            let offset = open.body.len() as u32;
+            open.body.extend_from_slice(&sealed);
+            open.blobs.push(PackBlob {
+                id,
+                offset,
+                length: sealed.len() as u32,
+                raw_length: plain.len() as u32,
+            });
+            if open.body.len() >= self.shared.repo.config().pack_size as usize {
+                Some(std::mem::replace(&mut *open, OpenPack { body: Vec::new(), blobs: Vec::new() }))
+            } else {
+                None
+            }
+        };
+        self.shared.blobs_new.fetch_add(1, Ordering::Relaxed);
+        self.shared.bytes_new.fetch_add(plain.len() as u64, Ordering::Relaxed);
+        if let Some(p) = full {
+            self.send(kind, p)?;
+        }
+        Ok(true)
+    }
+
+    fn open_pack(&self, kind: BlobKind) -> &Mutex<OpenPack> {
+        match kind {
+            BlobKind::Data => &self.shared.data,
+            BlobKind::Tree => &self.shared.tree,
+        }
+    }
+
+    fn send(&self, kind: BlobKind, p: OpenPack) -> Result<()> {
+        let tx = self.tx.as_ref().expect("writer is open");
+        tx.send(Sealed { kind, body: p.body, blobs: p.blobs })
+            .map_err(|_| Error::fatal("pack uploaders stopped"))?;
+        self.check_failed()
+    }
+
+    fn check_failed(&self) -> Result<()> {
+        match &*self.shared.failed.lock().expect("poisoned") {
+            Some(e) => Err(Error::new(e.kind(), e.to_string())),
+            None => Ok(()),
+        }
+    }
+
+    /// Flushes open packs, waits for every upload and writes the index.
+    /// Only then may a snapshot that refers to these blobs be saved.
+    pub fn finish(mut self) -> Result<(Flushed, WriterStats)> {
+        self.close()?;
+        let s = &self.shared;
+        let stats = WriterStats {
+            blobs_new: s.blobs_new.load(Ordering::Relaxed),
+            bytes_new: s.bytes_new.load(Ordering::Relaxed),
+            bytes_stored: s.bytes_stored.load(Ordering::Relaxed),
+            packs: s.packs.load(Ordering::Relaxed),
+        };
+        Ok((Flushed::new(), stats))
+    }
+
+    fn close(&mut self) -> Result<()> {
+        if self.tx.is_some() {
+            for kind in [BlobKind::Data, BlobKind::Tree] {
+                let p = std::mem::replace(
+                    &mut *self.open_pack(kind).lock().expect("poisoned"),
+                    OpenPack { body: Vec::new(), blobs: Vec::new() },
+                );
+                if !p.blobs.is_empty() {
+                    // An error here is recorded in `failed` too.
+                    let _ = self.send(kind, p);
+                }
+            }
+            self.tx = None;
+        }
+        for h in self.uploaders.drain(..) {
+            let _ = h.join();
+        }
+        // Name every stored pack in an index, even after a failure: the next
+        // backup then reuses what was uploaded (resume).
+        let written = write_index(&self.shared, usize::MAX);
+        self.check_failed()?;
+        written
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+fn upload_loop(shared: &Shared, rx: &Receiver<Sealed>) {
+    for pack in rx.iter() {
+        if shared.failed.lock().expect("poisoned").is_some() {
+            continue; // drain without work so senders never block
+        }
+        if let Err(e) = upload(shared, pack).and_then(|_| write_index(shared, CHECKPOINT_PACKS)) {
+            shared.failed.lock().expect("poisoned").get_or_insert(e);
+        }
+    }
+}
+
+fn upload(shared: &Shared, p: Sealed) -> Result<()> {
+    let repo = &shared.repo;
+    let header = PackHeader { version: crate::format::FORMAT_VERSION, kind: p.kind, blobs: p.blobs };
+    let sealed_header = crypto::seal(&repo.key().enc, &payload::encode(&header.encode(), 3));
+    let bytes = pack::finish(p.body, &sealed_header);
+    let id = PackId(hash_object(&bytes));
+    let key = pack::key(p.kind, &id);
+    let hints = PutHints {
+        create_only: true,
+        storage_class: if p.kind == BlobKind::Data { shared.data_class } else { StorageClass::Standard },
+    };
+    match repo.store().put(&key, &bytes, &hints) {
+        Ok(()) => {}
+        // Same bytes, same id: another writer stored this very pack.
+        Err(e) if e.kind() == crate::error::Kind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    let entry = IndexPack { id, kind: p.kind, size: bytes.len() as u64, blobs: header.blobs };
+    repo.index_mut().add_pack(&entry);
+    shared.pending.lock().expect("poisoned").push(entry);
+    shared.bytes_stored.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    shared.packs.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Writes an index object for the pending packs once there are at least `min`.
+fn write_index(shared: &Shared, min: usize) -> Result<()> {
+    let packs = {
+        let mut pending = shared.pending.lock().expect("poisoned");
+        if pending.is_empty() || (min != usize::MAX && pending.len() < min) {
+            return Ok(());
+        }
+        std::mem::take(&mut *pending)
+    };
+    let file = IndexFile { version: crate::format::FORMAT_VERSION, packs, supersedes: Vec::new() };
+    match shared.repo.save_sealed("index", &file.encode()) {
+        Ok((_, size)) => {
+            shared.bytes_stored.fetch_add(size, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(e) => {
+            // Keep them pending so a later attempt may still name them.
+            shared.pending.lock().expect("poisoned").extend(file.packs);
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! `config`: the one plaintext object. JSON, so an operator can read it.
+
+use super::check_version;
+use crate::error::{Error, Result};
+use crate::id::RepoId;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkerParams {
+    pub min_size: u32,
+    pub avg_size: u32,
+    pub max_size: u32,
+}
+
+impl Default for ChunkerParams {
+    /// FastCDC with 1 MiB average: large enough that a terabyte is ~1M blobs
+    /// (index fits in memory), small enough to dedup edits inside big files.
+    fn default() -> Self {
+        ChunkerParams { min_size: 256 * 1024, avg_size: 1024 * 1024, max_size: 4 * 1024 * 1024 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    pub version: u32,
+    pub id: RepoId,
+    pub chunker: ChunkerParams,
+    /// Target size of a pack in bytes (~32 MiB: few requests per terabyte).
+    pub pack_size: u32,
+    /// zstd level for blobs (0 disables compression).
+    pub compression: i32,
+}
+
+impl Config {
+    pub fn new() -> Self {
+        Config {
+            version: super::FORMAT_VERSION,
+            id: RepoId::random(),
+            chunker: ChunkerParams::default(),
+            pack_size: 32 * 1024 * 1024,
+            compression: 3,
+        }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).expect("config serializes");
+        v.push(b'\n');
+        v
+    }
+
+    /// Decodes and validates `config`; refuses newer versions.
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        #[derive(Deserialize)]
+        struct VersionOnly {
+            version: u32,
+        }
+        let v: VersionOnly = serde_json::from_slice(bytes)
+            .map_err(|e| Error::corrupt(format!("cannot decode ({e})"), "config"))?;
+        check_version(v.version, "config")?;
+        let c: Config = serde_json::from_slice(bytes)
+            .map_err(|e| Error::corrupt(format!("cannot decode ({e})"), "config"))?;
+        let ch = &c.chunker;
+        // The ranges FastCDC accepts; sizes must be even.
+        let valid = (64..=1 << 20).contains(&ch.min_size)
+            && (256..=4 << 20).contains(&ch.avg_size)
+            && (1024..=16 << 20).contains(&ch.max_size)
+            && ch.min_size <= ch.avg_size
+            && ch.avg_size <= ch.max_size
+            && [ch.min_size, ch.avg_size, ch.max_size].iter().all(|s| s % 2 == 0)
+            && (1024..=1 << 30).contains(&c.pack_size)
+            && (0..=22).contains(&c.compression);
+        if !valid {
+            return Err(Error::corrupt("config holds out-of-range parameters", "config"));
+        }
+        Ok(c)
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_newer_version_refused() {
+        let c = Config::new();
+        assert_eq!(Config::decode(&c.encode()).unwrap(), c);
+        let mut newer = c.clone();
+        newer.version = 2;
+        let e = Config::decode(&newer.encode()).unwrap_err();
+        assert_eq!(e.kind(), crate::error::Kind::Unsupported);
+        assert!(e.to_string().contains("upgrade coffer"), "{e}");
+    }
+}

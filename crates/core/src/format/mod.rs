@@ -1,0 +1,46 @@
+//! Pure encode/decode of every repository object; no I/O, no keys.
+//! docs/FORMAT.md describes the same bytes; `tests/format_vectors.rs` pins them.
+//!
+//! Encrypted objects carry a *payload* inside their sealed box (see
+//! [`payload`]): one flag byte saying whether the body is zstd-compressed,
+//! then the body. Structured bodies (trees, index, snapshots, pack headers)
+//! are CBOR (RFC 8949) maps with the field names given in each struct.
+
+pub mod config;
+pub mod index;
+pub mod key;
+pub mod pack;
+pub mod payload;
+pub mod snapshot;
+pub mod tree;
+
+use crate::error::{Error, Result};
+
+/// The repository format version this build writes and the newest it reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Encodes a structure as CBOR.
+pub fn to_cbor<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    let mut out = Vec::new();
+    ciborium::into_writer(v, &mut out).expect("CBOR encoding into a Vec cannot fail");
+    out
+}
+
+/// Decodes CBOR; `what` names the object for the error.
+pub fn from_cbor<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
+    ciborium::from_reader(bytes).map_err(|e| Error::corrupt(format!("cannot decode ({e})"), what))
+}
+
+/// Refuses a version newer than this build understands.
+pub fn check_version(version: u32, what: &str) -> Result<()> {
+    if version == 0 || version > FORMAT_VERSION {
+        return Err(Error::at(
+            crate::error::Kind::Unsupported,
+            format!(
+                "format version {version} is not supported by this coffer (it reads version {FORMAT_VERSION}); upgrade coffer"
+            ),
+            what,
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! Pack files: `data/<xx>/<pack-id>` and `tree/<xx>/<pack-id>`.
+//!
+//! ```text
+//! blob_0 ‖ blob_1 ‖ … ‖ blob_n-1 ‖ header ‖ header_len (u32 LE)
+//! ```
+//! Each `blob_i` is a sealed box of a payload (flag ‖ body). `header` is a
+//! sealed box of a payload of the CBOR [`PackHeader`], which repeats what the
+//! index says about this pack so a lost index can be rebuilt from packs
+//! alone. The pack id is the BLAKE3 of all these bytes.
+
+use super::{check_version, from_cbor, to_cbor};
+use crate::error::{Error, Result};
+use crate::id::BlobId;
+use serde::{Deserialize, Serialize};
+
+/// Which kind of blobs a pack holds; data and tree packs are kept apart so
+/// browsing and listing never touch (possibly cold) data packs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobKind {
+    Data,
+    Tree,
+}
+
+impl BlobKind {
+    /// The top-level folder of this kind's packs.
+    pub fn dir(self) -> &'static str {
+        match self {
+            BlobKind::Data => "data",
+            BlobKind::Tree => "tree",
+        }
+    }
+}
+
+/// Where one blob sits in its pack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackBlob {
+    pub id: BlobId,
+    /// Byte offset of the sealed blob in the pack.
+    pub offset: u32,
+    /// Length of the sealed blob (payload + 40 bytes of nonce and tag).
+    pub length: u32,
+    /// Length of the blob's plaintext, before compression.
+    pub raw_length: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackHeader {
+    pub version: u32,
+    pub kind: BlobKind,
+    pub blobs: Vec<PackBlob>,
+}
+
+impl PackHeader {
+    pub fn encode(&self) -> Vec<u8> {
+        to_cbor(self)
+    }
+
+    pub fn decode(plain: &[u8], what: &str) -> Result<Self> {
+        let h: PackHeader = from_cbor(plain, what)?;
+        check_version(h.version, what)?;
+        Ok(h)
+    }
+}
+
+/// Appends the sealed header and its length, completing a pack.
+pub fn finish(mut body: Vec<u8>, sealed_header: &[u8]) -> Vec<u8> {
+    body.extend_from_slice(sealed_header);
+    body.extend_from_slice(&(sealed_header.len() as u32).to_le_bytes());
+    body
+}
+
+/// Finds the sealed header at the end of a pack: returns its byte range.
+pub fn header_range(pack_len: u64, trailer: [u8; 4], what: &str) -> Result<std::ops::Range<u64>> {
+    let hlen = u32::from_le_bytes(trailer) as u64;
+    if pack_len < 4 || hlen > pack_len - 4 {
+        return Err(Error::corrupt("pack header length is out of range", what));
+    }
+    let end = pack_len - 4;
+    Ok(end - hlen..end)
+}
+
+/// Checks that the blobs a header lists lie inside the pack and do not overlap the header.
+pub fn check_layout(h: &PackHeader, header_start: u64, what: &str) -> Result<()> {
+    for b in &h.blobs {
+        if b.offset as u64 + b.length as u64 > header_start {
+            return Err(Error::corrupt("pack header lists a blob outside the pack", what));
+        }
+    }
+    Ok(())
+}
+
+/// The store key of a pack: `<dir>/<first two hex digits>/<id>`.
+pub fn key(kind: BlobKind, id: &crate::id::PackId) -> String {
+    let hex = id.to_hex();
+    format!("{}/{}/{}", kind.dir(), &hex[..2], hex)
+}

@@ -1,0 +1,145 @@
+//! A repository: its store, config, master key and in-memory index.
+//! Opening reads `config`, unwraps the master key with a password (any key
+//! file may open it), and loads every index object.
+
+mod index;
+mod keys;
+mod objects;
+mod snapshots;
+
+pub use index::{BlobLoc, Index, PackInfo};
+pub use keys::KeyInfo;
+pub use snapshots::{Flushed, SnapshotFilter, SnapshotRef};
+
+use crate::crypto::MasterKey;
+use crate::error::{Error, Kind, Result};
+use crate::format::config::Config;
+use crate::format::index::IndexFile;
+use crate::format::key::KdfParams;
+use crate::id::{IndexId, KeyId};
+use crate::store::{PutHints, Store};
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+
+pub struct Repository {
+    store: Arc<dyn Store>,
+    config: Config,
+    key: MasterKey,
+    key_id: KeyId,
+    index: RwLock<Index>,
+}
+
+/// Settings chosen once at `init`.
+#[derive(Debug, Clone, Default)]
+pub struct InitOptions {
+    pub config: Config,
+    pub kdf: KdfParams,
+}
+
+impl Repository {
+    /// Whether a repository exists in `store` (its `config` is there).
+    pub fn exists(store: &dyn Store) -> Result<bool> {
+        match store.head("config") {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == Kind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates a repository. The key file is written first and `config`
+    /// last, so a repository exists only once it can be opened.
+    pub fn init(store: Arc<dyn Store>, password: &[u8], opts: InitOptions) -> Result<Repository> {
+        if Self::exists(store.as_ref())? {
+            return Err(Error::at(Kind::AlreadyExists, "a repository already exists", store.location()));
+        }
+        if password.is_empty() {
+            return Err(Error::invalid("an empty password is not allowed"));
+        }
+        let key = MasterKey::generate();
+        let key_id = keys::add_key(store.as_ref(), &key, password, opts.kdf)?;
+        store.put("config", &opts.config.encode(), &PutHints::immutable())?;
+        Ok(Repository { store, config: opts.config, key, key_id, index: RwLock::new(Index::new()) })
+    }
+
+    /// Opens a repository with a password and loads its index.
+    pub fn open(store: Arc<dyn Store>, password: &[u8]) -> Result<Repository> {
+        let repo = Self::open_without_index(store, password)?;
+        repo.reload_index()?;
+        Ok(repo)
+    }
+
+    /// Opens a repository with a password; the index stays empty (for
+    /// commands that only need snapshots or keys).
+    pub fn open_without_index(store: Arc<dyn Store>, password: &[u8]) -> Result<Repository> {
+        let config_bytes = match store.get("config", None) {
+            Ok(b) => b,
+            Err(e) if e.kind() == Kind::NotFound => {
+                return Err(Error::at(
+                    Kind::NoRepository,
+                    "no repository here (run `coffer init` first)",
+                    store.location(),
+                ));
+            }
+            Err(e) => return Err(e),
+        };
+        let config = Config::decode(&config_bytes)?;
+        let (key_id, key) = keys::unlock(store.as_ref(), password)?;
+        Ok(Repository { store, config, key, key_id, index: RwLock::new(Index::new()) })
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn key(&self) -> &MasterKey {
+        &self.key
+    }
+
+    /// The key file this session was opened with.
+    pub fn key_id(&self) -> KeyId {
+        self.key_id
+    }
+
+    pub fn index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
+        self.index.read().expect("index lock poisoned")
+    }
+
+    pub(crate) fn index_mut(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
+        self.index.write().expect("index lock poisoned")
+    }
+
+    /// (Re)loads every index object. Objects listed in another's
+    /// `supersedes` are skipped.
+    pub fn reload_index(&self) -> Result<()> {
+        let files = self.load_index_files()?;
+        let superseded: HashSet<IndexId> = files.iter().flat_map(|(_, f)| f.supersedes.iter().copied()).collect();
+        let mut index = Index::new();
+        for (id, f) in &files {
+            if superseded.contains(id) {
+                continue;
+            }
+            for p in &f.packs {
+                index.add_pack(p);
+            }
+        }
+        *self.index_mut() = index;
+        Ok(())
+    }
+
+    /// Every index object, decoded.
+    pub fn load_index_files(&self) -> Result<Vec<(IndexId, IndexFile)>> {
+        let mut out = Vec::new();
+        for meta in crate::store::list_all(self.store.as_ref(), "index/")? {
+            let Some(id) = meta.key.strip_prefix("index/").and_then(|h| IndexId::parse(h).ok()) else {
+                continue;
+            };
+            let plain = self.load_sealed(&meta.key)?;
+            out.push((id, IndexFile::decode(&plain, &meta.key)?));
+        }
+        Ok(out)
+    }
+}

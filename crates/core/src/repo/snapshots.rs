@@ -1,0 +1,94 @@
+//! Snapshot objects: list, select (id, prefix, `latest`, filters), save.
+
+use super::Repository;
+use crate::error::{Error, Kind, Result};
+use crate::format::snapshot::Snapshot;
+use crate::id::SnapshotId;
+
+/// A snapshot with its id.
+#[derive(Debug, Clone)]
+pub struct SnapshotRef {
+    pub id: SnapshotId,
+    pub snapshot: Snapshot,
+}
+
+/// Narrows which snapshots a selector considers.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotFilter {
+    pub hosts: Vec<String>,
+    /// Each entry is a comma-separated set of tags that must all be present;
+    /// a snapshot matches if any entry matches.
+    pub tags: Vec<String>,
+    pub paths: Vec<String>,
+}
+
+impl SnapshotFilter {
+    pub fn matches(&self, s: &Snapshot) -> bool {
+        (self.hosts.is_empty() || self.hosts.iter().any(|h| *h == s.host))
+            && (self.tags.is_empty()
+                || self.tags.iter().any(|set| set.split(',').all(|t| s.tags.iter().any(|st| st == t))))
+            && (self.paths.is_empty() || self.paths.iter().all(|p| s.paths.contains(p)))
+    }
+}
+
+/// Proof that every pack and index a snapshot may refer to is stored: only
+/// the blob writer's `finish` makes one, and only with it can a snapshot be
+/// saved. Write ordering comes from this type, not from discipline.
+pub struct Flushed {
+    _private: (),
+}
+
+impl Flushed {
+    pub(crate) fn new() -> Self {
+        Flushed { _private: () }
+    }
+}
+
+impl Repository {
+    /// All snapshots, oldest first.
+    pub fn snapshots(&self) -> Result<Vec<SnapshotRef>> {
+        let mut out = Vec::new();
+        for meta in crate::store::list_all(self.store().as_ref(), "snapshots/")? {
+            let Some(id) = meta.key.strip_prefix("snapshots/").and_then(|h| SnapshotId::parse(h).ok()) else {
+                continue;
+            };
+            let plain = self.load_sealed(&meta.key)?;
+            out.push(SnapshotRef { id, snapshot: Snapshot::decode(&plain, &meta.key)? });
+        }
+        out.sort_by(|a, b| a.snapshot.time.cmp(&b.snapshot.time).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// Resolves `latest`, a full id or a unique id prefix among the snapshots
+    /// that match `filter`.
+    pub fn find_snapshot(&self, selector: &str, filter: &SnapshotFilter) -> Result<SnapshotRef> {
+        let all: Vec<SnapshotRef> = self.snapshots()?.into_iter().filter(|s| filter.matches(&s.snapshot)).collect();
+        if selector == "latest" {
+            return all
+                .into_iter()
+                .last()
+                .ok_or_else(|| Error::at(Kind::NotFound, "no snapshot matches", selector));
+        }
+        if selector.is_empty() || !selector.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::invalid("a snapshot is selected by `latest` or a hex id (prefix)").with_location(selector));
+        }
+        let sel = selector.to_ascii_lowercase();
+        let mut found: Vec<SnapshotRef> = all.into_iter().filter(|s| s.id.to_hex().starts_with(&sel)).collect();
+        match found.len() {
+            1 => Ok(found.pop().expect("one element")),
+            0 => Err(Error::at(Kind::NotFound, "no snapshot matches", selector)),
+            n => Err(Error::invalid(format!("{n} snapshots match; give more digits")).with_location(selector)),
+        }
+    }
+
+    /// Stores a snapshot. Requires proof that its data is flushed.
+    pub fn save_snapshot(&self, _flushed: &Flushed, snapshot: &Snapshot) -> Result<(SnapshotId, u64)> {
+        let (id, size) = self.save_sealed("snapshots", &snapshot.encode())?;
+        Ok((SnapshotId(id), size))
+    }
+
+    /// Removes a snapshot object (forget).
+    pub fn delete_snapshot(&self, id: SnapshotId) -> Result<()> {
+        self.store().delete(&format!("snapshots/{id}"))
+    }
+}

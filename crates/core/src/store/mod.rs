@@ -1,0 +1,93 @@
+//! THE boundary for repository bytes. Everything coffer stores goes through
+//! one small trait with five verbs; hints travel in [`PutHints`].
+//!
+//! Keys are relative to the repository root and use `/` as separator, e.g.
+//! `config`, `keys/<id>`, `data/ab/<pack-id>`.
+//!
+//! Contract every implementation guarantees (checked by the conformance suite
+//! in `tests/store_conformance.rs`, run against every store):
+//!
+//! - **Atomic put**: a reader sees either no object or the whole object, never
+//!   a prefix, whatever happens to the writer.
+//! - **Create-only when asked**: with `PutHints::create_only`, a put onto an
+//!   existing key fails with `Kind::AlreadyExists` where the store can tell
+//!   (local: always; S3: where `If-None-Match: *` is honoured) and never
+//!   silently replaces different bytes on such stores.
+//! - **Read after write**: once `put` returned, `get`, `head` and `list` see it.
+//! - **Distinct not-found**: a missing key is `Kind::NotFound`, never another
+//!   kind, so callers can tell "absent" from "broken".
+//! - **Complete listing**: `list` reports every object under the prefix
+//!   exactly once, in no particular order, streamed (no full materialization).
+//! - **Range reads**: `get` with a range returns exactly those bytes; a range
+//!   past the end is an error, not a short read.
+//!
+//! The trait is blocking on purpose: the pipeline runs on threads, and stores
+//! that talk to the network (S3) run their own async runtime inside.
+
+pub mod local;
+pub mod open;
+
+use crate::error::Result;
+use std::ops::Range;
+
+/// Storage class requested for an object (S3 names; the local store ignores it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StorageClass {
+    #[default]
+    Standard,
+    StandardIa,
+    OnezoneIa,
+    IntelligentTiering,
+    GlacierIr,
+    Glacier,
+    DeepArchive,
+}
+
+/// Hints for a put; an implementation may ignore what it cannot honour.
+#[derive(Debug, Clone, Default)]
+pub struct PutHints {
+    /// Fail with `AlreadyExists` instead of replacing an existing object.
+    pub create_only: bool,
+    pub storage_class: StorageClass,
+}
+
+impl PutHints {
+    /// Objects that are written once and never change (packs, index, snapshots, keys).
+    pub fn immutable() -> Self {
+        PutHints { create_only: true, ..Default::default() }
+    }
+}
+
+/// What a store knows about one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub key: String,
+    pub size: u64,
+}
+
+/// The five verbs. See the module documentation for the contract.
+pub trait Store: Send + Sync {
+    /// Stores `data` under `key` atomically.
+    fn put(&self, key: &str, data: &[u8], hints: &PutHints) -> Result<()>;
+    /// Reads the whole object, or exactly `range` of it.
+    fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<Vec<u8>>;
+    /// Size of an object; `Kind::NotFound` if it does not exist.
+    fn head(&self, key: &str) -> Result<ObjectMeta>;
+    /// Calls `each` for every object whose key starts with `prefix`.
+    /// An error returned by `each` stops the listing and is returned.
+    fn list(&self, prefix: &str, each: &mut dyn FnMut(ObjectMeta) -> Result<()>) -> Result<()>;
+    /// Removes an object. Deleting a missing key is not an error.
+    fn delete(&self, key: &str) -> Result<()>;
+    /// Where this store is, for messages (`/srv/repo`, `s3://bucket/prefix`).
+    fn location(&self) -> String;
+}
+
+/// Collects a listing into a vector (for small prefixes such as `keys/`).
+pub fn list_all(store: &dyn Store, prefix: &str) -> Result<Vec<ObjectMeta>> {
+    let mut out = Vec::new();
+    store.list(prefix, &mut |m| {
+        out.push(m);
+        Ok(())
+    })?;
+    Ok(out)
+}
