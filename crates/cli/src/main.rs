@@ -1,1 +1,23 @@
-fn main(){}
+//! The `coffer` binary: arguments -> validated settings -> one command.
+//! Exit codes (docs/EXIT-CODES.md): 0 ok, 1 error, 2 usage, 3 incomplete
+//! (some files could not be read or restored), 10 no repository,
+//! 11 locked, 12 wrong password.
+
+mod args;
+mod commands;
+mod output;
+mod settings;
+
+use clap::Parser;
+
+fn main() {
+    let cli = args::Cli::parse();
+    let code = match settings::Settings::new(&cli.global).and_then(|s| commands::run(cli.command, &s)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("coffer: error: {e}");
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,1 +1,18 @@
+//! Progress events. The library reports; the CLI renders (bars, text or JSON).
+//! Every method has an empty default so a caller implements what it shows.
 
+use std::path::Path;
+
+pub trait Progress: Sync {
+    /// A file (or other entry) was fully processed; `bytes` of it were read.
+    fn entry_done(&self, _path: &Path, _bytes_read: u64, _size: u64) {}
+    /// A file or directory could not be backed up or restored; the command goes on.
+    fn warning(&self, _path: &Path, _message: &str) {}
+    /// A file changed while it was read (its snapshot may mix old and new bytes).
+    fn changed_while_reading(&self, _path: &Path) {}
+}
+
+/// Reports nothing.
+pub struct NoProgress;
+
+impl Progress for NoProgress {}

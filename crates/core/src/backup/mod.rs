@@ -1,1 +1,194 @@
+//! Backup: a directory tree becomes a snapshot.
+//!
+//! ```text
+//! walk (one thread, tree order, compares with the parent snapshot)
+//!   → read + chunk + hash (reader threads) → blob writer (dedup, zstd, AEAD, pack, upload)
+//!   → tree builder (this thread: trees bottom-up, in walk order)
+//!   → writer.finish() (packs + index stored) → snapshot saved last
+//! ```
+//! Bounded channels join the stages, so memory does not grow with the size
+//! of the tree. A file that cannot be read is left out and reported; the
+//! snapshot is still written and the result says it is incomplete.
 
+mod exclude;
+mod read;
+mod tree;
+mod walk;
+
+pub use exclude::Excludes;
+pub use tree::Skipped;
+
+use crate::blob::BlobWriter;
+use crate::chunk::Chunker;
+use crate::error::{Error, Result};
+use crate::format::snapshot::{Snapshot, Summary};
+use crate::fs::Owners;
+use crate::id::SnapshotId;
+use crate::progress::Progress;
+use crate::repo::{Repository, SnapshotFilter, SnapshotRef};
+use crate::store::StorageClass;
+use crossbeam_channel::bounded;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Debug, Clone)]
+pub struct BackupOptions {
+    /// Absolute paths to back up.
+    pub paths: Vec<PathBuf>,
+    pub host: String,
+    pub user: String,
+    pub tags: Vec<String>,
+    pub excludes: Vec<String>,
+    /// Paths never backed up (the repository itself, when it is local).
+    pub exclude_paths: Vec<PathBuf>,
+    /// The parent snapshot; `None` picks the latest of the same host and paths.
+    pub parent: Option<SnapshotId>,
+    /// Read every file even if the parent says it is unchanged.
+    pub force: bool,
+    pub one_file_system: bool,
+    /// Reader threads (chunk, hash, compress, encrypt).
+    pub threads: usize,
+    /// Concurrent uploads.
+    pub connections: usize,
+    pub data_storage_class: StorageClass,
+    /// Snapshot time, ns since the epoch; `None` means now.
+    pub time: Option<i64>,
+}
+
+impl BackupOptions {
+    pub fn new(paths: Vec<PathBuf>) -> Self {
+        BackupOptions {
+            paths,
+            host: gethostname::gethostname().to_string_lossy().into_owned(),
+            user: uzers::get_current_username().map(|u| u.to_string_lossy().into_owned()).unwrap_or_default(),
+            tags: Vec::new(),
+            excludes: Vec::new(),
+            exclude_paths: Vec::new(),
+            parent: None,
+            force: false,
+            one_file_system: false,
+            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            connections: 4,
+            data_storage_class: StorageClass::Standard,
+            time: None,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct BackupResult {
+    pub id: SnapshotId,
+    pub snapshot: Snapshot,
+    pub parent: Option<SnapshotId>,
+    /// Paths left out because they could not be read.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Normalizes the requested paths: absolute, `.`/`..` resolved lexically.
+fn normalize(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    if paths.is_empty() {
+        return Err(Error::invalid("nothing to back up: give at least one path"));
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        let abs = std::path::absolute(p).map_err(|e| Error::io("invalid path", p.display(), e))?;
+        let mut clean = PathBuf::from("/");
+        for c in abs.components() {
+            match c {
+                std::path::Component::ParentDir => {
+                    clean.pop();
+                }
+                std::path::Component::Normal(n) => clean.push(n),
+                _ => {}
+            }
+        }
+        std::fs::symlink_metadata(&clean).map_err(|e| Error::io("cannot back up", clean.display(), e))?;
+        out.push(clean);
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn path_strings(paths: &[PathBuf]) -> Vec<String> {
+    paths.iter().map(|p| p.to_string_lossy().into_owned()).collect()
+}
+
+/// The latest snapshot of the same host and the same set of paths.
+fn find_parent(repo: &Repository, opts: &BackupOptions, paths: &[String]) -> Result<Option<SnapshotRef>> {
+    if let Some(id) = opts.parent {
+        return repo.find_snapshot(&id.to_hex(), &SnapshotFilter::default()).map(Some);
+    }
+    let filter = SnapshotFilter { hosts: vec![opts.host.clone()], ..Default::default() };
+    Ok(repo.snapshots()?.into_iter().filter(|s| filter.matches(&s.snapshot) && s.snapshot.paths == paths).last())
+}
+
+/// Backs up `opts.paths` into `repo` and saves a snapshot.
+pub fn backup(repo: Arc<Repository>, opts: &BackupOptions, progress: &dyn Progress) -> Result<BackupResult> {
+    let started = Instant::now();
+    let time = opts.time.unwrap_or_else(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0));
+    let paths = normalize(&opts.paths)?;
+    let path_names = path_strings(&paths);
+    let excludes = Excludes::new(&opts.excludes, opts.exclude_paths.clone())?;
+    let parent = find_parent(&repo, opts, &path_names)?;
+    let parent_tree = match &parent {
+        Some(p) => Some(repo.read_tree(&p.snapshot.tree)?),
+        None => None,
+    };
+    let chunker = Chunker::new(repo.config().chunker.clone(), repo.key().gear_seed);
+    let writer = BlobWriter::new(Arc::clone(&repo), opts.connections, opts.data_storage_class);
+    let owners = Owners::new();
+    let trie = walk::Trie::from_paths(&paths);
+
+    // Events hold metadata only; jobs wait for a reader. Both are bounded.
+    let (event_tx, event_rx) = bounded(4096);
+    let (job_tx, job_rx) = bounded(opts.threads.max(1) * 4);
+    let mut builder =
+        tree::TreeBuilder { writer: &writer, progress, summary: Summary::default(), skipped: Vec::new() };
+    let root = std::thread::scope(|s| {
+        for _ in 0..opts.threads.max(1) {
+            let (jobs, writer, chunker) = (job_rx.clone(), &writer, &chunker);
+            s.spawn(move || read::reader_loop(&jobs, writer, chunker));
+        }
+        drop(job_rx);
+        let walker = walk::Walker {
+            repo: &repo,
+            opts,
+            excludes: &excludes,
+            owners: &owners,
+            events: event_tx,
+            jobs: job_tx,
+            stopped: std::cell::Cell::new(false),
+        };
+        let parent_tree = parent_tree.as_ref();
+        s.spawn(move || walker.run(&trie, parent_tree));
+        let root = builder.run(&event_rx);
+        drop(event_rx); // unblocks the walker if the builder stopped early
+        root
+    })?;
+
+    let tree::TreeBuilder { summary, skipped, .. } = builder;
+    let (flushed, stats) = writer.finish()?;
+    let mut summary = summary;
+    summary.blobs_new = stats.blobs_new;
+    summary.bytes_new = stats.bytes_new;
+    summary.bytes_stored = stats.bytes_stored;
+    summary.duration_ns = started.elapsed().as_nanos() as u64;
+    let mut snapshot = Snapshot {
+        version: crate::format::FORMAT_VERSION,
+        time,
+        host: opts.host.clone(),
+        user: opts.user.clone(),
+        paths: path_names,
+        tags: opts.tags.clone(),
+        tree: root,
+        parent: parent.as_ref().map(|p| p.id),
+        excludes: opts.excludes.clone(),
+        program_version: crate::VERSION.to_string(),
+        summary,
+    };
+    let (id, size) = repo.save_snapshot(&flushed, &snapshot)?;
+    snapshot.summary.bytes_stored += size;
+    Ok(BackupResult { id, snapshot, parent: parent.map(|p| p.id), skipped })
+}

@@ -1,6 +1,6 @@
 use crate::crypto;
 use crate::error::{Error, Kind, Result};
-use crate::format::pack;
+use crate::format::pack::{self, BlobKind, PackHeader};
 use crate::format::payload;
 use crate::format::tree::Tree;
 use crate::id::{BlobId, TreeId};
@@ -33,5 +33,24 @@ impl Repository {
     pub fn read_tree(&self, id: &TreeId) -> Result<Tree> {
         let plain = self.read_blob(&id.blob())?;
         Tree::decode(&plain, &format!("tree {id}"))
+    }
+}
+
+impl Repository {
+    /// Decodes and checks the header at the end of a whole pack's bytes.
+    pub fn decode_pack_header(&self, bytes: &[u8], key: &str, kind: BlobKind) -> Result<PackHeader> {
+        let trailer: [u8; 4] = bytes
+            .get(bytes.len().saturating_sub(4)..)
+            .and_then(|t| t.try_into().ok())
+            .ok_or_else(|| Error::corrupt("pack is too short", key))?;
+        let range = pack::header_range(bytes.len() as u64, trailer, key)?;
+        let sealed = &bytes[range.start as usize..range.end as usize];
+        let plain = payload::decode(&crypto::open(&self.key().enc, sealed, key)?, key)?;
+        let h = PackHeader::decode(&plain, key)?;
+        pack::check_layout(&h, range.start, key)?;
+        if h.kind != kind {
+            return Err(Error::corrupt("pack header names the wrong kind", key));
+        }
+        Ok(h)
     }
 }

@@ -56,8 +56,10 @@ impl KeyFile {
     }
 
     pub fn decode(bytes: &[u8], what: &str) -> Result<Self> {
-        let k: KeyFile = serde_json::from_slice(bytes)
-            .map_err(|e| Error::corrupt(format!("cannot decode key file ({e})"), what))?;
+        let k: KeyFile = serde_json::from_slice(bytes).map_err(|e| {
+            super::newer_version(serde_json::from_slice(bytes).ok(), what)
+                .unwrap_or_else(|| Error::corrupt(format!("cannot decode key file ({e})"), what))
+        })?;
         check_version(k.version, what)?;
         if k.kdf != "argon2id" {
             return Err(Error::corrupt(format!("unknown key derivation {:?}", k.kdf), what));

@@ -26,9 +26,25 @@ pub fn to_cbor<T: serde::Serialize>(v: &T) -> Vec<u8> {
     out
 }
 
-/// Decodes CBOR; `what` names the object for the error.
+/// Decodes CBOR; `what` names the object for the error. A body that does not
+/// decode but names a version newer than this build's is refused as
+/// unsupported, not corrupt: a newer layout gets the "upgrade" message.
 pub fn from_cbor<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
-    ciborium::from_reader(bytes).map_err(|e| Error::corrupt(format!("cannot decode ({e})"), what))
+    ciborium::from_reader(bytes).map_err(|e| {
+        newer_version(ciborium::from_reader::<VersionOnly, _>(bytes).ok(), what)
+            .unwrap_or_else(|| Error::corrupt(format!("cannot decode ({e})"), what))
+    })
+}
+
+/// The one field every versioned object shares, read alone.
+#[derive(serde::Deserialize)]
+pub(crate) struct VersionOnly {
+    pub version: u32,
+}
+
+/// The "upgrade coffer" error if `v` names a version newer than this build's.
+pub(crate) fn newer_version(v: Option<VersionOnly>, what: &str) -> Option<Error> {
+    v.filter(|v| v.version > FORMAT_VERSION).and_then(|v| check_version(v.version, what).err())
 }
 
 /// Refuses a version newer than this build understands.

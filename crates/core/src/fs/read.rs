@@ -45,7 +45,10 @@ pub fn read_node(path: &Path, meta: &Metadata, owners: &Owners) -> Result<Node> 
         user: owners.user_name(meta.uid()),
         group: owners.group_name(meta.gid()),
         mtime: ns(meta.mtime(), meta.mtime_nsec()),
-        atime: ns(meta.atime(), meta.atime_nsec()),
+        // A directory's atime changes whenever a backup lists it; recording
+        // it would make every tree differ from the last backup's and defeat
+        // tree dedup. Files are read with O_NOATIME, so theirs is stable.
+        atime: if kind == NodeKind::Dir { 0 } else { ns(meta.atime(), meta.atime_nsec()) },
         ctime: ns(meta.ctime(), meta.ctime_nsec()),
         size: if kind == NodeKind::File { meta.size() } else { 0 },
         inode: meta.ino(),

@@ -116,18 +116,22 @@ impl Repository {
     /// `supersedes` are skipped.
     pub fn reload_index(&self) -> Result<()> {
         let files = self.load_index_files()?;
+        self.replace_index(&files);
+        Ok(())
+    }
+
+    /// Replaces the in-memory index with the given index objects, leaving
+    /// out those another one supersedes (check builds it from the objects
+    /// that decoded).
+    pub fn replace_index(&self, files: &[(IndexId, IndexFile)]) {
         let superseded: HashSet<IndexId> = files.iter().flat_map(|(_, f)| f.supersedes.iter().copied()).collect();
         let mut index = Index::new();
-        for (id, f) in &files {
-            if superseded.contains(id) {
-                continue;
-            }
+        for (_, f) in files.iter().filter(|(id, _)| !superseded.contains(id)) {
             for p in &f.packs {
                 index.add_pack(p);
             }
         }
         *self.index_mut() = index;
-        Ok(())
     }
 
     /// Every index object, decoded.

@@ -1,0 +1,179 @@
+//! Command-line arguments, parsed once by clap. `settings.rs` turns them
+//! into validated settings; each command lives in `commands/`.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "coffer", version, about = "Cheap, fast, trustworthy backups of Linux servers to S3 and local disks")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Repository: a local directory (default: ~/.local/share/coffer/repo)
+    #[arg(short = 'r', long, env = "COFFER_REPOSITORY", global = true)]
+    pub repo: Option<String>,
+    /// Read the password from this file (first line)
+    #[arg(long, env = "COFFER_PASSWORD_FILE", global = true)]
+    pub password_file: Option<PathBuf>,
+    /// Run this shell command and use the first line it prints as the password
+    #[arg(long, env = "COFFER_PASSWORD_COMMAND", global = true)]
+    pub password_command: Option<String>,
+    /// Print machine-readable JSON instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print only warnings and errors
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a new repository
+    Init(InitArgs),
+    /// Back up files and directories into a new snapshot
+    Backup(BackupArgs),
+    /// List snapshots
+    Snapshots(SnapshotsArgs),
+    /// List the files of a snapshot
+    Ls(LsArgs),
+    /// Restore a snapshot (or part of it) into a directory
+    Restore(RestoreArgs),
+    /// Check the repository's structure, and with --read-data all its data
+    Check(CheckArgs),
+    /// Print a decoded repository object as JSON (for debugging)
+    Cat(CatArgs),
+    /// Manage the passwords (key files) that open the repository
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct Filter {
+    /// Only snapshots of this host (repeatable)
+    #[arg(long = "host", value_name = "HOST")]
+    pub hosts: Vec<String>,
+    /// Only snapshots with these tags (comma-separated: all of them; repeat for any of several sets)
+    #[arg(long = "tag", value_name = "TAG[,TAG]")]
+    pub tags: Vec<String>,
+    /// Only snapshots of this path (repeatable: all of them)
+    #[arg(long = "path", value_name = "PATH")]
+    pub paths: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// Files and directories to back up
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Tag the snapshot (repeatable)
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Host name recorded in the snapshot (default: this machine's)
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Exclude paths matching this glob (repeatable; without '/' it matches names anywhere)
+    #[arg(short = 'e', long = "exclude")]
+    pub excludes: Vec<String>,
+    /// Read patterns to exclude from this file (one per line, '#' comments)
+    #[arg(long = "exclude-file")]
+    pub exclude_files: Vec<PathBuf>,
+    /// Do not cross filesystem boundaries below the given paths
+    #[arg(short = 'x', long)]
+    pub one_file_system: bool,
+    /// Compare with this snapshot instead of the latest of this host and paths
+    #[arg(long)]
+    pub parent: Option<String>,
+    /// Read every file, even those the parent snapshot says are unchanged
+    #[arg(long)]
+    pub force: bool,
+    /// Reader threads (default: number of cores)
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Concurrent uploads
+    #[arg(long, default_value_t = 4)]
+    pub connections: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct SnapshotsArgs {
+    #[command(flatten)]
+    pub filter: Filter,
+}
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    /// Snapshot: `latest`, an id or a unique id prefix
+    pub snapshot: String,
+    /// Path in the snapshot to list (default: everything)
+    pub path: Option<PathBuf>,
+    /// Only the entries directly in PATH, not below
+    #[arg(long)]
+    pub no_recursive: bool,
+    #[command(flatten)]
+    pub filter: Filter,
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// Snapshot: `latest`, an id or a unique id prefix
+    pub snapshot: String,
+    /// Directory to restore into (snapshot paths are recreated below it)
+    #[arg(short, long)]
+    pub target: PathBuf,
+    /// Restore only paths matching this glob, and what is below them (repeatable)
+    #[arg(short = 'i', long = "include")]
+    pub include: Vec<String>,
+    /// Do not restore paths matching this glob (repeatable)
+    #[arg(short = 'e', long = "exclude")]
+    pub exclude: Vec<String>,
+    /// Restore owners by uid/gid, not by user and group name
+    #[arg(long)]
+    pub numeric_owner: bool,
+    /// Writer threads (default: number of cores)
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub filter: Filter,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Also download every pack, decrypt every blob and verify its hash
+    #[arg(long)]
+    pub read_data: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CatArgs {
+    /// config | snapshot ID | tree ID | index ID | key ID | pack ID
+    pub kind: String,
+    pub id: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Add a password that opens the repository
+    Add(NewPasswordArgs),
+    /// List key files
+    List,
+    /// Remove a key file (not the one in use)
+    Remove { id: String },
+    /// Change the password of the key in use
+    Passwd(NewPasswordArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct NewPasswordArgs {
+    /// Read the new password from this file
+    #[arg(long, env = "COFFER_NEW_PASSWORD_FILE")]
+    pub new_password_file: Option<PathBuf>,
+}

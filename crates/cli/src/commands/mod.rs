@@ -1,0 +1,28 @@
+//! One file per command; each builds options, makes one library call and
+//! renders the result as text or JSON. Each returns the exit code.
+
+mod backup;
+mod cat;
+mod check;
+mod init;
+mod key;
+mod ls;
+mod restore;
+mod snapshots;
+
+use crate::args::Command;
+use crate::settings::Settings;
+use coffer_core::Result;
+
+pub fn run(command: Command, s: &Settings) -> Result<i32> {
+    match command {
+        Command::Init(_) => init::run(s),
+        Command::Backup(a) => backup::run(a, s),
+        Command::Snapshots(a) => snapshots::run(a, s),
+        Command::Ls(a) => ls::run(a, s),
+        Command::Restore(a) => restore::run(a, s),
+        Command::Check(a) => check::run(a, s),
+        Command::Cat(a) => cat::run(a, s),
+        Command::Key(k) => key::run(k, s),
+    }
+}

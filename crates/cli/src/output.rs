@@ -1,0 +1,86 @@
+//! Rendering helpers shared by the commands: sizes, times, modes, JSON.
+
+use coffer_core::format::tree::{Node, NodeKind};
+use coffer_core::{Error, Result};
+
+pub fn json<T: serde::Serialize>(v: &T) -> Result<()> {
+    let s = serde_json::to_string_pretty(v).map_err(|e| Error::fatal(format!("cannot encode JSON ({e})")))?;
+    println!("{s}");
+    Ok(())
+}
+
+/// 1536 -> "1.5 KiB".
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[u]) }
+}
+
+/// ns since the epoch -> local "2026-11-29 09:14:03".
+pub fn time(ns: i64) -> String {
+    use chrono::TimeZone;
+    match chrono::Local.timestamp_opt(ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000) as u32) {
+        chrono::LocalResult::Single(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
+        _ => ns.to_string(),
+    }
+}
+
+/// ns since the epoch -> RFC 3339 in UTC with ns.
+pub fn time_rfc3339(ns: i64) -> String {
+    chrono::DateTime::from_timestamp(ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000) as u32)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+        .unwrap_or_else(|| ns.to_string())
+}
+
+/// `-rwsr-xr-x` as `ls -l` shows it.
+pub fn mode_string(n: &Node) -> String {
+    let t = match n.kind {
+        NodeKind::File => '-',
+        NodeKind::Dir => 'd',
+        NodeKind::Symlink => 'l',
+        NodeKind::Chardev => 'c',
+        NodeKind::Blockdev => 'b',
+        NodeKind::Fifo => 'p',
+        NodeKind::Socket => 's',
+    };
+    let m = n.mode;
+    let bit = |mask: u32, c: char| if m & mask != 0 { c } else { '-' };
+    let special = |x: bool, s: bool, lower: char, upper: char| match (x, s) {
+        (true, true) => lower,
+        (false, true) => upper,
+        (true, false) => 'x',
+        (false, false) => '-',
+    };
+    let mut s = String::with_capacity(10);
+    s.push(t);
+    s.push(bit(0o400, 'r'));
+    s.push(bit(0o200, 'w'));
+    s.push(special(m & 0o100 != 0, m & 0o4000 != 0, 's', 'S'));
+    s.push(bit(0o040, 'r'));
+    s.push(bit(0o020, 'w'));
+    s.push(special(m & 0o010 != 0, m & 0o2000 != 0, 's', 'S'));
+    s.push(bit(0o004, 'r'));
+    s.push(bit(0o002, 'w'));
+    s.push(special(m & 0o001 != 0, m & 0o1000 != 0, 't', 'T'));
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_render_like_ls() {
+        let n = |kind, mode| Node { kind, mode, ..Default::default() };
+        assert_eq!(mode_string(&n(NodeKind::File, 0o4755)), "-rwsr-xr-x");
+        assert_eq!(mode_string(&n(NodeKind::Dir, 0o1777)), "drwxrwxrwt");
+        assert_eq!(mode_string(&n(NodeKind::File, 0o2644)), "-rw-r-Sr--");
+        assert_eq!(size(1536), "1.5 KiB");
+        assert_eq!(size(12), "12 B");
+    }
+}

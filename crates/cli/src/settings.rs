@@ -1,0 +1,147 @@
+//! Validated settings built once from the arguments and the environment:
+//! where the repository is, and how to get its password.
+
+use crate::args::{Filter, Global};
+use coffer_core::repo::{InitOptions, Repository, SnapshotFilter};
+use coffer_core::store::Store;
+use coffer_core::store::open::open_store;
+use coffer_core::{Error, Result};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub struct Settings {
+    pub repo: String,
+    pub json: bool,
+    pub quiet: bool,
+    password_file: Option<PathBuf>,
+    password_command: Option<String>,
+}
+
+/// `$XDG_DATA_HOME/coffer/repo`, else `~/.local/share/coffer/repo`.
+pub fn default_repo() -> Result<PathBuf> {
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(d).join("coffer/repo"));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| Error::invalid("no repository given (--repo or COFFER_REPOSITORY) and HOME is not set"))?;
+    Ok(PathBuf::from(home).join(".local/share/coffer/repo"))
+}
+
+impl Settings {
+    pub fn new(g: &Global) -> Result<Self> {
+        let repo = match &g.repo {
+            Some(r) if !r.is_empty() => r.clone(),
+            _ => default_repo()?.to_string_lossy().into_owned(),
+        };
+        Ok(Settings {
+            repo,
+            json: g.json,
+            quiet: g.quiet,
+            password_file: g.password_file.clone(),
+            password_command: g.password_command.clone(),
+        })
+    }
+
+    pub fn store(&self) -> Result<Arc<dyn Store>> {
+        open_store(&self.repo)
+    }
+
+    /// Whether the repository is a local directory (and so may be created
+    /// by `backup` when it does not exist yet).
+    pub fn is_local(&self) -> bool {
+        !self.repo.contains("://")
+    }
+
+    /// The password: COFFER_PASSWORD, --password-file, --password-command,
+    /// else a no-echo prompt on the terminal.
+    pub fn password(&self, confirm: bool) -> Result<Vec<u8>> {
+        if let Some(p) = std::env::var_os("COFFER_PASSWORD") {
+            return Ok(std::os::unix::ffi::OsStringExt::into_vec(p));
+        }
+        if let Some(f) = &self.password_file {
+            return read_first_line_file(f);
+        }
+        if let Some(cmd) = &self.password_command {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(cmd)
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .map_err(|e| Error::io("cannot run password command", cmd, e))?;
+            if !out.status.success() {
+                return Err(Error::invalid(format!("password command failed ({})", out.status)).with_location(cmd));
+            }
+            return Ok(first_line(&out.stdout));
+        }
+        prompt("password", confirm)
+    }
+
+    pub fn open(&self) -> Result<Arc<Repository>> {
+        let pw = self.password(false)?;
+        Ok(Arc::new(Repository::open(self.store()?, &pw)?))
+    }
+
+    pub fn open_without_index(&self) -> Result<Repository> {
+        let pw = self.password(false)?;
+        Repository::open_without_index(self.store()?, &pw)
+    }
+
+    /// Creates the repository; used by `init` and by a first `backup` to
+    /// the local default.
+    pub fn init(&self) -> Result<Arc<Repository>> {
+        let store = self.store()?;
+        let pw = self.password(true)?;
+        Ok(Arc::new(Repository::init(store, &pw, InitOptions::default())?))
+    }
+
+    /// Opens the repository, creating it first if it is local and absent.
+    /// Returns whether it was created.
+    pub fn open_or_create_local(&self) -> Result<(Arc<Repository>, bool)> {
+        let store = self.store()?;
+        if self.is_local() && !Repository::exists(store.as_ref())? {
+            return Ok((self.init()?, true));
+        }
+        Ok((self.open()?, false))
+    }
+}
+
+/// The password for a new key: --new-password-file / COFFER_NEW_PASSWORD, else a prompt twice.
+pub fn new_password(file: &Option<PathBuf>) -> Result<Vec<u8>> {
+    if let Some(p) = std::env::var_os("COFFER_NEW_PASSWORD") {
+        return Ok(std::os::unix::ffi::OsStringExt::into_vec(p));
+    }
+    if let Some(f) = file {
+        return read_first_line_file(f);
+    }
+    prompt("new password", true)
+}
+
+fn first_line(b: &[u8]) -> Vec<u8> {
+    let line = b.split(|&c| c == b'\n').next().unwrap_or_default();
+    line.strip_suffix(b"\r").unwrap_or(line).to_vec()
+}
+
+fn read_first_line_file(f: &PathBuf) -> Result<Vec<u8>> {
+    let b = std::fs::read(f).map_err(|e| Error::io("cannot read password file", f.display(), e))?;
+    Ok(first_line(&b))
+}
+
+fn prompt(what: &str, confirm: bool) -> Result<Vec<u8>> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::invalid(
+            "no password given: set COFFER_PASSWORD, COFFER_PASSWORD_FILE or --password-command (no terminal to ask on)",
+        ));
+    }
+    let ask = |p: &str| rpassword::prompt_password(p).map_err(|e| Error::io("cannot read password", "terminal", e));
+    let pw = ask(&format!("enter {what}: "))?;
+    if confirm && ask(&format!("enter {what} again: "))? != pw {
+        return Err(Error::invalid("the passwords do not match"));
+    }
+    Ok(pw.into_bytes())
+}
+
+pub fn snapshot_filter(f: &Filter) -> SnapshotFilter {
+    SnapshotFilter { hosts: f.hosts.clone(), tags: f.tags.clone(), paths: f.paths.clone() }
+}
