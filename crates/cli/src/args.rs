@@ -30,6 +30,22 @@ pub struct Global {
     /// Print only warnings and errors
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// S3 endpoint of an S3-compatible store (AWS_ENDPOINT_URL works too)
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// AWS region (default: the SDK's chain: AWS_REGION, profile, ...)
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// Use path-style S3 URLs (always on when an endpoint is given)
+    #[arg(long, global = true)]
+    pub s3_path_style: bool,
+    /// When to send request checksums: when-required (default with a custom
+    /// endpoint; works with Garage, Ceph, MinIO, SeaweedFS) or when-supported (AWS default)
+    #[arg(long, global = true, value_name = "MODE", value_parser = ["when-required", "when-supported"])]
+    pub s3_checksum: Option<String>,
+    /// Concurrent requests to the store
+    #[arg(long, global = true, default_value_t = 4, env = "COFFER_CONNECTIONS")]
+    pub connections: usize,
 }
 
 #[derive(Subcommand, Debug)]
@@ -54,7 +70,11 @@ pub enum Command {
 }
 
 #[derive(Args, Debug)]
-pub struct InitArgs {}
+pub struct InitArgs {
+    /// Create the S3 bucket if it does not exist
+    #[arg(long)]
+    pub create_bucket: bool,
+}
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct Filter {
@@ -98,9 +118,9 @@ pub struct BackupArgs {
     /// Reader threads (default: number of cores)
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Concurrent uploads
-    #[arg(long, default_value_t = 4)]
-    pub connections: usize,
+    /// Storage class of data packs on S3 (metadata always stays STANDARD)
+    #[arg(long, value_name = "CLASS", value_parser = ["STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR"])]
+    pub data_storage_class: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -5,6 +5,7 @@ use crate::args::{Filter, Global};
 use coffer_core::repo::{InitOptions, Repository, SnapshotFilter};
 use coffer_core::store::Store;
 use coffer_core::store::open::open_store;
+use coffer_core::store::s3::{ChecksumMode, S3Settings};
 use coffer_core::{Error, Result};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -14,6 +15,8 @@ pub struct Settings {
     pub repo: String,
     pub json: bool,
     pub quiet: bool,
+    pub connections: usize,
+    s3: S3Settings,
     password_file: Option<PathBuf>,
     password_command: Option<String>,
 }
@@ -39,13 +42,34 @@ impl Settings {
             repo,
             json: g.json,
             quiet: g.quiet,
+            connections: g.connections.max(1),
+            s3: S3Settings {
+                endpoint: g.endpoint_url.clone(),
+                region: g.region.clone(),
+                path_style: g.s3_path_style,
+                checksum: g.s3_checksum.as_deref().map(|m| match m {
+                    "when-supported" => ChecksumMode::WhenSupported,
+                    _ => ChecksumMode::WhenRequired,
+                }),
+                connections: g.connections.max(1),
+            },
             password_file: g.password_file.clone(),
             password_command: g.password_command.clone(),
         })
     }
 
     pub fn store(&self) -> Result<Arc<dyn Store>> {
-        open_store(&self.repo)
+        open_store(&self.repo, &self.s3)
+    }
+
+    /// Makes sure the S3 bucket exists before `init`: creates it when
+    /// asked, else fails with a hint.
+    pub fn prepare_bucket(&self, create: bool) -> Result<()> {
+        if self.is_local() {
+            return Ok(());
+        }
+        let s3 = coffer_core::store::s3::connect(&self.repo, &self.s3)?;
+        if create { s3.create_bucket() } else { s3.check_bucket() }
     }
 
     /// Whether the repository is a local directory (and so may be created

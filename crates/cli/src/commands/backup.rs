@@ -5,6 +5,7 @@ use coffer_core::backup::{BackupOptions, backup};
 use coffer_core::error::EXIT_INCOMPLETE;
 use coffer_core::id::SnapshotId;
 use coffer_core::progress::Progress;
+use coffer_core::store::StorageClass;
 use coffer_core::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -56,7 +57,15 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
     }
     opts.one_file_system = a.one_file_system;
     opts.force = a.force;
-    opts.connections = a.connections.max(1);
+    opts.connections = s.connections;
+    opts.data_storage_class = match a.data_storage_class.as_deref() {
+        None | Some("STANDARD") => StorageClass::Standard,
+        Some("STANDARD_IA") => StorageClass::StandardIa,
+        Some("ONEZONE_IA") => StorageClass::OnezoneIa,
+        Some("INTELLIGENT_TIERING") => StorageClass::IntelligentTiering,
+        Some("GLACIER_IR") => StorageClass::GlacierIr,
+        Some(other) => return Err(Error::invalid(format!("unknown storage class {other}"))),
+    };
     if let Some(t) = a.threads {
         opts.threads = t.max(1);
     }

@@ -1,7 +1,9 @@
+use crate::args::InitArgs;
 use crate::settings::Settings;
 use coffer_core::Result;
 
-pub fn run(s: &Settings) -> Result<i32> {
+pub fn run(a: InitArgs, s: &Settings) -> Result<i32> {
+    s.prepare_bucket(a.create_bucket)?;
     let repo = s.init()?;
     if s.json {
         crate::output::json(&serde_json::json!({

@@ -16,7 +16,7 @@ use coffer_core::Result;
 
 pub fn run(command: Command, s: &Settings) -> Result<i32> {
     match command {
-        Command::Init(_) => init::run(s),
+        Command::Init(a) => init::run(a, s),
         Command::Backup(a) => backup::run(a, s),
         Command::Snapshots(a) => snapshots::run(a, s),
         Command::Ls(a) => ls::run(a, s),

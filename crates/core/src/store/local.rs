@@ -77,7 +77,10 @@ impl Store for LocalStore {
 
     fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<Vec<u8>> {
         let path = self.path(key)?;
-        let mut f = File::open(&path).map_err(|e| Error::io("cannot open object", key, e))?;
+        let mut f = File::open(&path).map_err(|e| not_found_or(e, "cannot open object", key))?;
+        if !f.metadata().map_err(|e| Error::io("cannot stat object", key, e))?.is_file() {
+            return Err(Error::at(Kind::NotFound, "not an object", key));
+        }
         match range {
             None => {
                 let mut buf = Vec::new();
@@ -104,7 +107,7 @@ impl Store for LocalStore {
 
     fn head(&self, key: &str) -> Result<ObjectMeta> {
         let path = self.path(key)?;
-        let md = fs::metadata(&path).map_err(|e| Error::io("cannot stat object", key, e))?;
+        let md = fs::metadata(&path).map_err(|e| not_found_or(e, "cannot stat object", key))?;
         if !md.is_file() {
             return Err(Error::at(Kind::NotFound, "not an object", key));
         }
@@ -151,12 +154,25 @@ impl Store for LocalStore {
         let path = self.path(key)?;
         match fs::remove_file(&path) {
             Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::io("cannot delete object", key, e)),
+            Err(e) => match not_found_or(e, "cannot delete object", key) {
+                e if e.kind() == Kind::NotFound => Ok(()),
+                e => Err(e),
+            },
         }
     }
 
     fn location(&self) -> String {
         self.root.display().to_string()
+    }
+}
+
+/// An I/O error on `key`, where a key that names a directory of objects
+/// (`EISDIR`) or goes below an object (`ENOTDIR`) is simply not found.
+fn not_found_or(e: std::io::Error, what: &str, key: &str) -> Error {
+    use std::io::ErrorKind::{IsADirectory, NotADirectory};
+    if matches!(e.kind(), IsADirectory | NotADirectory) {
+        Error::at(Kind::NotFound, "no such object", key).with_source(e)
+    } else {
+        Error::io(what, key, e)
     }
 }

@@ -26,6 +26,7 @@
 
 pub mod local;
 pub mod open;
+pub mod s3;
 
 use crate::error::Result;
 use std::ops::Range;

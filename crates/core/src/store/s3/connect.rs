@@ -1,0 +1,70 @@
+//! Building the S3 client the way the AWS CLI would.
+
+use super::{S3Store, parse_location};
+use crate::error::{Error, Result};
+use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
+
+/// When the SDK adds request checksums and validates response checksums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChecksumMode {
+    /// Only where the API requires them: works on every S3-compatible store
+    /// tried (Garage rejects the SDK's default aws-chunked checksummed bodies).
+    /// The default when an endpoint is given.
+    WhenRequired,
+    /// The SDK's default (CRC32 on every upload): for AWS itself.
+    #[default]
+    WhenSupported,
+}
+
+/// How to reach S3; the CLI fills this from flags. Anything left `None`
+/// comes from the SDK's default chain (environment, profile, IMDS).
+#[derive(Debug, Clone, Default)]
+pub struct S3Settings {
+    /// `--endpoint-url`; `AWS_ENDPOINT_URL` is read by the SDK itself.
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    /// Path-style addressing (`http://host/bucket/key`); forced when an
+    /// endpoint is set, since S3-compatible servers rarely do virtual hosts.
+    pub path_style: bool,
+    pub checksum: Option<ChecksumMode>,
+    /// Parallel part uploads of one multipart upload.
+    pub connections: usize,
+}
+
+/// Connects to `s3://bucket/prefix`. No request is sent yet.
+pub fn connect(location: &str, settings: &S3Settings) -> Result<S3Store> {
+    let (bucket, prefix) = parse_location(location)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("coffer-s3")
+        .enable_all()
+        .build()
+        .map_err(|e| Error::fatal("cannot start the S3 runtime").with_source(e))?;
+    let sdk = rt.block_on(aws_config::defaults(aws_config::BehaviorVersion::latest()).load());
+    let endpoint = settings.endpoint.clone().or_else(|| sdk.endpoint_url().map(String::from));
+    let mut b = aws_sdk_s3::config::Builder::from(&sdk);
+    if let Some(ep) = &settings.endpoint {
+        b = b.endpoint_url(ep);
+    }
+    let custom_endpoint = endpoint.is_some();
+    b = b.force_path_style(settings.path_style || custom_endpoint);
+    match settings.region.clone().or_else(|| sdk.region().map(|r| r.to_string())) {
+        Some(r) => b = b.region(Region::new(r)),
+        // S3-compatible servers ignore the region but SigV4 needs one.
+        None if custom_endpoint => b = b.region(Region::new("us-east-1")),
+        None => {
+            return Err(Error::invalid(
+                "no AWS region configured: set AWS_REGION (or AWS_DEFAULT_REGION, or region in ~/.aws/config) or pass --region",
+            )
+            .with_location(location));
+        }
+    }
+    let mode = settings.checksum.unwrap_or(if custom_endpoint { ChecksumMode::WhenRequired } else { ChecksumMode::WhenSupported });
+    if mode == ChecksumMode::WhenRequired {
+        b = b
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+    }
+    let client = aws_sdk_s3::Client::from_conf(b.build());
+    Ok(S3Store { client, bucket, prefix, rt, connections: settings.connections.max(1) })
+}

@@ -1,0 +1,226 @@
+//! The S3 store: `s3://bucket/prefix` through the official AWS SDK for Rust.
+//!
+//! Credentials, profiles, regions, retries with backoff and
+//! `AWS_ENDPOINT_URL` come from the SDK's default chain, exactly as the AWS
+//! CLI resolves them. Each blocking call of the [`Store`] trait runs one
+//! request on this store's own small tokio runtime (many pipeline threads may
+//! call at once; the SDK's connection pool is shared). The SDK already
+//! retries transient failures: no second retry layer here.
+
+mod connect;
+mod errors;
+mod multipart;
+
+pub use connect::{ChecksumMode, S3Settings, connect};
+
+use super::{ObjectMeta, PutHints, StorageClass, Store};
+use crate::error::{Error, Kind, Result};
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use errors::map_err;
+use std::ops::Range;
+
+/// Objects larger than this go up as multipart uploads. Packs (32 MiB by
+/// default) stay single PUTs: one request each.
+const MULTIPART_THRESHOLD: usize = 64 * 1024 * 1024;
+
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+    /// Key prefix with a trailing `/`, or empty.
+    prefix: String,
+    rt: tokio::runtime::Runtime,
+    /// Parallel part uploads of one multipart upload.
+    connections: usize,
+}
+
+/// Splits `s3://bucket/some/prefix` into bucket and prefix.
+pub fn parse_location(location: &str) -> Result<(String, String)> {
+    let rest = location
+        .strip_prefix("s3://")
+        .ok_or_else(|| Error::invalid("an S3 location starts with s3://").with_location(location))?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.len() < 3 {
+        return Err(Error::invalid("S3 bucket name is missing or too short").with_location(location));
+    }
+    let prefix = prefix.trim_matches('/');
+    Ok((bucket.to_string(), if prefix.is_empty() { String::new() } else { format!("{prefix}/") }))
+}
+
+fn storage_class(c: StorageClass) -> aws_sdk_s3::types::StorageClass {
+    use aws_sdk_s3::types::StorageClass as S;
+    match c {
+        StorageClass::Standard => S::Standard,
+        StorageClass::StandardIa => S::StandardIa,
+        StorageClass::OnezoneIa => S::OnezoneIa,
+        StorageClass::IntelligentTiering => S::IntelligentTiering,
+        StorageClass::GlacierIr => S::GlacierIr,
+        StorageClass::Glacier => S::Glacier,
+        StorageClass::DeepArchive => S::DeepArchive,
+    }
+}
+
+impl S3Store {
+    fn key(&self, key: &str) -> Result<String> {
+        if key.is_empty() || key.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+            return Err(Error::invalid("invalid object key").with_location(key));
+        }
+        Ok(format!("{}{key}", self.prefix))
+    }
+
+    fn url(&self, key: &str) -> String {
+        format!("s3://{}/{}{key}", self.bucket, self.prefix)
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// Fails with `NoRepository` and a hint if the bucket does not exist
+    /// (some servers would otherwise create it on the first PUT).
+    pub fn check_bucket(&self) -> Result<()> {
+        let url = format!("s3://{}", self.bucket);
+        match self.rt.block_on(self.client.head_bucket().bucket(&self.bucket).send()) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let err = map_err(e, &url);
+                if err.kind() == Kind::NotFound {
+                    Err(Error::at(
+                        Kind::NoRepository,
+                        format!(
+                            "bucket does not exist (create it with `aws s3 mb s3://{}` or `coffer init --create-bucket`)",
+                            self.bucket
+                        ),
+                        url,
+                    ))
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    /// Creates the bucket (for `init --create-bucket` and tests).
+    pub fn create_bucket(&self) -> Result<()> {
+        self.rt.block_on(async {
+            match self.client.create_bucket().bucket(&self.bucket).send().await {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    let err = map_err(e, &format!("s3://{}", self.bucket));
+                    if err.kind() == Kind::AlreadyExists { Ok(()) } else { Err(err) }
+                }
+            }
+        })
+    }
+}
+
+impl Store for S3Store {
+    fn put(&self, key: &str, data: &[u8], hints: &PutHints) -> Result<()> {
+        let full = self.key(key)?;
+        let url = self.url(key);
+        if data.len() > MULTIPART_THRESHOLD {
+            return self.rt.block_on(multipart::upload(self, &full, &url, data, hints));
+        }
+        self.rt.block_on(async {
+            let mut req = self
+                .client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(&full)
+                .body(ByteStream::from(data.to_vec()));
+            if hints.storage_class != StorageClass::Standard {
+                req = req.storage_class(storage_class(hints.storage_class));
+            }
+            if hints.create_only {
+                req = req.if_none_match("*");
+            }
+            req.send().await.map(|_| ()).map_err(|e| map_err(e, &url))
+        })
+    }
+
+    fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<Vec<u8>> {
+        let full = self.key(key)?;
+        let url = self.url(key);
+        self.rt.block_on(async {
+            let mut req = self.client.get_object().bucket(&self.bucket).key(&full);
+            if let Some(r) = &range {
+                if r.end <= r.start {
+                    return Ok(Vec::new());
+                }
+                req = req.range(format!("bytes={}-{}", r.start, r.end - 1));
+            }
+            let out = req.send().await.map_err(|e| map_err(e, &url))?;
+            let body = out
+                .body
+                .collect()
+                .await
+                .map_err(|e| Error::at(Kind::Fatal, "cannot read object body", &url).with_source(e).transient(true))?
+                .into_bytes()
+                .to_vec();
+            if let Some(r) = range {
+                if body.len() as u64 != r.end - r.start {
+                    return Err(Error::corrupt(
+                        format!("object is shorter than range {}..{}", r.start, r.end),
+                        &url,
+                    ));
+                }
+            }
+            Ok(body)
+        })
+    }
+
+    fn head(&self, key: &str) -> Result<ObjectMeta> {
+        let full = self.key(key)?;
+        let url = self.url(key);
+        self.rt.block_on(async {
+            let out =
+                self.client.head_object().bucket(&self.bucket).key(&full).send().await.map_err(|e| map_err(e, &url))?;
+            Ok(ObjectMeta { key: key.to_string(), size: out.content_length().unwrap_or(0).max(0) as u64 })
+        })
+    }
+
+    fn list(&self, prefix: &str, each: &mut dyn FnMut(ObjectMeta) -> Result<()>) -> Result<()> {
+        let full = format!("{}{prefix}", self.prefix);
+        let url = self.url(prefix);
+        let mut pages =
+            self.client.list_objects_v2().bucket(&self.bucket).prefix(&full).into_paginator().send();
+        loop {
+            let page = match self.rt.block_on(pages.next()) {
+                None => return Ok(()),
+                Some(p) => p.map_err(|e| map_err(e, &url))?,
+            };
+            for obj in page.contents() {
+                let Some(k) = obj.key().and_then(|k| k.strip_prefix(&self.prefix)) else { continue };
+                each(ObjectMeta { key: k.to_string(), size: obj.size().unwrap_or(0).max(0) as u64 })?;
+            }
+        }
+    }
+
+    fn delete(&self, key: &str) -> Result<()> {
+        let full = self.key(key)?;
+        let url = self.url(key);
+        let r = self.rt.block_on(self.client.delete_object().bucket(&self.bucket).key(&full).send());
+        match r.map_err(|e| map_err(e, &url)) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == Kind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn location(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.prefix.trim_end_matches('/'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_locations() {
+        assert_eq!(parse_location("s3://bucket").unwrap(), ("bucket".into(), "".into()));
+        assert_eq!(parse_location("s3://bucket/a/b/").unwrap(), ("bucket".into(), "a/b/".into()));
+        assert!(parse_location("s3://").is_err());
+        assert!(parse_location("/tmp").is_err());
+    }
+}
