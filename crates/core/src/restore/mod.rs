@@ -1,29 +1,37 @@
 //! Restore: a snapshot (or part of it) becomes a directory tree again.
 //!
 //! ```text
-//! walk the snapshot's trees (this thread): create directories, links,
-//!   devices; queue files → writers (threads) read blobs, write content
-//!   (zeros become holes), apply metadata → hardlinks → directory metadata
-//!   last, deepest first (writing into a directory changes its mtime)
+//! plan    walk the trees (this thread): make directories, links, devices;
+//!         list files and, per pack, which blobs go where
+//! create  make every file, in parallel (creating 100k files costs more
+//!         kernel time than decompressing them)
+//! fetch   per pack, in parallel: read the needed ranges once, open and
+//!         verify each blob, write it at its offsets (zeros stay holes);
+//!         the write that completes a file sets its length and metadata
+//! finish  hardlinks, then directory metadata deepest first (writing into
+//!         a directory changes its mtime)
 //! ```
-//! A file whose data is damaged or missing is reported and left out (or
-//! left partial), and every other file is restored.
+//! A file whose data is damaged or missing is reported (and left partial);
+//! every other file is restored.
 
+mod plan;
 mod write;
 
-use crate::backup::Excludes;
-use crate::error::{Error, Result};
-use crate::format::tree::{Node, NodeKind};
+use crate::error::{Error, Kind, Result};
 use crate::fs::{ApplyOptions, Owners, apply_metadata};
 use crate::id::TreeId;
 use crate::progress::Progress;
 use crate::repo::Repository;
-use crossbeam_channel::bounded;
-use std::collections::HashMap;
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
+use plan::{PackPlan, Plan, Planner};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+
+pub use plan::blob_offsets;
+
+/// Needed blobs of a pack closer than this are fetched in one range GET
+/// (reading a gap is cheaper than another request).
+const MAX_GAP: u64 = 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct RestoreOptions {
@@ -33,6 +41,7 @@ pub struct RestoreOptions {
     /// Never restore paths matching these (nor anything below them).
     pub exclude: Vec<String>,
     pub numeric_owner: bool,
+    /// Parallel file creation and pack fetches.
     pub threads: usize,
 }
 
@@ -64,25 +73,15 @@ pub struct RestoreResult {
     pub failed: Vec<Failed>,
 }
 
-struct FileTask {
-    path: PathBuf,
-    node: Node,
-}
-
-struct Walk<'a> {
+struct Run<'a> {
     repo: &'a Repository,
-    include: Option<Excludes>,
-    exclude: Excludes,
+    plan: &'a Plan,
     owners: &'a Owners,
     apply: ApplyOptions,
-    files: crossbeam_channel::Sender<FileTask>,
-    result: &'a Mutex<RestoreResult>,
     progress: &'a dyn Progress,
-    /// Directories to finish (metadata) after all files: (path, node).
-    dirs: Vec<(PathBuf, Node)>,
-    /// First restored path of each multiply-linked file: (dev, inode) -> path.
-    link_first: HashMap<(u64, u64), PathBuf>,
-    links: Vec<(PathBuf, PathBuf)>,
+    remaining: Vec<AtomicU32>,
+    file_failed: Vec<AtomicBool>,
+    failed: Mutex<Vec<Failed>>,
 }
 
 /// Restores the snapshot tree `root` below `opts.target`.
@@ -91,140 +90,179 @@ pub fn restore(repo: &Repository, root: TreeId, opts: &RestoreOptions, progress:
         .map_err(|e| Error::io("cannot create target directory", opts.target.display(), e))?;
     let owners = Owners::new();
     let apply = ApplyOptions { numeric_owner: opts.numeric_owner, chown: rustix::process::geteuid().is_root() };
-    let result = Mutex::new(RestoreResult::default());
-    let (tx, rx) = bounded::<FileTask>(opts.threads * 16);
-    let (dirs, links) = std::thread::scope(|s| -> Result<_> {
-        for _ in 0..opts.threads.max(1) {
-            let (rx, result, owners) = (rx.clone(), &result, &owners);
-            s.spawn(move || {
-                for task in rx.iter() {
-                    let r = write::write_file(repo, &task.path, &task.node)
-                        .and_then(|_| apply_metadata(&task.path, &task.node, owners, apply));
-                    let mut res = result.lock().expect("poisoned");
-                    res.files += 1;
-                    res.bytes += task.node.size;
-                    if let Err(error) = r {
-                        progress.warning(&task.path, &error.to_string());
-                        res.failed.push(Failed { path: task.path, error });
-                    } else {
-                        progress.entry_done(&task.path, task.node.size, task.node.size);
-                    }
-                }
-            });
+    let mut planner = Planner::new(repo, opts, &owners, apply, progress)?;
+    planner.tree(root, Path::new("/"), &opts.target, false)?;
+    let mut plan = planner.finish();
+    let early_failures = std::mem::take(&mut plan.failed);
+
+    let run = Run {
+        repo,
+        plan: &plan,
+        owners: &owners,
+        apply,
+        progress,
+        remaining: plan.blobs_per_file.iter().map(|&n| AtomicU32::new(n)).collect(),
+        file_failed: plan.files.iter().map(|_| AtomicBool::new(false)).collect(),
+        failed: Mutex::new(early_failures),
+    };
+    let threads = opts.threads.max(1);
+    parallel(threads, plan.files.len(), |i| run.create(i));
+    let fatal: Mutex<Option<Error>> = Mutex::new(None);
+    parallel(threads, plan.packs.len(), |i| {
+        if let Err(e) = run.pack(&plan.packs[i]) {
+            fatal.lock().expect("poisoned").get_or_insert(e);
         }
-        drop(rx);
-        let mut walk = Walk {
-            repo,
-            include: if opts.include.is_empty() { None } else { Some(Excludes::new(&opts.include, Vec::new())?) },
-            exclude: Excludes::new(&opts.exclude, Vec::new())?,
-            owners: &owners,
-            apply,
-            files: tx,
-            result: &result,
-            progress,
-            dirs: Vec::new(),
-            link_first: HashMap::new(),
-            links: Vec::new(),
-        };
-        walk.tree(root, Path::new("/"), &opts.target, false)?;
-        let Walk { dirs, links, .. } = walk; // drops the sender: writers finish
-        Ok((dirs, links))
-    })?;
-    let mut res = result.into_inner().expect("poisoned");
-    for (path, first) in links {
-        let r = std::fs::hard_link(&first, &path).map_err(|e| Error::io("cannot create hardlink", path.display(), e));
-        match r {
+    });
+    if let Some(e) = fatal.into_inner().expect("poisoned") {
+        return Err(e);
+    }
+    let mut failed = run.failed.into_inner().expect("poisoned");
+    let mut res = RestoreResult {
+        files: plan.files.len() as u64,
+        dirs: plan.dirs.len() as u64,
+        other: plan.other,
+        bytes: plan.files.iter().map(|f| f.node.size).sum(),
+        failed: Vec::new(),
+    };
+    for (path, first) in &plan.links {
+        match std::fs::hard_link(first, path) {
             Ok(()) => res.files += 1,
-            Err(error) => res.failed.push(Failed { path, error }),
+            Err(e) => failed.push(Failed { path: path.clone(), error: Error::io("cannot create hardlink", path.display(), e) }),
         }
     }
     // Deepest first, so setting a directory's times is never undone by a child.
-    for (path, node) in dirs.into_iter().rev() {
-        if let Err(error) = apply_metadata(&path, &node, &owners, apply) {
-            res.failed.push(Failed { path, error });
+    for (path, node) in plan.dirs.iter().rev() {
+        if let Err(error) = apply_metadata(path, node, &owners, apply) {
+            failed.push(Failed { path: path.clone(), error });
         }
     }
+    res.failed = failed;
     Ok(res)
 }
 
-impl Walk<'_> {
-    fn fail(&self, path: PathBuf, error: Error) {
-        self.progress.warning(&path, &error.to_string());
-        self.result.lock().expect("poisoned").failed.push(Failed { path, error });
-    }
-
-    /// Restores the entries of tree `id` (snapshot path `snap_dir`) into `dir`.
-    /// `selected`: an ancestor matched an include pattern.
-    fn tree(&mut self, id: TreeId, snap_dir: &Path, dir: &Path, selected: bool) -> Result<bool> {
-        let tree = match self.repo.read_tree(&id) {
-            Ok(t) => t,
-            Err(e) if e.kind() == crate::error::Kind::Fatal => return Err(e),
-            Err(e) => {
-                self.fail(dir.to_path_buf(), e);
-                return Ok(false);
-            }
-        };
-        let mut any = false;
-        for node in tree.nodes {
-            let name = OsStr::from_bytes(&node.name);
-            let snap_path = snap_dir.join(name);
-            if self.exclude.is_excluded(&snap_path) {
-                continue;
-            }
-            let sel = selected || self.include.as_ref().is_none_or(|inc| inc.is_excluded(&snap_path));
-            let path = dir.join(name);
-            if node.kind == NodeKind::Dir {
-                if sel {
-                    self.make_dir(&path)?;
+/// Runs `f(0..n)` on `threads` threads, each taking the next index.
+fn parallel(threads: usize, n: usize, f: impl Fn(usize) + Sync) {
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..threads.min(n.max(1)) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    f(i);
                 }
-                let sub = node.subtree.expect("decoder checks dirs have subtrees");
-                let had = self.tree(sub, &snap_path, &path, sel)?;
-                if sel || had {
-                    self.result.lock().expect("poisoned").dirs += 1;
-                    self.dirs.push((path, node));
-                    any = true;
+            });
+        }
+    });
+}
+
+impl Run<'_> {
+    fn fail(&self, file: usize, error: Error) {
+        if !self.file_failed[file].swap(true, Ordering::Relaxed) {
+            let path = self.plan.files[file].path.clone();
+            self.progress.warning(&path, &error.to_string());
+            self.failed.lock().expect("poisoned").push(Failed { path, error });
+        }
+    }
+
+    fn create(&self, file: usize) {
+        let f = &self.plan.files[file];
+        if self.plan.blobs_per_file[file] == 1 {
+            return; // created with its content by `pack`, in one open
+        }
+        if let Err(e) = write::create_file(&f.path) {
+            self.fail(file, e);
+            // Nothing can be written into it: its blobs are skipped.
+            self.remaining[file].store(u32::MAX, Ordering::Relaxed);
+            return;
+        }
+        if self.plan.blobs_per_file[file] == 0 {
+            self.finish_file(file, true);
+        }
+    }
+
+    /// One blob of `file` is done (written or failed).
+    fn blob_done(&self, file: usize) {
+        if self.remaining[file].fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.finish_file(file, true);
+        }
+    }
+
+    /// Sets the final length (unless already set) and the metadata.
+    fn finish_file(&self, file: usize, set_length: bool) {
+        let f = &self.plan.files[file];
+        let r = if set_length { write::set_length(&f.path, f.node.size) } else { Ok(()) }
+            .and_then(|_| apply_metadata(&f.path, &f.node, self.owners, self.apply));
+        match r {
+            Ok(()) => self.progress.entry_done(&f.path, f.node.size, f.node.size),
+            Err(e) => self.fail(file, e),
+        }
+    }
+
+    /// Fetches the needed ranges of one pack and writes its blobs.
+    fn pack(&self, p: &PackPlan) -> Result<()> {
+        let info = self.repo.index().packs()[p.pack as usize];
+        let key = crate::format::pack::key(info.kind, &info.id);
+        let mut start = 0;
+        while start < p.blobs.len() {
+            // Extend the range while the next blob is close.
+            let mut end = start + 1;
+            let mut range_end = p.blobs[start].1 as u64 + p.blobs[start].2 as u64;
+            while end < p.blobs.len() && (p.blobs[end].1 as u64) <= range_end + MAX_GAP {
+                range_end = range_end.max(p.blobs[end].1 as u64 + p.blobs[end].2 as u64);
+                end += 1;
+            }
+            let range_start = p.blobs[start].1 as u64;
+            let bytes = match self.repo.store().get(&key, Some(range_start..range_end)) {
+                Ok(b) => Some(b),
+                // A missing or damaged pack costs the files that need it; a
+                // store that fails (network, permissions) stops the restore.
+                Err(e) if !matches!(e.kind(), Kind::NotFound | Kind::Corrupt) => return Err(e),
+                Err(e) => {
+                    for (_, _, _, targets) in &p.blobs[start..end] {
+                        for t in targets {
+                            let path = self.plan.files[t.file].path.display();
+                            self.fail(t.file, Error::at(e.kind(), format!("cannot restore content ({e})"), path));
+                            self.blob_done(t.file);
+                        }
+                    }
+                    None
                 }
-                continue;
+            };
+            if let Some(bytes) = bytes {
+                for (id, off, len, targets) in &p.blobs[start..end] {
+                    let at = (*off as u64 - range_start) as usize;
+                    let sealed = &bytes[at..at + *len as usize];
+                    let plain = self.repo.open_blob(id, sealed, &key);
+                    for t in targets {
+                        let path = &self.plan.files[t.file].path;
+                        if self.remaining[t.file].load(Ordering::Relaxed) == u32::MAX {
+                            continue; // never created
+                        }
+                        let whole = self.plan.blobs_per_file[t.file] == 1;
+                        let r = match &plain {
+                            Ok(data) if whole => {
+                                match write::write_whole(path, data, self.plan.files[t.file].node.size) {
+                                    Ok(()) => {
+                                        self.finish_file(t.file, false);
+                                        continue;
+                                    }
+                                    Err(e) => Err(e),
+                                }
+                            }
+                            Ok(data) => write::write_at(path, t.offset, data),
+                            Err(e) => Err(Error::new(e.kind(), format!("cannot restore content ({e})")).with_location(path.display())),
+                        };
+                        if let Err(e) = r {
+                            self.fail(t.file, e);
+                        }
+                        self.blob_done(t.file);
+                    }
+                }
             }
-            if !sel {
-                continue;
-            }
-            if !any && !selected {
-                // First selected entry of a directory reached only through
-                // include patterns: make sure it exists.
-                std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir.display(), e))?;
-            }
-            any = true;
-            self.entry(path, node)?;
-        }
-        Ok(any)
-    }
-
-    fn make_dir(&self, path: &Path) -> Result<()> {
-        match std::fs::create_dir(path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
-            Err(_) => std::fs::create_dir_all(path).map_err(|e| Error::io("cannot create directory", path.display(), e)),
-        }
-    }
-
-    fn entry(&mut self, path: PathBuf, node: Node) -> Result<()> {
-        if node.kind == NodeKind::File && node.links > 1 {
-            if let Some(first) = self.link_first.get(&(node.dev, node.inode)) {
-                self.links.push((path, first.clone()));
-                return Ok(());
-            }
-            self.link_first.insert((node.dev, node.inode), path.clone());
-        }
-        if node.kind == NodeKind::File {
-            return self.files.send(FileTask { path, node }).map_err(|_| Error::fatal("restore writers stopped"));
-        }
-        let r = write::make_special(&path, &node).and_then(|made| {
-            if made { apply_metadata(&path, &node, self.owners, self.apply) } else { Ok(()) }
-        });
-        self.result.lock().expect("poisoned").other += 1;
-        if let Err(e) = r {
-            self.fail(path, e);
+            start = end;
         }
         Ok(())
     }

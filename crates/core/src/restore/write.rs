@@ -1,46 +1,78 @@
-//! Writing one entry: file content (zeros as holes), symlinks, devices, FIFOs.
+//! Writing entries: file creation, content at offsets (zeros become holes),
+//! final length and metadata; symlinks, devices, FIFOs.
 
 use crate::error::{Error, Result};
 use crate::format::tree::{Node, NodeKind};
-use crate::repo::Repository;
 use std::fs::OpenOptions;
-use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-/// Writes a file's content from its blobs. Runs of zeros are skipped with a
-/// seek so they become holes; the final length is set explicitly.
-pub fn write_file(repo: &Repository, path: &Path, node: &Node) -> Result<()> {
-    let _ = std::fs::remove_file(path); // replace whatever is there, never write through a link
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| Error::io("cannot create file", path.display(), e))?;
-    let mut pos = 0u64;
-    let mut holes = node.holes.iter().peekable();
-    for id in &node.content {
-        // Stored holes (sparse files) come between data runs.
-        while let Some(&&(off, len)) = holes.peek() {
-            if off > pos {
-                break;
+/// Creates (or truncates) a file to restore into. An existing entry of
+/// another kind, or a symlink, is removed first: never write through a link.
+pub fn create_file(path: &Path) -> Result<std::fs::File> {
+    if let Ok(md) = std::fs::symlink_metadata(path) {
+        if !md.is_file() {
+            if md.is_dir() {
+                std::fs::remove_dir_all(path).map_err(|e| Error::io("cannot replace directory", path.display(), e))?;
+            } else {
+                std::fs::remove_file(path).map_err(|e| Error::io("cannot replace", path.display(), e))?;
             }
-            pos = pos.max(off + len);
-            holes.next();
         }
-        let data = repo.read_blob(id).map_err(|e| {
-            Error::new(e.kind(), format!("cannot restore content ({e})")).with_location(path.display())
-        })?;
-        if data.iter().all(|&b| b == 0) {
-            pos += data.len() as u64;
-            continue;
-        }
-        f.seek(SeekFrom::Start(pos)).map_err(|e| Error::io("cannot seek", path.display(), e))?;
-        f.write_all(&data).map_err(|e| Error::io("cannot write", path.display(), e))?;
-        pos += data.len() as u64;
     }
-    f.set_len(node.size.max(pos)).map_err(|e| Error::io("cannot set length", path.display(), e))?;
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags_nofollow()
+        .open(path)
+        .map_err(|e| Error::io("cannot create file", path.display(), e))
+}
+
+/// Creates a file holding exactly `data` (one blob: most files of a
+/// system), in one open: creation costs more than the bytes.
+pub fn write_whole(path: &Path, data: &[u8], len: u64) -> Result<()> {
+    let f = create_file(path)?;
+    if !data.iter().all(|&b| b == 0) {
+        f.write_all_at(data, 0).map_err(|e| Error::io("cannot write", path.display(), e))?;
+    }
+    if len != data.len() as u64 {
+        f.set_len(len).map_err(|e| Error::io("cannot set length", path.display(), e))?;
+    }
     Ok(())
+}
+
+trait NoFollow {
+    fn custom_flags_nofollow(&mut self) -> &mut Self;
+}
+
+impl NoFollow for OpenOptions {
+    fn custom_flags_nofollow(&mut self) -> &mut Self {
+        std::os::unix::fs::OpenOptionsExt::custom_flags(self, libc::O_NOFOLLOW)
+    }
+}
+
+/// Writes `data` at `offset`; all-zero data is skipped so it stays a hole
+/// (the final length is set by [`set_length`]).
+pub fn write_at(path: &Path, offset: u64, data: &[u8]) -> Result<()> {
+    if data.iter().all(|&b| b == 0) {
+        return Ok(());
+    }
+    let f = OpenOptions::new()
+        .write(true)
+        .custom_flags_nofollow()
+        .open(path)
+        .map_err(|e| Error::io("cannot open file", path.display(), e))?;
+    f.write_all_at(data, offset).map_err(|e| Error::io("cannot write", path.display(), e))
+}
+
+pub fn set_length(path: &Path, len: u64) -> Result<()> {
+    let f = OpenOptions::new()
+        .write(true)
+        .custom_flags_nofollow()
+        .open(path)
+        .map_err(|e| Error::io("cannot open file", path.display(), e))?;
+    f.set_len(len).map_err(|e| Error::io("cannot set length", path.display(), e))
 }
 
 /// Creates a non-regular, non-directory entry. Returns false for sockets,
@@ -52,9 +84,13 @@ pub fn make_special(path: &Path, node: &Node) -> Result<bool> {
             let target = node.target.as_deref().unwrap_or_default();
             rustix::fs::symlinkat(std::ffi::OsStr::from_bytes(target), rustix::fs::CWD, path)
         }
-        NodeKind::Fifo => {
-            rustix::fs::mknodat(rustix::fs::CWD, path, rustix::fs::FileType::Fifo, rustix::fs::Mode::from_raw_mode(0o600), 0)
-        }
+        NodeKind::Fifo => rustix::fs::mknodat(
+            rustix::fs::CWD,
+            path,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        ),
         NodeKind::Chardev | NodeKind::Blockdev => {
             let ft = if node.kind == NodeKind::Chardev {
                 rustix::fs::FileType::CharacterDevice
