@@ -1,0 +1,15 @@
+//! coffer_testkit: what coffer's tests share (a dev-dependency only).
+//!
+//! - [`fixture`]: builds a tree with every kind of file a Linux system has,
+//!   and generators of big files and of many small files.
+//! - [`compare`]: compares two trees in everything a restore must bring
+//!   back, reporting each difference on one line.
+//! - [`store_suite`]: the one conformance suite every store passes.
+
+mod at;
+pub mod compare;
+pub mod fixture;
+pub mod store_suite;
+
+pub use compare::{CompareOptions, Difference, assert_same_trees, compare_trees};
+pub use store_suite::run_conformance;
