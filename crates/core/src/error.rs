@@ -58,7 +58,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: Kind, what: impl Into<String>) -> Self {
-        Error { kind, what: what.into(), location: None, source: None, transient: false }
+        Error {
+            kind,
+            what: what.into(),
+            location: None,
+            source: None,
+            transient: false,
+        }
     }
 
     /// An error of `kind` about `location` (a path or an object key).
@@ -87,7 +93,9 @@ impl Error {
         };
         let transient = matches!(
             e.kind(),
-            std::io::ErrorKind::Interrupted | std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+            std::io::ErrorKind::Interrupted
+                | std::io::ErrorKind::TimedOut
+                | std::io::ErrorKind::WouldBlock
         );
         let mut err = Error::at(kind, what, path).with_source(e);
         err.transient = transient;
@@ -173,7 +181,10 @@ mod tests {
     fn prints_one_line_with_location_and_source() {
         let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "Permission denied");
         let e = Error::io("cannot read file", "/etc/shadow", io);
-        assert_eq!(e.to_string(), "cannot read file: /etc/shadow: Permission denied");
+        assert_eq!(
+            e.to_string(),
+            "cannot read file: /etc/shadow: Permission denied"
+        );
         assert_eq!(e.kind(), Kind::Fatal);
         assert_eq!(e.exit_code(), 1);
     }

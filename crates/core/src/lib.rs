@@ -3,19 +3,19 @@
 //! The order of the `mod` lines is the data flow and the allowed direction of
 //! dependencies: a module uses only those declared above it.
 
-pub mod error;
-pub mod id;
-pub mod store;
-pub mod format;
-pub mod crypto;
-pub mod chunk;
-pub mod fs;
-pub mod repo;
-pub mod blob;
-pub mod progress;
 pub mod backup;
-pub mod restore;
+pub mod blob;
+pub mod chunk;
+pub mod crypto;
+pub mod error;
+pub mod format;
+pub mod fs;
+pub mod id;
 pub mod maintain;
+pub mod progress;
+pub mod repo;
+pub mod restore;
+pub mod store;
 
 pub use error::{Error, Kind, Result};
 

@@ -5,10 +5,12 @@
 //! - [`compare`]: compares two trees in everything a restore must bring
 //!   back, reporting each difference on one line.
 //! - [`store_suite`]: the one conformance suite every store passes.
+//! - [`s3`]: buckets on the S3 server `.ci/run` started on 127.0.0.1.
 
 mod at;
 pub mod compare;
 pub mod fixture;
+pub mod s3;
 pub mod store_suite;
 
 pub use compare::{CompareOptions, Difference, assert_same_trees, compare_trees};

@@ -23,20 +23,32 @@ fn build(patterns: &[&String]) -> Result<GlobSet> {
             .literal_separator(true)
             .backslash_escape(true)
             .build()
-            .map_err(|e| Error::invalid(format!("invalid exclude pattern ({e})")).with_location(p))?;
+            .map_err(|e| {
+                Error::invalid(format!("invalid exclude pattern ({e})")).with_location(p)
+            })?;
         b.add(g);
     }
-    b.build().map_err(|e| Error::invalid(format!("invalid exclude patterns ({e})")))
+    b.build()
+        .map_err(|e| Error::invalid(format!("invalid exclude patterns ({e})")))
 }
 
 impl Excludes {
     pub fn new(patterns: &[String], exact: Vec<PathBuf>) -> Result<Self> {
-        let (with_slash, names): (Vec<&String>, Vec<&String>) = patterns.iter().partition(|p| p.contains('/'));
-        Ok(Excludes { names: build(&names)?, paths: build(&with_slash)?, exact })
+        let (with_slash, names): (Vec<&String>, Vec<&String>) =
+            patterns.iter().partition(|p| p.contains('/'));
+        Ok(Excludes {
+            names: build(&names)?,
+            paths: build(&with_slash)?,
+            exact,
+        })
     }
 
     pub fn none() -> Self {
-        Excludes { names: GlobSet::empty(), paths: GlobSet::empty(), exact: Vec::new() }
+        Excludes {
+            names: GlobSet::empty(),
+            paths: GlobSet::empty(),
+            exact: Vec::new(),
+        }
     }
 
     /// Whether `path` (absolute) is excluded.
@@ -44,12 +56,13 @@ impl Excludes {
         if self.exact.iter().any(|e| e == path) {
             return true;
         }
-        if !self.names.is_empty() {
-            if let Some(name) = path.file_name() {
-                if self.names.is_match(Path::new(std::ffi::OsStr::from_bytes(name.as_bytes()))) {
-                    return true;
-                }
-            }
+        if !self.names.is_empty()
+            && let Some(name) = path.file_name()
+            && self
+                .names
+                .is_match(Path::new(std::ffi::OsStr::from_bytes(name.as_bytes())))
+        {
+            return true;
         }
         !self.paths.is_empty() && self.paths.is_match(path)
     }
@@ -62,7 +75,11 @@ mod tests {
     #[test]
     fn names_match_anywhere_paths_match_whole() {
         let ex = Excludes::new(
-            &["*.tmp".into(), "/var/cache/**".into(), "/home/*/.cache".into()],
+            &[
+                "*.tmp".into(),
+                "/var/cache/**".into(),
+                "/home/*/.cache".into(),
+            ],
             vec![PathBuf::from("/srv/repo")],
         )
         .unwrap();

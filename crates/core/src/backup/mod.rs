@@ -61,14 +61,18 @@ impl BackupOptions {
         BackupOptions {
             paths,
             host: gethostname::gethostname().to_string_lossy().into_owned(),
-            user: uzers::get_current_username().map(|u| u.to_string_lossy().into_owned()).unwrap_or_default(),
+            user: uzers::get_current_username()
+                .map(|u| u.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             tags: Vec::new(),
             excludes: Vec::new(),
             exclude_paths: Vec::new(),
             parent: None,
             force: false,
             one_file_system: false,
-            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
             connections: 4,
             data_storage_class: StorageClass::Standard,
             time: None,
@@ -103,7 +107,8 @@ fn normalize(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
                 _ => {}
             }
         }
-        std::fs::symlink_metadata(&clean).map_err(|e| Error::io("cannot back up", clean.display(), e))?;
+        std::fs::symlink_metadata(&clean)
+            .map_err(|e| Error::io("cannot back up", clean.display(), e))?;
         out.push(clean);
     }
     out.sort();
@@ -112,22 +117,43 @@ fn normalize(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 }
 
 fn path_strings(paths: &[PathBuf]) -> Vec<String> {
-    paths.iter().map(|p| p.to_string_lossy().into_owned()).collect()
+    paths
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect()
 }
 
 /// The latest snapshot of the same host and the same set of paths.
-fn find_parent(repo: &Repository, opts: &BackupOptions, paths: &[String]) -> Result<Option<SnapshotRef>> {
+fn find_parent(
+    repo: &Repository,
+    opts: &BackupOptions,
+    paths: &[String],
+) -> Result<Option<SnapshotRef>> {
     if let Some(id) = opts.parent {
-        return repo.find_snapshot(&id.to_hex(), &SnapshotFilter::default()).map(Some);
+        return repo
+            .find_snapshot(&id.to_hex(), &SnapshotFilter::default())
+            .map(Some);
     }
-    let filter = SnapshotFilter { hosts: vec![opts.host.clone()], ..Default::default() };
-    Ok(repo.snapshots()?.into_iter().filter(|s| filter.matches(&s.snapshot) && s.snapshot.paths == paths).last())
+    let filter = SnapshotFilter {
+        hosts: vec![opts.host.clone()],
+        ..Default::default()
+    };
+    Ok(repo
+        .snapshots()?
+        .into_iter()
+        .rfind(|s| filter.matches(&s.snapshot) && s.snapshot.paths == paths))
 }
 
 /// Backs up `opts.paths` into `repo` and saves a snapshot.
-pub fn backup(repo: Arc<Repository>, opts: &BackupOptions, progress: &dyn Progress) -> Result<BackupResult> {
+pub fn backup(
+    repo: Arc<Repository>,
+    opts: &BackupOptions,
+    progress: &dyn Progress,
+) -> Result<BackupResult> {
     let started = Instant::now();
-    let time = opts.time.unwrap_or_else(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0));
+    let time = opts
+        .time
+        .unwrap_or_else(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0));
     let paths = normalize(&opts.paths)?;
     let path_names = path_strings(&paths);
     let excludes = Excludes::new(&opts.excludes, opts.exclude_paths.clone())?;
@@ -144,8 +170,12 @@ pub fn backup(repo: Arc<Repository>, opts: &BackupOptions, progress: &dyn Progre
     // Events hold metadata only; jobs wait for a reader. Both are bounded.
     let (event_tx, event_rx) = bounded(4096);
     let (job_tx, job_rx) = bounded(opts.threads.max(1) * 4);
-    let mut builder =
-        tree::TreeBuilder { writer: &writer, progress, summary: Summary::default(), skipped: Vec::new() };
+    let mut builder = tree::TreeBuilder {
+        writer: &writer,
+        progress,
+        summary: Summary::default(),
+        skipped: Vec::new(),
+    };
     let root = std::thread::scope(|s| {
         for _ in 0..opts.threads.max(1) {
             let (jobs, writer, chunker) = (job_rx.clone(), &writer, &chunker);
@@ -168,7 +198,9 @@ pub fn backup(repo: Arc<Repository>, opts: &BackupOptions, progress: &dyn Progre
         root
     })?;
 
-    let tree::TreeBuilder { summary, skipped, .. } = builder;
+    let tree::TreeBuilder {
+        summary, skipped, ..
+    } = builder;
     let (flushed, stats) = writer.finish()?;
     let mut summary = summary;
     summary.blobs_new = stats.blobs_new;
@@ -190,5 +222,10 @@ pub fn backup(repo: Arc<Repository>, opts: &BackupOptions, progress: &dyn Progre
     };
     let (id, size) = repo.save_snapshot(&flushed, &snapshot)?;
     snapshot.summary.bytes_stored += size;
-    Ok(BackupResult { id, snapshot, parent: parent.map(|p| p.id), skipped })
+    Ok(BackupResult {
+        id,
+        snapshot,
+        parent: parent.map(|p| p.id),
+        skipped,
+    })
 }

@@ -49,12 +49,23 @@ fn open_noatime(path: &Path) -> std::io::Result<File> {
         .read(true)
         .custom_flags(flags)
         .open(path)
-        .or_else(|_| OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path))
+        .or_else(|_| {
+            OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(path)
+        })
 }
 
-fn read_file(path: &Path, node: &Node, writer: &BlobWriter, chunker: &Chunker) -> Result<FileRead, FileError> {
+fn read_file(
+    path: &Path,
+    node: &Node,
+    writer: &BlobWriter,
+    chunker: &Chunker,
+) -> Result<FileRead, FileError> {
     let unreadable = FileError::Unreadable;
-    let file = open_noatime(path).map_err(|e| unreadable(Error::io("cannot open", path.display(), e)))?;
+    let file =
+        open_noatime(path).map_err(|e| unreadable(Error::io("cannot open", path.display(), e)))?;
     let mut content = Vec::new();
     let mut bytes_read = 0u64;
     let mut repo_error = None;
@@ -78,10 +89,16 @@ fn read_file(path: &Path, node: &Node, writer: &BlobWriter, chunker: &Chunker) -
             None => unreadable(e),
         });
     }
-    let after = file.metadata().map_err(|e| unreadable(Error::io("cannot stat", path.display(), e)))?;
+    let after = file
+        .metadata()
+        .map_err(|e| unreadable(Error::io("cannot stat", path.display(), e)))?;
     let ns = |s: i64, n: i64| s * 1_000_000_000 + n;
     let changed_while_reading = after.size() != bytes_read
         || ns(after.mtime(), after.mtime_nsec()) != node.mtime
         || ns(after.ctime(), after.ctime_nsec()) != node.ctime;
-    Ok(FileRead { content, bytes_read, changed_while_reading })
+    Ok(FileRead {
+        content,
+        bytes_read,
+        changed_while_reading,
+    })
 }

@@ -42,7 +42,12 @@ impl TreeBuilder<'_> {
                     self.summary.dirs += 1;
                     stack.last_mut().expect("root stays").1.push(node);
                 }
-                Event::Entry { node, path, status, pending } => {
+                Event::Entry {
+                    node,
+                    path,
+                    status,
+                    pending,
+                } => {
                     if let Some(node) = self.finish_entry(node, path, status, pending)? {
                         stack.last_mut().expect("root stays").1.push(node);
                     }
@@ -59,10 +64,18 @@ impl TreeBuilder<'_> {
         self.save_tree(children)
     }
 
-    fn finish_entry(&mut self, mut node: Node, path: PathBuf, status: Status, pending: Pending) -> Result<Option<Node>> {
+    fn finish_entry(
+        &mut self,
+        mut node: Node,
+        path: PathBuf,
+        status: Status,
+        pending: Pending,
+    ) -> Result<Option<Node>> {
         let mut bytes_read = 0;
         if let Pending::Reading(rx) = pending {
-            let read = rx.recv().map_err(|_| Error::fatal("a reader stopped").with_location(path.display()))?;
+            let read = rx
+                .recv()
+                .map_err(|_| Error::fatal("a reader stopped").with_location(path.display()))?;
             match read {
                 Ok(r) => {
                     if r.changed_while_reading {

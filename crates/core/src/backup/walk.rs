@@ -35,7 +35,12 @@ pub enum Event {
     Enter(Node),
     Leave,
     /// A non-directory entry.
-    Entry { node: Node, path: PathBuf, status: Status, pending: Pending },
+    Entry {
+        node: Node,
+        path: PathBuf,
+        status: Status,
+        pending: Pending,
+    },
     /// Something that could not be backed up; it is left out of the snapshot.
     Skipped(PathBuf, Error),
 }
@@ -124,7 +129,10 @@ impl Walker<'_> {
                 let dev = meta.dev();
                 self.visit(path, meta, dev, parent_node);
             } else if !meta.is_dir() {
-                self.skip(path.clone(), Error::invalid("not a directory").with_location(path.display()));
+                self.skip(
+                    path.clone(),
+                    Error::invalid("not a directory").with_location(path.display()),
+                );
             } else {
                 let node = match read_node(&path, &meta, self.owners) {
                     Ok(n) => n,
@@ -151,7 +159,9 @@ impl Walker<'_> {
         };
         let status = match parent {
             None => Status::New,
-            Some(p) if p.kind == NodeKind::File && unchanged(p, &node) && !self.opts.force => Status::Unchanged,
+            Some(p) if p.kind == NodeKind::File && unchanged(p, &node) && !self.opts.force => {
+                Status::Unchanged
+            }
             Some(_) => Status::Changed,
         };
         match node.kind {
@@ -166,17 +176,36 @@ impl Walker<'_> {
             NodeKind::File if status == Status::Unchanged => {
                 let mut node = node;
                 node.content = parent.expect("unchanged implies a parent").content.clone();
-                self.send(Event::Entry { node, path, status, pending: Pending::Done });
+                self.send(Event::Entry {
+                    node,
+                    path,
+                    status,
+                    pending: Pending::Done,
+                });
             }
             NodeKind::File if node.size > 0 => {
                 let (tx, rx) = bounded(1);
-                let job = FileJob { path: path.clone(), node: node.clone(), result: tx };
+                let job = FileJob {
+                    path: path.clone(),
+                    node: node.clone(),
+                    result: tx,
+                };
                 if self.jobs.send(job).is_err() {
                     return self.stopped.set(true);
                 }
-                self.send(Event::Entry { node, path, status, pending: Pending::Reading(rx) });
+                self.send(Event::Entry {
+                    node,
+                    path,
+                    status,
+                    pending: Pending::Reading(rx),
+                });
             }
-            _ => self.send(Event::Entry { node, path, status, pending: Pending::Done }),
+            _ => self.send(Event::Entry {
+                node,
+                path,
+                status,
+                pending: Pending::Done,
+            }),
         }
     }
 
@@ -184,13 +213,23 @@ impl Walker<'_> {
     fn dir_entries(&self, dir: &Path, root_dev: u64, parent: Option<&Tree>) {
         let rd = match std::fs::read_dir(dir) {
             Ok(rd) => rd,
-            Err(e) => return self.skip(dir.to_path_buf(), Error::io("cannot read directory", dir.display(), e)),
+            Err(e) => {
+                return self.skip(
+                    dir.to_path_buf(),
+                    Error::io("cannot read directory", dir.display(), e),
+                );
+            }
         };
         let mut names = Vec::new();
         for entry in rd {
             match entry {
                 Ok(e) => names.push(e.file_name()),
-                Err(e) => return self.skip(dir.to_path_buf(), Error::io("cannot read directory", dir.display(), e)),
+                Err(e) => {
+                    return self.skip(
+                        dir.to_path_buf(),
+                        Error::io("cannot read directory", dir.display(), e),
+                    );
+                }
             }
         }
         names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
@@ -200,7 +239,12 @@ impl Walker<'_> {
             }
             let path = dir.join(&name);
             match std::fs::symlink_metadata(&path) {
-                Ok(meta) => self.visit(path, meta, root_dev, parent.and_then(|t| t.find(name.as_bytes()))),
+                Ok(meta) => self.visit(
+                    path,
+                    meta,
+                    root_dev,
+                    parent.and_then(|t| t.find(name.as_bytes())),
+                ),
                 Err(e) => self.skip(path.clone(), Error::io("cannot read", path.display(), e)),
             }
         }

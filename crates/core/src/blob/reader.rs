@@ -15,7 +15,9 @@ impl Repository {
             .ok_or_else(|| Error::at(Kind::NotFound, "blob is not in the index", id))?;
         let key = pack::key(pack_info.kind, &pack_info.id);
         let start = loc.offset as u64;
-        let sealed = self.store().get(&key, Some(start..start + loc.length as u64))?;
+        let sealed = self
+            .store()
+            .get(&key, Some(start..start + loc.length as u64))?;
         self.open_blob(id, &sealed, &key)
     }
 
@@ -38,7 +40,12 @@ impl Repository {
 
 impl Repository {
     /// Decodes and checks the header at the end of a whole pack's bytes.
-    pub fn decode_pack_header(&self, bytes: &[u8], key: &str, kind: BlobKind) -> Result<PackHeader> {
+    pub fn decode_pack_header(
+        &self,
+        bytes: &[u8],
+        key: &str,
+        kind: BlobKind,
+    ) -> Result<PackHeader> {
         let trailer: [u8; 4] = bytes
             .get(bytes.len().saturating_sub(4)..)
             .and_then(|t| t.try_into().ok())

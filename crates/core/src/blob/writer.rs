@@ -70,8 +70,14 @@ impl BlobWriter {
         let shared = Arc::new(Shared {
             repo,
             seen: Mutex::new(HashSet::new()),
-            data: Mutex::new(OpenPack { body: Vec::new(), blobs: Vec::new() }),
-            tree: Mutex::new(OpenPack { body: Vec::new(), blobs: Vec::new() }),
+            data: Mutex::new(OpenPack {
+                body: Vec::new(),
+                blobs: Vec::new(),
+            }),
+            tree: Mutex::new(OpenPack {
+                body: Vec::new(),
+                blobs: Vec::new(),
+            }),
             pending: Mutex::new(Vec::new()),
             failed: Mutex::new(None),
             data_class,
@@ -93,7 +99,11 @@ impl BlobWriter {
                     .expect("cannot start uploader thread")
             })
             .collect();
-        BlobWriter { shared, tx: Some(tx), uploaders }
+        BlobWriter {
+            shared,
+            tx: Some(tx),
+            uploaders,
+        }
     }
 
     pub fn repo(&self) -> &Arc<Repository> {
@@ -111,7 +121,9 @@ impl BlobWriter {
     /// As [`add`](Self::add) with an id the caller already computed.
     pub fn add_with_id(&self, kind: BlobKind, id: BlobId, plain: &[u8]) -> Result<bool> {
         self.check_failed()?;
-        if self.shared.repo.index().contains(&id) || !self.shared.seen.lock().expect("poisoned").insert(id) {
+        if self.shared.repo.index().contains(&id)
+            || !self.shared.seen.lock().expect("poisoned").insert(id)
+        {
             return Ok(false);
         }
         let level = self.shared.repo.config().compression;
@@ -127,13 +139,21 @@ impl BlobWriter {
                 raw_length: plain.len() as u32,
             });
             if open.body.len() >= self.shared.repo.config().pack_size as usize {
-                Some(std::mem::replace(&mut *open, OpenPack { body: Vec::new(), blobs: Vec::new() }))
+                Some(std::mem::replace(
+                    &mut *open,
+                    OpenPack {
+                        body: Vec::new(),
+                        blobs: Vec::new(),
+                    },
+                ))
             } else {
                 None
             }
         };
         self.shared.blobs_new.fetch_add(1, Ordering::Relaxed);
-        self.shared.bytes_new.fetch_add(plain.len() as u64, Ordering::Relaxed);
+        self.shared
+            .bytes_new
+            .fetch_add(plain.len() as u64, Ordering::Relaxed);
         if let Some(p) = full {
             self.send(kind, p)?;
         }
@@ -149,8 +169,12 @@ impl BlobWriter {
 
     fn send(&self, kind: BlobKind, p: OpenPack) -> Result<()> {
         let tx = self.tx.as_ref().expect("writer is open");
-        tx.send(Sealed { kind, body: p.body, blobs: p.blobs })
-            .map_err(|_| Error::fatal("pack uploaders stopped"))?;
+        tx.send(Sealed {
+            kind,
+            body: p.body,
+            blobs: p.blobs,
+        })
+        .map_err(|_| Error::fatal("pack uploaders stopped"))?;
         self.check_failed()
     }
 
@@ -180,7 +204,10 @@ impl BlobWriter {
             for kind in [BlobKind::Data, BlobKind::Tree] {
                 let p = std::mem::replace(
                     &mut *self.open_pack(kind).lock().expect("poisoned"),
-                    OpenPack { body: Vec::new(), blobs: Vec::new() },
+                    OpenPack {
+                        body: Vec::new(),
+                        blobs: Vec::new(),
+                    },
                 );
                 if !p.blobs.is_empty() {
                     // An error here is recorded in `failed` too.
@@ -219,14 +246,22 @@ fn upload_loop(shared: &Shared, rx: &Receiver<Sealed>) {
 
 fn upload(shared: &Shared, p: Sealed) -> Result<()> {
     let repo = &shared.repo;
-    let header = PackHeader { version: crate::format::FORMAT_VERSION, kind: p.kind, blobs: p.blobs };
+    let header = PackHeader {
+        version: crate::format::FORMAT_VERSION,
+        kind: p.kind,
+        blobs: p.blobs,
+    };
     let sealed_header = crypto::seal(&repo.key().enc, &payload::encode(&header.encode(), 3));
     let bytes = pack::finish(p.body, &sealed_header);
     let id = PackId(hash_object(&bytes));
     let key = pack::key(p.kind, &id);
     let hints = PutHints {
         create_only: true,
-        storage_class: if p.kind == BlobKind::Data { shared.data_class } else { StorageClass::Standard },
+        storage_class: if p.kind == BlobKind::Data {
+            shared.data_class
+        } else {
+            StorageClass::Standard
+        },
     };
     match repo.store().put(&key, &bytes, &hints) {
         Ok(()) => {}
@@ -234,10 +269,17 @@ fn upload(shared: &Shared, p: Sealed) -> Result<()> {
         Err(e) if e.kind() == crate::error::Kind::AlreadyExists => {}
         Err(e) => return Err(e),
     }
-    let entry = IndexPack { id, kind: p.kind, size: bytes.len() as u64, blobs: header.blobs };
+    let entry = IndexPack {
+        id,
+        kind: p.kind,
+        size: bytes.len() as u64,
+        blobs: header.blobs,
+    };
     repo.index_mut().add_pack(&entry);
     shared.pending.lock().expect("poisoned").push(entry);
-    shared.bytes_stored.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    shared
+        .bytes_stored
+        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
     shared.packs.fetch_add(1, Ordering::Relaxed);
     Ok(())
 }
@@ -251,7 +293,11 @@ fn write_index(shared: &Shared, min: usize) -> Result<()> {
         }
         std::mem::take(&mut *pending)
     };
-    let file = IndexFile { version: crate::format::FORMAT_VERSION, packs, supersedes: Vec::new() };
+    let file = IndexFile {
+        version: crate::format::FORMAT_VERSION,
+        packs,
+        supersedes: Vec::new(),
+    };
     match shared.repo.save_sealed("index", &file.encode()) {
         Ok((_, size)) => {
             shared.bytes_stored.fetch_add(size, Ordering::Relaxed);

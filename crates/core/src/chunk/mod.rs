@@ -71,8 +71,12 @@ impl Chunker {
         for chunk in cdc {
             match chunk {
                 Ok(c) => each(c.data)?,
-                Err(fastcdc::v2020::Error::IoError(e)) => return Err(Error::io("cannot read", what, e)),
-                Err(e) => return Err(Error::fatal(format!("chunker failed ({e})")).with_location(what)),
+                Err(fastcdc::v2020::Error::IoError(e)) => {
+                    return Err(Error::io("cannot read", what, e));
+                }
+                Err(e) => {
+                    return Err(Error::fatal(format!("chunker failed ({e})")).with_location(what));
+                }
             }
         }
         Ok(())
@@ -85,7 +89,14 @@ mod tests {
     use proptest::prelude::*;
 
     fn small() -> Chunker {
-        Chunker::new(ChunkerParams { min_size: 256, avg_size: 1024, max_size: 4096 }, 0x1234_5678)
+        Chunker::new(
+            ChunkerParams {
+                min_size: 256,
+                avg_size: 1024,
+                max_size: 4096,
+            },
+            0x1234_5678,
+        )
     }
 
     fn boundaries(c: &Chunker, data: &[u8]) -> Vec<Vec<u8>> {
@@ -150,7 +161,14 @@ mod tests {
     #[test]
     fn seed_changes_boundaries() {
         let data = pseudo_random(100_000, 7);
-        let other = Chunker::new(ChunkerParams { min_size: 256, avg_size: 1024, max_size: 4096 }, 99);
+        let other = Chunker::new(
+            ChunkerParams {
+                min_size: 256,
+                avg_size: 1024,
+                max_size: 4096,
+            },
+            99,
+        );
         assert_ne!(boundaries(&small(), &data), boundaries(&other, &data));
     }
 }

@@ -10,7 +10,10 @@ const MAX_P_COST: u32 = 64;
 /// Derives the 32-byte key that wraps the master key from a password.
 pub fn derive_wrapping_key(password: &[u8], salt: &[u8], p: &KdfParams) -> Result<[u8; 32]> {
     if p.m_cost > MAX_M_COST || p.t_cost > MAX_T_COST || p.p_cost > MAX_P_COST {
-        return Err(Error::corrupt("key file asks for out-of-range Argon2 parameters", "keys/"));
+        return Err(Error::corrupt(
+            "key file asks for out-of-range Argon2 parameters",
+            "keys/",
+        ));
     }
     let params = argon2::Params::new(p.m_cost, p.t_cost, p.p_cost, Some(32))
         .map_err(|e| Error::corrupt(format!("invalid Argon2 parameters ({e})"), "keys/"))?;

@@ -22,7 +22,11 @@ impl MasterKey {
         while gear_seed == 0 {
             gear_seed = rand::random();
         }
-        MasterKey { enc: rand::random(), id: rand::random(), gear_seed }
+        MasterKey {
+            enc: rand::random(),
+            id: rand::random(),
+            gear_seed,
+        }
     }
 
     /// The keyed BLAKE3 id of a blob's plaintext.

@@ -16,7 +16,11 @@ impl Default for ChunkerParams {
     /// FastCDC with 1 MiB average: large enough that a terabyte is ~1M blobs
     /// (index fits in memory), small enough to dedup edits inside big files.
     fn default() -> Self {
-        ChunkerParams { min_size: 256 * 1024, avg_size: 1024 * 1024, max_size: 4 * 1024 * 1024 }
+        ChunkerParams {
+            min_size: 256 * 1024,
+            avg_size: 1024 * 1024,
+            max_size: 4 * 1024 * 1024,
+        }
     }
 }
 
@@ -66,11 +70,16 @@ impl Config {
             && (1024..=16 << 20).contains(&ch.max_size)
             && ch.min_size <= ch.avg_size
             && ch.avg_size <= ch.max_size
-            && [ch.min_size, ch.avg_size, ch.max_size].iter().all(|s| s % 2 == 0)
+            && [ch.min_size, ch.avg_size, ch.max_size]
+                .iter()
+                .all(|s| s % 2 == 0)
             && (1024..=1 << 30).contains(&c.pack_size)
             && (0..=22).contains(&c.compression);
         if !valid {
-            return Err(Error::corrupt("config holds out-of-range parameters", "config"));
+            return Err(Error::corrupt(
+                "config holds out-of-range parameters",
+                "config",
+            ));
         }
         Ok(c)
     }

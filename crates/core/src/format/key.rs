@@ -21,14 +21,22 @@ impl Default for KdfParams {
     /// 64 MiB, 3 passes, 1 lane: above OWASP's Argon2id floor (19 MiB, 2
     /// passes); about 0.2 s on a small server, once per command.
     fn default() -> Self {
-        KdfParams { m_cost: 64 * 1024, t_cost: 3, p_cost: 1 }
+        KdfParams {
+            m_cost: 64 * 1024,
+            t_cost: 3,
+            p_cost: 1,
+        }
     }
 }
 
 impl KdfParams {
     /// Cheap parameters for tests (COFFER_INSECURE_FAST_KDF=1); never the default.
     pub fn insecure_fast() -> Self {
-        KdfParams { m_cost: 64, t_cost: 1, p_cost: 1 }
+        KdfParams {
+            m_cost: 64,
+            t_cost: 1,
+            p_cost: 1,
+        }
     }
 }
 
@@ -62,7 +70,10 @@ impl KeyFile {
         })?;
         check_version(k.version, what)?;
         if k.kdf != "argon2id" {
-            return Err(Error::corrupt(format!("unknown key derivation {:?}", k.kdf), what));
+            return Err(Error::corrupt(
+                format!("unknown key derivation {:?}", k.kdf),
+                what,
+            ));
         }
         Ok(k)
     }

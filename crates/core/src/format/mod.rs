@@ -44,7 +44,8 @@ pub(crate) struct VersionOnly {
 
 /// The "upgrade coffer" error if `v` names a version newer than this build's.
 pub(crate) fn newer_version(v: Option<VersionOnly>, what: &str) -> Option<Error> {
-    v.filter(|v| v.version > FORMAT_VERSION).and_then(|v| check_version(v.version, what).err())
+    v.filter(|v| v.version > FORMAT_VERSION)
+        .and_then(|v| check_version(v.version, what).err())
 }
 
 /// Refuses a version newer than this build understands.

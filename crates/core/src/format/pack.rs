@@ -84,7 +84,10 @@ pub fn header_range(pack_len: u64, trailer: [u8; 4], what: &str) -> Result<std::
 pub fn check_layout(h: &PackHeader, header_start: u64, what: &str) -> Result<()> {
     for b in &h.blobs {
         if b.offset as u64 + b.length as u64 > header_start {
-            return Err(Error::corrupt("pack header lists a blob outside the pack", what));
+            return Err(Error::corrupt(
+                "pack header lists a blob outside the pack",
+                what,
+            ));
         }
     }
     Ok(())

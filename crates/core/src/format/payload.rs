@@ -14,15 +14,15 @@ pub const MAX_PLAIN: u64 = 1 << 30;
 
 /// Encodes `data`, compressed with zstd at `level` when that shrinks it.
 pub fn encode(data: &[u8], level: i32) -> Vec<u8> {
-    if level != 0 && data.len() >= 64 {
-        if let Ok(z) = zstd::bulk::compress(data, level) {
-            if z.len() < data.len() {
-                let mut out = Vec::with_capacity(z.len() + 1);
-                out.push(ZSTD);
-                out.extend_from_slice(&z);
-                return out;
-            }
-        }
+    if level != 0
+        && data.len() >= 64
+        && let Ok(z) = zstd::bulk::compress(data, level)
+        && z.len() < data.len()
+    {
+        let mut out = Vec::with_capacity(z.len() + 1);
+        out.push(ZSTD);
+        out.extend_from_slice(&z);
+        return out;
     }
     let mut out = Vec::with_capacity(data.len() + 1);
     out.push(RAW);

@@ -117,7 +117,10 @@ pub struct Tree {
 impl Tree {
     pub fn new(mut nodes: Vec<Node>) -> Self {
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
-        Tree { version: super::FORMAT_VERSION, nodes }
+        Tree {
+            version: super::FORMAT_VERSION,
+            nodes,
+        }
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -129,20 +132,34 @@ impl Tree {
         let t: Tree = from_cbor(plain, what)?;
         check_version(t.version, what)?;
         for (i, n) in t.nodes.iter().enumerate() {
-            if n.name.is_empty() || n.name == b"." || n.name == b".." || n.name.contains(&b'/') || n.name.contains(&0) {
+            if n.name.is_empty()
+                || n.name == b"."
+                || n.name == b".."
+                || n.name.contains(&b'/')
+                || n.name.contains(&0)
+            {
                 return Err(Error::corrupt("tree holds an invalid file name", what));
             }
             if i > 0 && t.nodes[i - 1].name >= n.name {
-                return Err(Error::corrupt("tree entries are not sorted and unique", what));
+                return Err(Error::corrupt(
+                    "tree entries are not sorted and unique",
+                    what,
+                ));
             }
             if (n.kind == NodeKind::Dir) != n.subtree.is_some() {
-                return Err(Error::corrupt("tree entry has a subtree only if it is a directory", what));
+                return Err(Error::corrupt(
+                    "tree entry has a subtree only if it is a directory",
+                    what,
+                ));
             }
         }
         Ok(t)
     }
 
     pub fn find(&self, name: &[u8]) -> Option<&Node> {
-        self.nodes.binary_search_by(|n| n.name.as_slice().cmp(name)).ok().map(|i| &self.nodes[i])
+        self.nodes
+            .binary_search_by(|n| n.name.as_slice().cmp(name))
+            .ok()
+            .map(|i| &self.nodes[i])
     }
 }

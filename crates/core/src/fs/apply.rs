@@ -15,7 +15,10 @@ pub struct ApplyOptions {
 }
 
 fn ts(ns: i64) -> Timespec {
-    Timespec { tv_sec: ns.div_euclid(1_000_000_000), tv_nsec: ns.rem_euclid(1_000_000_000) as _ }
+    Timespec {
+        tv_sec: ns.div_euclid(1_000_000_000),
+        tv_nsec: ns.rem_euclid(1_000_000_000) as _,
+    }
 }
 
 /// Applies owner, xattrs, mode and times of `node` to `path`, in that order.
@@ -28,7 +31,10 @@ pub fn apply_metadata(path: &Path, node: &Node, owners: &Owners, opts: ApplyOpti
         let (uid, gid) = if opts.numeric_owner {
             (node.uid, node.gid)
         } else {
-            (owners.uid_of(&node.user).unwrap_or(node.uid), owners.gid_of(&node.group).unwrap_or(node.gid))
+            (
+                owners.uid_of(&node.user).unwrap_or(node.uid),
+                owners.gid_of(&node.group).unwrap_or(node.gid),
+            )
         };
         let r = rustix::fs::chownat(
             CWD,
@@ -45,7 +51,10 @@ pub fn apply_metadata(path: &Path, node: &Node, owners: &Owners, opts: ApplyOpti
         for x in &node.xattrs {
             if let Err(e) = xattr::set(path, OsStr::from_bytes(&x.name), &x.value) {
                 first_err.get_or_insert(Error::io(
-                    format!("cannot set extended attribute {}", String::from_utf8_lossy(&x.name)),
+                    format!(
+                        "cannot set extended attribute {}",
+                        String::from_utf8_lossy(&x.name)
+                    ),
                     path.display(),
                     e,
                 ));
@@ -57,7 +66,14 @@ pub fn apply_metadata(path: &Path, node: &Node, owners: &Owners, opts: ApplyOpti
         }
     }
     let times = Timestamps {
-        last_access: if node.atime != 0 { ts(node.atime) } else { Timespec { tv_sec: 0, tv_nsec: UTIME_OMIT } },
+        last_access: if node.atime != 0 {
+            ts(node.atime)
+        } else {
+            Timespec {
+                tv_sec: 0,
+                tv_nsec: UTIME_OMIT,
+            }
+        },
         last_modification: ts(node.mtime),
     };
     if let Err(e) = rustix::fs::utimensat(CWD, path, &times, AtFlags::SYMLINK_NOFOLLOW) {

@@ -10,7 +10,7 @@ mod apply;
 mod owners;
 mod read;
 
-pub use apply::{apply_metadata, ApplyOptions};
+pub use apply::{ApplyOptions, apply_metadata};
 pub use owners::Owners;
 pub use read::{read_node, read_xattrs};
 
@@ -20,7 +20,9 @@ use std::path::Path;
 
 /// The name of a path as bytes (its last component; `/` for the root).
 pub fn name_bytes(path: &Path) -> Vec<u8> {
-    path.file_name().map(|n| n.as_bytes().to_vec()).unwrap_or_else(|| b"/".to_vec())
+    path.file_name()
+        .map(|n| n.as_bytes().to_vec())
+        .unwrap_or_else(|| b"/".to_vec())
 }
 
 /// Whether two nodes describe the same unchanged file: the change detection

@@ -22,7 +22,9 @@ impl Owners {
         let mut m = self.users.lock().expect("owner cache poisoned");
         m.entry(uid)
             .or_insert_with(|| {
-                uzers::get_user_by_uid(uid).map(|u| u.name().to_string_lossy().into_owned()).unwrap_or_default()
+                uzers::get_user_by_uid(uid)
+                    .map(|u| u.name().to_string_lossy().into_owned())
+                    .unwrap_or_default()
             })
             .clone()
     }
@@ -31,7 +33,9 @@ impl Owners {
         let mut m = self.groups.lock().expect("owner cache poisoned");
         m.entry(gid)
             .or_insert_with(|| {
-                uzers::get_group_by_gid(gid).map(|g| g.name().to_string_lossy().into_owned()).unwrap_or_default()
+                uzers::get_group_by_gid(gid)
+                    .map(|g| g.name().to_string_lossy().into_owned())
+                    .unwrap_or_default()
             })
             .clone()
     }
@@ -42,7 +46,8 @@ impl Owners {
             return None;
         }
         let mut m = self.uids.lock().expect("owner cache poisoned");
-        *m.entry(name.to_string()).or_insert_with(|| uzers::get_user_by_name(name).map(|u| u.uid()))
+        *m.entry(name.to_string())
+            .or_insert_with(|| uzers::get_user_by_name(name).map(|u| u.uid()))
     }
 
     pub fn gid_of(&self, name: &str) -> Option<u32> {
@@ -50,6 +55,7 @@ impl Owners {
             return None;
         }
         let mut m = self.gids.lock().expect("owner cache poisoned");
-        *m.entry(name.to_string()).or_insert_with(|| uzers::get_group_by_name(name).map(|g| g.gid()))
+        *m.entry(name.to_string())
+            .or_insert_with(|| uzers::get_group_by_name(name).map(|g| g.gid()))
     }
 }

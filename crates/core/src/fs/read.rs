@@ -30,12 +30,17 @@ pub fn read_node(path: &Path, meta: &Metadata, owners: &Owners) -> Result<Node> 
         NodeKind::Socket
     };
     let target = if kind == NodeKind::Symlink {
-        let t = std::fs::read_link(path).map_err(|e| Error::io("cannot read symlink", path.display(), e))?;
+        let t = std::fs::read_link(path)
+            .map_err(|e| Error::io("cannot read symlink", path.display(), e))?;
         Some(t.as_os_str().as_bytes().to_vec())
     } else {
         None
     };
-    let xattrs = if kind == NodeKind::Symlink { Vec::new() } else { read_xattrs(path)? };
+    let xattrs = if kind == NodeKind::Symlink {
+        Vec::new()
+    } else {
+        read_xattrs(path)?
+    };
     Ok(Node {
         name: super::name_bytes(path),
         kind,
@@ -45,16 +50,29 @@ pub fn read_node(path: &Path, meta: &Metadata, owners: &Owners) -> Result<Node> 
         user: owners.user_name(meta.uid()),
         group: owners.group_name(meta.gid()),
         mtime: ns(meta.mtime(), meta.mtime_nsec()),
-        // A directory's atime changes whenever a backup lists it; recording
-        // it would make every tree differ from the last backup's and defeat
-        // tree dedup. Files are read with O_NOATIME, so theirs is stable.
-        atime: if kind == NodeKind::Dir { 0 } else { ns(meta.atime(), meta.atime_nsec()) },
+        // A directory's atime changes whenever a backup lists it, and a
+        // symlink's when the backup reads its target; recording them would
+        // make trees differ from the last backup's and defeat tree dedup.
+        // Files are read with O_NOATIME, so theirs is stable.
+        atime: if matches!(kind, NodeKind::Dir | NodeKind::Symlink) {
+            0
+        } else {
+            ns(meta.atime(), meta.atime_nsec())
+        },
         ctime: ns(meta.ctime(), meta.ctime_nsec()),
-        size: if kind == NodeKind::File { meta.size() } else { 0 },
+        size: if kind == NodeKind::File {
+            meta.size()
+        } else {
+            0
+        },
         inode: meta.ino(),
         dev: meta.dev(),
         links: meta.nlink(),
-        rdev: if matches!(kind, NodeKind::Chardev | NodeKind::Blockdev) { meta.rdev() } else { 0 },
+        rdev: if matches!(kind, NodeKind::Chardev | NodeKind::Blockdev) {
+            meta.rdev()
+        } else {
+            0
+        },
         target,
         xattrs,
         holes: Vec::new(),
@@ -69,15 +87,30 @@ pub fn read_xattrs(path: &Path) -> Result<Vec<Xattr>> {
     let names = match xattr::list(path) {
         Ok(n) => n,
         Err(e) if is_unsupported(&e) => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io("cannot list extended attributes", path.display(), e)),
+        Err(e) => {
+            return Err(Error::io(
+                "cannot list extended attributes",
+                path.display(),
+                e,
+            ));
+        }
     };
     let mut out = Vec::new();
     for name in names {
         match xattr::get(path, &name) {
-            Ok(Some(value)) => out.push(Xattr { name: name.as_bytes().to_vec(), value }),
+            Ok(Some(value)) => out.push(Xattr {
+                name: name.as_bytes().to_vec(),
+                value,
+            }),
             Ok(None) => {}
             Err(e) if is_unsupported(&e) => {}
-            Err(e) => return Err(Error::io("cannot read extended attribute", path.display(), e)),
+            Err(e) => {
+                return Err(Error::io(
+                    "cannot read extended attribute",
+                    path.display(),
+                    e,
+                ));
+            }
         }
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));

@@ -59,11 +59,18 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> Result<CheckReport> {
 fn load_index(repo: &Repository, r: &mut CheckReport) -> Result<()> {
     let mut files = Vec::new();
     for meta in list_all(repo.store().as_ref(), "index/")? {
-        let Some(id) = meta.key.strip_prefix("index/").and_then(|h| IndexId::parse(h).ok()) else {
+        let Some(id) = meta
+            .key
+            .strip_prefix("index/")
+            .and_then(|h| IndexId::parse(h).ok())
+        else {
             r.notes.push(format!("unexpected object: {}", meta.key));
             continue;
         };
-        match repo.load_sealed(&meta.key).and_then(|p| IndexFile::decode(&p, &meta.key)) {
+        match repo
+            .load_sealed(&meta.key)
+            .and_then(|p| IndexFile::decode(&p, &meta.key))
+        {
             Ok(f) => files.push((id, f)),
             Err(e) if e.kind() == Kind::Fatal => return Err(e),
             Err(e) => r.errors.push(e.to_string()),
@@ -86,9 +93,10 @@ fn check_packs_exist(repo: &Repository, packs: &[PackInfo], r: &mut CheckReport)
         let key = pack::key(p.kind, &p.id);
         match stored.get(&key) {
             None => r.errors.push(format!("pack is missing: {key}")),
-            Some(&size) if size != p.size => {
-                r.errors.push(format!("pack has size {size}, index says {}: {key}", p.size))
-            }
+            Some(&size) if size != p.size => r.errors.push(format!(
+                "pack has size {size}, index says {}: {key}",
+                p.size
+            )),
             Some(_) => {}
         }
         named.insert(key);
@@ -96,7 +104,9 @@ fn check_packs_exist(repo: &Repository, packs: &[PackInfo], r: &mut CheckReport)
     let mut unref: Vec<&String> = stored.keys().filter(|k| !named.contains(*k)).collect();
     unref.sort();
     for k in unref {
-        r.notes.push(format!("pack not named by any index (left by an interrupted backup; prune removes it): {k}"));
+        r.notes.push(format!(
+            "pack not named by any index (left by an interrupted backup; prune removes it): {k}"
+        ));
     }
     Ok(())
 }
@@ -104,11 +114,18 @@ fn check_packs_exist(repo: &Repository, packs: &[PackInfo], r: &mut CheckReport)
 fn load_snapshots(repo: &Repository, r: &mut CheckReport) -> Result<Vec<(SnapshotId, TreeId)>> {
     let mut roots = Vec::new();
     for meta in list_all(repo.store().as_ref(), "snapshots/")? {
-        let Some(id) = meta.key.strip_prefix("snapshots/").and_then(|h| SnapshotId::parse(h).ok()) else {
+        let Some(id) = meta
+            .key
+            .strip_prefix("snapshots/")
+            .and_then(|h| SnapshotId::parse(h).ok())
+        else {
             r.notes.push(format!("unexpected object: {}", meta.key));
             continue;
         };
-        match repo.load_sealed(&meta.key).and_then(|p| Snapshot::decode(&p, &meta.key)) {
+        match repo
+            .load_sealed(&meta.key)
+            .and_then(|p| Snapshot::decode(&p, &meta.key))
+        {
             Ok(s) => roots.push((id, s.tree)),
             Err(e) if e.kind() == Kind::Fatal => return Err(e),
             Err(e) => r.errors.push(e.to_string()),
@@ -120,7 +137,10 @@ fn load_snapshots(repo: &Repository, r: &mut CheckReport) -> Result<Vec<(Snapsho
 
 fn check_trees(repo: &Repository, roots: &[(SnapshotId, TreeId)], r: &mut CheckReport) {
     let mut seen = HashSet::new();
-    let mut todo: Vec<(TreeId, String)> = roots.iter().map(|(s, t)| (*t, format!("snapshot {}", s.short()))).collect();
+    let mut todo: Vec<(TreeId, String)> = roots
+        .iter()
+        .map(|(s, t)| (*t, format!("snapshot {}", s.short())))
+        .collect();
     while let Some((id, whose)) = todo.pop() {
         if !seen.insert(id) {
             continue;
@@ -129,15 +149,16 @@ fn check_trees(repo: &Repository, roots: &[(SnapshotId, TreeId)], r: &mut CheckR
         let tree = match repo.read_tree(&id) {
             Ok(t) => t,
             Err(e) => {
-                r.errors.push(format!("tree {} of {whose}: {e}", id.short()));
+                r.errors
+                    .push(format!("tree {} of {whose}: {e}", id.short()));
                 continue;
             }
         };
         for n in &tree.nodes {
-            if n.kind == NodeKind::Dir {
-                if let Some(sub) = n.subtree {
-                    todo.push((sub, whose.clone()));
-                }
+            if n.kind == NodeKind::Dir
+                && let Some(sub) = n.subtree
+            {
+                todo.push((sub, whose.clone()));
             }
             for b in &n.content {
                 if !repo.index().contains(b) {
@@ -177,7 +198,8 @@ fn read_pack(repo: &Repository, p: &PackInfo, r: &mut CheckReport) -> Result<()>
         }
         let range = loc.offset as usize..loc.offset as usize + loc.length as usize;
         let Some(sealed) = bytes.get(range) else {
-            r.errors.push(format!("blob {} lies outside its pack: {key}", id.short()));
+            r.errors
+                .push(format!("blob {} lies outside its pack: {key}", id.short()));
             continue;
         };
         r.blobs_read += 1;

@@ -29,14 +29,22 @@ pub fn ls(
                 tree_id = n.subtree.expect("decoder checks dirs have subtrees");
                 repo.read_tree(&tree_id)?
             }
-            Some(_) => return Err(Error::at(Kind::NotFound, "not a directory in the snapshot", path.display())),
+            Some(_) => {
+                return Err(Error::at(
+                    Kind::NotFound,
+                    "not a directory in the snapshot",
+                    path.display(),
+                ));
+            }
         };
         path.push(name);
-        node = Some(
-            tree.find(name.as_bytes())
-                .cloned()
-                .ok_or_else(|| Error::at(Kind::NotFound, "no such path in the snapshot", start.display()))?,
-        );
+        node = Some(tree.find(name.as_bytes()).cloned().ok_or_else(|| {
+            Error::at(
+                Kind::NotFound,
+                "no such path in the snapshot",
+                start.display(),
+            )
+        })?);
     }
     match node {
         None => walk(repo, root, &path, recursive, each),
@@ -61,10 +69,8 @@ fn walk(
     for n in &tree.nodes {
         let path = dir.join(OsStr::from_bytes(&n.name));
         each(&path, n)?;
-        if recursive {
-            if let Some(sub) = n.subtree {
-                walk(repo, sub, &path, recursive, each)?;
-            }
+        if recursive && let Some(sub) = n.subtree {
+            walk(repo, sub, &path, recursive, each)?;
         }
     }
     Ok(())

@@ -39,7 +39,11 @@ impl Index {
     /// location (duplicates across packs are harmless; prune removes them).
     pub fn add_pack(&mut self, p: &IndexPack) {
         let pos = *self.pack_pos.entry(p.id).or_insert_with(|| {
-            self.packs.push(PackInfo { id: p.id, kind: p.kind, size: p.size });
+            self.packs.push(PackInfo {
+                id: p.id,
+                kind: p.kind,
+                size: p.size,
+            });
             (self.packs.len() - 1) as u32
         });
         for b in &p.blobs {
@@ -53,7 +57,9 @@ impl Index {
     }
 
     pub fn get(&self, id: &BlobId) -> Option<(PackInfo, BlobLoc)> {
-        self.blobs.get(id).map(|loc| (self.packs[loc.pack as usize], *loc))
+        self.blobs
+            .get(id)
+            .map(|loc| (self.packs[loc.pack as usize], *loc))
     }
 
     pub fn contains(&self, id: &BlobId) -> bool {

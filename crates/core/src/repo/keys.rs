@@ -23,7 +23,12 @@ fn key_name(id: &KeyId) -> String {
 }
 
 /// Wraps `key` under `password` and stores a new key file.
-pub(super) fn add_key(store: &dyn Store, key: &MasterKey, password: &[u8], kdf: KdfParams) -> Result<KeyId> {
+pub(super) fn add_key(
+    store: &dyn Store,
+    key: &MasterKey,
+    password: &[u8],
+    kdf: KdfParams,
+) -> Result<KeyId> {
     let salt: [u8; 16] = rand::random();
     let wrapping = crypto::derive_wrapping_key(password, &salt, &kdf)?;
     let file = KeyFile {
@@ -34,7 +39,9 @@ pub(super) fn add_key(store: &dyn Store, key: &MasterKey, password: &[u8], kdf: 
         sealed: hex::encode(crypto::seal(&wrapping, &key.encode())),
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         host: gethostname::gethostname().to_string_lossy().into_owned(),
-        user: uzers::get_current_username().map(|u| u.to_string_lossy().into_owned()).unwrap_or_default(),
+        user: uzers::get_current_username()
+            .map(|u| u.to_string_lossy().into_owned())
+            .unwrap_or_default(),
     };
     let bytes = file.encode();
     let id = KeyId(hash_object(&bytes));
@@ -45,7 +52,11 @@ pub(super) fn add_key(store: &dyn Store, key: &MasterKey, password: &[u8], kdf: 
 fn load_key_files(store: &dyn Store) -> Result<Vec<(KeyId, KeyFile)>> {
     let mut out = Vec::new();
     for meta in list_all(store, "keys/")? {
-        let Some(id) = meta.key.strip_prefix("keys/").and_then(|h| KeyId::parse(h).ok()) else {
+        let Some(id) = meta
+            .key
+            .strip_prefix("keys/")
+            .and_then(|h| KeyId::parse(h).ok())
+        else {
             continue;
         };
         let bytes = store.get(&meta.key, None)?;
@@ -58,7 +69,10 @@ fn load_key_files(store: &dyn Store) -> Result<Vec<(KeyId, KeyFile)>> {
 pub(super) fn unlock(store: &dyn Store, password: &[u8]) -> Result<(KeyId, MasterKey)> {
     let files = load_key_files(store)?;
     if files.is_empty() {
-        return Err(Error::corrupt("repository has no key files", format!("{}/keys/", store.location())));
+        return Err(Error::corrupt(
+            "repository has no key files",
+            format!("{}/keys/", store.location()),
+        ));
     }
     for (id, f) in files {
         let what = key_name(&id);
@@ -67,7 +81,11 @@ pub(super) fn unlock(store: &dyn Store, password: &[u8]) -> Result<(KeyId, Maste
             return Ok((id, MasterKey::decode(&plain)?));
         }
     }
-    Err(Error::at(Kind::WrongPassword, "wrong password: no key of the repository opens with it", store.location()))
+    Err(Error::at(
+        Kind::WrongPassword,
+        "wrong password: no key of the repository opens with it",
+        store.location(),
+    ))
 }
 
 impl Repository {
@@ -82,7 +100,13 @@ impl Repository {
     pub fn list_keys(&self) -> Result<Vec<KeyInfo>> {
         Ok(load_key_files(self.store().as_ref())?
             .into_iter()
-            .map(|(id, f)| KeyInfo { id, current: id == self.key_id(), created: f.created, host: f.host, user: f.user })
+            .map(|(id, f)| KeyInfo {
+                id,
+                current: id == self.key_id(),
+                created: f.created,
+                host: f.host,
+                user: f.user,
+            })
             .collect())
     }
 
@@ -90,7 +114,9 @@ impl Repository {
     /// (use `passwd`), so the repository always keeps a usable key.
     pub fn remove_key(&self, id: KeyId) -> Result<()> {
         if id == self.key_id() {
-            return Err(Error::invalid("cannot remove the key in use; open the repository with another key first"));
+            return Err(Error::invalid(
+                "cannot remove the key in use; open the repository with another key first",
+            ));
         }
         let name = key_name(&id);
         self.store().head(&name)?;
@@ -108,7 +134,12 @@ impl Repository {
 
     /// Resolves a key id or unique prefix.
     pub fn find_key(&self, prefix: &str) -> Result<KeyId> {
-        let ids: Vec<KeyId> = self.list_keys()?.into_iter().map(|k| k.id).filter(|id| id.to_hex().starts_with(prefix)).collect();
+        let ids: Vec<KeyId> = self
+            .list_keys()?
+            .into_iter()
+            .map(|k| k.id)
+            .filter(|id| id.to_hex().starts_with(prefix))
+            .collect();
         match ids.as_slice() {
             [id] => Ok(*id),
             [] => Err(Error::at(Kind::NotFound, "no key matches", prefix)),

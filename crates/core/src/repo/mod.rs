@@ -50,7 +50,11 @@ impl Repository {
     /// last, so a repository exists only once it can be opened.
     pub fn init(store: Arc<dyn Store>, password: &[u8], opts: InitOptions) -> Result<Repository> {
         if Self::exists(store.as_ref())? {
-            return Err(Error::at(Kind::AlreadyExists, "a repository already exists", store.location()));
+            return Err(Error::at(
+                Kind::AlreadyExists,
+                "a repository already exists",
+                store.location(),
+            ));
         }
         if password.is_empty() {
             return Err(Error::invalid("an empty password is not allowed"));
@@ -58,7 +62,13 @@ impl Repository {
         let key = MasterKey::generate();
         let key_id = keys::add_key(store.as_ref(), &key, password, opts.kdf)?;
         store.put("config", &opts.config.encode(), &PutHints::immutable())?;
-        Ok(Repository { store, config: opts.config, key, key_id, index: RwLock::new(Index::new()) })
+        Ok(Repository {
+            store,
+            config: opts.config,
+            key,
+            key_id,
+            index: RwLock::new(Index::new()),
+        })
     }
 
     /// Opens a repository with a password and loads its index.
@@ -84,7 +94,13 @@ impl Repository {
         };
         let config = Config::decode(&config_bytes)?;
         let (key_id, key) = keys::unlock(store.as_ref(), password)?;
-        Ok(Repository { store, config, key, key_id, index: RwLock::new(Index::new()) })
+        Ok(Repository {
+            store,
+            config,
+            key,
+            key_id,
+            index: RwLock::new(Index::new()),
+        })
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -124,7 +140,10 @@ impl Repository {
     /// out those another one supersedes (check builds it from the objects
     /// that decoded).
     pub fn replace_index(&self, files: &[(IndexId, IndexFile)]) {
-        let superseded: HashSet<IndexId> = files.iter().flat_map(|(_, f)| f.supersedes.iter().copied()).collect();
+        let superseded: HashSet<IndexId> = files
+            .iter()
+            .flat_map(|(_, f)| f.supersedes.iter().copied())
+            .collect();
         let mut index = Index::new();
         for (_, f) in files.iter().filter(|(id, _)| !superseded.contains(id)) {
             for p in &f.packs {
@@ -138,7 +157,11 @@ impl Repository {
     pub fn load_index_files(&self) -> Result<Vec<(IndexId, IndexFile)>> {
         let mut out = Vec::new();
         for meta in crate::store::list_all(self.store.as_ref(), "index/")? {
-            let Some(id) = meta.key.strip_prefix("index/").and_then(|h| IndexId::parse(h).ok()) else {
+            let Some(id) = meta
+                .key
+                .strip_prefix("index/")
+                .and_then(|h| IndexId::parse(h).ok())
+            else {
                 continue;
             };
             let plain = self.load_sealed(&meta.key)?;

@@ -24,9 +24,12 @@ pub struct SnapshotFilter {
 
 impl SnapshotFilter {
     pub fn matches(&self, s: &Snapshot) -> bool {
-        (self.hosts.is_empty() || self.hosts.iter().any(|h| *h == s.host))
+        (self.hosts.is_empty() || self.hosts.contains(&s.host))
             && (self.tags.is_empty()
-                || self.tags.iter().any(|set| set.split(',').all(|t| s.tags.iter().any(|st| st == t))))
+                || self
+                    .tags
+                    .iter()
+                    .any(|set| set.split(',').all(|t| s.tags.iter().any(|st| st == t))))
             && (self.paths.is_empty() || self.paths.iter().all(|p| s.paths.contains(p)))
     }
 }
@@ -49,11 +52,18 @@ impl Repository {
     pub fn snapshots(&self) -> Result<Vec<SnapshotRef>> {
         let mut out = Vec::new();
         for meta in crate::store::list_all(self.store().as_ref(), "snapshots/")? {
-            let Some(id) = meta.key.strip_prefix("snapshots/").and_then(|h| SnapshotId::parse(h).ok()) else {
+            let Some(id) = meta
+                .key
+                .strip_prefix("snapshots/")
+                .and_then(|h| SnapshotId::parse(h).ok())
+            else {
                 continue;
             };
             let plain = self.load_sealed(&meta.key)?;
-            out.push(SnapshotRef { id, snapshot: Snapshot::decode(&plain, &meta.key)? });
+            out.push(SnapshotRef {
+                id,
+                snapshot: Snapshot::decode(&plain, &meta.key)?,
+            });
         }
         out.sort_by(|a, b| a.snapshot.time.cmp(&b.snapshot.time).then(a.id.cmp(&b.id)));
         Ok(out)
@@ -62,7 +72,11 @@ impl Repository {
     /// Resolves `latest`, a full id or a unique id prefix among the snapshots
     /// that match `filter`.
     pub fn find_snapshot(&self, selector: &str, filter: &SnapshotFilter) -> Result<SnapshotRef> {
-        let all: Vec<SnapshotRef> = self.snapshots()?.into_iter().filter(|s| filter.matches(&s.snapshot)).collect();
+        let all: Vec<SnapshotRef> = self
+            .snapshots()?
+            .into_iter()
+            .filter(|s| filter.matches(&s.snapshot))
+            .collect();
         if selector == "latest" {
             return all
                 .into_iter()
@@ -70,19 +84,32 @@ impl Repository {
                 .ok_or_else(|| Error::at(Kind::NotFound, "no snapshot matches", selector));
         }
         if selector.is_empty() || !selector.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Error::invalid("a snapshot is selected by `latest` or a hex id (prefix)").with_location(selector));
+            return Err(
+                Error::invalid("a snapshot is selected by `latest` or a hex id (prefix)")
+                    .with_location(selector),
+            );
         }
         let sel = selector.to_ascii_lowercase();
-        let mut found: Vec<SnapshotRef> = all.into_iter().filter(|s| s.id.to_hex().starts_with(&sel)).collect();
+        let mut found: Vec<SnapshotRef> = all
+            .into_iter()
+            .filter(|s| s.id.to_hex().starts_with(&sel))
+            .collect();
         match found.len() {
             1 => Ok(found.pop().expect("one element")),
             0 => Err(Error::at(Kind::NotFound, "no snapshot matches", selector)),
-            n => Err(Error::invalid(format!("{n} snapshots match; give more digits")).with_location(selector)),
+            n => Err(
+                Error::invalid(format!("{n} snapshots match; give more digits"))
+                    .with_location(selector),
+            ),
         }
     }
 
     /// Stores a snapshot. Requires proof that its data is flushed.
-    pub fn save_snapshot(&self, _flushed: &Flushed, snapshot: &Snapshot) -> Result<(SnapshotId, u64)> {
+    pub fn save_snapshot(
+        &self,
+        _flushed: &Flushed,
+        snapshot: &Snapshot,
+    ) -> Result<(SnapshotId, u64)> {
         let (id, size) = self.save_sealed("snapshots", &snapshot.encode())?;
         Ok((SnapshotId(id), size))
     }

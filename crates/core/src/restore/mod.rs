@@ -52,7 +52,10 @@ impl RestoreOptions {
             include: Vec::new(),
             exclude: Vec::new(),
             numeric_owner: false,
-            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2),
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+                .max(2),
         }
     }
 }
@@ -85,11 +88,19 @@ struct Run<'a> {
 }
 
 /// Restores the snapshot tree `root` below `opts.target`.
-pub fn restore(repo: &Repository, root: TreeId, opts: &RestoreOptions, progress: &dyn Progress) -> Result<RestoreResult> {
+pub fn restore(
+    repo: &Repository,
+    root: TreeId,
+    opts: &RestoreOptions,
+    progress: &dyn Progress,
+) -> Result<RestoreResult> {
     std::fs::create_dir_all(&opts.target)
         .map_err(|e| Error::io("cannot create target directory", opts.target.display(), e))?;
     let owners = Owners::new();
-    let apply = ApplyOptions { numeric_owner: opts.numeric_owner, chown: rustix::process::geteuid().is_root() };
+    let apply = ApplyOptions {
+        numeric_owner: opts.numeric_owner,
+        chown: rustix::process::geteuid().is_root(),
+    };
     let mut planner = Planner::new(repo, opts, &owners, apply, progress)?;
     planner.tree(root, Path::new("/"), &opts.target, false)?;
     let mut plan = planner.finish();
@@ -101,7 +112,11 @@ pub fn restore(repo: &Repository, root: TreeId, opts: &RestoreOptions, progress:
         owners: &owners,
         apply,
         progress,
-        remaining: plan.blobs_per_file.iter().map(|&n| AtomicU32::new(n)).collect(),
+        remaining: plan
+            .blobs_per_file
+            .iter()
+            .map(|&n| AtomicU32::new(n))
+            .collect(),
         file_failed: plan.files.iter().map(|_| AtomicBool::new(false)).collect(),
         failed: Mutex::new(early_failures),
     };
@@ -127,13 +142,19 @@ pub fn restore(repo: &Repository, root: TreeId, opts: &RestoreOptions, progress:
     for (path, first) in &plan.links {
         match std::fs::hard_link(first, path) {
             Ok(()) => res.files += 1,
-            Err(e) => failed.push(Failed { path: path.clone(), error: Error::io("cannot create hardlink", path.display(), e) }),
+            Err(e) => failed.push(Failed {
+                path: path.clone(),
+                error: Error::io("cannot create hardlink", path.display(), e),
+            }),
         }
     }
     // Deepest first, so setting a directory's times is never undone by a child.
     for (path, node) in plan.dirs.iter().rev() {
         if let Err(error) = apply_metadata(path, node, &owners, apply) {
-            failed.push(Failed { path: path.clone(), error });
+            failed.push(Failed {
+                path: path.clone(),
+                error,
+            });
         }
     }
     res.failed = failed;
@@ -163,7 +184,10 @@ impl Run<'_> {
         if !self.file_failed[file].swap(true, Ordering::Relaxed) {
             let path = self.plan.files[file].path.clone();
             self.progress.warning(&path, &error.to_string());
-            self.failed.lock().expect("poisoned").push(Failed { path, error });
+            self.failed
+                .lock()
+                .expect("poisoned")
+                .push(Failed { path, error });
         }
     }
 
@@ -193,8 +217,12 @@ impl Run<'_> {
     /// Sets the final length (unless already set) and the metadata.
     fn finish_file(&self, file: usize, set_length: bool) {
         let f = &self.plan.files[file];
-        let r = if set_length { write::set_length(&f.path, f.node.size) } else { Ok(()) }
-            .and_then(|_| apply_metadata(&f.path, &f.node, self.owners, self.apply));
+        let r = if set_length {
+            write::set_length(&f.path, f.node.size)
+        } else {
+            Ok(())
+        }
+        .and_then(|_| apply_metadata(&f.path, &f.node, self.owners, self.apply));
         match r {
             Ok(()) => self.progress.entry_done(&f.path, f.node.size, f.node.size),
             Err(e) => self.fail(file, e),
@@ -224,7 +252,10 @@ impl Run<'_> {
                     for (_, _, _, targets) in &p.blobs[start..end] {
                         for t in targets {
                             let path = self.plan.files[t.file].path.display();
-                            self.fail(t.file, Error::at(e.kind(), format!("cannot restore content ({e})"), path));
+                            self.fail(
+                                t.file,
+                                Error::at(e.kind(), format!("cannot restore content ({e})"), path),
+                            );
                             self.blob_done(t.file);
                         }
                     }
@@ -244,7 +275,11 @@ impl Run<'_> {
                         let whole = self.plan.blobs_per_file[t.file] == 1;
                         let r = match &plain {
                             Ok(data) if whole => {
-                                match write::write_whole(path, data, self.plan.files[t.file].node.size) {
+                                match write::write_whole(
+                                    path,
+                                    data,
+                                    self.plan.files[t.file].node.size,
+                                ) {
                                     Ok(()) => {
                                         self.finish_file(t.file, false);
                                         continue;
@@ -253,7 +288,11 @@ impl Run<'_> {
                                 }
                             }
                             Ok(data) => write::write_at(path, t.offset, data),
-                            Err(e) => Err(Error::new(e.kind(), format!("cannot restore content ({e})")).with_location(path.display())),
+                            Err(e) => Err(Error::new(
+                                e.kind(),
+                                format!("cannot restore content ({e})"),
+                            )
+                            .with_location(path.display())),
                         };
                         if let Err(e) = r {
                             self.fail(t.file, e);

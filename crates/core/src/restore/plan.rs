@@ -49,6 +49,8 @@ pub struct Plan {
     pub failed: Vec<Failed>,
 }
 
+type BlobTargets = (u32, u32, Vec<Target>);
+
 pub struct Planner<'a> {
     pub repo: &'a Repository,
     pub include: Option<Excludes>,
@@ -58,8 +60,8 @@ pub struct Planner<'a> {
     pub progress: &'a dyn Progress,
     pub plan: Plan,
     link_first: HashMap<(u64, u64), PathBuf>,
-    /// pack position -> blob -> targets
-    by_pack: HashMap<u32, HashMap<BlobId, (u32, u32, Vec<Target>)>>,
+    /// pack position -> blob -> (offset, sealed length, targets)
+    by_pack: HashMap<u32, HashMap<BlobId, BlobTargets>>,
 }
 
 /// Where each content blob of `node` starts in the file: blobs follow one
@@ -84,10 +86,20 @@ pub fn blob_offsets(node: &Node, lengths: &[u64]) -> Vec<u64> {
 }
 
 impl<'a> Planner<'a> {
-    pub fn new(repo: &'a Repository, opts: &RestoreOptions, owners: &'a Owners, apply: ApplyOptions, progress: &'a dyn Progress) -> Result<Self> {
+    pub fn new(
+        repo: &'a Repository,
+        opts: &RestoreOptions,
+        owners: &'a Owners,
+        apply: ApplyOptions,
+        progress: &'a dyn Progress,
+    ) -> Result<Self> {
         Ok(Planner {
             repo,
-            include: if opts.include.is_empty() { None } else { Some(Excludes::new(&opts.include, Vec::new())?) },
+            include: if opts.include.is_empty() {
+                None
+            } else {
+                Some(Excludes::new(&opts.include, Vec::new())?)
+            },
             exclude: Excludes::new(&opts.exclude, Vec::new())?,
             owners,
             apply,
@@ -103,7 +115,10 @@ impl<'a> Planner<'a> {
             .by_pack
             .into_iter()
             .map(|(pack, blobs)| {
-                let mut blobs: Vec<_> = blobs.into_iter().map(|(id, (off, len, t))| (id, off, len, t)).collect();
+                let mut blobs: Vec<_> = blobs
+                    .into_iter()
+                    .map(|(id, (off, len, t))| (id, off, len, t))
+                    .collect();
                 blobs.sort_by_key(|b| b.1);
                 PackPlan { pack, blobs }
             })
@@ -121,7 +136,13 @@ impl<'a> Planner<'a> {
     /// Plans the entries of tree `id` (snapshot path `snap_dir`) below `dir`.
     /// `selected`: an ancestor matched an include pattern. Returns whether
     /// anything below was selected.
-    pub fn tree(&mut self, id: TreeId, snap_dir: &Path, dir: &Path, selected: bool) -> Result<bool> {
+    pub fn tree(
+        &mut self,
+        id: TreeId,
+        snap_dir: &Path,
+        dir: &Path,
+        selected: bool,
+    ) -> Result<bool> {
         let tree = match self.repo.read_tree(&id) {
             Ok(t) => t,
             Err(e) if e.kind() == Kind::Fatal => return Err(e),
@@ -137,7 +158,11 @@ impl<'a> Planner<'a> {
             if self.exclude.is_excluded(&snap_path) {
                 continue;
             }
-            let sel = selected || self.include.as_ref().is_none_or(|inc| inc.is_excluded(&snap_path));
+            let sel = selected
+                || self
+                    .include
+                    .as_ref()
+                    .is_none_or(|inc| inc.is_excluded(&snap_path));
             let path = dir.join(name);
             if node.kind == NodeKind::Dir {
                 if sel {
@@ -178,8 +203,13 @@ impl<'a> Planner<'a> {
             return self.file(path, node);
         }
         self.plan.other += 1;
-        let r = super::write::make_special(&path, &node)
-            .and_then(|made| if made { apply_metadata(&path, &node, self.owners, self.apply) } else { Ok(()) });
+        let r = super::write::make_special(&path, &node).and_then(|made| {
+            if made {
+                apply_metadata(&path, &node, self.owners, self.apply)
+            } else {
+                Ok(())
+            }
+        });
         if let Err(e) = r {
             self.fail(path, e);
         }
@@ -209,12 +239,24 @@ impl<'a> Planner<'a> {
         let mut waiting = 0;
         for ((id, loc), offset) in node.content.iter().zip(&locs).zip(offsets) {
             let Some(loc) = loc else { continue };
-            let slot = self.by_pack.entry(loc.pack).or_default().entry(*id).or_insert((loc.offset, loc.length, Vec::new()));
+            let slot = self
+                .by_pack
+                .entry(loc.pack)
+                .or_default()
+                .entry(*id)
+                .or_insert((loc.offset, loc.length, Vec::new()));
             slot.2.push(Target { file, offset });
             waiting += 1;
         }
         if let Some(id) = missing {
-            let e = Error::at(Kind::Corrupt, format!("data blob {} is missing from the repository; file restored partially", id.short()), path.display());
+            let e = Error::at(
+                Kind::Corrupt,
+                format!(
+                    "data blob {} is missing from the repository; file restored partially",
+                    id.short()
+                ),
+                path.display(),
+            );
             self.fail(path.clone(), e);
         }
         self.plan.blobs_per_file.push(waiting);
@@ -226,6 +268,7 @@ fn make_dir(path: &Path) -> Result<()> {
     match std::fs::create_dir(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
-        Err(_) => std::fs::create_dir_all(path).map_err(|e| Error::io("cannot create directory", path.display(), e)),
+        Err(_) => std::fs::create_dir_all(path)
+            .map_err(|e| Error::io("cannot create directory", path.display(), e)),
     }
 }

@@ -11,13 +11,15 @@ use std::path::Path;
 /// Creates (or truncates) a file to restore into. An existing entry of
 /// another kind, or a symlink, is removed first: never write through a link.
 pub fn create_file(path: &Path) -> Result<std::fs::File> {
-    if let Ok(md) = std::fs::symlink_metadata(path) {
-        if !md.is_file() {
-            if md.is_dir() {
-                std::fs::remove_dir_all(path).map_err(|e| Error::io("cannot replace directory", path.display(), e))?;
-            } else {
-                std::fs::remove_file(path).map_err(|e| Error::io("cannot replace", path.display(), e))?;
-            }
+    if let Ok(md) = std::fs::symlink_metadata(path)
+        && !md.is_file()
+    {
+        if md.is_dir() {
+            std::fs::remove_dir_all(path)
+                .map_err(|e| Error::io("cannot replace directory", path.display(), e))?;
+        } else {
+            std::fs::remove_file(path)
+                .map_err(|e| Error::io("cannot replace", path.display(), e))?;
         }
     }
     OpenOptions::new()
@@ -34,10 +36,12 @@ pub fn create_file(path: &Path) -> Result<std::fs::File> {
 pub fn write_whole(path: &Path, data: &[u8], len: u64) -> Result<()> {
     let f = create_file(path)?;
     if !data.iter().all(|&b| b == 0) {
-        f.write_all_at(data, 0).map_err(|e| Error::io("cannot write", path.display(), e))?;
+        f.write_all_at(data, 0)
+            .map_err(|e| Error::io("cannot write", path.display(), e))?;
     }
     if len != data.len() as u64 {
-        f.set_len(len).map_err(|e| Error::io("cannot set length", path.display(), e))?;
+        f.set_len(len)
+            .map_err(|e| Error::io("cannot set length", path.display(), e))?;
     }
     Ok(())
 }
@@ -63,7 +67,8 @@ pub fn write_at(path: &Path, offset: u64, data: &[u8]) -> Result<()> {
         .custom_flags_nofollow()
         .open(path)
         .map_err(|e| Error::io("cannot open file", path.display(), e))?;
-    f.write_all_at(data, offset).map_err(|e| Error::io("cannot write", path.display(), e))
+    f.write_all_at(data, offset)
+        .map_err(|e| Error::io("cannot write", path.display(), e))
 }
 
 pub fn set_length(path: &Path, len: u64) -> Result<()> {
@@ -72,7 +77,8 @@ pub fn set_length(path: &Path, len: u64) -> Result<()> {
         .custom_flags_nofollow()
         .open(path)
         .map_err(|e| Error::io("cannot open file", path.display(), e))?;
-    f.set_len(len).map_err(|e| Error::io("cannot set length", path.display(), e))
+    f.set_len(len)
+        .map_err(|e| Error::io("cannot set length", path.display(), e))
 }
 
 /// Creates a non-regular, non-directory entry. Returns false for sockets,
@@ -97,10 +103,17 @@ pub fn make_special(path: &Path, node: &Node) -> Result<bool> {
             } else {
                 rustix::fs::FileType::BlockDevice
             };
-            rustix::fs::mknodat(rustix::fs::CWD, path, ft, rustix::fs::Mode::from_raw_mode(0o600), node.rdev)
+            rustix::fs::mknodat(
+                rustix::fs::CWD,
+                path,
+                ft,
+                rustix::fs::Mode::from_raw_mode(0o600),
+                node.rdev,
+            )
         }
         NodeKind::Socket => return Ok(false),
         NodeKind::File | NodeKind::Dir => unreachable!("files and directories are made elsewhere"),
     };
-    r.map(|_| true).map_err(|e| Error::io("cannot create", path.display(), e.into()))
+    r.map(|_| true)
+        .map_err(|e| Error::io("cannot create", path.display(), e.into()))
 }

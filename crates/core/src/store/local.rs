@@ -29,7 +29,11 @@ impl LocalStore {
     }
 
     fn path(&self, key: &str) -> Result<PathBuf> {
-        if key.is_empty() || key.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+        if key.is_empty()
+            || key
+                .split('/')
+                .any(|c| c.is_empty() || c == "." || c == "..")
+        {
             return Err(Error::invalid("invalid object key").with_location(key));
         }
         Ok(self.root.join(key))
@@ -37,7 +41,8 @@ impl LocalStore {
 
     fn write_new(&self, dst: &Path, data: &[u8], create_only: bool) -> Result<()> {
         let dir = dst.parent().expect("keys always have a parent (the root)");
-        fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir.display(), e))?;
+        fs::create_dir_all(dir)
+            .map_err(|e| Error::io("cannot create directory", dir.display(), e))?;
         let tmp = dir.join(format!("{TMP_PREFIX}{:016x}", rand::random::<u64>()));
         let result = (|| {
             let mut f = OpenOptions::new()
@@ -45,13 +50,17 @@ impl LocalStore {
                 .create_new(true)
                 .open(&tmp)
                 .map_err(|e| Error::io("cannot create file", tmp.display(), e))?;
-            f.write_all(data).map_err(|e| Error::io("cannot write file", tmp.display(), e))?;
-            f.sync_all().map_err(|e| Error::io("cannot sync file", tmp.display(), e))?;
+            f.write_all(data)
+                .map_err(|e| Error::io("cannot write file", tmp.display(), e))?;
+            f.sync_all()
+                .map_err(|e| Error::io("cannot sync file", tmp.display(), e))?;
             if create_only {
                 // link() fails with EEXIST atomically: never replaces an object.
-                fs::hard_link(&tmp, dst).map_err(|e| Error::io("cannot store object", dst.display(), e))
+                fs::hard_link(&tmp, dst)
+                    .map_err(|e| Error::io("cannot store object", dst.display(), e))
             } else {
-                fs::rename(&tmp, dst).map_err(|e| Error::io("cannot store object", dst.display(), e))
+                fs::rename(&tmp, dst)
+                    .map_err(|e| Error::io("cannot store object", dst.display(), e))
             }
         })();
         let _ = fs::remove_file(&tmp);
@@ -78,24 +87,34 @@ impl Store for LocalStore {
     fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<Vec<u8>> {
         let path = self.path(key)?;
         let mut f = File::open(&path).map_err(|e| not_found_or(e, "cannot open object", key))?;
-        if !f.metadata().map_err(|e| Error::io("cannot stat object", key, e))?.is_file() {
+        if !f
+            .metadata()
+            .map_err(|e| Error::io("cannot stat object", key, e))?
+            .is_file()
+        {
             return Err(Error::at(Kind::NotFound, "not an object", key));
         }
         match range {
             None => {
                 let mut buf = Vec::new();
-                f.read_to_end(&mut buf).map_err(|e| Error::io("cannot read object", key, e))?;
+                f.read_to_end(&mut buf)
+                    .map_err(|e| Error::io("cannot read object", key, e))?;
                 Ok(buf)
             }
             Some(r) => {
                 let len = r.end.checked_sub(r.start).ok_or_else(|| {
-                    Error::invalid(format!("invalid range {}..{}", r.start, r.end)).with_location(key)
+                    Error::invalid(format!("invalid range {}..{}", r.start, r.end))
+                        .with_location(key)
                 })?;
                 let mut buf = vec![0u8; len as usize];
-                f.seek(SeekFrom::Start(r.start)).map_err(|e| Error::io("cannot seek object", key, e))?;
+                f.seek(SeekFrom::Start(r.start))
+                    .map_err(|e| Error::io("cannot seek object", key, e))?;
                 f.read_exact(&mut buf).map_err(|e| {
                     if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                        Error::corrupt(format!("object is shorter than range {}..{}", r.start, r.end), key)
+                        Error::corrupt(
+                            format!("object is shorter than range {}..{}", r.start, r.end),
+                            key,
+                        )
                     } else {
                         Error::io("cannot read object", key, e)
                     }
@@ -111,13 +130,20 @@ impl Store for LocalStore {
         if !md.is_file() {
             return Err(Error::at(Kind::NotFound, "not an object", key));
         }
-        Ok(ObjectMeta { key: key.to_string(), size: md.len() })
+        Ok(ObjectMeta {
+            key: key.to_string(),
+            size: md.len(),
+        })
     }
 
     fn list(&self, prefix: &str, each: &mut dyn FnMut(ObjectMeta) -> Result<()>) -> Result<()> {
         // Start at the deepest directory named by the prefix, then filter.
         let (dir_part, _) = prefix.rsplit_once('/').unwrap_or(("", prefix));
-        let start = if dir_part.is_empty() { self.root.clone() } else { self.root.join(dir_part) };
+        let start = if dir_part.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(dir_part)
+        };
         let mut stack = vec![start];
         while let Some(dir) = stack.pop() {
             let rd = match fs::read_dir(&dir) {
@@ -126,15 +152,20 @@ impl Store for LocalStore {
                 Err(e) => return Err(Error::io("cannot list directory", dir.display(), e)),
             };
             for entry in rd {
-                let entry = entry.map_err(|e| Error::io("cannot list directory", dir.display(), e))?;
+                let entry =
+                    entry.map_err(|e| Error::io("cannot list directory", dir.display(), e))?;
                 let name = entry.file_name();
                 let Some(name) = name.to_str() else { continue };
                 if name.starts_with(TMP_PREFIX) {
                     continue;
                 }
-                let ft = entry.file_type().map_err(|e| Error::io("cannot stat", entry.path().display(), e))?;
+                let ft = entry
+                    .file_type()
+                    .map_err(|e| Error::io("cannot stat", entry.path().display(), e))?;
                 let path = entry.path();
-                let rel = path.strip_prefix(&self.root).expect("walk stays under root");
+                let rel = path
+                    .strip_prefix(&self.root)
+                    .expect("walk stays under root");
                 let Some(key) = rel.to_str() else { continue };
                 if ft.is_dir() {
                     let k = format!("{key}/");
@@ -143,7 +174,10 @@ impl Store for LocalStore {
                     }
                 } else if ft.is_file() && key.starts_with(prefix) {
                     let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-                    each(ObjectMeta { key: key.to_string(), size })?;
+                    each(ObjectMeta {
+                        key: key.to_string(),
+                        size,
+                    })?;
                 }
             }
         }

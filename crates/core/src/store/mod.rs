@@ -55,7 +55,10 @@ pub struct PutHints {
 impl PutHints {
     /// Objects that are written once and never change (packs, index, snapshots, keys).
     pub fn immutable() -> Self {
-        PutHints { create_only: true, ..Default::default() }
+        PutHints {
+            create_only: true,
+            ..Default::default()
+        }
     }
 }
 

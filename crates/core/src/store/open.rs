@@ -13,17 +13,19 @@ pub fn open_store(location: &str, s3: &S3Settings) -> Result<Arc<dyn Store>> {
         return Ok(Arc::new(connect(location, s3)?));
     }
     if let Some((scheme, _)) = location.split_once("://") {
-        return Err(Error::invalid(format!("unknown repository scheme {scheme:?}: use a local path or s3://bucket/prefix"))
-            .with_location(location));
+        return Err(Error::invalid(format!(
+            "unknown repository scheme {scheme:?}: use a local path or s3://bucket/prefix"
+        ))
+        .with_location(location));
     }
     let path = location.strip_prefix("local:").unwrap_or(location);
     if path.is_empty() {
         return Err(Error::invalid("empty repository location"));
     }
-    if let Ok(md) = std::fs::metadata(path) {
-        if !md.is_dir() {
-            return Err(Error::invalid("repository location is not a directory").with_location(path));
-        }
+    if let Ok(md) = std::fs::metadata(path)
+        && !md.is_dir()
+    {
+        return Err(Error::invalid("repository location is not a directory").with_location(path));
     }
     Ok(Arc::new(LocalStore::new(path)))
 }

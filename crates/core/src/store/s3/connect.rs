@@ -41,14 +41,21 @@ pub fn connect(location: &str, settings: &S3Settings) -> Result<S3Store> {
         .build()
         .map_err(|e| Error::fatal("cannot start the S3 runtime").with_source(e))?;
     let sdk = rt.block_on(aws_config::defaults(aws_config::BehaviorVersion::latest()).load());
-    let endpoint = settings.endpoint.clone().or_else(|| sdk.endpoint_url().map(String::from));
+    let endpoint = settings
+        .endpoint
+        .clone()
+        .or_else(|| sdk.endpoint_url().map(String::from));
     let mut b = aws_sdk_s3::config::Builder::from(&sdk);
     if let Some(ep) = &settings.endpoint {
         b = b.endpoint_url(ep);
     }
     let custom_endpoint = endpoint.is_some();
     b = b.force_path_style(settings.path_style || custom_endpoint);
-    match settings.region.clone().or_else(|| sdk.region().map(|r| r.to_string())) {
+    match settings
+        .region
+        .clone()
+        .or_else(|| sdk.region().map(|r| r.to_string()))
+    {
         Some(r) => b = b.region(Region::new(r)),
         // S3-compatible servers ignore the region but SigV4 needs one.
         None if custom_endpoint => b = b.region(Region::new("us-east-1")),
@@ -59,12 +66,22 @@ pub fn connect(location: &str, settings: &S3Settings) -> Result<S3Store> {
             .with_location(location));
         }
     }
-    let mode = settings.checksum.unwrap_or(if custom_endpoint { ChecksumMode::WhenRequired } else { ChecksumMode::WhenSupported });
+    let mode = settings.checksum.unwrap_or(if custom_endpoint {
+        ChecksumMode::WhenRequired
+    } else {
+        ChecksumMode::WhenSupported
+    });
     if mode == ChecksumMode::WhenRequired {
         b = b
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
     }
     let client = aws_sdk_s3::Client::from_conf(b.build());
-    Ok(S3Store { client, bucket, prefix, rt, connections: settings.connections.max(1) })
+    Ok(S3Store {
+        client,
+        bucket,
+        prefix,
+        rt,
+        connections: settings.connections.max(1),
+    })
 }

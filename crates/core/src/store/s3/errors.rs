@@ -11,11 +11,23 @@ where
 {
     let status = e.raw_response().map(|r| r.status().as_u16());
     let (code, message) = match e.as_service_error() {
-        Some(se) => (se.code().unwrap_or_default().to_string(), se.message().unwrap_or_default().to_string()),
+        Some(se) => (
+            se.code().unwrap_or_default().to_string(),
+            se.message().unwrap_or_default().to_string(),
+        ),
         None => (String::new(), String::new()),
     };
-    let bucket = url.trim_start_matches("s3://").split('/').next().unwrap_or_default().to_string();
-    let detail = if message.is_empty() { code.clone() } else { format!("{code}: {message}") };
+    let bucket = url
+        .trim_start_matches("s3://")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let detail = if message.is_empty() {
+        code.clone()
+    } else {
+        format!("{code}: {message}")
+    };
     match (code.as_str(), status) {
         ("NoSuchBucket", _) => Error::at(
             Kind::NoRepository,
@@ -24,19 +36,30 @@ where
             ),
             format!("s3://{bucket}"),
         ),
-        ("NoSuchKey", _) | ("NotFound", _) | (_, Some(404)) => Error::at(Kind::NotFound, "no such object", url),
-        ("PreconditionFailed", _) | (_, Some(412)) => Error::at(Kind::AlreadyExists, "object already exists", url),
+        ("NoSuchKey", _) | ("NotFound", _) | (_, Some(404)) => {
+            Error::at(Kind::NotFound, "no such object", url)
+        }
+        ("PreconditionFailed", _) | (_, Some(412)) => {
+            Error::at(Kind::AlreadyExists, "object already exists", url)
+        }
         ("BucketAlreadyOwnedByYou", _) | ("BucketAlreadyExists", _) => {
             Error::at(Kind::AlreadyExists, "bucket already exists", url)
         }
         ("InvalidAccessKeyId", _) | ("SignatureDoesNotMatch", _) => Error::at(
             Kind::Fatal,
-            format!("S3 rejected the credentials ({detail}); check AWS_PROFILE / AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"),
+            format!(
+                "S3 rejected the credentials ({detail}); check AWS_PROFILE / AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"
+            ),
             url,
         ),
-        ("AccessDenied", _) | (_, Some(403)) => {
-            Error::at(Kind::Fatal, format!("access denied by S3 ({})", if detail.is_empty() { "403" } else { &detail }), url)
-        }
+        ("AccessDenied", _) | (_, Some(403)) => Error::at(
+            Kind::Fatal,
+            format!(
+                "access denied by S3 ({})",
+                if detail.is_empty() { "403" } else { &detail }
+            ),
+            url,
+        ),
         ("InvalidObjectState", _) => Error::at(
             Kind::Fatal,
             "object is in an archive storage class and must be restored before it can be read",
@@ -49,11 +72,15 @@ where
             let what = match &e {
                 SdkError::DispatchFailure(_) => "cannot reach the S3 endpoint".to_string(),
                 SdkError::TimeoutError(_) => "S3 request timed out".to_string(),
-                SdkError::ConstructionFailure(_) => "cannot build the S3 request (missing region or credentials?)".to_string(),
+                SdkError::ConstructionFailure(_) => {
+                    "cannot build the S3 request (missing region or credentials?)".to_string()
+                }
                 _ if !detail.is_empty() => format!("S3 request failed ({detail})"),
                 _ => format!("S3 request failed (HTTP {})", status.unwrap_or(0)),
             };
-            Error::at(Kind::Fatal, what, url).with_source(ErrorChain(e).to_string()).transient(transient)
+            Error::at(Kind::Fatal, what, url)
+                .with_source(ErrorChain(e).to_string())
+                .transient(transient)
         }
     }
 }
@@ -69,7 +96,10 @@ impl<E: std::error::Error> std::fmt::Display for ErrorChain<E> {
             parts.push(s.to_string());
             src = s.source();
         }
-        if parts.is_empty() { write!(f, "{}", self.0) } else { f.write_str(&parts.join(": ")) }
+        if parts.is_empty() {
+            write!(f, "{}", self.0)
+        } else {
+            f.write_str(&parts.join(": "))
+        }
     }
 }
-

@@ -36,15 +36,24 @@ pub struct S3Store {
 
 /// Splits `s3://bucket/some/prefix` into bucket and prefix.
 pub fn parse_location(location: &str) -> Result<(String, String)> {
-    let rest = location
-        .strip_prefix("s3://")
-        .ok_or_else(|| Error::invalid("an S3 location starts with s3://").with_location(location))?;
+    let rest = location.strip_prefix("s3://").ok_or_else(|| {
+        Error::invalid("an S3 location starts with s3://").with_location(location)
+    })?;
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.len() < 3 {
-        return Err(Error::invalid("S3 bucket name is missing or too short").with_location(location));
+        return Err(
+            Error::invalid("S3 bucket name is missing or too short").with_location(location)
+        );
     }
     let prefix = prefix.trim_matches('/');
-    Ok((bucket.to_string(), if prefix.is_empty() { String::new() } else { format!("{prefix}/") }))
+    Ok((
+        bucket.to_string(),
+        if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{prefix}/")
+        },
+    ))
 }
 
 fn storage_class(c: StorageClass) -> aws_sdk_s3::types::StorageClass {
@@ -62,7 +71,11 @@ fn storage_class(c: StorageClass) -> aws_sdk_s3::types::StorageClass {
 
 impl S3Store {
     fn key(&self, key: &str) -> Result<String> {
-        if key.is_empty() || key.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+        if key.is_empty()
+            || key
+                .split('/')
+                .any(|c| c.is_empty() || c == "." || c == "..")
+        {
             return Err(Error::invalid("invalid object key").with_location(key));
         }
         Ok(format!("{}{key}", self.prefix))
@@ -80,7 +93,10 @@ impl S3Store {
     /// (some servers would otherwise create it on the first PUT).
     pub fn check_bucket(&self) -> Result<()> {
         let url = format!("s3://{}", self.bucket);
-        match self.rt.block_on(self.client.head_bucket().bucket(&self.bucket).send()) {
+        match self
+            .rt
+            .block_on(self.client.head_bucket().bucket(&self.bucket).send())
+        {
             Ok(_) => Ok(()),
             Err(e) => {
                 let err = map_err(e, &url);
@@ -100,14 +116,45 @@ impl S3Store {
         }
     }
 
+    /// The storage class S3 reports for an object (`STANDARD` when none is
+    /// given, as S3 omits it then).
+    pub fn storage_class(&self, key: &str) -> Result<String> {
+        let full = self.key(key)?;
+        let url = self.url(key);
+        let out = self
+            .rt
+            .block_on(
+                self.client
+                    .head_object()
+                    .bucket(&self.bucket)
+                    .key(&full)
+                    .send(),
+            )
+            .map_err(|e| map_err(e, &url))?;
+        Ok(out
+            .storage_class()
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_else(|| "STANDARD".into()))
+    }
+
     /// Creates the bucket (for `init --create-bucket` and tests).
     pub fn create_bucket(&self) -> Result<()> {
         self.rt.block_on(async {
-            match self.client.create_bucket().bucket(&self.bucket).send().await {
+            match self
+                .client
+                .create_bucket()
+                .bucket(&self.bucket)
+                .send()
+                .await
+            {
                 Ok(_) => Ok(()),
                 Err(e) => {
                     let err = map_err(e, &format!("s3://{}", self.bucket));
-                    if err.kind() == Kind::AlreadyExists { Ok(()) } else { Err(err) }
+                    if err.kind() == Kind::AlreadyExists {
+                        Ok(())
+                    } else {
+                        Err(err)
+                    }
                 }
             }
         })
@@ -119,7 +166,9 @@ impl Store for S3Store {
         let full = self.key(key)?;
         let url = self.url(key);
         if data.len() > MULTIPART_THRESHOLD {
-            return self.rt.block_on(multipart::upload(self, &full, &url, data, hints));
+            return self
+                .rt
+                .block_on(multipart::upload(self, &full, &url, data, hints));
         }
         self.rt.block_on(async {
             let mut req = self
@@ -154,16 +203,20 @@ impl Store for S3Store {
                 .body
                 .collect()
                 .await
-                .map_err(|e| Error::at(Kind::Fatal, "cannot read object body", &url).with_source(e).transient(true))?
+                .map_err(|e| {
+                    Error::at(Kind::Fatal, "cannot read object body", &url)
+                        .with_source(e)
+                        .transient(true)
+                })?
                 .into_bytes()
                 .to_vec();
-            if let Some(r) = range {
-                if body.len() as u64 != r.end - r.start {
-                    return Err(Error::corrupt(
-                        format!("object is shorter than range {}..{}", r.start, r.end),
-                        &url,
-                    ));
-                }
+            if let Some(r) = range
+                && body.len() as u64 != r.end - r.start
+            {
+                return Err(Error::corrupt(
+                    format!("object is shorter than range {}..{}", r.start, r.end),
+                    &url,
+                ));
             }
             Ok(body)
         })
@@ -173,25 +226,44 @@ impl Store for S3Store {
         let full = self.key(key)?;
         let url = self.url(key);
         self.rt.block_on(async {
-            let out =
-                self.client.head_object().bucket(&self.bucket).key(&full).send().await.map_err(|e| map_err(e, &url))?;
-            Ok(ObjectMeta { key: key.to_string(), size: out.content_length().unwrap_or(0).max(0) as u64 })
+            let out = self
+                .client
+                .head_object()
+                .bucket(&self.bucket)
+                .key(&full)
+                .send()
+                .await
+                .map_err(|e| map_err(e, &url))?;
+            Ok(ObjectMeta {
+                key: key.to_string(),
+                size: out.content_length().unwrap_or(0).max(0) as u64,
+            })
         })
     }
 
     fn list(&self, prefix: &str, each: &mut dyn FnMut(ObjectMeta) -> Result<()>) -> Result<()> {
         let full = format!("{}{prefix}", self.prefix);
         let url = self.url(prefix);
-        let mut pages =
-            self.client.list_objects_v2().bucket(&self.bucket).prefix(&full).into_paginator().send();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&full)
+            .into_paginator()
+            .send();
         loop {
             let page = match self.rt.block_on(pages.next()) {
                 None => return Ok(()),
                 Some(p) => p.map_err(|e| map_err(e, &url))?,
             };
             for obj in page.contents() {
-                let Some(k) = obj.key().and_then(|k| k.strip_prefix(&self.prefix)) else { continue };
-                each(ObjectMeta { key: k.to_string(), size: obj.size().unwrap_or(0).max(0) as u64 })?;
+                let Some(k) = obj.key().and_then(|k| k.strip_prefix(&self.prefix)) else {
+                    continue;
+                };
+                each(ObjectMeta {
+                    key: k.to_string(),
+                    size: obj.size().unwrap_or(0).max(0) as u64,
+                })?;
             }
         }
     }
@@ -199,7 +271,13 @@ impl Store for S3Store {
     fn delete(&self, key: &str) -> Result<()> {
         let full = self.key(key)?;
         let url = self.url(key);
-        let r = self.rt.block_on(self.client.delete_object().bucket(&self.bucket).key(&full).send());
+        let r = self.rt.block_on(
+            self.client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(&full)
+                .send(),
+        );
         match r.map_err(|e| map_err(e, &url)) {
             Ok(_) => Ok(()),
             Err(e) if e.kind() == Kind::NotFound => Ok(()),
@@ -218,8 +296,14 @@ mod tests {
 
     #[test]
     fn parses_locations() {
-        assert_eq!(parse_location("s3://bucket").unwrap(), ("bucket".into(), "".into()));
-        assert_eq!(parse_location("s3://bucket/a/b/").unwrap(), ("bucket".into(), "a/b/".into()));
+        assert_eq!(
+            parse_location("s3://bucket").unwrap(),
+            ("bucket".into(), "".into())
+        );
+        assert_eq!(
+            parse_location("s3://bucket/a/b/").unwrap(),
+            ("bucket".into(), "a/b/".into())
+        );
         assert!(parse_location("s3://").is_err());
         assert!(parse_location("/tmp").is_err());
     }

@@ -12,20 +12,50 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 /// 16 MiB parts: well above S3's 5 MiB minimum, 625 parts for 10 GiB.
 const PART_SIZE: usize = 16 * 1024 * 1024;
 
-pub async fn upload(s: &S3Store, key: &str, url: &str, data: &[u8], hints: &PutHints) -> Result<()> {
-    let mut create = s.client.create_multipart_upload().bucket(&s.bucket).key(key);
+pub async fn upload(
+    s: &S3Store,
+    key: &str,
+    url: &str,
+    data: &[u8],
+    hints: &PutHints,
+) -> Result<()> {
+    let mut create = s
+        .client
+        .create_multipart_upload()
+        .bucket(&s.bucket)
+        .key(key);
     if hints.storage_class != StorageClass::Standard {
         create = create.storage_class(storage_class(hints.storage_class));
     }
-    let upload_id = create.send().await.map_err(|e| map_err(e, url))?.upload_id().unwrap_or_default().to_string();
+    let upload_id = create
+        .send()
+        .await
+        .map_err(|e| map_err(e, url))?
+        .upload_id()
+        .unwrap_or_default()
+        .to_string();
     let result = upload_parts(s, key, url, data, &upload_id, hints).await;
     if result.is_err() {
-        let _ = s.client.abort_multipart_upload().bucket(&s.bucket).key(key).upload_id(&upload_id).send().await;
+        let _ = s
+            .client
+            .abort_multipart_upload()
+            .bucket(&s.bucket)
+            .key(key)
+            .upload_id(&upload_id)
+            .send()
+            .await;
     }
     result
 }
 
-async fn upload_parts(s: &S3Store, key: &str, url: &str, data: &[u8], upload_id: &str, hints: &PutHints) -> Result<()> {
+async fn upload_parts(
+    s: &S3Store,
+    key: &str,
+    url: &str,
+    data: &[u8],
+    upload_id: &str,
+    hints: &PutHints,
+) -> Result<()> {
     let mut parts = Vec::new();
     let chunks: Vec<&[u8]> = data.chunks(PART_SIZE).collect();
     for (batch_no, batch) in chunks.chunks(s.connections).enumerate() {
@@ -44,7 +74,12 @@ async fn upload_parts(s: &S3Store, key: &str, url: &str, data: &[u8], upload_id:
         for (number, r) in futures_util::future::join_all(futures).await {
             let out = r.map_err(|e| map_err(e, url))?;
             // Only ETag and number: echoing checksums breaks some stores.
-            parts.push(CompletedPart::builder().part_number(number).set_e_tag(out.e_tag().map(String::from)).build());
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(out.e_tag().map(String::from))
+                    .build(),
+            );
         }
     }
     let mut complete = s
@@ -53,7 +88,11 @@ async fn upload_parts(s: &S3Store, key: &str, url: &str, data: &[u8], upload_id:
         .bucket(&s.bucket)
         .key(key)
         .upload_id(upload_id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build());
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        );
     if hints.create_only {
         complete = complete.if_none_match("*");
     }

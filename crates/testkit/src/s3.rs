@@ -1,0 +1,55 @@
+//! Reaching the S3 server that `.ci/run` started on 127.0.0.1.
+//!
+//! The endpoint comes from `COFFER_TEST_S3_ENDPOINT` (credentials from the
+//! usual AWS variables). When it is missing the test fails with a message
+//! saying how to start the server: it never skips silently.
+
+use coffer_core::store::s3::{S3Settings, S3Store, connect};
+
+/// Settings for the test server; panics (fails the test) if it is not configured.
+pub fn settings() -> S3Settings {
+    let endpoint = std::env::var("COFFER_TEST_S3_ENDPOINT").unwrap_or_default();
+    assert!(
+        !endpoint.is_empty(),
+        "COFFER_TEST_S3_ENDPOINT is not set: run the tests through `bash .ci/run`, which starts SeaweedFS on 127.0.0.1"
+    );
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+        // SAFETY: set before any thread of this test reads the environment.
+        unsafe {
+            std::env::set_var("AWS_ACCESS_KEY_ID", "test");
+            std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
+        }
+    }
+    S3Settings {
+        endpoint: Some(endpoint),
+        region: Some("us-east-1".into()),
+        connections: 4,
+        ..Default::default()
+    }
+}
+
+/// A fresh bucket for one test; returns `s3://<bucket>/<prefix>`.
+pub fn fresh_location(test: &str, prefix: &str) -> String {
+    let name: String = test
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(40)
+        .collect();
+    let bucket = format!("ct-{name}-{:08x}", rand::random::<u32>());
+    let location = format!("s3://{bucket}/{prefix}");
+    store(&location)
+        .create_bucket()
+        .expect("cannot create a test bucket on the S3 test server");
+    location
+}
+
+/// A store for `location` on the test server.
+pub fn store(location: &str) -> S3Store {
+    connect(location, &settings()).expect("cannot connect to the S3 test server")
+}
