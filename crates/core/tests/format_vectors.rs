@@ -23,7 +23,11 @@ use std::path::PathBuf;
 
 /// The fixed master key of every vector.
 fn master() -> MasterKey {
-    MasterKey { enc: [1; 32], id: [2; 32], gear_seed: 3 }
+    MasterKey {
+        enc: [1; 32],
+        id: [2; 32],
+        gear_seed: 3,
+    }
 }
 
 /// Every sealed box of the vectors uses its own fixed nonce: 24 times `tag`.
@@ -68,7 +72,11 @@ fn chunk_input() -> Vec<u8> {
 }
 
 fn chunk_params() -> ChunkerParams {
-    ChunkerParams { min_size: 4096, avg_size: 16384, max_size: 65536 }
+    ChunkerParams {
+        min_size: 4096,
+        avg_size: 16384,
+        max_size: 65536,
+    }
 }
 
 // --------------------------------------------------------- derived objects
@@ -118,9 +126,19 @@ fn pack_vector() -> PackVector {
         ],
     };
     let sealed_header = seal_raw(&header.encode(), NONCE_PACK_HEADER);
-    let bytes = pack::finish([sealed_a.clone(), sealed_b.clone()].concat(), &sealed_header);
+    let bytes = pack::finish(
+        [sealed_a.clone(), sealed_b.clone()].concat(),
+        &sealed_header,
+    );
     let id = PackId(hash_object(&bytes));
-    PackVector { sealed_a, sealed_b, header, sealed_header, bytes, id }
+    PackVector {
+        sealed_a,
+        sealed_b,
+        header,
+        sealed_header,
+        bytes,
+        id,
+    }
 }
 
 fn tree() -> Tree {
@@ -144,8 +162,14 @@ fn tree() -> Tree {
         rdev: 0,
         target: None,
         xattrs: vec![
-            Xattr { name: b"security.capability".to_vec(), value: vec![1, 0, 0, 2, 0x20, 0, 0, 0] },
-            Xattr { name: b"user.comment".to_vec(), value: b"hi".to_vec() },
+            Xattr {
+                name: b"security.capability".to_vec(),
+                value: vec![1, 0, 0, 2, 0x20, 0, 0, 0],
+            },
+            Xattr {
+                name: b"user.comment".to_vec(),
+                value: b"hi".to_vec(),
+            },
         ],
         holes: vec![(BLOB_A.len() as u64, 4096)],
         content: vec![k.blob_id(BLOB_A), k.blob_id(BLOB_B)],
@@ -224,7 +248,11 @@ fn key_file() -> (KeyFile, [u8; 32]) {
         kdf: "argon2id".into(),
         params,
         salt: hex::encode(KEY_SALT),
-        sealed: hex::encode(crypto::seal_with_nonce(&wrapping, &nonce(NONCE_KEY), &master().encode())),
+        sealed: hex::encode(crypto::seal_with_nonce(
+            &wrapping,
+            &nonce(NONCE_KEY),
+            &master().encode(),
+        )),
         created: "2024-01-01T00:00:00Z".into(),
         host: "host.example".into(),
         user: "root".into(),
@@ -245,7 +273,10 @@ fn writing() -> bool {
 fn read_vector(name: &str) -> Vec<u8> {
     let path = dir().join(name);
     std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("cannot read {} ({e}); run with COFFER_WRITE_VECTORS=1 to create it", path.display())
+        panic!(
+            "cannot read {} ({e}); run with COFFER_WRITE_VECTORS=1 to create it",
+            path.display()
+        )
     })
 }
 
@@ -288,7 +319,10 @@ fn diff(stored: &Value, computed: &Value, path: &str, out: &mut Vec<String>) {
     match (stored, computed) {
         (Value::Object(a), Value::Object(b)) => {
             for k in a.keys().chain(b.keys().filter(|k| !a.contains_key(*k))) {
-                let (x, y) = (a.get(k).unwrap_or(&Value::Null), b.get(k).unwrap_or(&Value::Null));
+                let (x, y) = (
+                    a.get(k).unwrap_or(&Value::Null),
+                    b.get(k).unwrap_or(&Value::Null),
+                );
                 diff(x, y, &format!("{path}.{k}"), out);
             }
         }
@@ -297,18 +331,29 @@ fn diff(stored: &Value, computed: &Value, path: &str, out: &mut Vec<String>) {
                 diff(x, y, &format!("{path}[{i}]"), out);
             }
         }
-        _ if stored != computed => out.push(format!("  {path}:\n    stored:   {stored}\n    computed: {computed}")),
+        _ if stored != computed => out.push(format!(
+            "  {path}:\n    stored:   {stored}\n    computed: {computed}"
+        )),
         _ => {}
     }
 }
 
 /// Hex field of a stored JSON vector.
 fn field(v: &Value, name: &str) -> Vec<u8> {
-    hex::decode(v[name].as_str().unwrap_or_else(|| panic!("vector lacks {name}"))).unwrap()
+    hex::decode(
+        v[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("vector lacks {name}")),
+    )
+    .unwrap()
 }
 
 fn open_payload(sealed: &[u8]) -> Vec<u8> {
-    payload::decode(&crypto::open(&master().enc, sealed, "vector").unwrap(), "vector").unwrap()
+    payload::decode(
+        &crypto::open(&master().enc, sealed, "vector").unwrap(),
+        "vector",
+    )
+    .unwrap()
 }
 
 // ------------------------------------------------------------------ tests
@@ -353,13 +398,19 @@ fn zstd_payload_decodes() {
     if writing() {
         let p = payload::encode(&plain, 3);
         assert_eq!(p[0], 1, "the zstd vector must be compressed");
-        check_json(path, json!({ "plaintext": "\"coffer \" repeated 200 times", "payload": hex::encode(&p) }));
+        check_json(
+            path,
+            json!({ "plaintext": "\"coffer \" repeated 200 times", "payload": hex::encode(&p) }),
+        );
     }
     let stored: Value = serde_json::from_slice(&read_vector(path)).unwrap();
     let p = field(&stored, "payload");
     assert_eq!(p[0], 1);
     assert_eq!(payload::decode(&p, "vector").unwrap(), plain);
-    assert_eq!(payload::decode(&payload::encode(&plain, 3), "vector").unwrap(), plain);
+    assert_eq!(
+        payload::decode(&payload::encode(&plain, 3), "vector").unwrap(),
+        plain
+    );
 }
 
 #[test]
@@ -373,7 +424,10 @@ fn blob_ids() {
             "blob_id": k.blob_id(PLAIN).to_hex(),
         }),
     );
-    assert_eq!(field(&v, "blob_id"), blake3::keyed_hash(&[2; 32], PLAIN).as_bytes());
+    assert_eq!(
+        field(&v, "blob_id"),
+        blake3::keyed_hash(&[2; 32], PLAIN).as_bytes()
+    );
 }
 
 #[test]
@@ -414,7 +468,10 @@ fn pack_header_and_pack() {
         assert_eq!(k.blob_id(&plain), b.id);
         assert_eq!(plain.len() as u32, b.raw_length);
     }
-    assert_eq!(hex::encode(hash_object(&bytes)), v["pack_id"].as_str().unwrap());
+    assert_eq!(
+        hex::encode(hash_object(&bytes)),
+        v["pack_id"].as_str().unwrap()
+    );
 }
 
 #[test]
@@ -434,7 +491,10 @@ fn tree_vector() {
     let plain = open_payload(&field(&v, "sealed"));
     assert_eq!(plain, field(&v, "cbor"));
     assert_eq!(Tree::decode(&plain, "vector").unwrap(), t);
-    assert_eq!(master().blob_id(&plain).to_hex(), v["tree_id"].as_str().unwrap());
+    assert_eq!(
+        master().blob_id(&plain).to_hex(),
+        v["tree_id"].as_str().unwrap()
+    );
 }
 
 #[test]
@@ -452,8 +512,14 @@ fn snapshot_vector() {
         }),
     );
     let stored = field(&v, "sealed");
-    assert_eq!(Snapshot::decode(&open_payload(&stored), "vector").unwrap(), s);
-    assert_eq!(hex::encode(hash_object(&stored)), v["snapshot_id"].as_str().unwrap());
+    assert_eq!(
+        Snapshot::decode(&open_payload(&stored), "vector").unwrap(),
+        s
+    );
+    assert_eq!(
+        hex::encode(hash_object(&stored)),
+        v["snapshot_id"].as_str().unwrap()
+    );
 }
 
 #[test]
@@ -471,8 +537,14 @@ fn index_vector() {
         }),
     );
     let stored = field(&v, "sealed");
-    assert_eq!(IndexFile::decode(&open_payload(&stored), "vector").unwrap(), i);
-    assert_eq!(hex::encode(hash_object(&stored)), v["index_id"].as_str().unwrap());
+    assert_eq!(
+        IndexFile::decode(&open_payload(&stored), "vector").unwrap(),
+        i
+    );
+    assert_eq!(
+        hex::encode(hash_object(&stored)),
+        v["index_id"].as_str().unwrap()
+    );
 }
 
 #[test]
@@ -504,9 +576,13 @@ fn key_file_unwraps() {
 
     // Unwrap the stored key file as `open` does.
     let stored = read_vector("key_file.json");
-    assert_eq!(hex::encode(hash_object(&stored)), v["key_id"].as_str().unwrap());
+    assert_eq!(
+        hex::encode(hash_object(&stored)),
+        v["key_id"].as_str().unwrap()
+    );
     let f = KeyFile::decode(&stored, "vector").unwrap();
-    let w = crypto::derive_wrapping_key(PASSWORD, &f.salt_bytes("vector").unwrap(), &f.params).unwrap();
+    let w =
+        crypto::derive_wrapping_key(PASSWORD, &f.salt_bytes("vector").unwrap(), &f.params).unwrap();
     assert_eq!(w.to_vec(), field(&v, "wrapping_key"));
     let plain = crypto::open(&w, &f.sealed_bytes("vector").unwrap(), "vector").unwrap();
     assert_eq!(MasterKey::decode(&plain).unwrap(), master());

@@ -1,0 +1,652 @@
+//! Property tests of the repository format (docs/FORMAT.md):
+//!
+//! - every object type round-trips through
+//!   encode → payload::encode → crypto::seal → crypto::open → payload::decode → decode;
+//! - any single flipped bit of a sealed object, a truncation or an appended
+//!   byte is detected by `crypto::open`;
+//! - the decoders return errors, never panic, on arbitrary or damaged bytes;
+//! - a newer format version is refused as `Unsupported`, also when the newer
+//!   layout no longer decodes as this version's.
+
+use coffer_core::Kind;
+use coffer_core::crypto::{self, MasterKey};
+use coffer_core::format::config::{ChunkerParams, Config};
+use coffer_core::format::index::{IndexFile, IndexPack};
+use coffer_core::format::key::{KdfParams, KeyFile};
+use coffer_core::format::pack::{self, BlobKind, PackBlob, PackHeader};
+use coffer_core::format::snapshot::{Snapshot, Summary};
+use coffer_core::format::tree::{Node, NodeKind, Tree, Xattr};
+use coffer_core::format::{FORMAT_VERSION, payload, to_cbor};
+use coffer_core::id::{BlobId, IndexId, PackId, RepoId, SnapshotId, TreeId};
+use proptest::collection::vec;
+use proptest::prelude::*;
+use proptest::sample::Index;
+use std::collections::BTreeMap;
+
+// ------------------------------------------------------------ strategies
+
+fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+    vec(any::<u8>(), 0..max)
+}
+
+fn id32() -> impl Strategy<Value = [u8; 32]> {
+    any::<[u8; 32]>()
+}
+
+/// Any valid file name: 1..40 bytes, not UTF-8 in general, no `/` or NUL,
+/// not `.` or `..`.
+fn name() -> impl Strategy<Value = Vec<u8>> {
+    vec(
+        any::<u8>().prop_filter("no / or NUL", |b| *b != b'/' && *b != 0),
+        1..40,
+    )
+    .prop_filter("not . or ..", |n| n != b"." && n != b"..")
+}
+
+fn kind() -> impl Strategy<Value = NodeKind> {
+    prop_oneof![
+        Just(NodeKind::File),
+        Just(NodeKind::Dir),
+        Just(NodeKind::Symlink),
+        Just(NodeKind::Chardev),
+        Just(NodeKind::Blockdev),
+        Just(NodeKind::Fifo),
+        Just(NodeKind::Socket),
+    ]
+}
+
+fn xattrs() -> impl Strategy<Value = Vec<Xattr>> {
+    vec(
+        (bytes(40), bytes(100)).prop_map(|(name, value)| Xattr { name, value }),
+        0..4,
+    )
+}
+
+fn node() -> impl Strategy<Value = Node> {
+    let ids = (
+        name(),
+        kind(),
+        any::<(u32, u32, u32)>(),
+        ".{0,12}",
+        ".{0,12}",
+    );
+    let times = any::<(i64, i64, i64)>();
+    let numbers = any::<(u64, u64, u64, u64, u64)>();
+    let extra = (
+        proptest::option::of(bytes(60)),
+        xattrs(),
+        vec(any::<(u64, u64)>(), 0..4),
+        vec(id32().prop_map(BlobId), 0..5),
+        id32(),
+    );
+    (ids, times, numbers, extra).prop_map(
+        |(
+            (name, kind, (mode, uid, gid), user, group),
+            (mtime, atime, ctime),
+            (size, inode, dev, links, rdev),
+            (target, xattrs, holes, content, subtree),
+        )| Node {
+            name,
+            kind,
+            mode,
+            uid,
+            gid,
+            user,
+            group,
+            mtime,
+            atime,
+            ctime,
+            size,
+            inode,
+            dev,
+            links,
+            rdev,
+            target,
+            xattrs,
+            holes,
+            content,
+            // A tree holds a subtree exactly for its directories.
+            subtree: (kind == NodeKind::Dir).then_some(TreeId(subtree)),
+        },
+    )
+}
+
+fn tree() -> impl Strategy<Value = Tree> {
+    vec(node(), 0..8).prop_map(|nodes| {
+        // Names are unique within a directory.
+        let unique: BTreeMap<Vec<u8>, Node> =
+            nodes.into_iter().map(|n| (n.name.clone(), n)).collect();
+        Tree::new(unique.into_values().collect())
+    })
+}
+
+fn snapshot() -> impl Strategy<Value = Snapshot> {
+    let who = (
+        any::<i64>(),
+        ".{0,20}",
+        ".{0,20}",
+        vec(".{0,30}", 0..4),
+        vec(".{0,10}", 0..4),
+    );
+    let refs = (
+        id32(),
+        proptest::option::of(id32()),
+        vec(".{0,20}", 0..4),
+        ".{0,10}",
+        any::<[u64; 12]>(),
+    );
+    (who, refs).prop_map(
+        |((time, host, user, paths, tags), (tree, parent, excludes, program_version, s))| {
+            Snapshot {
+                version: FORMAT_VERSION,
+                time,
+                host,
+                user,
+                paths,
+                tags,
+                tree: TreeId(tree),
+                parent: parent.map(SnapshotId),
+                excludes,
+                program_version,
+                summary: Summary {
+                    files_new: s[0],
+                    files_changed: s[1],
+                    files_unchanged: s[2],
+                    dirs: s[3],
+                    other_entries: s[4],
+                    errors: s[5],
+                    total_bytes: s[6],
+                    bytes_read: s[7],
+                    bytes_new: s[8],
+                    bytes_stored: s[9],
+                    blobs_new: s[10],
+                    duration_ns: s[11],
+                },
+            }
+        },
+    )
+}
+
+fn blob_kind() -> impl Strategy<Value = BlobKind> {
+    prop_oneof![Just(BlobKind::Data), Just(BlobKind::Tree)]
+}
+
+fn pack_blob() -> impl Strategy<Value = PackBlob> {
+    (id32(), any::<(u32, u32, u32)>()).prop_map(|(id, (offset, length, raw_length))| PackBlob {
+        id: BlobId(id),
+        offset,
+        length,
+        raw_length,
+    })
+}
+
+fn pack_header() -> impl Strategy<Value = PackHeader> {
+    (blob_kind(), vec(pack_blob(), 0..8)).prop_map(|(kind, blobs)| PackHeader {
+        version: FORMAT_VERSION,
+        kind,
+        blobs,
+    })
+}
+
+fn index_file() -> impl Strategy<Value = IndexFile> {
+    let pack = (id32(), blob_kind(), any::<u64>(), vec(pack_blob(), 0..5)).prop_map(
+        |(id, kind, size, blobs)| IndexPack {
+            id: PackId(id),
+            kind,
+            size,
+            blobs,
+        },
+    );
+    (vec(pack, 0..4), vec(id32().prop_map(IndexId), 0..3)).prop_map(|(packs, supersedes)| {
+        IndexFile {
+            version: FORMAT_VERSION,
+            packs,
+            supersedes,
+        }
+    })
+}
+
+/// Only valid configs: `Config::decode` checks the parameter ranges.
+fn config() -> impl Strategy<Value = Config> {
+    let sizes = (32u32..=1 << 19, 128u32..=2 << 20, 512u32..=8 << 20);
+    (id32(), sizes, 1024u32..=1 << 30, 0i32..=22).prop_map(
+        |(id, (a, b, c), pack_size, compression)| {
+            let min_size = a * 2;
+            let avg_size = (b * 2).max(min_size);
+            let max_size = (c * 2).max(avg_size);
+            Config {
+                version: FORMAT_VERSION,
+                id: RepoId(id),
+                chunker: ChunkerParams {
+                    min_size,
+                    avg_size,
+                    max_size,
+                },
+                pack_size,
+                compression,
+            }
+        },
+    )
+}
+
+fn key_file() -> impl Strategy<Value = KeyFile> {
+    let params = any::<(u32, u32, u32)>().prop_map(|(m_cost, t_cost, p_cost)| KdfParams {
+        m_cost,
+        t_cost,
+        p_cost,
+    });
+    (
+        params,
+        bytes(32),
+        bytes(120),
+        ".{0,25}",
+        ".{0,20}",
+        ".{0,20}",
+    )
+        .prop_map(|(params, salt, sealed, created, host, user)| KeyFile {
+            version: FORMAT_VERSION,
+            kdf: "argon2id".into(),
+            params,
+            salt: hex::encode(salt),
+            sealed: hex::encode(sealed),
+            created,
+            host,
+            user,
+        })
+}
+
+/// zstd levels: 0 (never compress), the defaults, and a slow one.
+fn level() -> impl Strategy<Value = i32> {
+    prop_oneof![Just(0), Just(1), Just(3), Just(9)]
+}
+
+// --------------------------------------------------------------- helpers
+
+/// The whole chain both ways; returns the sealed bytes for further checks.
+fn round_trip<T, D>(
+    obj: &T,
+    plain: Vec<u8>,
+    level: i32,
+    key: &[u8; 32],
+    decode: D,
+) -> Result<Vec<u8>, TestCaseError>
+where
+    T: PartialEq + std::fmt::Debug,
+    D: Fn(&[u8]) -> coffer_core::Result<T>,
+{
+    let sealed = crypto::seal(key, &payload::encode(&plain, level));
+    let opened =
+        crypto::open(key, &sealed, "test").map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let back = payload::decode(&opened, "test").map_err(|e| TestCaseError::fail(e.to_string()))?;
+    prop_assert_eq!(&back, &plain);
+    let decoded = decode(&back).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    prop_assert_eq!(&decoded, obj);
+    Ok(sealed)
+}
+
+/// A flipped bit anywhere, a cut or an extra byte: `open` must refuse.
+fn tamper_detected(sealed: &[u8], key: &[u8; 32], at: Index) -> Result<(), TestCaseError> {
+    let bit = at.index(sealed.len() * 8);
+    let mut bad = sealed.to_vec();
+    bad[bit / 8] ^= 1 << (bit % 8);
+    prop_assert!(
+        crypto::open(key, &bad, "test").is_err(),
+        "flip of bit {} not detected",
+        bit
+    );
+    let cut = at.index(sealed.len());
+    prop_assert!(
+        crypto::open(key, &sealed[..cut], "test").is_err(),
+        "cut at {} not detected",
+        cut
+    );
+    let mut longer = sealed.to_vec();
+    longer.push(0);
+    prop_assert!(
+        crypto::open(key, &longer, "test").is_err(),
+        "appended byte not detected"
+    );
+    Ok(())
+}
+
+/// Every decoder of the format, fed the same bytes; none may panic.
+fn decode_everything(b: &[u8]) {
+    let _ = Tree::decode(b, "fuzz");
+    let _ = Snapshot::decode(b, "fuzz");
+    let _ = IndexFile::decode(b, "fuzz");
+    let _ = PackHeader::decode(b, "fuzz");
+    let _ = Config::decode(b);
+    if let Ok(k) = KeyFile::decode(b, "fuzz") {
+        let _ = k.salt_bytes("fuzz");
+        let _ = k.sealed_bytes("fuzz");
+    }
+    let _ = payload::decode(b, "fuzz");
+    let _ = MasterKey::decode(b);
+    let _ = crypto::open(&[0; 32], b, "fuzz");
+    if b.len() >= 4 {
+        let trailer: [u8; 4] = b[b.len() - 4..].try_into().unwrap();
+        if let Ok(r) = pack::header_range(b.len() as u64, trailer, "fuzz") {
+            assert!(r.start <= r.end && r.end + 4 == b.len() as u64);
+        }
+    }
+}
+
+/// Damages `b`: overwrite one byte, then maybe cut.
+fn damage(mut b: Vec<u8>, at: Index, value: u8, cut: Option<Index>) -> Vec<u8> {
+    if !b.is_empty() {
+        let i = at.index(b.len());
+        b[i] = value;
+    }
+    if let Some(c) = cut {
+        b.truncate(c.index(b.len() + 1));
+    }
+    b
+}
+
+// ----------------------------------------------------------------- tests
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn tree_round_trips(t in tree(), level in level(), key in id32(), at in any::<Index>()) {
+        let sealed = round_trip(&t, t.encode(), level, &key, |b| Tree::decode(b, "test"))?;
+        tamper_detected(&sealed, &key, at)?;
+    }
+
+    #[test]
+    fn snapshot_round_trips(s in snapshot(), level in level(), key in id32(), at in any::<Index>()) {
+        let sealed = round_trip(&s, s.encode(), level, &key, |b| Snapshot::decode(b, "test"))?;
+        tamper_detected(&sealed, &key, at)?;
+    }
+
+    #[test]
+    fn index_round_trips(i in index_file(), level in level(), key in id32(), at in any::<Index>()) {
+        let sealed = round_trip(&i, i.encode(), level, &key, |b| IndexFile::decode(b, "test"))?;
+        tamper_detected(&sealed, &key, at)?;
+    }
+
+    #[test]
+    fn pack_header_round_trips(h in pack_header(), level in level(), key in id32(), at in any::<Index>()) {
+        let sealed = round_trip(&h, h.encode(), level, &key, |b| PackHeader::decode(b, "test"))?;
+        tamper_detected(&sealed, &key, at)?;
+    }
+
+    #[test]
+    fn config_round_trips(c in config(), level in level(), key in id32(), at in any::<Index>()) {
+        // `config` is stored in plaintext; it must also survive the sealed chain.
+        prop_assert_eq!(&Config::decode(&c.encode()).unwrap(), &c);
+        let sealed = round_trip(&c, c.encode(), level, &key, Config::decode)?;
+        tamper_detected(&sealed, &key, at)?;
+    }
+
+    #[test]
+    fn key_file_round_trips(k in key_file(), level in level(), key in id32(), at in any::<Index>()) {
+        prop_assert_eq!(&KeyFile::decode(&k.encode(), "test").unwrap(), &k);
+        let sealed = round_trip(&k, k.encode(), level, &key, |b| KeyFile::decode(b, "test"))?;
+        tamper_detected(&sealed, &key, at)?;
+    }
+
+    #[test]
+    fn master_key_round_trips(enc in id32(), id in id32(), gear_seed in any::<u64>(), wrap in id32(), at in any::<Index>()) {
+        let k = MasterKey { enc, id, gear_seed };
+        let sealed = crypto::seal(&wrap, &k.encode());
+        prop_assert_eq!(MasterKey::decode(&crypto::open(&wrap, &sealed, "test").unwrap()).unwrap(), k);
+        tamper_detected(&sealed, &wrap, at)?;
+    }
+
+    #[test]
+    fn payload_round_trips(data in bytes(4096), repeat in 1usize..50, level in level()) {
+        let data = data.repeat(repeat);
+        let p = payload::encode(&data, level);
+        prop_assert!(p.len() <= data.len() + 1, "compression never grows a payload");
+        prop_assert_eq!(payload::decode(&p, "test").unwrap(), data);
+    }
+
+    #[test]
+    fn pack_of_blobs_reads_back(blobs in vec(bytes(300), 1..6), key in id32()) {
+        // finish → header_range → open header → every blob at its offset.
+        let mut body = Vec::new();
+        let mut entries = Vec::new();
+        let id_key = MasterKey { enc: key, id: [9; 32], gear_seed: 1 };
+        for b in &blobs {
+            let sealed = crypto::seal(&key, &payload::encode(b, 3));
+            entries.push(PackBlob { id: id_key.blob_id(b), offset: body.len() as u32, length: sealed.len() as u32, raw_length: b.len() as u32 });
+            body.extend_from_slice(&sealed);
+        }
+        let h = PackHeader { version: FORMAT_VERSION, kind: BlobKind::Data, blobs: entries };
+        let p = pack::finish(body, &crypto::seal(&key, &payload::encode(&h.encode(), 3)));
+        let trailer: [u8; 4] = p[p.len() - 4..].try_into().unwrap();
+        let r = pack::header_range(p.len() as u64, trailer, "test").unwrap();
+        let plain = payload::decode(&crypto::open(&key, &p[r.start as usize..r.end as usize], "test").unwrap(), "test").unwrap();
+        let back = PackHeader::decode(&plain, "test").unwrap();
+        pack::check_layout(&back, r.start, "test").unwrap();
+        prop_assert_eq!(&back, &h);
+        for (e, b) in back.blobs.iter().zip(&blobs) {
+            let sealed = &p[e.offset as usize..(e.offset + e.length) as usize];
+            let plain = payload::decode(&crypto::open(&key, sealed, "test").unwrap(), "test").unwrap();
+            prop_assert_eq!(&plain, b);
+            prop_assert_eq!(id_key.blob_id(&plain), e.id);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn decoders_never_panic_on_arbitrary_bytes(b in bytes(600)) {
+        decode_everything(&b);
+    }
+
+    #[test]
+    fn decoders_never_panic_on_compressed_garbage(b in bytes(300)) {
+        let mut p = vec![1u8];
+        p.extend_from_slice(&b);
+        let _ = payload::decode(&p, "fuzz");
+    }
+
+    #[test]
+    fn decoders_never_panic_on_damaged_objects(
+        t in tree(), s in snapshot(), i in index_file(), h in pack_header(), c in config(), k in key_file(),
+        at in any::<Index>(), value in any::<u8>(), cut in proptest::option::of(any::<Index>()),
+    ) {
+        for good in [t.encode(), s.encode(), i.encode(), h.encode(), c.encode(), k.encode(), payload::encode(&t.encode(), 3)] {
+            decode_everything(&damage(good, at, value, cut));
+        }
+    }
+}
+
+// ------------------------------------------------- versions and validation
+
+fn assert_unsupported<T: std::fmt::Debug>(r: coffer_core::Result<T>, what: &str) {
+    let e = r.expect_err(what);
+    assert_eq!(e.kind(), Kind::Unsupported, "{what}: {e}");
+    assert!(e.to_string().contains("upgrade coffer"), "{what}: {e}");
+}
+
+/// A CBOR map with the given version and a field this version cannot read.
+fn newer_cbor(field: &str) -> Vec<u8> {
+    let mut m = BTreeMap::new();
+    m.insert(
+        "version".to_string(),
+        ciborium::Value::Integer((FORMAT_VERSION + 1).into()),
+    );
+    m.insert(
+        field.to_string(),
+        ciborium::Value::Text("a layout from the future".into()),
+    );
+    to_cbor(&m)
+}
+
+#[test]
+fn newer_versions_are_refused_as_unsupported() {
+    // Same layout, newer version.
+    let mut t = Tree::new(Vec::new());
+    t.version = FORMAT_VERSION + 1;
+    assert_unsupported(Tree::decode(&t.encode(), "t"), "tree");
+    let h = PackHeader {
+        version: FORMAT_VERSION + 1,
+        kind: BlobKind::Tree,
+        blobs: Vec::new(),
+    };
+    assert_unsupported(PackHeader::decode(&h.encode(), "h"), "pack header");
+    let i = IndexFile {
+        version: FORMAT_VERSION + 1,
+        ..IndexFile::default()
+    };
+    assert_unsupported(IndexFile::decode(&i.encode(), "i"), "index");
+
+    // A newer layout that no longer decodes as this version's.
+    assert_unsupported(Tree::decode(&newer_cbor("nodes"), "t"), "tree, new layout");
+    assert_unsupported(
+        Snapshot::decode(&newer_cbor("tree"), "s"),
+        "snapshot, new layout",
+    );
+    assert_unsupported(
+        IndexFile::decode(&newer_cbor("packs"), "i"),
+        "index, new layout",
+    );
+    assert_unsupported(
+        PackHeader::decode(&newer_cbor("blobs"), "h"),
+        "pack header, new layout",
+    );
+    let json = format!(
+        r#"{{"version": {}, "kdf": {{"future": true}}}}"#,
+        FORMAT_VERSION + 1
+    );
+    assert_unsupported(
+        KeyFile::decode(json.as_bytes(), "k"),
+        "key file, new layout",
+    );
+    let json = format!(
+        r#"{{"version": {}, "chunker": "future"}}"#,
+        FORMAT_VERSION + 1
+    );
+    assert_unsupported(Config::decode(json.as_bytes()), "config, new layout");
+
+    // Damage that is not a newer version stays `Corrupt`.
+    let e = Tree::decode(&[0xa1, 0x61, b'x', 0x01], "t").unwrap_err();
+    assert_eq!(e.kind(), Kind::Corrupt, "{e}");
+    let e = Tree::decode(&newer_cbor("nodes")[..5], "t").unwrap_err();
+    assert_eq!(e.kind(), Kind::Corrupt, "{e}");
+}
+
+#[test]
+fn version_zero_is_refused() {
+    let mut t = Tree::new(Vec::new());
+    t.version = 0;
+    assert!(Tree::decode(&t.encode(), "t").is_err());
+}
+
+#[test]
+fn tree_decode_refuses_invalid_listings() {
+    let file = |name: &[u8]| Node {
+        name: name.to_vec(),
+        ..Node::default()
+    };
+    let bad = |nodes: Vec<Node>| {
+        Tree {
+            version: FORMAT_VERSION,
+            nodes,
+        }
+        .encode()
+    };
+    for (nodes, why) in [
+        (vec![file(b"")], "empty name"),
+        (vec![file(b".")], "dot"),
+        (vec![file(b"..")], "dot dot"),
+        (vec![file(b"a/b")], "slash"),
+        (vec![file(b"a\0b")], "NUL"),
+        (vec![file(b"b"), file(b"a")], "unsorted"),
+        (vec![file(b"a"), file(b"a")], "duplicate"),
+        (
+            vec![Node {
+                kind: NodeKind::Dir,
+                ..file(b"d")
+            }],
+            "dir without subtree",
+        ),
+        (
+            vec![Node {
+                subtree: Some(TreeId([1; 32])),
+                ..file(b"f")
+            }],
+            "file with subtree",
+        ),
+    ] {
+        let e = Tree::decode(&bad(nodes), "t").expect_err(why);
+        assert_eq!(e.kind(), Kind::Corrupt, "{why}: {e}");
+    }
+}
+
+/// docs/FORMAT.md §8: readers accept any well-formed CBOR of the same
+/// structure and ignore unknown keys; duplicate keys are corrupt.
+#[test]
+fn readers_accept_non_canonical_cbor() {
+    let text = |s: &str| [&[0x60 + s.len() as u8][..], s.as_bytes()].concat();
+    let want = PackHeader {
+        version: 1,
+        kind: BlobKind::Tree,
+        blobs: Vec::new(),
+    };
+
+    // Indefinite-length map and array, keys out of order, a 4-byte integer.
+    let loose = [
+        vec![0xbf],
+        text("blobs"),
+        vec![0x9f, 0xff],
+        text("kind"),
+        text("tree"),
+        text("version"),
+        vec![0x1a, 0, 0, 0, 1],
+        vec![0xff],
+    ]
+    .concat();
+    assert_eq!(PackHeader::decode(&loose, "h").unwrap(), want);
+
+    // An unknown key is ignored.
+    let extra = [
+        vec![0xa4],
+        want.encode()[1..].to_vec(),
+        text("future"),
+        vec![0x05],
+    ]
+    .concat();
+    assert_eq!(PackHeader::decode(&extra, "h").unwrap(), want);
+
+    // A duplicate key is corrupt.
+    let dup = [
+        vec![0xa4],
+        want.encode()[1..].to_vec(),
+        text("version"),
+        vec![0x01],
+    ]
+    .concat();
+    assert_eq!(
+        PackHeader::decode(&dup, "h").unwrap_err().kind(),
+        Kind::Corrupt
+    );
+}
+
+#[test]
+fn default_fields_are_left_out_of_trees() {
+    // A node with only its required fields: name, type, mode, uid, gid, mtime.
+    let n = Node {
+        name: b"f".to_vec(),
+        ..Node::default()
+    };
+    let t = Tree::new(vec![n]);
+    let v: ciborium::Value = ciborium::from_reader(&t.encode()[..]).unwrap();
+    let nodes = v
+        .as_map()
+        .unwrap()
+        .iter()
+        .find(|(k, _)| k.as_text() == Some("nodes"))
+        .unwrap()
+        .1
+        .clone();
+    let node = nodes.as_array().unwrap()[0].as_map().unwrap().clone();
+    let keys: Vec<&str> = node.iter().map(|(k, _)| k.as_text().unwrap()).collect();
+    assert_eq!(keys, ["name", "type", "mode", "uid", "gid", "mtime"]);
+}
