@@ -99,7 +99,13 @@ impl S3Store {
         {
             Ok(_) => Ok(()),
             Err(e) => {
+                let forbidden = e.raw_response().is_some_and(|r| r.status().as_u16() == 403);
                 let err = map_err(e, &url);
+                if forbidden {
+                    // Narrow credentials may not be allowed HeadBucket; the
+                    // first PUT will still say if the bucket is missing.
+                    return Ok(());
+                }
                 if err.kind() == Kind::NotFound {
                     Err(Error::at(
                         Kind::NoRepository,
