@@ -5,7 +5,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "coffer", version, about = "Cheap, fast, trustworthy backups of Linux servers to S3 and local disks")]
+#[command(
+    name = "coffer",
+    version,
+    about = "Cheap, fast, trustworthy backups of Linux servers to S3 and local disks"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,

@@ -12,12 +12,13 @@ use clap::Parser;
 
 fn main() {
     let cli = args::Cli::parse();
-    let code = match settings::Settings::new(&cli.global).and_then(|s| commands::run(cli.command, &s)) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("coffer: error: {e}");
-            e.exit_code()
-        }
-    };
+    let code =
+        match settings::Settings::new(&cli.global).and_then(|s| commands::run(cli.command, &s)) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("coffer: error: {e}");
+                e.exit_code()
+            }
+        };
     std::process::exit(code);
 }

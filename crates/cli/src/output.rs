@@ -4,7 +4,8 @@ use coffer_core::format::tree::{Node, NodeKind};
 use coffer_core::{Error, Result};
 
 pub fn json<T: serde::Serialize>(v: &T) -> Result<()> {
-    let s = serde_json::to_string_pretty(v).map_err(|e| Error::fatal(format!("cannot encode JSON ({e})")))?;
+    let s = serde_json::to_string_pretty(v)
+        .map_err(|e| Error::fatal(format!("cannot encode JSON ({e})")))?;
     println!("{s}");
     Ok(())
 }
@@ -18,13 +19,20 @@ pub fn size(bytes: u64) -> String {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[u]) }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }
 
 /// ns since the epoch -> local "2026-11-29 09:14:03".
 pub fn time(ns: i64) -> String {
     use chrono::TimeZone;
-    match chrono::Local.timestamp_opt(ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000) as u32) {
+    match chrono::Local.timestamp_opt(
+        ns.div_euclid(1_000_000_000),
+        ns.rem_euclid(1_000_000_000) as u32,
+    ) {
         chrono::LocalResult::Single(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
         _ => ns.to_string(),
     }
@@ -32,9 +40,12 @@ pub fn time(ns: i64) -> String {
 
 /// ns since the epoch -> RFC 3339 in UTC with ns.
 pub fn time_rfc3339(ns: i64) -> String {
-    chrono::DateTime::from_timestamp(ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000) as u32)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
-        .unwrap_or_else(|| ns.to_string())
+    chrono::DateTime::from_timestamp(
+        ns.div_euclid(1_000_000_000),
+        ns.rem_euclid(1_000_000_000) as u32,
+    )
+    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+    .unwrap_or_else(|| ns.to_string())
 }
 
 /// `-rwsr-xr-x` as `ls -l` shows it.
@@ -76,7 +87,11 @@ mod tests {
 
     #[test]
     fn modes_render_like_ls() {
-        let n = |kind, mode| Node { kind, mode, ..Default::default() };
+        let n = |kind, mode| Node {
+            kind,
+            mode,
+            ..Default::default()
+        };
         assert_eq!(mode_string(&n(NodeKind::File, 0o4755)), "-rwsr-xr-x");
         assert_eq!(mode_string(&n(NodeKind::Dir, 0o1777)), "drwxrwxrwt");
         assert_eq!(mode_string(&n(NodeKind::File, 0o2644)), "-rw-r-Sr--");

@@ -28,7 +28,9 @@ pub fn default_repo() -> Result<PathBuf> {
     }
     let home = std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
-        .ok_or_else(|| Error::invalid("no repository given (--repo or COFFER_REPOSITORY) and HOME is not set"))?;
+        .ok_or_else(|| {
+            Error::invalid("no repository given (--repo or COFFER_REPOSITORY) and HOME is not set")
+        })?;
     Ok(PathBuf::from(home).join(".local/share/coffer/repo"))
 }
 
@@ -69,7 +71,11 @@ impl Settings {
             return Ok(());
         }
         let s3 = coffer_core::store::s3::connect(&self.repo, &self.s3)?;
-        if create { s3.create_bucket() } else { s3.check_bucket() }
+        if create {
+            s3.create_bucket()
+        } else {
+            s3.check_bucket()
+        }
     }
 
     /// Whether the repository is a local directory (and so may be created
@@ -95,7 +101,10 @@ impl Settings {
                 .output()
                 .map_err(|e| Error::io("cannot run password command", cmd, e))?;
             if !out.status.success() {
-                return Err(Error::invalid(format!("password command failed ({})", out.status)).with_location(cmd));
+                return Err(
+                    Error::invalid(format!("password command failed ({})", out.status))
+                        .with_location(cmd),
+                );
             }
             return Ok(first_line(&out.stdout));
         }
@@ -117,7 +126,11 @@ impl Settings {
     pub fn init(&self) -> Result<Arc<Repository>> {
         let store = self.store()?;
         let pw = self.password(true)?;
-        Ok(Arc::new(Repository::init(store, &pw, InitOptions::default())?))
+        Ok(Arc::new(Repository::init(
+            store,
+            &pw,
+            InitOptions::default(),
+        )?))
     }
 
     /// Opens the repository, creating it first if it is local and absent.
@@ -158,7 +171,9 @@ fn prompt(what: &str, confirm: bool) -> Result<Vec<u8>> {
             "no password given: set COFFER_PASSWORD, COFFER_PASSWORD_FILE or --password-command (no terminal to ask on)",
         ));
     }
-    let ask = |p: &str| rpassword::prompt_password(p).map_err(|e| Error::io("cannot read password", "terminal", e));
+    let ask = |p: &str| {
+        rpassword::prompt_password(p).map_err(|e| Error::io("cannot read password", "terminal", e))
+    };
     let pw = ask(&format!("enter {what}: "))?;
     if confirm && ask(&format!("enter {what} again: "))? != pw {
         return Err(Error::invalid("the passwords do not match"));
@@ -167,5 +182,9 @@ fn prompt(what: &str, confirm: bool) -> Result<Vec<u8>> {
 }
 
 pub fn snapshot_filter(f: &Filter) -> SnapshotFilter {
-    SnapshotFilter { hosts: f.hosts.clone(), tags: f.tags.clone(), paths: f.paths.clone() }
+    SnapshotFilter {
+        hosts: f.hosts.clone(),
+        tags: f.tags.clone(),
+        paths: f.paths.clone(),
+    }
 }

@@ -35,7 +35,8 @@ pub(crate) struct Meta {
 impl DirFd {
     /// Opens the directory at `path` (which may itself be a symlink to one).
     pub fn open(path: &Path) -> io::Result<DirFd> {
-        let fd = rustix::fs::open(path, dir_flags(), Mode::empty()).map_err(|e| with_path(e.into(), path))?;
+        let fd = rustix::fs::open(path, dir_flags(), Mode::empty())
+            .map_err(|e| with_path(e.into(), path))?;
         Ok(DirFd(fd))
     }
 
@@ -65,7 +66,10 @@ impl DirFd {
     }
 
     /// `lstat` of `name` (`.` is the directory itself).
-    #[allow(clippy::useless_conversion, reason = "struct stat's field types differ between architectures")]
+    #[allow(
+        clippy::useless_conversion,
+        reason = "struct stat's field types differ between architectures"
+    )]
     pub fn stat(&self, name: &OsStr) -> io::Result<Meta> {
         let st = rustix::fs::statat(&self.0, name, AtFlags::SYMLINK_NOFOLLOW)?;
         Ok(Meta {
@@ -90,7 +94,12 @@ impl DirFd {
     /// Opens the regular file `name` for reading, never following a symlink.
     pub fn open_file(&self, name: &OsStr) -> io::Result<File> {
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
-        Ok(File::from(rustix::fs::openat(&self.0, name, flags, Mode::empty())?))
+        Ok(File::from(rustix::fs::openat(
+            &self.0,
+            name,
+            flags,
+            Mode::empty(),
+        )?))
     }
 
     /// Creates the regular file `name` (which must not exist) for writing.
@@ -102,9 +111,20 @@ impl DirFd {
 
     /// Sets atime and mtime of `name` without following a symlink.
     pub fn set_times(&self, name: &OsStr, atime: (i64, u32), mtime: (i64, u32)) -> io::Result<()> {
-        let ts = |(s, ns): (i64, u32)| Timespec { tv_sec: s, tv_nsec: ns.into() };
-        let times = Timestamps { last_access: ts(atime), last_modification: ts(mtime) };
-        Ok(rustix::fs::utimensat(&self.0, name, &times, AtFlags::SYMLINK_NOFOLLOW)?)
+        let ts = |(s, ns): (i64, u32)| Timespec {
+            tv_sec: s,
+            tv_nsec: ns.into(),
+        };
+        let times = Timestamps {
+            last_access: ts(atime),
+            last_modification: ts(mtime),
+        };
+        Ok(rustix::fs::utimensat(
+            &self.0,
+            name,
+            &times,
+            AtFlags::SYMLINK_NOFOLLOW,
+        )?)
     }
 
     #[cfg(test)]
@@ -151,5 +171,8 @@ pub(crate) fn xattrs(path: &Path) -> io::Result<Vec<(OsString, Vec<u8>)>> {
 
 /// Errors that mean "this filesystem or object cannot hold that".
 pub(crate) fn is_unsupported(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::ENOTSUP) | Some(libc::EPERM) | Some(libc::EINVAL))
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOTSUP) | Some(libc::EPERM) | Some(libc::EINVAL)
+    )
 }

@@ -24,7 +24,10 @@ pub const MANY_KEYS: usize = 1_100;
 /// Runs every check against `store`, panicking at the first violation with
 /// the store's location, the key and what was expected.
 pub fn run_conformance(store: &dyn Store) {
-    let suite = Suite { store, p: format!("conformance-{:016x}/", rand::random::<u64>()) };
+    let suite = Suite {
+        store,
+        p: format!("conformance-{:016x}/", rand::random::<u64>()),
+    };
     let _cleanup = Cleanup(&suite);
     suite.round_trip();
     suite.ranges();
@@ -84,13 +87,19 @@ impl Suite<'_> {
                 self.store.location(),
                 e.kind()
             ),
-            Ok(v) => panic!("store {}: {step:?} must fail with {kind:?}, got {v:?}", self.store.location()),
+            Ok(v) => panic!(
+                "store {}: {step:?} must fail with {kind:?}, got {v:?}",
+                self.store.location()
+            ),
         }
     }
 
     #[track_caller]
     fn put(&self, key: &str, data: &[u8]) {
-        self.ok(self.store.put(key, data, &PutHints::default()), ("put", key));
+        self.ok(
+            self.store.put(key, data, &PutHints::default()),
+            ("put", key),
+        );
     }
 
     #[track_caller]
@@ -103,7 +112,12 @@ impl Suite<'_> {
         let all = self.ok(list_all(self.store, prefix), ("list", prefix));
         let n = all.len();
         let map: BTreeMap<String, u64> = all.into_iter().map(|m| (m.key, m.size)).collect();
-        assert_eq!(map.len(), n, "store {}: list {prefix:?} reported a key twice", self.store.location());
+        assert_eq!(
+            map.len(),
+            n,
+            "store {}: list {prefix:?} reported a key twice",
+            self.store.location()
+        );
         map
     }
 
@@ -113,9 +127,20 @@ impl Suite<'_> {
             let key = self.key(&format!("rt/{name}"));
             self.put(&key, data);
             let got = self.get(&key);
-            assert!(got == data, "store {}: get {key} returned other bytes", self.store.location());
+            assert!(
+                got == data,
+                "store {}: get {key} returned other bytes",
+                self.store.location()
+            );
             let head = self.ok(self.store.head(&key), ("head", &key));
-            assert_eq!(head, ObjectMeta { key: key.clone(), size: data.len() as u64 }, "head {key}");
+            assert_eq!(
+                head,
+                ObjectMeta {
+                    key: key.clone(),
+                    size: data.len() as u64
+                },
+                "head {key}"
+            );
         }
     }
 
@@ -124,18 +149,41 @@ impl Suite<'_> {
         let data = pseudo_random(1, 5 << 20);
         let len = data.len() as u64;
         let mid = len / 2;
-        for r in [0..1, mid - 100..mid + 100, 1_000_000..2_048_577, len - 1..len, 0..len] {
-            let got = self.ok(self.store.get(&key, Some(r.clone())), ("get range", &key, &r));
+        for r in [
+            0..1,
+            mid - 100..mid + 100,
+            1_000_000..2_048_577,
+            len - 1..len,
+            0..len,
+        ] {
+            let got = self.ok(
+                self.store.get(&key, Some(r.clone())),
+                ("get range", &key, &r),
+            );
             let want = &data[r.start as usize..r.end as usize];
-            assert!(got == want, "store {}: get {key} {r:?} returned other bytes", self.store.location());
+            assert!(
+                got == want,
+                "store {}: get {key} {r:?} returned other bytes",
+                self.store.location()
+            );
         }
         for r in [len..len + 1, len - 1..len + 1, len + 10..len + 20] {
             let got = self.store.get(&key, Some(r.clone()));
-            assert!(got.is_err(), "store {}: get {key} {r:?} past the end must fail", self.store.location());
+            assert!(
+                got.is_err(),
+                "store {}: get {key} {r:?} past the end must fail",
+                self.store.location()
+            );
         }
         let one = self.key("rt/one");
-        assert_eq!(self.ok(self.store.get(&one, Some(0..1)), ("get", &one)), b"x");
-        assert!(self.store.get(&one, Some(1..2)).is_err(), "range past a 1-byte object must fail");
+        assert_eq!(
+            self.ok(self.store.get(&one, Some(0..1)), ("get", &one)),
+            b"x"
+        );
+        assert!(
+            self.store.get(&one, Some(1..2)).is_err(),
+            "range past a 1-byte object must fail"
+        );
     }
 
     fn not_found(&self) {
@@ -151,7 +199,11 @@ impl Suite<'_> {
         ];
         for key in &missing {
             self.fails(self.store.get(key, None), Kind::NotFound, ("get", key));
-            self.fails(self.store.get(key, Some(0..1)), Kind::NotFound, ("get range", key));
+            self.fails(
+                self.store.get(key, Some(0..1)),
+                Kind::NotFound,
+                ("get range", key),
+            );
             self.fails(self.store.head(key), Kind::NotFound, ("head", key));
             self.ok(self.store.delete(key), ("delete of a missing key", key));
         }
@@ -161,12 +213,22 @@ impl Suite<'_> {
     fn create_only(&self) {
         let key = self.key("co/object");
         let first = b"first version".to_vec();
-        self.ok(self.store.put(&key, &first, &PutHints::immutable()), ("create-only put", &key));
+        self.ok(
+            self.store.put(&key, &first, &PutHints::immutable()),
+            ("create-only put", &key),
+        );
         for second in [&b"second, different"[..], &first[..]] {
             let r = self.store.put(&key, second, &PutHints::immutable());
-            self.fails(r, Kind::AlreadyExists, ("create-only put onto existing", &key));
+            self.fails(
+                r,
+                Kind::AlreadyExists,
+                ("create-only put onto existing", &key),
+            );
             assert_eq!(self.get(&key), first, "create-only put changed {key}");
-            assert_eq!(self.ok(self.store.head(&key), ("head", &key)).size, first.len() as u64);
+            assert_eq!(
+                self.ok(self.store.head(&key), ("head", &key)).size,
+                first.len() as u64
+            );
         }
     }
 
@@ -185,9 +247,16 @@ impl Suite<'_> {
                     })
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().expect("writer thread")).collect()
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("writer thread"))
+                .collect()
         });
-        let winners: Vec<&Vec<u8>> = results.iter().filter(|(_, r)| r.is_ok()).map(|(d, _)| d).collect();
+        let winners: Vec<&Vec<u8>> = results
+            .iter()
+            .filter(|(_, r)| r.is_ok())
+            .map(|(d, _)| d)
+            .collect();
         assert_eq!(
             winners.len(),
             1,
@@ -217,24 +286,72 @@ impl Suite<'_> {
     }
 
     fn list_prefixes(&self) {
-        let keys = ["data/ab/k1", "data/ab/k2", "data/abc/k3", "data/cd/k4", "data/ab/deeper/k5", "datum"];
+        let keys = [
+            "data/ab/k1",
+            "data/ab/k2",
+            "data/abc/k3",
+            "data/cd/k4",
+            "data/ab/deeper/k5",
+            "datum",
+        ];
         for (i, k) in keys.iter().enumerate() {
             self.put(&self.key(k), &vec![b'x'; i]);
         }
         let expect = |names: &[&str]| -> BTreeMap<String, u64> {
-            names.iter().map(|n| (self.key(n), keys.iter().position(|k| k == n).expect("known key") as u64)).collect()
+            names
+                .iter()
+                .map(|n| {
+                    (
+                        self.key(n),
+                        keys.iter().position(|k| k == n).expect("known key") as u64,
+                    )
+                })
+                .collect()
         };
         let cases: [(&str, &[&str]); 7] = [
-            ("data/ab/", &["data/ab/k1", "data/ab/k2", "data/ab/deeper/k5"]),
-            ("data/ab", &["data/ab/k1", "data/ab/k2", "data/ab/deeper/k5", "data/abc/k3"]),
-            ("data/a", &["data/ab/k1", "data/ab/k2", "data/ab/deeper/k5", "data/abc/k3"]),
-            ("data/", &["data/ab/k1", "data/ab/k2", "data/ab/deeper/k5", "data/abc/k3", "data/cd/k4"]),
+            (
+                "data/ab/",
+                &["data/ab/k1", "data/ab/k2", "data/ab/deeper/k5"],
+            ),
+            (
+                "data/ab",
+                &[
+                    "data/ab/k1",
+                    "data/ab/k2",
+                    "data/ab/deeper/k5",
+                    "data/abc/k3",
+                ],
+            ),
+            (
+                "data/a",
+                &[
+                    "data/ab/k1",
+                    "data/ab/k2",
+                    "data/ab/deeper/k5",
+                    "data/abc/k3",
+                ],
+            ),
+            (
+                "data/",
+                &[
+                    "data/ab/k1",
+                    "data/ab/k2",
+                    "data/ab/deeper/k5",
+                    "data/abc/k3",
+                    "data/cd/k4",
+                ],
+            ),
             ("dat", &keys),
             ("data/ab/k1", &["data/ab/k1"]),
             ("data/zz/", &[]),
         ];
         for (prefix, names) in cases {
-            assert_eq!(self.listing(&self.key(prefix)), expect(names), "list {prefix:?} under {}", self.p);
+            assert_eq!(
+                self.listing(&self.key(prefix)),
+                expect(names),
+                "list {prefix:?} under {}",
+                self.p
+            );
         }
         assert!(self.listing(&self.key("nothing-here/")).is_empty());
     }
@@ -253,10 +370,19 @@ impl Suite<'_> {
             }
         });
         let got = self.listing(&prefix);
-        let want: BTreeMap<String, u64> = keys.iter().map(|k| (k.clone(), k.len() as u64)).collect();
+        let want: BTreeMap<String, u64> =
+            keys.iter().map(|k| (k.clone(), k.len() as u64)).collect();
         if got != want {
-            let missing: Vec<_> = want.keys().filter(|k| !got.contains_key(*k)).take(5).collect();
-            let extra: Vec<_> = got.keys().filter(|k| !want.contains_key(*k)).take(5).collect();
+            let missing: Vec<_> = want
+                .keys()
+                .filter(|k| !got.contains_key(*k))
+                .take(5)
+                .collect();
+            let extra: Vec<_> = got
+                .keys()
+                .filter(|k| !want.contains_key(*k))
+                .take(5)
+                .collect();
             panic!(
                 "store {}: listing {prefix} has {} keys, want {MANY_KEYS}; missing e.g. {missing:?}, extra e.g. {extra:?}",
                 self.store.location(),
@@ -280,7 +406,10 @@ impl Suite<'_> {
         let key = self.key("a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/object");
         self.put(&key, b"deep");
         assert_eq!(self.get(&key), b"deep");
-        assert_eq!(self.listing(&self.key("a/b/c/")).keys().collect::<Vec<_>>(), [&key]);
+        assert_eq!(
+            self.listing(&self.key("a/b/c/")).keys().collect::<Vec<_>>(),
+            [&key]
+        );
     }
 
     fn delete(&self) {
@@ -289,12 +418,23 @@ impl Suite<'_> {
         self.put(&key, b"to delete");
         self.put(&sibling, b"stays");
         self.ok(self.store.delete(&key), ("delete", &key));
-        self.fails(self.store.get(&key, None), Kind::NotFound, ("get after delete", &key));
-        self.fails(self.store.head(&key), Kind::NotFound, ("head after delete", &key));
+        self.fails(
+            self.store.get(&key, None),
+            Kind::NotFound,
+            ("get after delete", &key),
+        );
+        self.fails(
+            self.store.head(&key),
+            Kind::NotFound,
+            ("head after delete", &key),
+        );
         let left: BTreeSet<String> = self.listing(&self.key("del/")).into_keys().collect();
         assert_eq!(left, BTreeSet::from([sibling.clone()]), "list after delete");
         self.ok(self.store.delete(&key), ("delete of a deleted key", &key));
-        self.ok(self.store.delete(&self.key("del/never/existed")), "delete of a missing key");
+        self.ok(
+            self.store.delete(&self.key("del/never/existed")),
+            "delete of a missing key",
+        );
         assert_eq!(self.get(&sibling), b"stays");
     }
 
@@ -312,12 +452,18 @@ impl Suite<'_> {
         ];
         let before = self.listing(&self.p);
         for key in &bad {
-            let r = self.store.put(key, b"must not be stored", &PutHints::default());
+            let r = self
+                .store
+                .put(key, b"must not be stored", &PutHints::default());
             self.fails(r, Kind::InvalidInput, ("put", key));
             self.fails(self.store.get(key, None), Kind::InvalidInput, ("get", key));
             self.fails(self.store.head(key), Kind::InvalidInput, ("head", key));
             self.fails(self.store.delete(key), Kind::InvalidInput, ("delete", key));
         }
-        assert_eq!(self.listing(&self.p), before, "a rejected put stored something");
+        assert_eq!(
+            self.listing(&self.p),
+            before,
+            "a rejected put stored something"
+        );
     }
 }

@@ -17,13 +17,27 @@ fn local_store_conforms() {
 fn leftover_temporary_files_are_not_listed() {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalStore::new(dir.path());
-    store.put("data/ab/object", b"real", &PutHints::immutable()).unwrap();
-    fs::write(dir.path().join("data/ab/.tmp-0123456789abcdef"), b"half written").unwrap();
+    store
+        .put("data/ab/object", b"real", &PutHints::immutable())
+        .unwrap();
+    fs::write(
+        dir.path().join("data/ab/.tmp-0123456789abcdef"),
+        b"half written",
+    )
+    .unwrap();
     fs::write(dir.path().join(".tmp-fedcba9876543210"), b"half written").unwrap();
 
     for prefix in ["", "data/", "data/ab/", "data/ab/.tmp", ".tmp"] {
-        let keys: Vec<String> = list_all(&store, prefix).unwrap().into_iter().map(|m| m.key).collect();
-        let want: &[&str] = if "data/ab/object".starts_with(prefix) { &["data/ab/object"] } else { &[] };
+        let keys: Vec<String> = list_all(&store, prefix)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.key)
+            .collect();
+        let want: &[&str] = if "data/ab/object".starts_with(prefix) {
+            &["data/ab/object"]
+        } else {
+            &[]
+        };
         assert_eq!(keys, want, "list {prefix:?}");
     }
 }

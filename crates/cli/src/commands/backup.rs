@@ -26,13 +26,17 @@ impl Progress for Warnings {
 
     fn changed_while_reading(&self, path: &Path) {
         if !self.json {
-            eprintln!("warning: file changed while it was read: {}", path.display());
+            eprintln!(
+                "warning: file changed while it was read: {}",
+                path.display()
+            );
         }
     }
 }
 
 fn read_exclude_file(f: &PathBuf) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(f).map_err(|e| Error::io("cannot read exclude file", f.display(), e))?;
+    let text = std::fs::read_to_string(f)
+        .map_err(|e| Error::io("cannot read exclude file", f.display(), e))?;
     Ok(text
         .lines()
         .map(str::trim)
@@ -44,7 +48,11 @@ fn read_exclude_file(f: &PathBuf) -> Result<Vec<String>> {
 pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
     let (repo, created) = s.open_or_create_local()?;
     if created && !s.quiet && !s.json {
-        eprintln!("created new repository {} at {}", repo.config().id.short(), s.repo);
+        eprintln!(
+            "created new repository {} at {}",
+            repo.config().id.short(),
+            s.repo
+        );
     }
     let mut opts = BackupOptions::new(a.paths);
     opts.tags = a.tags;
@@ -110,7 +118,10 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
     }
     if !r.skipped.is_empty() {
         if !s.json {
-            eprintln!("warning: {} path(s) could not be backed up:", r.skipped.len());
+            eprintln!(
+                "warning: {} path(s) could not be backed up:",
+                r.skipped.len()
+            );
             for k in &r.skipped {
                 eprintln!("  {}", k.error);
             }

@@ -17,7 +17,8 @@ fn bytes_value(b: &[u8]) -> Value {
 }
 
 fn tree_json(t: &Tree) -> Result<Value> {
-    let mut v = serde_json::to_value(t).map_err(|e| Error::fatal(format!("cannot encode JSON ({e})")))?;
+    let mut v =
+        serde_json::to_value(t).map_err(|e| Error::fatal(format!("cannot encode JSON ({e})")))?;
     if let Some(nodes) = v.get_mut("nodes").and_then(Value::as_array_mut) {
         for (n, node) in nodes.iter_mut().zip(&t.nodes) {
             n["name"] = bytes_value(&node.name);
@@ -35,7 +36,8 @@ fn tree_json(t: &Tree) -> Result<Value> {
 }
 
 fn need(id: &Option<String>, kind: &str) -> Result<String> {
-    id.clone().ok_or_else(|| Error::invalid(format!("`coffer cat {kind}` needs an id")))
+    id.clone()
+        .ok_or_else(|| Error::invalid(format!("`coffer cat {kind}` needs an id")))
 }
 
 pub fn run(a: CatArgs, s: &Settings) -> Result<i32> {
@@ -60,7 +62,8 @@ pub fn run(a: CatArgs, s: &Settings) -> Result<i32> {
             let repo = s.open_without_index()?;
             let id = need(&a.id, "index")?;
             let name = format!("index/{}", coffer_core::id::IndexId::parse(&id)?);
-            serde_json::to_value(IndexFile::decode(&repo.load_sealed(&name)?, &name)?).unwrap_or(Value::Null)
+            serde_json::to_value(IndexFile::decode(&repo.load_sealed(&name)?, &name)?)
+                .unwrap_or(Value::Null)
         }
         "tree" => {
             let repo = s.open()?;

@@ -5,7 +5,12 @@ use coffer_core::maintain::check::{CheckOptions, check};
 
 pub fn run(a: CheckArgs, s: &Settings) -> Result<i32> {
     let repo = s.open_without_index()?;
-    let report = check(&repo, CheckOptions { read_data: a.read_data })?;
+    let report = check(
+        &repo,
+        CheckOptions {
+            read_data: a.read_data,
+        },
+    )?;
     if s.json {
         crate::output::json(&report)?;
     } else {
@@ -23,8 +28,16 @@ pub fn run(a: CheckArgs, s: &Settings) -> Result<i32> {
                 report.snapshots,
                 report.trees,
                 report.packs,
-                if a.read_data { format!(", {} blobs read", report.blobs_read) } else { String::new() },
-                if report.ok() { "no errors".to_string() } else { format!("{} error(s)", report.errors.len()) }
+                if a.read_data {
+                    format!(", {} blobs read", report.blobs_read)
+                } else {
+                    String::new()
+                },
+                if report.ok() {
+                    "no errors".to_string()
+                } else {
+                    format!("{} error(s)", report.errors.len())
+                }
             );
         }
     }

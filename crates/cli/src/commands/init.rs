@@ -12,8 +12,14 @@ pub fn run(a: InitArgs, s: &Settings) -> Result<i32> {
             "version": repo.config().version,
         }))?;
     } else if !s.quiet {
-        println!("created repository {} at {}", repo.config().id.short(), s.repo);
-        println!("keep the password safe: without it nobody can restore anything from this repository");
+        println!(
+            "created repository {} at {}",
+            repo.config().id.short(),
+            s.repo
+        );
+        println!(
+            "keep the password safe: without it nobody can restore anything from this repository"
+        );
     }
     Ok(0)
 }

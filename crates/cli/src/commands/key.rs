@@ -22,7 +22,13 @@ pub fn run(k: KeyCommand, s: &Settings) -> Result<i32> {
                 println!("  {:<8}  {:<20}  {:<16}  user", "id", "created", "host");
                 for k in keys {
                     let mark = if k.current { "*" } else { " " };
-                    println!("{mark} {:<8}  {:<20}  {:<16}  {}", k.id.short(), k.created, k.host, k.user);
+                    println!(
+                        "{mark} {:<8}  {:<20}  {:<16}  {}",
+                        k.id.short(),
+                        k.created,
+                        k.host,
+                        k.user
+                    );
                 }
             }
         }
@@ -34,7 +40,8 @@ pub fn run(k: KeyCommand, s: &Settings) -> Result<i32> {
             }
         }
         KeyCommand::Passwd(a) => {
-            let id = repo.change_password(&new_password(&a.new_password_file)?, KdfParams::default())?;
+            let id =
+                repo.change_password(&new_password(&a.new_password_file)?, KdfParams::default())?;
             if s.json {
                 crate::output::json(&serde_json::json!({"id": id}))?;
             } else if !s.quiet {

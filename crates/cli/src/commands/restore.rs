@@ -46,7 +46,10 @@ pub fn run(a: RestoreArgs, s: &Settings) -> Result<i32> {
     }
     if !r.failed.is_empty() {
         if !s.json {
-            eprintln!("warning: {} path(s) could not be restored completely:", r.failed.len());
+            eprintln!(
+                "warning: {} path(s) could not be restored completely:",
+                r.failed.len()
+            );
             for f in &r.failed {
                 eprintln!("  {}", f.error);
             }

@@ -6,7 +6,11 @@ use coffer_core::Result;
 pub fn run(a: SnapshotsArgs, s: &Settings) -> Result<i32> {
     let repo = s.open_without_index()?;
     let filter = snapshot_filter(&a.filter);
-    let snaps: Vec<_> = repo.snapshots()?.into_iter().filter(|r| filter.matches(&r.snapshot)).collect();
+    let snaps: Vec<_> = repo
+        .snapshots()?
+        .into_iter()
+        .filter(|r| filter.matches(&r.snapshot))
+        .collect();
     if s.json {
         let list: Vec<_> = snaps
             .iter()
@@ -28,7 +32,10 @@ pub fn run(a: SnapshotsArgs, s: &Settings) -> Result<i32> {
         crate::output::json(&list)?;
         return Ok(0);
     }
-    println!("{:<8}  {:<19}  {:<16}  {:<16}  {:>10}  paths", "id", "time", "host", "tags", "size");
+    println!(
+        "{:<8}  {:<19}  {:<16}  {:<16}  {:>10}  paths",
+        "id", "time", "host", "tags", "size"
+    );
     for r in &snaps {
         let sn = &r.snapshot;
         println!(

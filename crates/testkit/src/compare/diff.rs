@@ -80,7 +80,12 @@ pub enum What {
 
 impl fmt::Display for Difference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", escape(self.path.as_os_str().as_bytes()), self.what)
+        write!(
+            f,
+            "{}: {}",
+            escape(self.path.as_os_str().as_bytes()),
+            self.what
+        )
     }
 }
 
@@ -114,13 +119,17 @@ impl fmt::Display for What {
             }
             What::Hardlinks { a, b } => {
                 let show = |v: &[PathBuf]| {
-                    let names: Vec<String> = v.iter().map(|p| escape(p.as_os_str().as_bytes())).collect();
+                    let names: Vec<String> =
+                        v.iter().map(|p| escape(p.as_os_str().as_bytes())).collect();
                     format!("[{}]", names.join(", "))
                 };
                 write!(f, "hardlinks {} != {}", show(a), show(b))
             }
             What::Allocated { a, b } => {
-                write!(f, "allocated {b} bytes, more than the original's {a} (holes filled)")
+                write!(
+                    f,
+                    "allocated {b} bytes, more than the original's {a} (holes filled)"
+                )
             }
             What::Unreadable { side, error } => write!(f, "cannot read in {side:?}: {error}"),
         }

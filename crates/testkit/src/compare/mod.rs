@@ -62,19 +62,32 @@ impl CompareOptions {
     /// Everything this process can expect to be restored: owners only when
     /// running as root.
     pub fn for_current_user() -> Self {
-        CompareOptions { owners: rustix::process::geteuid().is_root(), ..Default::default() }
+        CompareOptions {
+            owners: rustix::process::geteuid().is_root(),
+            ..Default::default()
+        }
     }
 }
 
 /// Every difference between the trees at `a` and `b`, sorted by path.
 pub fn compare_trees(a: &Path, b: &Path, opts: &CompareOptions) -> Vec<Difference> {
-    let mut walk = Walk { opts, diffs: Vec::new(), inodes: [HashMap::new(), HashMap::new()] };
+    let mut walk = Walk {
+        opts,
+        diffs: Vec::new(),
+        inodes: [HashMap::new(), HashMap::new()],
+    };
     match (DirFd::open(a), DirFd::open(b)) {
         (Ok(da), Ok(db)) => walk.entry(&da, &db, OsStr::new("."), Path::new(".")),
         (ra, rb) => {
             for (side, r) in [(Side::A, ra), (Side::B, rb)] {
                 if let Err(e) = r {
-                    walk.report(Path::new("."), What::Unreadable { side, error: e.to_string() });
+                    walk.report(
+                        Path::new("."),
+                        What::Unreadable {
+                            side,
+                            error: e.to_string(),
+                        },
+                    );
                 }
             }
         }
@@ -95,7 +108,13 @@ pub fn assert_same_trees(a: &Path, b: &Path, opts: &CompareOptions) {
     let diffs = compare_trees(a, b, opts);
     if !diffs.is_empty() {
         let list: Vec<String> = diffs.iter().map(|d| d.to_string()).collect();
-        panic!("{} and {} differ in {} places:\n{}", a.display(), b.display(), diffs.len(), list.join("\n"));
+        panic!(
+            "{} and {} differ in {} places:\n{}",
+            a.display(),
+            b.display(),
+            diffs.len(),
+            list.join("\n")
+        );
     }
 }
 
@@ -115,11 +134,20 @@ struct Walk<'o> {
 
 impl Walk<'_> {
     fn report(&mut self, path: &Path, what: What) {
-        self.diffs.push(Difference { path: path.to_path_buf(), what });
+        self.diffs.push(Difference {
+            path: path.to_path_buf(),
+            what,
+        });
     }
 
     fn unreadable(&mut self, path: &Path, side: Side, e: io::Error) {
-        self.report(path, What::Unreadable { side, error: e.to_string() });
+        self.report(
+            path,
+            What::Unreadable {
+                side,
+                error: e.to_string(),
+            },
+        );
     }
 
     /// Compares the entry `name` of `da` and `db`, and what is below it.
@@ -130,7 +158,13 @@ impl Walk<'_> {
             (_, Err(e)) => return self.unreadable(rel, Side::B, e),
         };
         if ma.file_type != mb.file_type {
-            return self.report(rel, What::Type { a: ma.file_type, b: mb.file_type });
+            return self.report(
+                rel,
+                What::Type {
+                    a: ma.file_type,
+                    b: mb.file_type,
+                },
+            );
         }
         self.metadata(&ma, &mb, rel);
         if self.opts.xattrs {
@@ -139,7 +173,9 @@ impl Walk<'_> {
         match ma.file_type {
             FileType::RegularFile => self.content(da, db, name, rel, &ma, &mb),
             FileType::Symlink => match (da.readlink(name), db.readlink(name)) {
-                (Ok(ta), Ok(tb)) if ta != tb => self.report(rel, What::SymlinkTarget { a: ta, b: tb }),
+                (Ok(ta), Ok(tb)) if ta != tb => {
+                    self.report(rel, What::SymlinkTarget { a: ta, b: tb })
+                }
                 (Ok(_), Ok(_)) => {}
                 (Err(e), _) => self.unreadable(rel, Side::A, e),
                 (_, Err(e)) => self.unreadable(rel, Side::B, e),
@@ -158,28 +194,64 @@ impl Walk<'_> {
         let t = ma.file_type;
         if t != FileType::Directory {
             for (side, m) in [(0, ma), (1, mb)] {
-                self.inodes[side].entry((m.dev, m.ino)).or_default().push(rel.to_path_buf());
+                self.inodes[side]
+                    .entry((m.dev, m.ino))
+                    .or_default()
+                    .push(rel.to_path_buf());
             }
         }
         if t != FileType::Symlink && ma.perm != mb.perm {
-            self.report(rel, What::Mode { a: ma.perm, b: mb.perm });
+            self.report(
+                rel,
+                What::Mode {
+                    a: ma.perm,
+                    b: mb.perm,
+                },
+            );
         }
         if self.opts.owners && (ma.uid, ma.gid) != (mb.uid, mb.gid) {
-            self.report(rel, What::Owner { a: (ma.uid, ma.gid), b: (mb.uid, mb.gid) });
+            self.report(
+                rel,
+                What::Owner {
+                    a: (ma.uid, ma.gid),
+                    b: (mb.uid, mb.gid),
+                },
+            );
         }
-        let timed = matches!(t, FileType::RegularFile | FileType::Symlink | FileType::Directory);
+        let timed = matches!(
+            t,
+            FileType::RegularFile | FileType::Symlink | FileType::Directory
+        );
         if self.opts.mtime && timed && ma.mtime != mb.mtime {
-            self.report(rel, What::Mtime { a: ma.mtime, b: mb.mtime });
+            self.report(
+                rel,
+                What::Mtime {
+                    a: ma.mtime,
+                    b: mb.mtime,
+                },
+            );
         }
         let device = matches!(t, FileType::CharacterDevice | FileType::BlockDevice);
         if device && ma.rdev != mb.rdev {
-            self.report(rel, What::Device { a: ma.rdev, b: mb.rdev });
+            self.report(
+                rel,
+                What::Device {
+                    a: ma.rdev,
+                    b: mb.rdev,
+                },
+            );
         }
         if t == FileType::RegularFile
             && let Some(slack) = self.opts.sparse_slack
             && mb.allocated > ma.allocated.saturating_add(slack)
         {
-            self.report(rel, What::Allocated { a: ma.allocated, b: mb.allocated });
+            self.report(
+                rel,
+                What::Allocated {
+                    a: ma.allocated,
+                    b: mb.allocated,
+                },
+            );
         }
     }
 
@@ -197,19 +269,32 @@ impl Walk<'_> {
         for n in names {
             let (va, vb) = (xa.get(n), xb.get(n));
             if va != vb {
-                let what = What::Xattr { name: n.as_bytes().to_vec(), a: va.cloned(), b: vb.cloned() };
+                let what = What::Xattr {
+                    name: n.as_bytes().to_vec(),
+                    a: va.cloned(),
+                    b: vb.cloned(),
+                };
                 self.report(rel, what);
             }
         }
     }
 
     fn ignored(&self, name: &OsStr) -> bool {
-        self.opts.ignore_xattrs.iter().any(|p| name.as_bytes().starts_with(p.as_bytes()))
+        self.opts
+            .ignore_xattrs
+            .iter()
+            .any(|p| name.as_bytes().starts_with(p.as_bytes()))
     }
 
     fn content(&mut self, da: &DirFd, db: &DirFd, name: &OsStr, rel: &Path, ma: &Meta, mb: &Meta) {
         if ma.size != mb.size {
-            return self.report(rel, What::Size { a: ma.size, b: mb.size });
+            return self.report(
+                rel,
+                What::Size {
+                    a: ma.size,
+                    b: mb.size,
+                },
+            );
         }
         let (fa, fb) = match (da.open_file(name), db.open_file(name)) {
             (Ok(fa), Ok(fb)) => (fa, fb),
@@ -231,8 +316,15 @@ impl Walk<'_> {
         };
         let all: BTreeSet<&OsString> = na.iter().chain(nb.iter()).collect();
         for name in all {
-            let child = if rel == Path::new(".") { PathBuf::from(name) } else { rel.join(name) };
-            match (na.binary_search(name).is_ok(), nb.binary_search(name).is_ok()) {
+            let child = if rel == Path::new(".") {
+                PathBuf::from(name)
+            } else {
+                rel.join(name)
+            };
+            match (
+                na.binary_search(name).is_ok(),
+                nb.binary_search(name).is_ok(),
+            ) {
                 (true, true) => self.entry(da, db, name, &child),
                 (true, false) => self.report(&child, What::OnlyInA),
                 _ => self.report(&child, What::OnlyInB),
@@ -261,7 +353,13 @@ impl Walk<'_> {
         for p in paths {
             let (a, b) = (&ga[p], &gb[p]);
             if a != b && seen.insert((a.clone(), b.clone())) {
-                self.report(p, What::Hardlinks { a: a.clone(), b: b.clone() });
+                self.report(
+                    p,
+                    What::Hardlinks {
+                        a: a.clone(),
+                        b: b.clone(),
+                    },
+                );
             }
         }
     }
@@ -276,7 +374,11 @@ fn first_difference(mut a: impl Read, mut b: impl Read) -> Result<Option<u64>, (
         let na = read_full(&mut a, &mut ba).map_err(|e| (Side::A, e))?;
         let nb = read_full(&mut b, &mut bb).map_err(|e| (Side::B, e))?;
         if ba[..na] != bb[..nb] {
-            let i = ba[..na].iter().zip(&bb[..nb]).position(|(x, y)| x != y).unwrap_or(na.min(nb));
+            let i = ba[..na]
+                .iter()
+                .zip(&bb[..nb])
+                .position(|(x, y)| x != y)
+                .unwrap_or(na.min(nb));
             return Ok(Some(offset + i as u64));
         }
         if na == 0 {

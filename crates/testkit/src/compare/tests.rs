@@ -34,7 +34,11 @@ impl Pair {
             }
         }
         let out = cp.arg(&b).output().unwrap();
-        assert!(out.status.success(), "cp -a failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "cp -a failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let (da, db) = (DirFd::open(&fx.root).unwrap(), DirFd::open(&b).unwrap());
         copy_by_fd(&da, &db, OsStr::new(paths::LONG));
         copy_metadata(&da.stat(OsStr::new(".")).unwrap(), &db, OsStr::new("."));
@@ -61,7 +65,8 @@ impl Pair {
     fn assert_reports(&self, rel: &str, pred: impl Fn(&What) -> bool) {
         let got = self.diffs();
         assert!(
-            got.iter().any(|d| d.path == Path::new(rel) && pred(&d.what)),
+            got.iter()
+                .any(|d| d.path == Path::new(rel) && pred(&d.what)),
             "expected a difference at {rel}, reported:\n{}",
             lines(&got)
         );
@@ -74,7 +79,10 @@ fn copy_by_fd(from: &DirFd, to: &DirFd, name: &OsStr) {
     let m = from.stat(name).unwrap();
     match m.file_type {
         FileType::Directory => {
-            let (src, dst) = (from.child(name).unwrap(), to.mkdir_child(name, 0o700).unwrap());
+            let (src, dst) = (
+                from.child(name).unwrap(),
+                to.mkdir_child(name, 0o700).unwrap(),
+            );
             for child in src.names().unwrap() {
                 copy_by_fd(&src, &dst, &child);
             }
@@ -91,7 +99,14 @@ fn copy_by_fd(from: &DirFd, to: &DirFd, name: &OsStr) {
 fn copy_metadata(m: &Meta, to: &DirFd, name: &OsStr) {
     use rustix::fs::{AtFlags, Gid, Mode, Uid, chmodat, chownat};
     let (uid, gid) = (Uid::from_raw(m.uid), Gid::from_raw(m.gid));
-    chownat(to.fd(), name, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW).unwrap();
+    chownat(
+        to.fd(),
+        name,
+        Some(uid),
+        Some(gid),
+        AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .unwrap();
     chmodat(to.fd(), name, Mode::from_raw_mode(m.perm), AtFlags::empty()).unwrap();
     let t = (m.mtime.0, m.mtime.1 as u32);
     to.set_times(name, t, t).unwrap();
@@ -102,11 +117,17 @@ fn lines(diffs: &[Difference]) -> String {
 }
 
 fn diff(rel: &str, what: What) -> Difference {
-    Difference { path: PathBuf::from(rel), what }
+    Difference {
+        path: PathBuf::from(rel),
+        what,
+    }
 }
 
 fn meta(path: &Path) -> Meta {
-    DirFd::open(path.parent().unwrap()).unwrap().stat(path.file_name().unwrap()).unwrap()
+    DirFd::open(path.parent().unwrap())
+        .unwrap()
+        .stat(path.file_name().unwrap())
+        .unwrap()
 }
 
 /// Runs `change` and puts the mtime of `dir` back as it was.
@@ -119,7 +140,10 @@ fn keeping_mtime(dir: &Path, change: impl FnOnce()) {
 /// Sets mtime (and atime to the same) of `path`, not following symlinks.
 fn set_mtime(path: &Path, (s, ns): (i64, u64)) {
     let t = (s, ns as u32);
-    DirFd::open(path.parent().unwrap()).unwrap().set_times(path.file_name().unwrap(), t, t).unwrap();
+    DirFd::open(path.parent().unwrap())
+        .unwrap()
+        .set_times(path.file_name().unwrap(), t, t)
+        .unwrap();
 }
 
 #[test]
@@ -128,7 +152,12 @@ fn copy_made_with_cp_a_is_identical() {
     eprintln!("{}", pair.fx);
     assert_same_trees(&pair.fx.root, &pair.b, &CompareOptions::for_current_user());
     if rustix::process::geteuid().is_root() {
-        for f in [Feature::CharDevice, Feature::BlockDevice, Feature::Ownership, Feature::TrustedXattr] {
+        for f in [
+            Feature::CharDevice,
+            Feature::BlockDevice,
+            Feature::Ownership,
+            Feature::TrustedXattr,
+        ] {
             assert!(pair.fx.has(f), "as root the fixture has {f:?}");
         }
     }
@@ -140,21 +169,39 @@ fn a_tree_equals_itself_and_missing_roots_are_reported() {
     assert_same_trees(&pair.fx.root, &pair.fx.root, &CompareOptions::default());
     let missing = pair.b.join("no-such-dir");
     let diffs = compare_trees(&pair.fx.root, &missing, &CompareOptions::default());
-    assert!(matches!(diffs[..], [Difference { what: What::Unreadable { side: Side::B, .. }, .. }]));
+    assert!(matches!(
+        diffs[..],
+        [Difference {
+            what: What::Unreadable { side: Side::B, .. },
+            ..
+        }]
+    ));
 }
 
 #[test]
 fn mode_change_is_reported() {
     let pair = Pair::new();
     fs::set_permissions(pair.b(paths::SETUID), fs::Permissions::from_mode(0o755)).unwrap();
-    pair.assert_only(&[diff(paths::SETUID, What::Mode { a: 0o4755, b: 0o755 })]);
+    pair.assert_only(&[diff(
+        paths::SETUID,
+        What::Mode {
+            a: 0o4755,
+            b: 0o755,
+        },
+    )]);
 }
 
 #[test]
 fn sticky_bit_loss_is_reported() {
     let pair = Pair::new();
     fs::set_permissions(pair.b(paths::STICKY_DIR), fs::Permissions::from_mode(0o777)).unwrap();
-    pair.assert_only(&[diff(paths::STICKY_DIR, What::Mode { a: 0o1777, b: 0o777 })]);
+    pair.assert_only(&[diff(
+        paths::STICKY_DIR,
+        What::Mode {
+            a: 0o1777,
+            b: 0o777,
+        },
+    )]);
 }
 
 #[test]
@@ -188,8 +235,22 @@ fn xattr_changes_are_reported() {
     xattr::set(pair.b(paths::SMALL), "user.coffer.extra", b"new").unwrap();
     let binary: Vec<u8> = (0..=255u8).collect();
     pair.assert_only(&[
-        diff(paths::SMALL, What::Xattr { name: b"user.coffer.extra".to_vec(), a: None, b: Some(b"new".to_vec()) }),
-        diff(paths::XATTR_FILE, What::Xattr { name: b"user.coffer.binary".to_vec(), a: Some(binary), b: None }),
+        diff(
+            paths::SMALL,
+            What::Xattr {
+                name: b"user.coffer.extra".to_vec(),
+                a: None,
+                b: Some(b"new".to_vec()),
+            },
+        ),
+        diff(
+            paths::XATTR_FILE,
+            What::Xattr {
+                name: b"user.coffer.binary".to_vec(),
+                a: Some(binary),
+                b: None,
+            },
+        ),
         diff(
             paths::XATTR_FILE,
             What::Xattr {
@@ -233,7 +294,13 @@ fn mtime_changes_of_files_dirs_and_symlinks_are_reported() {
         let (s, ns) = meta(&path).mtime;
         let changed = (s, (ns + 1) % 1_000_000_000);
         set_mtime(&path, changed);
-        want.push(diff(rel, What::Mtime { a: (s, ns), b: changed }));
+        want.push(diff(
+            rel,
+            What::Mtime {
+                a: (s, ns),
+                b: changed,
+            },
+        ));
     }
     want.sort_by(|x, y| x.path.cmp(&y.path));
     pair.assert_only(&want);
@@ -255,9 +322,27 @@ fn broken_hardlink_is_reported() {
     set_mtime(&path, before.mtime);
     let all = vec![PathBuf::from(one), PathBuf::from(two), PathBuf::from(three)];
     let diffs = pair.diffs();
-    assert!(!diffs.is_empty() && diffs.iter().all(|d| matches!(d.what, What::Hardlinks { .. })), "{diffs:?}");
-    let pair_of_two = diff(one, What::Hardlinks { a: all.clone(), b: vec![one.into(), two.into()] });
-    let alone = diff(three, What::Hardlinks { a: all, b: vec![three.into()] });
+    assert!(
+        !diffs.is_empty()
+            && diffs
+                .iter()
+                .all(|d| matches!(d.what, What::Hardlinks { .. })),
+        "{diffs:?}"
+    );
+    let pair_of_two = diff(
+        one,
+        What::Hardlinks {
+            a: all.clone(),
+            b: vec![one.into(), two.into()],
+        },
+    );
+    let alone = diff(
+        three,
+        What::Hardlinks {
+            a: all,
+            b: vec![three.into()],
+        },
+    );
     assert_eq!(diffs, [pair_of_two, alone], "reported:\n{}", lines(&diffs));
 }
 
@@ -267,7 +352,10 @@ fn new_hardlink_is_reported() {
     let [first, second, _] = paths::SAME;
     fs::remove_file(pair.b(second)).unwrap();
     fs::hard_link(pair.b(first), pair.b(second)).unwrap();
-    pair.assert_reports(first, |w| matches!(w, What::Hardlinks { a, b } if a.len() == 1 && b.len() == 2));
+    pair.assert_reports(
+        first,
+        |w| matches!(w, What::Hardlinks { a, b } if a.len() == 1 && b.len() == 2),
+    );
 }
 
 #[test]
@@ -280,9 +368,22 @@ fn type_target_and_presence_changes_are_reported() {
     fs::remove_file(pair.b(paths::DEEP_FILE)).unwrap();
     fs::write(pair.b("deep/extra"), b"").unwrap();
     let diffs = pair.diffs();
-    let has = |rel: &str, pred: &dyn Fn(&What) -> bool| diffs.iter().any(|d| d.path == Path::new(rel) && pred(&d.what));
-    assert!(has(paths::FIFO, &|w| matches!(w, What::Type { a: FileType::Fifo, b: FileType::RegularFile })));
-    assert!(has(paths::LINK_NON_UTF8, &|w| matches!(w, What::SymlinkTarget { a, .. } if a == b"target-\xff\xfe")));
+    let has = |rel: &str, pred: &dyn Fn(&What) -> bool| {
+        diffs
+            .iter()
+            .any(|d| d.path == Path::new(rel) && pred(&d.what))
+    };
+    assert!(has(paths::FIFO, &|w| matches!(
+        w,
+        What::Type {
+            a: FileType::Fifo,
+            b: FileType::RegularFile
+        }
+    )));
+    assert!(has(
+        paths::LINK_NON_UTF8,
+        &|w| matches!(w, What::SymlinkTarget { a, .. } if a == b"target-\xff\xfe")
+    ));
     assert!(has(paths::DEEP_FILE, &|w| *w == What::OnlyInA));
     assert!(has("deep/extra", &|w| *w == What::OnlyInB));
 }
@@ -305,8 +406,20 @@ fn owner_and_device_changes_are_reported_as_root() {
     });
     lchown(&dev, Some(before.uid), Some(before.gid)).unwrap();
     pair.assert_only(&[
-        diff(paths::OWNED_SYMLINK, What::Owner { a: (1234, 5678), b: (0, 5678) }),
-        diff(paths::CHAR_DEVICE, What::Device { a: rustix::fs::makedev(1, 3), b: rustix::fs::makedev(1, 5) }),
+        diff(
+            paths::OWNED_SYMLINK,
+            What::Owner {
+                a: (1234, 5678),
+                b: (0, 5678),
+            },
+        ),
+        diff(
+            paths::CHAR_DEVICE,
+            What::Device {
+                a: rustix::fs::makedev(1, 3),
+                b: rustix::fs::makedev(1, 5),
+            },
+        ),
     ]);
 }
 
@@ -323,7 +436,16 @@ fn filled_holes_are_reported() {
     fs::write(&path, data).unwrap(); // writes the zeros out: no holes left
     set_mtime(&path, before.mtime);
     let diffs = pair.diffs();
-    assert!(matches!(diffs[..], [Difference { what: What::Allocated { .. }, .. }]), "{diffs:?}");
+    assert!(
+        matches!(
+            diffs[..],
+            [Difference {
+                what: What::Allocated { .. },
+                ..
+            }]
+        ),
+        "{diffs:?}"
+    );
 }
 
 #[test]
@@ -342,13 +464,22 @@ fn change_beyond_path_max_is_reported() {
     }
     rel.push("leaf");
     assert!(rel.as_os_str().len() > 4096);
-    rustix::fs::chmodat(dir.fd(), "leaf", rustix::fs::Mode::from_raw_mode(0o600), rustix::fs::AtFlags::empty())
-        .unwrap();
+    rustix::fs::chmodat(
+        dir.fd(),
+        "leaf",
+        rustix::fs::Mode::from_raw_mode(0o600),
+        rustix::fs::AtFlags::empty(),
+    )
+    .unwrap();
     let diffs = pair.diffs();
     assert_eq!(diffs.len(), 1, "{diffs:?}");
     assert_eq!(diffs[0].path, rel);
     assert!(matches!(diffs[0].what, What::Mode { b: 0o600, .. }));
-    assert!(diffs[0].to_string().contains("bytes)"), "long paths are shortened: {}", diffs[0]);
+    assert!(
+        diffs[0].to_string().contains("bytes)"),
+        "long paths are shortened: {}",
+        diffs[0]
+    );
 }
 
 #[test]
@@ -359,7 +490,13 @@ fn odd_names_are_compared_and_printed_on_one_line() {
     fs::rename(names.join(odd), names.join("renamed")).unwrap();
     let diffs = pair.diffs();
     let printed: Vec<String> = diffs.iter().map(|d| d.to_string()).collect();
-    assert!(printed.contains(&"names/new\\x0aline: only in a".to_string()), "{printed:?}");
-    assert!(printed.contains(&"names/renamed: only in b".to_string()), "{printed:?}");
+    assert!(
+        printed.contains(&"names/new\\x0aline: only in a".to_string()),
+        "{printed:?}"
+    );
+    assert!(
+        printed.contains(&"names/renamed: only in b".to_string()),
+        "{printed:?}"
+    );
     assert!(printed.iter().all(|l| !l.contains('\n')));
 }
