@@ -47,6 +47,13 @@ pub struct Global {
     /// endpoint; works with Garage, Ceph, MinIO, SeaweedFS) or when-supported (AWS default)
     #[arg(long, global = true, value_name = "MODE", value_parser = ["when-required", "when-supported"])]
     pub s3_checksum: Option<String>,
+    /// Cache of index, snapshot and tree data for S3 repositories
+    /// (default: ~/.cache/coffer); only a cache, safe to delete
+    #[arg(long, global = true, env = "COFFER_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Do not use the local cache
+    #[arg(long, global = true)]
+    pub no_cache: bool,
     /// Concurrent requests to the store
     #[arg(long, global = true, default_value_t = 4, env = "COFFER_CONNECTIONS")]
     pub connections: usize,

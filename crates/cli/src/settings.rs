@@ -4,7 +4,7 @@
 use crate::args::{Filter, Global};
 use coffer_core::repo::{InitOptions, Repository, SnapshotFilter};
 use coffer_core::store::Store;
-use coffer_core::store::open::open_store;
+use coffer_core::store::open::{StoreOptions, open_store};
 use coffer_core::store::s3::{ChecksumMode, S3Settings};
 use coffer_core::{Error, Result};
 use std::io::IsTerminal;
@@ -16,7 +16,7 @@ pub struct Settings {
     pub json: bool,
     pub quiet: bool,
     pub connections: usize,
-    s3: S3Settings,
+    store: StoreOptions,
     password_file: Option<PathBuf>,
     password_command: Option<String>,
 }
@@ -34,6 +34,23 @@ pub fn default_repo() -> Result<PathBuf> {
     Ok(PathBuf::from(home).join(".local/share/coffer/repo"))
 }
 
+/// `--cache-dir`, else `$XDG_CACHE_HOME/coffer`, else `~/.cache/coffer`;
+/// none with `--no-cache` (or when no home is known).
+fn cache_dir(g: &Global) -> Result<Option<PathBuf>> {
+    if g.no_cache {
+        return Ok(None);
+    }
+    if let Some(d) = &g.cache_dir {
+        return Ok(Some(d.clone()));
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return Ok(Some(PathBuf::from(d).join("coffer")));
+    }
+    Ok(std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(|h| PathBuf::from(h).join(".cache/coffer")))
+}
+
 impl Settings {
     pub fn new(g: &Global) -> Result<Self> {
         let repo = match &g.repo {
@@ -45,15 +62,18 @@ impl Settings {
             json: g.json,
             quiet: g.quiet,
             connections: g.connections.max(1),
-            s3: S3Settings {
-                endpoint: g.endpoint_url.clone(),
-                region: g.region.clone(),
-                path_style: g.s3_path_style,
-                checksum: g.s3_checksum.as_deref().map(|m| match m {
-                    "when-supported" => ChecksumMode::WhenSupported,
-                    _ => ChecksumMode::WhenRequired,
-                }),
-                connections: g.connections.max(1),
+            store: StoreOptions {
+                cache_dir: cache_dir(g)?,
+                s3: S3Settings {
+                    endpoint: g.endpoint_url.clone(),
+                    region: g.region.clone(),
+                    path_style: g.s3_path_style,
+                    checksum: g.s3_checksum.as_deref().map(|m| match m {
+                        "when-supported" => ChecksumMode::WhenSupported,
+                        _ => ChecksumMode::WhenRequired,
+                    }),
+                    connections: g.connections.max(1),
+                },
             },
             password_file: g.password_file.clone(),
             password_command: g.password_command.clone(),
@@ -61,7 +81,7 @@ impl Settings {
     }
 
     pub fn store(&self) -> Result<Arc<dyn Store>> {
-        open_store(&self.repo, &self.s3)
+        open_store(&self.repo, &self.store)
     }
 
     /// Makes sure the S3 bucket exists before `init`: creates it when
@@ -70,7 +90,7 @@ impl Settings {
         if self.is_local() {
             return Ok(());
         }
-        let s3 = coffer_core::store::s3::connect(&self.repo, &self.s3)?;
+        let s3 = coffer_core::store::s3::connect(&self.repo, &self.store.s3)?;
         if create {
             s3.create_bucket()
         } else {

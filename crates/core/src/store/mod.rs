@@ -24,6 +24,7 @@
 //! The trait is blocking on purpose: the pipeline runs on threads, and stores
 //! that talk to the network (S3) run their own async runtime inside.
 
+pub mod cache;
 pub mod local;
 pub mod open;
 pub mod s3;

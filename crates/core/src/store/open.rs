@@ -1,16 +1,35 @@
 //! Turns a repository location into a store, and composes the wrappers.
 
 use super::Store;
+use super::cache::CachedStore;
 use super::local::LocalStore;
 use super::s3::{S3Settings, connect};
 use crate::error::{Error, Result};
+use std::path::PathBuf;
 use std::sync::Arc;
 
+/// How to open a store: the S3 settings and the cache.
+#[derive(Debug, Clone, Default)]
+pub struct StoreOptions {
+    pub s3: S3Settings,
+    /// Cache directory for remote repositories (a subdirectory per
+    /// location is used); `None` disables the cache.
+    pub cache_dir: Option<PathBuf>,
+}
+
 /// Opens the store named by `location`: `s3://bucket/prefix`, or a local
-/// directory (optionally written `local:/path`).
-pub fn open_store(location: &str, s3: &S3Settings) -> Result<Arc<dyn Store>> {
+/// directory (optionally written `local:/path`). Remote stores get the
+/// local cache in front of them; a local store needs none.
+pub fn open_store(location: &str, opts: &StoreOptions) -> Result<Arc<dyn Store>> {
     if location.starts_with("s3://") {
-        return Ok(Arc::new(connect(location, s3)?));
+        let s3: Arc<dyn Store> = Arc::new(connect(location, &opts.s3)?);
+        return Ok(match &opts.cache_dir {
+            Some(dir) => {
+                let sub = hex::encode(&crate::id::hash_object(location.as_bytes())[..8]);
+                Arc::new(CachedStore::new(s3, dir.join(sub)))
+            }
+            None => s3,
+        });
     }
     if let Some((scheme, _)) = location.split_once("://") {
         return Err(Error::invalid(format!(

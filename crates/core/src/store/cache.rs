@@ -1,0 +1,126 @@
+//! A local cache in front of a remote store, for objects that never change
+//! and are read on every run: index objects, snapshots and tree packs.
+//!
+//! Each of these is named by the BLAKE3 of its bytes, so a cached copy is
+//! verified against its name before use: a damaged, truncated or stale
+//! cache file is dropped and fetched again, never an error. Range reads of a
+//! tree pack fetch the whole pack once (tree packs are small and a backup
+//! reads many trees of each). Data packs are never cached. Deleting the
+//! cache directory at any time is safe.
+
+use super::{ObjectMeta, PutHints, Store};
+use crate::error::Result;
+use crate::id::hash_object;
+use std::fs;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub struct CachedStore {
+    inner: Arc<dyn Store>,
+    dir: PathBuf,
+}
+
+/// Whether objects under `key` are cached.
+fn cacheable(key: &str) -> bool {
+    ["index/", "snapshots/", "tree/"]
+        .iter()
+        .any(|p| key.starts_with(p))
+}
+
+impl CachedStore {
+    /// Caches `inner`'s immutable objects under `dir` (created on demand).
+    pub fn new(inner: Arc<dyn Store>, dir: PathBuf) -> Self {
+        CachedStore { inner, dir }
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        self.dir.join(key)
+    }
+
+    /// The cached bytes of `key`, if present and matching their name.
+    fn load(&self, key: &str) -> Option<Vec<u8>> {
+        let path = self.path(key);
+        let bytes = fs::read(&path).ok()?;
+        let name = key.rsplit('/').next()?;
+        if hex::encode(hash_object(&bytes)) == name {
+            Some(bytes)
+        } else {
+            let _ = fs::remove_file(&path);
+            None
+        }
+    }
+
+    /// Best effort: a cache that cannot be written is just not used.
+    fn save(&self, key: &str, bytes: &[u8]) {
+        let path = self.path(key);
+        let Some(dir) = path.parent() else { return };
+        if fs::create_dir_all(dir).is_err() {
+            return;
+        }
+        let tmp = dir.join(format!(".tmp-{:016x}", rand::random::<u64>()));
+        if fs::write(&tmp, bytes).is_ok() && fs::rename(&tmp, &path).is_ok() {
+            return;
+        }
+        let _ = fs::remove_file(&tmp);
+    }
+
+    fn fetch(&self, key: &str) -> Result<Vec<u8>> {
+        if let Some(b) = self.load(key) {
+            return Ok(b);
+        }
+        let bytes = self.inner.get(key, None)?;
+        // Only what matches its name is kept (a damaged download is the
+        // caller's to detect and report; it must not stick in the cache).
+        if key.rsplit('/').next() == Some(hex::encode(hash_object(&bytes)).as_str()) {
+            self.save(key, &bytes);
+        }
+        Ok(bytes)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Store for CachedStore {
+    fn put(&self, key: &str, data: &[u8], hints: &PutHints) -> Result<()> {
+        self.inner.put(key, data, hints)?;
+        if cacheable(key) {
+            self.save(key, data);
+        }
+        Ok(())
+    }
+
+    fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<Vec<u8>> {
+        if !cacheable(key) {
+            return self.inner.get(key, range);
+        }
+        let bytes = self.fetch(key)?;
+        match range {
+            None => Ok(bytes),
+            Some(r) => match bytes.get(r.start as usize..r.end as usize) {
+                Some(slice) => Ok(slice.to_vec()),
+                None => self.inner.get(key, Some(r)),
+            },
+        }
+    }
+
+    fn head(&self, key: &str) -> Result<ObjectMeta> {
+        self.inner.head(key)
+    }
+
+    fn list(&self, prefix: &str, each: &mut dyn FnMut(ObjectMeta) -> Result<()>) -> Result<()> {
+        self.inner.list(prefix, each)
+    }
+
+    fn delete(&self, key: &str) -> Result<()> {
+        self.inner.delete(key)?;
+        let _ = fs::remove_file(self.path(key));
+        Ok(())
+    }
+
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+}
