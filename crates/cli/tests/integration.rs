@@ -1,0 +1,25 @@
+//! The one integration test binary of the `coffer` command: every test
+//! drives the real binary (as root) on real temporary directories, with the
+//! password in `COFFER_PASSWORD`. Modules live in `tests/integration/`.
+
+#[path = "integration/support.rs"]
+mod support;
+
+#[path = "integration/corruption.rs"]
+mod corruption;
+#[path = "integration/dedup.rs"]
+mod dedup;
+#[path = "integration/errors.rs"]
+mod errors;
+#[path = "integration/init.rs"]
+mod init;
+#[path = "integration/interrupted.rs"]
+mod interrupted;
+#[path = "integration/json.rs"]
+mod json;
+#[path = "integration/keys.rs"]
+mod keys;
+#[path = "integration/roundtrip.rs"]
+mod roundtrip;
+#[path = "integration/select.rs"]
+mod select;

@@ -1,0 +1,319 @@
+//! A flipped byte in any object: `check` names the object and exits
+//! non-zero, `restore` names the damaged file and restores the rest; never
+//! a panic (the runner checks every run for one).
+
+use crate::support::{Coffer, arg, flip_byte, restored, tree_node, write};
+use coffer_testkit::fixture::pseudo_random;
+use coffer_testkit::{CompareOptions, compare_trees};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// A repository with one snapshot of eight files (a few hundred KiB each,
+/// so all in one data pack) in two directories.
+fn repo() -> (Coffer, PathBuf) {
+    let c = Coffer::init();
+    let src = c.path("src");
+    for i in 0..8u64 {
+        let dir = if i % 2 == 0 { "even" } else { "odd" };
+        write(
+            &src.join(format!("{dir}/file{i}.bin")),
+            pseudo_random(i + 1, 300_000 + i as usize * 1000),
+        );
+    }
+    c.backup(&[&src], &[]);
+    c.run(&["check", "--read-data"]).ok();
+    (c, src)
+}
+
+/// The only object under `prefix`.
+fn only(c: &Coffer, prefix: &str) -> String {
+    let keys = c.objects(prefix);
+    assert_eq!(
+        keys.len(),
+        1,
+        "expected one object under {prefix}: {keys:?}"
+    );
+    keys[0].clone()
+}
+
+/// Flips a bit in the middle of `key`, runs `check ARGS`, and asserts it
+/// fails and names `key`.
+#[track_caller]
+fn flip_and_check(c: &Coffer, key: &str, offset: Option<usize>, check_args: &[&str]) {
+    let path = c.repo.join(key);
+    let offset = offset.unwrap_or_else(|| fs::metadata(&path).unwrap().len() as usize / 2);
+    flip_byte(&path, offset, 0x01);
+    let mut args = vec!["check"];
+    args.extend(check_args);
+    let out = c.run(&args);
+    out.code(1);
+    assert!(
+        out.all().contains(key),
+        "`{}` should name {key}:\n{}",
+        out.what,
+        out.show()
+    );
+    let json = c.run(&[&args[..], &["--json"]].concat());
+    json.code(1);
+    let report = json.json();
+    let errors = report["errors"]
+        .as_array()
+        .expect("errors in the check report");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.as_str().is_some_and(|e| e.contains(key))),
+        "{report}"
+    );
+}
+
+#[test]
+fn damaged_data_pack_is_found_by_check_read_data() {
+    let (c, _) = repo();
+    let key = only(&c, "data/");
+    flip_and_check(&c, &key, None, &["--read-data"]);
+}
+
+#[test]
+fn damaged_data_pack_header_is_found_by_check_read_data() {
+    let (c, _) = repo();
+    let key = only(&c, "data/");
+    let len = fs::metadata(c.repo.join(&key)).unwrap().len() as usize;
+    // The header is sealed at the end, before its 4-byte length.
+    flip_and_check(&c, &key, Some(len - 20), &["--read-data"]);
+}
+
+#[test]
+fn damaged_tree_pack_is_found_by_check() {
+    let (c, _) = repo();
+    let key = only(&c, "tree/");
+    // Inside the first tree blob: check reads every tree even without --read-data.
+    flip_and_check(&c, &key, Some(30), &[]);
+    c.run(&["check", "--read-data"]).code(1);
+    // Listing needs the trees: a clear error, not a panic.
+    let out = c.run(&["ls", "latest"]);
+    out.failed();
+    assert!(out.stderr.contains(&key), "{}", out.show());
+}
+
+#[test]
+fn damaged_index_is_found_by_check() {
+    let (c, _) = repo();
+    let key = only(&c, "index/");
+    flip_and_check(&c, &key, None, &[]);
+    let out = c.run(&["snapshots"]);
+    // Listing snapshots does not need the index.
+    out.ok();
+    let out = c.run(&["restore", "latest", "--target", arg(&c.path("t"))]);
+    out.failed();
+    assert!(out.stderr.contains(&key), "{}", out.show());
+}
+
+#[test]
+fn damaged_snapshot_is_found_by_check() {
+    let (c, _) = repo();
+    let key = only(&c, "snapshots/");
+    flip_and_check(&c, &key, None, &[]);
+    let out = c.run(&["snapshots"]);
+    out.failed();
+    assert!(out.stderr.contains(&key), "{}", out.show());
+}
+
+#[test]
+fn damaged_config_is_refused_naming_it() {
+    let (c, _) = repo();
+    let text = fs::read_to_string(c.repo.join("config")).unwrap();
+    // The `"` that opens the repository id becomes `#`.
+    let offset = text.find("\"id\": \"").expect("config has an id") + 6;
+    flip_byte(&c.repo.join("config"), offset, 0x01);
+    for args in [vec!["check"], vec!["snapshots"]] {
+        let out = c.run(&args);
+        out.code(1);
+        assert!(out.one_line_error().contains("config"), "{}", out.show());
+    }
+}
+
+#[test]
+#[ignore = "not implemented: config is plaintext and unauthenticated, so a bit flip that leaves valid \
+            JSON (here compression 3 -> 2) goes unnoticed by check"]
+fn config_changed_to_other_valid_values_is_detected() {
+    let (c, _) = repo();
+    let text = fs::read_to_string(c.repo.join("config")).unwrap();
+    let offset = text.find("\"compression\": 3").expect("compression 3") + 15;
+    flip_byte(&c.repo.join("config"), offset, 0x01);
+    let out = c.run(&["check"]);
+    out.failed();
+    assert!(out.all().contains("config"), "{}", out.show());
+}
+
+#[test]
+fn damaged_key_file_is_never_a_panic_and_other_keys_still_open() {
+    let (mut c, _) = repo();
+    let first = only(&c, "keys/");
+    c.run_env(
+        &["key", "add"],
+        &[("COFFER_NEW_PASSWORD", "second password")],
+    )
+    .ok();
+    let second = c
+        .objects("keys/")
+        .into_iter()
+        .find(|k| *k != first)
+        .unwrap();
+    // Damage the second key (a hex digit of its sealed master key changes
+    // to another hex digit): the first password still opens everything.
+    let text = fs::read_to_string(c.repo.join(&second)).unwrap();
+    let at = text.find("\"sealed\"").expect("key file has a sealed key") + 20;
+    let digit = text.as_bytes()[at];
+    assert!(digit.is_ascii_hexdigit(), "{text}");
+    let mask = if digit == b'0' { 0x01 } else { digit ^ b'0' };
+    flip_byte(&c.repo.join(&second), at, mask);
+    c.run(&["check"]).ok();
+    c.password = "second password".into();
+    let out = c.run(&["snapshots"]);
+    out.failed();
+    out.one_line_error();
+    // Damage the first as well: nothing opens, with a one-line error.
+    c.password = crate::support::PASSWORD.into();
+    flip_byte(
+        &c.repo.join(&first),
+        fs::metadata(c.repo.join(&first)).unwrap().len() as usize / 2,
+        0x01,
+    );
+    let out = c.run(&["snapshots"]);
+    out.failed();
+    out.one_line_error();
+}
+
+#[test]
+#[ignore = "not implemented: key files are not verified against their id (the hash of their bytes), so a \
+            damaged key file reads as a wrong password and `check` does not look at keys/"]
+fn damaged_key_file_is_reported_by_its_key() {
+    let (mut c, _) = repo();
+    let first = only(&c, "keys/");
+    c.run_env(
+        &["key", "add"],
+        &[("COFFER_NEW_PASSWORD", "second password")],
+    )
+    .ok();
+    let second = c
+        .objects("keys/")
+        .into_iter()
+        .find(|k| *k != first)
+        .unwrap();
+    let text = fs::read_to_string(c.repo.join(&second)).unwrap();
+    let at = text.find("\"sealed\"").unwrap() + 20;
+    flip_byte(
+        &c.repo.join(&second),
+        at,
+        if text.as_bytes()[at] == b'0' {
+            0x01
+        } else {
+            text.as_bytes()[at] ^ b'0'
+        },
+    );
+    // check (opened with the intact key) reports the damaged one.
+    let out = c.run(&["check"]);
+    out.code(1);
+    assert!(out.stdout.contains(&second), "{}", out.show());
+    // Opening with the damaged key's password says which key is damaged.
+    c.password = "second password".into();
+    let out = c.run(&["snapshots"]);
+    out.code(1);
+    assert!(out.one_line_error().contains(&second), "{}", out.show());
+}
+
+/// The content blob ids of `file` in the latest snapshot.
+fn blobs_of(c: &Coffer, file: &Path) -> Vec<String> {
+    let snap = c.snapshot_ids().pop().unwrap();
+    let node = tree_node(c, &snap, file);
+    node["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// (pack key, offset, length) of a data blob, from the index.
+fn locate(c: &Coffer, blob: &str) -> (String, usize, usize) {
+    for key in c.objects("index/") {
+        let index = c
+            .run(&["cat", "index", key.trim_start_matches("index/")])
+            .ok()
+            .json();
+        for p in index["packs"].as_array().unwrap() {
+            for b in p["blobs"].as_array().unwrap() {
+                if b["id"] == blob {
+                    let id = p["id"].as_str().unwrap();
+                    let pack = format!("{}/{}/{id}", p["kind"].as_str().unwrap(), &id[..2]);
+                    return (
+                        pack,
+                        b["offset"].as_u64().unwrap() as usize,
+                        b["length"].as_u64().unwrap() as usize,
+                    );
+                }
+            }
+        }
+    }
+    panic!("blob {blob} is in no index");
+}
+
+#[test]
+fn restore_names_the_damaged_file_and_restores_every_other() {
+    let (c, src) = repo();
+    let damaged = src.join("odd/file3.bin");
+    let blobs = blobs_of(&c, &damaged);
+    let (pack, offset, length) = locate(&c, &blobs[0]);
+    flip_byte(&c.repo.join(&pack), offset + length / 2, 0x01);
+
+    let check = c.run(&["check", "--read-data"]);
+    check.code(1);
+    assert!(
+        check.stdout.contains(&pack) && check.stdout.contains(&blobs[0][..8]),
+        "{}",
+        check.show()
+    );
+
+    let target = c.path("target");
+    let out = c.restore("latest", &target, &[]);
+    out.code(3);
+    let dst = restored(&target, &src);
+    let damaged_dst = restored(&target, &damaged);
+    assert!(
+        out.stderr.contains(arg(&damaged_dst)),
+        "restore should name {}:\n{}",
+        damaged_dst.display(),
+        out.show()
+    );
+    assert!(!out.stderr.contains("file1.bin"), "{}", out.show());
+    // Everything else is back, bytes and metadata; the damaged file differs.
+    let diffs = compare_trees(&src, &dst, &CompareOptions::for_current_user());
+    let others: Vec<String> = diffs
+        .iter()
+        .filter(|d| d.path != Path::new("odd/file3.bin"))
+        .map(|d| d.to_string())
+        .collect();
+    assert!(
+        others.is_empty(),
+        "only the damaged file may differ:\n{}",
+        others.join("\n")
+    );
+    assert!(
+        fs::read(&damaged_dst).map_or(true, |b| b != fs::read(&damaged).unwrap()),
+        "the damaged file cannot come back whole"
+    );
+
+    // --json reports the failure too.
+    let json = c.restore("latest", &c.path("target2"), &["--json"]);
+    json.code(3);
+    let failed = json.json()["failed"].as_array().unwrap().clone();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(
+        failed[0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("odd/file3.bin"),
+        "{failed:?}"
+    );
+}

@@ -1,0 +1,151 @@
+//! `--json` on every command prints machine-readable output: it parses,
+//! and holds the fields a script needs.
+
+use crate::support::{Coffer, arg, write};
+use std::os::unix::fs::symlink;
+
+#[test]
+fn every_command_prints_json() {
+    let c = Coffer::new();
+    let init = c.run(&["init", "--json"]).ok().json();
+    assert_eq!(init["version"], 1, "{init}");
+    assert!(
+        init["id"].as_str().is_some_and(|id| id.len() == 64),
+        "{init}"
+    );
+
+    let src = c.path("src");
+    write(&src.join("a.txt"), b"hello\n");
+    write(&src.join("dir/b.bin"), vec![7u8; 5000]);
+    symlink("a.txt", src.join("link")).unwrap();
+
+    let backup = c.backup(&[&src], &["--tag", "t1"]);
+    let id = backup["snapshot_id"]
+        .as_str()
+        .expect("snapshot_id")
+        .to_string();
+    assert_eq!(id.len(), 64);
+    for field in [
+        "files_new",
+        "files_changed",
+        "files_unchanged",
+        "bytes_read",
+        "bytes_new",
+        "total_bytes",
+    ] {
+        assert!(
+            backup["summary"][field].is_u64(),
+            "no summary.{field}: {backup}"
+        );
+    }
+    assert_eq!(backup["summary"]["files_new"], 2, "{backup}");
+    assert_eq!(backup["summary"]["total_bytes"], 5006, "{backup}");
+    assert!(
+        backup["skipped"].as_array().is_some_and(Vec::is_empty),
+        "{backup}"
+    );
+
+    let snaps = c.run(&["snapshots", "--json"]).ok().json();
+    let snap = &snaps.as_array().expect("an array")[0];
+    assert_eq!(snap["id"], id.as_str());
+    assert_eq!(snap["short_id"], &id[..8]);
+    assert_eq!(snap["paths"], serde_json::json!([arg(&src)]));
+    assert_eq!(snap["tags"], serde_json::json!(["t1"]));
+    assert!(
+        snap["time"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{snap}"
+    );
+    assert!(
+        snap["host"].is_string() && snap["tree"].is_string(),
+        "{snap}"
+    );
+
+    let ls = c
+        .run(&["ls", "--json", "latest", arg(&src)])
+        .ok()
+        .json_lines();
+    let kinds: Vec<(&str, &str)> = ls
+        .iter()
+        .map(|e| (e["path"].as_str().unwrap(), e["type"].as_str().unwrap()))
+        .collect();
+    let p = |rel: &str| arg(&src.join(rel)).to_string();
+    assert_eq!(
+        kinds,
+        [
+            (arg(&src), "dir"),
+            (p("a.txt").as_str(), "file"),
+            (p("dir").as_str(), "dir"),
+            (p("dir/b.bin").as_str(), "file"),
+            (p("link").as_str(), "symlink")
+        ]
+    );
+    assert_eq!(ls[1]["size"], 6);
+    assert_eq!(ls[4]["target"], "a.txt");
+
+    let restore = c.restore(&id, &c.path("target"), &["--json"]).ok().json();
+    assert_eq!(restore["snapshot_id"], id.as_str());
+    assert_eq!(restore["files"], 2, "{restore}");
+    assert_eq!(restore["bytes"], 5006, "{restore}");
+    assert!(
+        restore["failed"].as_array().is_some_and(Vec::is_empty),
+        "{restore}"
+    );
+
+    for args in [
+        &["check", "--json"][..],
+        &["check", "--json", "--read-data"],
+    ] {
+        let check = c.run(args).ok().json();
+        assert!(
+            check["errors"].as_array().is_some_and(Vec::is_empty),
+            "{check}"
+        );
+        assert_eq!(check["snapshots"], 1, "{check}");
+    }
+
+    // cat prints JSON always (it is for debugging).
+    let config = c.run(&["cat", "config"]).ok().json();
+    assert_eq!(config["version"], 1);
+    assert_eq!(config["id"], init["id"]);
+    let snapshot = c.run(&["cat", "snapshot", &id[..8]]).ok().json();
+    assert_eq!(snapshot["tree"], snap["tree"]);
+    assert_eq!(snapshot["paths"], snap["paths"]);
+    let tree = c
+        .run(&["cat", "tree", snap["tree"].as_str().unwrap()])
+        .ok()
+        .json();
+    assert!(
+        tree["nodes"].as_array().is_some_and(|n| !n.is_empty()),
+        "{tree}"
+    );
+    assert_eq!(c.run(&["cat", "tree", "latest"]).ok().json(), tree);
+    let index_key = c.objects("index/").pop().expect("an index object");
+    let index = c
+        .run(&["cat", "index", index_key.trim_start_matches("index/")])
+        .ok()
+        .json();
+    let packs = index["packs"].as_array().expect("index packs");
+    assert!(
+        packs.iter().any(|p| p["kind"] == "data") && packs.iter().any(|p| p["kind"] == "tree"),
+        "{index}"
+    );
+    let pack_id = packs[0]["id"].as_str().unwrap();
+    let header = c.run(&["cat", "pack", pack_id]).ok().json();
+    assert_eq!(
+        header["blobs"], packs[0]["blobs"],
+        "the pack header repeats the index"
+    );
+    let key_key = c.objects("keys/").pop().unwrap();
+    let key = c
+        .run(&["cat", "key", &key_key.trim_start_matches("keys/")[..8]])
+        .ok()
+        .json();
+    assert_eq!(key["kdf"], "argon2id", "{key}");
+
+    let keys = c.run(&["key", "list", "--json"]).ok().json();
+    assert_eq!(keys.as_array().map(Vec::len), Some(1), "{keys}");
+
+    // An unknown object kind is a one-line error.
+    c.run(&["cat", "nonsense"]).code(1).one_line_error();
+    c.run(&["cat", "tree"]).code(1).one_line_error();
+}

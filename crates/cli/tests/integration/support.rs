@@ -1,0 +1,466 @@
+//! What every integration test shares: a runner for the real `coffer`
+//! binary against a repository in a fresh temporary directory, and small
+//! helpers for trees and repository listings.
+//!
+//! Every run checks what must hold for any command on any input: the
+//! process exits normally (no signal, no panic exit code) and stderr never
+//! contains "panicked".
+
+use coffer_testkit::{CompareOptions, assert_same_trees};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use tempfile::TempDir;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The result of one run of the binary.
+#[derive(Debug)]
+pub struct Out {
+    pub what: String,
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    fn from_output(what: String, out: Output) -> Out {
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let code = out.status.code().unwrap_or_else(|| {
+            panic!(
+                "`{what}` was killed by a signal ({:?})\nstderr:\n{stderr}",
+                out.status
+            )
+        });
+        let o = Out {
+            what,
+            code,
+            stdout,
+            stderr,
+        };
+        assert!(
+            !o.stderr.contains("panicked") && code != 101,
+            "`{}` panicked:\n{}",
+            o.what,
+            o.stderr
+        );
+        o
+    }
+
+    /// Asserts the exit code, showing the output when it differs.
+    #[track_caller]
+    pub fn code(&self, expected: i32) -> &Self {
+        assert_eq!(
+            self.code,
+            expected,
+            "`{}` exited {} (expected {expected})\n{}",
+            self.what,
+            self.code,
+            self.show()
+        );
+        self
+    }
+
+    /// Asserts a non-zero exit code.
+    #[track_caller]
+    pub fn failed(&self) -> &Self {
+        assert_ne!(
+            self.code,
+            0,
+            "`{}` should have failed\n{}",
+            self.what,
+            self.show()
+        );
+        self
+    }
+
+    /// stdout and stderr for a failure message, each clipped to a few KiB.
+    pub fn show(&self) -> String {
+        format!(
+            "stdout:\n{}\nstderr:\n{}",
+            clip(&self.stdout),
+            clip(&self.stderr)
+        )
+    }
+
+    /// stdout and stderr together, for "does the output name X" checks.
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+
+    #[track_caller]
+    pub fn ok(&self) -> &Self {
+        self.code(0)
+    }
+
+    /// stdout as one JSON document.
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "`{}` printed invalid JSON ({e}):\n{}",
+                self.what, self.stdout
+            )
+        })
+    }
+
+    /// stdout as JSON lines (one document per non-empty line).
+    #[track_caller]
+    pub fn json_lines(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| {
+                    panic!("`{}` printed an invalid JSON line ({e}): {l}", self.what)
+                })
+            })
+            .collect()
+    }
+
+    /// Asserts stderr is exactly one line (an error message) and returns it.
+    #[track_caller]
+    pub fn one_line_error(&self) -> &str {
+        let err = self.stderr.trim_end();
+        assert!(
+            !err.is_empty() && !err.contains('\n'),
+            "`{}` should print one line on stderr, printed:\n{}",
+            self.what,
+            self.stderr
+        );
+        assert!(
+            err.contains("error"),
+            "`{}`: not an error message: {err}",
+            self.what
+        );
+        err
+    }
+}
+
+/// A repository location in its own temporary directory, and the binary
+/// run against it with a password in the environment.
+pub struct Coffer {
+    pub dir: TempDir,
+    pub repo: PathBuf,
+    pub password: String,
+    /// Pass `--repo`; when false the binary picks its default location.
+    pub pass_repo: bool,
+    /// Run as this uid and gid (through `setpriv`) instead of root.
+    pub as_user: Option<u32>,
+}
+
+impl Coffer {
+    /// A location where no repository exists yet.
+    pub fn new() -> Coffer {
+        let dir = tempfile::Builder::new()
+            .prefix("coffer-it-")
+            .tempdir()
+            .expect("tempdir");
+        let repo = dir.path().join("repo");
+        Coffer {
+            dir,
+            repo,
+            password: PASSWORD.to_string(),
+            pass_repo: true,
+            as_user: None,
+        }
+    }
+
+    /// No `--repo` and no COFFER_REPOSITORY: the default location below
+    /// HOME (which is this test's temporary directory).
+    pub fn default_location() -> Coffer {
+        let mut c = Coffer::new();
+        c.repo = c.dir.path().join(".local/share/coffer/repo");
+        c.pass_repo = false;
+        c
+    }
+
+    /// A freshly initialized repository.
+    pub fn init() -> Coffer {
+        let c = Coffer::new();
+        c.run(&["init"]).ok();
+        c
+    }
+
+    /// A path inside this test's temporary directory.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// The binary with a clean environment: this repository, this password,
+    /// HOME inside the temporary directory (so the default repository is
+    /// never the real one), stdin closed (so nothing can prompt).
+    pub fn command<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
+        let bin = env!("CARGO_BIN_EXE_coffer");
+        let mut cmd = match self.as_user {
+            None => Command::new(bin),
+            Some(id) => {
+                let mut c = Command::new("setpriv");
+                c.arg(format!("--reuid={id}"))
+                    .arg(format!("--regid={id}"))
+                    .arg("--clear-groups")
+                    .arg(bin);
+                c
+            }
+        };
+        for v in [
+            "COFFER_REPOSITORY",
+            "COFFER_PASSWORD",
+            "COFFER_PASSWORD_FILE",
+            "COFFER_PASSWORD_COMMAND",
+            "COFFER_NEW_PASSWORD",
+            "COFFER_NEW_PASSWORD_FILE",
+            "XDG_DATA_HOME",
+        ] {
+            cmd.env_remove(v);
+        }
+        cmd.env("HOME", self.dir.path())
+            .env("COFFER_PASSWORD", &self.password)
+            .stdin(Stdio::null());
+        if self.pass_repo {
+            cmd.arg("--repo").arg(&self.repo);
+        }
+        cmd.args(args);
+        cmd
+    }
+
+    /// Runs `coffer --repo REPO ARGS…` with extra environment and waits.
+    pub fn run_env<S: AsRef<OsStr>>(&self, args: &[S], env: &[(&str, &str)]) -> Out {
+        let mut cmd = self.command(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run `{}`: {e}", describe(args)));
+        Out::from_output(describe(args), out)
+    }
+
+    /// Runs `coffer --repo REPO ARGS…` and waits.
+    pub fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> Out {
+        self.run_env(args, &[])
+    }
+
+    /// `backup --json EXTRA… PATHS…`; asserts exit 0 and returns the summary.
+    #[track_caller]
+    pub fn backup(&self, paths: &[&Path], extra: &[&str]) -> Value {
+        let mut args: Vec<&OsStr> = vec!["backup".as_ref(), "--json".as_ref()];
+        args.extend(extra.iter().map(OsStr::new));
+        args.extend(paths.iter().map(|p| p.as_os_str()));
+        let out = self.run(&args);
+        out.ok();
+        let v = out.json();
+        assert_eq!(v["message_type"], "summary", "{v}");
+        v
+    }
+
+    /// `restore SNAPSHOT --target TARGET EXTRA…`.
+    pub fn restore(&self, snapshot: &str, target: &Path, extra: &[&str]) -> Out {
+        let mut args: Vec<&OsStr> = vec![
+            "restore".as_ref(),
+            snapshot.as_ref(),
+            "--target".as_ref(),
+            target.as_os_str(),
+        ];
+        args.extend(extra.iter().map(OsStr::new));
+        self.run(&args)
+    }
+
+    /// Ids of all snapshots, oldest first.
+    pub fn snapshot_ids(&self) -> Vec<String> {
+        let out = self.run(&["snapshots", "--json"]);
+        out.ok();
+        out.json()
+            .as_array()
+            .expect("snapshots --json prints an array")
+            .iter()
+            .map(|s| s["id"].as_str().expect("snapshot id").to_string())
+            .collect()
+    }
+
+    /// Object keys of the repository (files below it, `.tmp-*` included).
+    pub fn objects(&self, prefix: &str) -> Vec<String> {
+        files_below(&self.repo)
+            .iter()
+            .map(|p| arg(p.strip_prefix(&self.repo).expect("below the repository")).to_string())
+            .filter(|k| k.starts_with(prefix))
+            .collect()
+    }
+
+    /// Bytes the repository takes on disk (allocated blocks) and apparent bytes.
+    pub fn size(&self) -> (u64, u64) {
+        let mut disk = 0;
+        let mut apparent = 0;
+        for p in files_below(&self.repo) {
+            let md = fs::symlink_metadata(&p).expect("stat");
+            disk += md.blocks() * 512;
+            apparent += md.len();
+        }
+        (disk, apparent)
+    }
+}
+
+/// The node at `path` (absolute, as backed up) in snapshot `snap`, read
+/// through `cat tree` from the snapshot's root down.
+pub fn tree_node(c: &Coffer, snap: &str, path: &Path) -> Value {
+    let snapshot = c.run(&["cat", "snapshot", snap]);
+    let mut tree = snapshot.ok().json()["tree"]
+        .as_str()
+        .expect("snapshot has a tree")
+        .to_string();
+    let names: Vec<String> = path
+        .iter()
+        .skip(1)
+        .map(|n| n.to_string_lossy().into_owned())
+        .collect();
+    for (i, name) in names.iter().enumerate() {
+        let out = c.run(&["cat", "tree", &tree]);
+        let t = out.ok().json();
+        let node = t["nodes"]
+            .as_array()
+            .expect("tree has nodes")
+            .iter()
+            .find(|n| n["name"] == name.as_str())
+            .unwrap_or_else(|| panic!("no {name} in tree {tree}: {t}"))
+            .clone();
+        if i + 1 == names.len() {
+            return node;
+        }
+        tree = node["subtree"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} has no subtree: {node}"))
+            .to_string();
+    }
+    unreachable!("path has at least one component")
+}
+
+/// `s` cut to its first and last 2 KiB.
+pub fn clip(s: &str) -> String {
+    const KEEP: usize = 2048;
+    if s.len() <= 2 * KEEP {
+        return s.to_string();
+    }
+    let head = s
+        .char_indices()
+        .take_while(|(i, _)| *i < KEEP)
+        .last()
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    let tail = s
+        .char_indices()
+        .find(|(i, _)| *i >= s.len() - KEEP)
+        .map_or(s.len(), |(i, _)| i);
+    format!(
+        "{}\n…({} bytes left out)…\n{}",
+        &s[..head],
+        tail - head,
+        &s[tail..]
+    )
+}
+
+/// A path as an argument (the tests' temporary paths are UTF-8).
+pub fn arg(p: &Path) -> &str {
+    p.to_str()
+        .unwrap_or_else(|| panic!("not UTF-8: {}", p.display()))
+}
+
+/// `coffer ARGS…` for messages.
+pub fn describe<S: AsRef<OsStr>>(args: &[S]) -> String {
+    let words: Vec<String> = args
+        .iter()
+        .map(|a| a.as_ref().to_string_lossy().into_owned())
+        .collect();
+    format!("coffer {}", words.join(" "))
+}
+
+/// Every regular file below `root`, sorted.
+pub fn files_below(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in fs::read_dir(&dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        {
+            let e = e.expect("dir entry");
+            let ft = e.file_type().expect("file type");
+            if ft.is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Every entry below `root` (relative path → size, mtime, content), to show
+/// that nothing was written.
+pub fn listing(root: &Path) -> BTreeMap<String, (u64, i64, i64, Vec<u8>)> {
+    files_below(root)
+        .into_iter()
+        .map(|p| {
+            let md = fs::symlink_metadata(&p).expect("stat");
+            let rel = p
+                .strip_prefix(root)
+                .expect("below root")
+                .to_string_lossy()
+                .into_owned();
+            (
+                rel,
+                (
+                    md.len(),
+                    md.mtime(),
+                    md.mtime_nsec(),
+                    fs::read(&p).unwrap_or_default(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Where a restore into `target` puts the backed-up path `src`.
+pub fn restored(target: &Path, src: &Path) -> PathBuf {
+    target.join(src.strip_prefix("/").expect("absolute source path"))
+}
+
+/// Asserts that `b` holds what `a` holds: bytes, types, modes, times,
+/// xattrs, hardlinks, and owners (the tests run as root).
+#[track_caller]
+pub fn assert_restored(a: &Path, b: &Path) {
+    assert_same_trees(a, b, &CompareOptions::for_current_user());
+}
+
+/// XORs the byte at `offset` of `path` with `mask` (a flipped bit when
+/// `mask` has one bit set).
+pub fn flip_byte(path: &Path, offset: usize, mask: u8) {
+    let mut bytes =
+        fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    assert!(
+        offset < bytes.len(),
+        "{} has only {} bytes",
+        path.display(),
+        bytes.len()
+    );
+    bytes[offset] ^= mask;
+    fs::write(path, bytes).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+}
+
+/// A summary field of a `backup --json` result.
+#[track_caller]
+pub fn summary_u64(v: &Value, field: &str) -> u64 {
+    v["summary"][field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no summary.{field} in {v}"))
+}
+
+/// Writes `content` to `path`, creating parent directories.
+pub fn write(path: &Path, content: impl AsRef<[u8]>) {
+    if let Some(d) = path.parent() {
+        fs::create_dir_all(d).expect("mkdir");
+    }
+    fs::write(path, content).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+}
