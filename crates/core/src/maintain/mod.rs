@@ -1,4 +1,6 @@
-//! Keeping a repository healthy: check (and later forget, prune, stats, diff).
+//! Keeping a repository healthy: retention (a pure function of snapshots,
+//! policy and now), check, and browsing snapshots.
 
 pub mod check;
 pub mod ls;
+pub mod retention;
