@@ -6,11 +6,18 @@
 mod args;
 mod commands;
 mod output;
+mod progress;
 mod settings;
 
 use clap::Parser;
 
 fn main() {
+    // Like other Unix tools, stop quietly when the reader of our output goes
+    // away (`coffer ls latest | head`) instead of failing to print.
+    // SAFETY: called first, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = args::Cli::parse();
     let code =
         match settings::Settings::new(&cli.global).and_then(|s| commands::run(cli.command, &s)) {

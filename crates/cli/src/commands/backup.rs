@@ -4,35 +4,9 @@ use crate::settings::Settings;
 use coffer_core::backup::{BackupOptions, backup};
 use coffer_core::error::EXIT_INCOMPLETE;
 use coffer_core::id::SnapshotId;
-use coffer_core::progress::Progress;
 use coffer_core::store::StorageClass;
 use coffer_core::{Error, Result};
-use std::path::{Path, PathBuf};
-
-/// Warnings go to stderr as they happen; the summary comes at the end.
-struct Warnings {
-    json: bool,
-}
-
-impl Progress for Warnings {
-    fn warning(&self, path: &Path, message: &str) {
-        if self.json {
-            let line = serde_json::json!({"message_type": "error", "path": path.to_string_lossy(), "error": message});
-            eprintln!("{line}");
-        } else {
-            eprintln!("warning: {message}");
-        }
-    }
-
-    fn changed_while_reading(&self, path: &Path) {
-        if !self.json {
-            eprintln!(
-                "warning: file changed while it was read: {}",
-                path.display()
-            );
-        }
-    }
-}
+use std::path::PathBuf;
 
 fn read_exclude_file(f: &PathBuf) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(f)
@@ -87,7 +61,10 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
         Some(p) => Some(repo.find_snapshot(p, &Default::default())?.id),
         None => None,
     };
-    let r = backup(repo, &opts, &Warnings { json: s.json })?;
+    let reporter = crate::progress::Reporter::new(s.json, s.quiet, "backed up");
+    let r = backup(repo, &opts, &reporter);
+    reporter.finish();
+    let r = r?;
     let sum = &r.snapshot.summary;
     if s.json {
         crate::output::json(&serde_json::json!({

@@ -304,8 +304,6 @@ fn password_file_and_command_open_the_repository() {
 }
 
 #[test]
-#[ignore = "bug: writing to a closed stdout panics (println! on EPIPE in crates/cli/src/output.rs and commands/*.rs), \
-            e.g. `coffer cat index ID | head`"]
 fn closed_stdout_is_not_a_panic() {
     let c = repo_with_snapshot();
     for args in [
