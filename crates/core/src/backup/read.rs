@@ -1,21 +1,36 @@
 //! Stage 2: read, chunk, hash, and hand each chunk to the blob writer
 //! (which dedups, compresses, encrypts and packs). Runs on `threads` workers.
+//!
+//! Input: files the walker opened, with the metadata it read. Output: the
+//! content blob ids in order, the holes, and whether the file changed while
+//! it was read.
+//! Invariants: a file whose allocated blocks are fewer than its size is read
+//! region by region (SEEK_DATA/SEEK_HOLE): holes are recorded, not read, and
+//! each data region is chunked on its own, so no blob spans a hole and the
+//! blobs, placed one after another skipping the holes, rebuild the file.
+//! The recorded holes and size always agree with what was actually read.
 
 use crate::blob::BlobWriter;
 use crate::chunk::Chunker;
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::format::pack::BlobKind;
 use crate::format::tree::Node;
+use crate::fs::sparse;
 use crate::id::BlobId;
 use crossbeam_channel::{Receiver, Sender};
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 pub struct FileJob {
+    /// Opened by the walker (through its directory, so any depth works).
+    pub file: File,
     pub path: PathBuf,
     /// The metadata read by the walker (before reading the content).
     pub node: Node,
+    /// Allocated bytes at that time (fewer than the size: maybe sparse).
+    pub allocated: u64,
     pub result: Sender<Result<FileRead, FileError>>,
 }
 
@@ -28,6 +43,10 @@ pub enum FileError {
 
 pub struct FileRead {
     pub content: Vec<BlobId>,
+    /// Holes as (offset, length), sorted; empty for a dense file.
+    pub holes: Vec<(u64, u64)>,
+    /// Apparent size: data read plus holes.
+    pub size: u64,
     pub bytes_read: u64,
     /// Size, mtime or ctime differed after reading: the file changed meanwhile.
     pub changed_while_reading: bool,
@@ -36,68 +55,85 @@ pub struct FileRead {
 /// Runs one reader: takes jobs until the channel closes.
 pub fn reader_loop(jobs: &Receiver<FileJob>, writer: &BlobWriter, chunker: &Chunker) {
     for job in jobs.iter() {
-        let r = read_file(&job.path, &job.node, writer, chunker);
+        let r = read_file(&job, writer, chunker);
         let _ = job.result.send(r);
     }
 }
 
-fn open_noatime(path: &Path) -> std::io::Result<File> {
-    // O_NOATIME keeps a backup from touching atimes; only the owner (or
-    // root) may use it, so fall back to a plain open.
-    let flags = libc::O_NOFOLLOW | libc::O_NOATIME;
-    OpenOptions::new()
-        .read(true)
-        .custom_flags(flags)
-        .open(path)
-        .or_else(|_| {
-            OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(path)
-        })
-}
-
-fn read_file(
+/// Chunks what `reader` yields into blobs, appending their ids to `content`.
+fn store(
+    reader: impl Read,
+    len: u64,
     path: &Path,
-    node: &Node,
     writer: &BlobWriter,
     chunker: &Chunker,
-) -> Result<FileRead, FileError> {
-    let unreadable = FileError::Unreadable;
-    let file =
-        open_noatime(path).map_err(|e| unreadable(Error::io("cannot open", path.display(), e)))?;
-    let mut content = Vec::new();
-    let mut bytes_read = 0u64;
+    content: &mut Vec<BlobId>,
+) -> Result<u64, FileError> {
+    let mut read = 0u64;
     let mut repo_error = None;
-    let chunked = chunker.chunks(&file, node.size, &path.display(), &mut |chunk| {
-        bytes_read += chunk.len() as u64;
+    let chunked = chunker.chunks(reader, len, &path.display(), &mut |chunk| {
+        read += chunk.len() as u64;
         match writer.add(BlobKind::Data, &chunk) {
             Ok((id, _)) => {
                 content.push(id);
                 Ok(())
             }
             Err(e) => {
-                let stop = Error::fatal("stopped by a repository error");
                 repo_error = Some(e);
-                Err(stop)
+                Err(Error::fatal("stopped by a repository error"))
             }
         }
     });
-    if let Err(e) = chunked {
-        return Err(match repo_error {
-            Some(re) => FileError::Repository(re),
-            None => unreadable(e),
-        });
+    match (chunked, repo_error) {
+        (Ok(()), _) => Ok(read),
+        (Err(_), Some(re)) => Err(FileError::Repository(re)),
+        (Err(e), None) => Err(FileError::Unreadable(e)),
     }
-    let after = file
-        .metadata()
-        .map_err(|e| unreadable(Error::io("cannot stat", path.display(), e)))?;
+}
+
+fn read_file(job: &FileJob, writer: &BlobWriter, chunker: &Chunker) -> Result<FileRead, FileError> {
+    let (file, path, node) = (&job.file, job.path.as_path(), &job.node);
+    let unreadable = |what: &str, e| FileError::Unreadable(Error::io(what, path.display(), e));
+    let mut content = Vec::new();
+    let mut bytes_read = 0u64;
+    let mut holes = Vec::new();
+    let size;
+    let regions = if sparse::may_have_holes(node.size, job.allocated) {
+        Some(sparse::data_regions(file).map_err(|e| unreadable("cannot find holes in", e))?)
+    } else {
+        None
+    };
+    match regions {
+        Some(regions) if regions != [(0, node.size)] => {
+            // What was read, as regions: a region that came up short (the
+            // file shrank) leaves a hole where its missing bytes were.
+            let mut read_regions = Vec::with_capacity(regions.len());
+            for (offset, len) in regions {
+                let mut f = file;
+                f.seek(SeekFrom::Start(offset))
+                    .map_err(|e| unreadable("cannot read", e))?;
+                let n = store(f.take(len), len, path, writer, chunker, &mut content)?;
+                read_regions.push((offset, n));
+                bytes_read += n;
+            }
+            let end = read_regions.last().map_or(0, |&(o, n)| o + n);
+            size = node.size.max(end);
+            holes = sparse::holes(&read_regions, size);
+        }
+        _ => {
+            bytes_read = store(file, node.size, path, writer, chunker, &mut content)?;
+            size = bytes_read;
+        }
+    }
+    let after = file.metadata().map_err(|e| unreadable("cannot stat", e))?;
     let ns = |s: i64, n: i64| s * 1_000_000_000 + n;
-    let changed_while_reading = after.size() != bytes_read
+    let changed_while_reading = after.size() != size
         || ns(after.mtime(), after.mtime_nsec()) != node.mtime
         || ns(after.ctime(), after.ctime_nsec()) != node.ctime;
     Ok(FileRead {
         content,
+        holes,
+        size,
         bytes_read,
         changed_while_reading,
     })

@@ -82,7 +82,8 @@ impl TreeBuilder<'_> {
                         self.progress.changed_while_reading(&path);
                     }
                     node.content = r.content;
-                    node.size = r.bytes_read;
+                    node.holes = r.holes;
+                    node.size = r.size;
                     bytes_read = r.bytes_read;
                 }
                 // The repository failing is fatal; a file failing is not.

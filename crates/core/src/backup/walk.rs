@@ -1,20 +1,29 @@
 //! Stage 1: walk the requested paths in tree order (entries sorted by name
-//! bytes, depth first), compare each file with the parent snapshot, and send
-//! files that must be read to the readers. Emits events in the exact order
-//! the tree builder needs them; a file's result arrives later through its
-//! own channel, so reading runs in parallel while order is kept.
+//! bytes, depth first), compare each file with the parent snapshot, open
+//! the files that must be read and hand them to the readers.
+//!
+//! Input: the requested paths as a [`Trie`], the parent snapshot's root tree.
+//! Output: [`Event`]s in exactly the order the tree builder needs them; a
+//! file's content arrives later through its own channel, so reading runs in
+//! parallel while order is kept.
+//! Invariants: every directory is reached through its parent's descriptor
+//! (openat, fstatat, never following symlinks), so depth and path length are
+//! unlimited; paths are built only for messages and excludes. What cannot
+//! be read is reported as [`Event::Skipped`] and the walk goes on.
 
 use super::read::{FileError, FileJob, FileRead};
 use super::{BackupOptions, Excludes};
 use crate::error::Error;
 use crate::format::tree::{Node, NodeKind, Tree};
-use crate::fs::{Owners, read_node, unchanged};
+use crate::fs::at::Dir;
+use crate::fs::{Meta, Owners, read_node, unchanged};
 use crate::repo::Repository;
 use crossbeam_channel::{Receiver, Sender, bounded};
+use rustix::fs::{Mode, OFlags};
 use std::collections::BTreeMap;
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// How a file compares with the parent snapshot.
@@ -80,16 +89,33 @@ pub struct Walker<'a> {
     pub stopped: std::cell::Cell<bool>,
 }
 
+/// Opens a regular file for reading without following a symlink, without
+/// blocking (should it have become a FIFO) and, where allowed, without
+/// updating its atime (O_NOATIME: only the owner or root may use it).
+fn open_file(dir: &Dir, name: &OsStr) -> std::io::Result<File> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let fd = match rustix::fs::openat(dir.fd(), name, flags | OFlags::NOATIME, Mode::empty()) {
+        Err(rustix::io::Errno::PERM) => rustix::fs::openat(dir.fd(), name, flags, Mode::empty()),
+        r => r,
+    }?;
+    Ok(File::from(fd))
+}
+
 impl Walker<'_> {
     /// Walks the trie below `/`; `parent` is the parent snapshot's root tree.
     pub fn run(&self, trie: &Trie, parent: Option<&Tree>) {
+        let root = Path::new("/");
+        let dir = match Dir::open(root) {
+            Ok(d) => d,
+            Err(e) => return self.skip(root.to_path_buf(), Error::io("cannot read", "/", e)),
+        };
         if trie.leaf {
-            match std::fs::symlink_metadata("/") {
-                Ok(meta) => self.dir_entries(Path::new("/"), meta.dev(), parent),
-                Err(e) => self.skip(PathBuf::from("/"), Error::io("cannot read", "/", e)),
+            match dir.stat(OsStr::new(".")) {
+                Ok(st) => self.dir_entries(&dir, root, Meta::from_stat(&st).dev, parent),
+                Err(e) => self.skip(root.to_path_buf(), Error::io("cannot read", "/", e)),
             }
         } else {
-            self.trie_entries(Path::new("/"), trie, parent);
+            self.trie_entries(&dir, root, trie, parent);
         }
     }
 
@@ -109,32 +135,41 @@ impl Walker<'_> {
         self.repo.read_tree(&id).ok()
     }
 
+    fn stat(&self, dir: &Dir, name: &OsStr, path: &Path) -> Option<Meta> {
+        match dir.stat(name) {
+            Ok(st) => Some(Meta::from_stat(&st)),
+            Err(e) => {
+                self.skip(
+                    path.to_path_buf(),
+                    Error::io("cannot read", path.display(), e),
+                );
+                None
+            }
+        }
+    }
+
     /// Intermediate directories of the requested paths: only the requested
     /// children are walked.
-    fn trie_entries(&self, dir: &Path, trie: &Trie, parent: Option<&Tree>) {
+    fn trie_entries(&self, dir: &Dir, path: &Path, trie: &Trie, parent: Option<&Tree>) {
         for (name, child) in &trie.children {
             if self.stopped.get() {
                 return;
             }
-            let path = dir.join(OsStr::from_bytes(name));
-            let meta = match std::fs::symlink_metadata(&path) {
-                Ok(m) => m,
-                Err(e) => {
-                    self.skip(path.clone(), Error::io("cannot read", path.display(), e));
-                    continue;
-                }
+            let name = OsStr::from_bytes(name);
+            let path = path.join(name);
+            let Some(meta) = self.stat(dir, name, &path) else {
+                continue;
             };
-            let parent_node = parent.and_then(|t| t.find(name));
+            let parent_node = parent.and_then(|t| t.find(name.as_bytes()));
             if child.leaf {
-                let dev = meta.dev();
-                self.visit(path, meta, dev, parent_node);
-            } else if !meta.is_dir() {
+                self.visit(dir, name, path, meta, meta.dev, parent_node);
+            } else if meta.kind != NodeKind::Dir {
                 self.skip(
                     path.clone(),
                     Error::invalid("not a directory").with_location(path.display()),
                 );
             } else {
-                let node = match read_node(&path, &meta, self.owners) {
+                let node = match read_node(dir, name, &path, &meta, self.owners) {
                     Ok(n) => n,
                     Err(e) => {
                         self.skip(path, e);
@@ -143,17 +178,32 @@ impl Walker<'_> {
                 };
                 let sub = self.parent_subtree(parent_node);
                 self.send(Event::Enter(node));
-                self.trie_entries(&path, child, sub.as_ref());
+                match dir.child(name) {
+                    Ok(d) => self.trie_entries(&d, &path, child, sub.as_ref()),
+                    Err(e) => self.skip(
+                        path.clone(),
+                        Error::io("cannot read directory", path.display(), e),
+                    ),
+                }
                 self.send(Event::Leave);
             }
         }
     }
 
-    fn visit(&self, path: PathBuf, meta: std::fs::Metadata, root_dev: u64, parent: Option<&Node>) {
-        if self.excludes.is_excluded(&path) {
+    /// One entry `name` of `dir` (full path `path`, lstat `meta`).
+    fn visit(
+        &self,
+        dir: &Dir,
+        name: &OsStr,
+        path: PathBuf,
+        meta: Meta,
+        root_dev: u64,
+        parent: Option<&Node>,
+    ) {
+        if self.excludes.is_excluded(&path, meta.kind == NodeKind::Dir) {
             return;
         }
-        let node = match read_node(&path, &meta, self.owners) {
+        let node = match read_node(dir, name, &path, &meta, self.owners) {
             Ok(n) => n,
             Err(e) => return self.skip(path, e),
         };
@@ -168,14 +218,22 @@ impl Walker<'_> {
             NodeKind::Dir => {
                 let sub = self.parent_subtree(parent);
                 self.send(Event::Enter(node));
-                if !self.opts.one_file_system || meta.dev() == root_dev {
-                    self.dir_entries(&path, root_dev, sub.as_ref());
+                if !self.opts.one_file_system || meta.dev == root_dev {
+                    match dir.child(name) {
+                        Ok(d) => self.dir_entries(&d, &path, root_dev, sub.as_ref()),
+                        Err(e) => self.skip(
+                            path.clone(),
+                            Error::io("cannot read directory", path.display(), e),
+                        ),
+                    }
                 }
                 self.send(Event::Leave);
             }
             NodeKind::File if status == Status::Unchanged => {
                 let mut node = node;
-                node.content = parent.expect("unchanged implies a parent").content.clone();
+                let p = parent.expect("unchanged implies a parent");
+                node.content = p.content.clone();
+                node.holes = p.holes.clone();
                 self.send(Event::Entry {
                     node,
                     path,
@@ -184,10 +242,19 @@ impl Walker<'_> {
                 });
             }
             NodeKind::File if node.size > 0 => {
+                let file = match open_file(dir, name) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        return self
+                            .skip(path.clone(), Error::io("cannot open", path.display(), e));
+                    }
+                };
                 let (tx, rx) = bounded(1);
                 let job = FileJob {
+                    file,
                     path: path.clone(),
                     node: node.clone(),
+                    allocated: meta.allocated,
                     result: tx,
                 };
                 if self.jobs.send(job).is_err() {
@@ -210,42 +277,31 @@ impl Walker<'_> {
     }
 
     /// Every entry of a directory, sorted by name bytes (tree order).
-    fn dir_entries(&self, dir: &Path, root_dev: u64, parent: Option<&Tree>) {
-        let rd = match std::fs::read_dir(dir) {
-            Ok(rd) => rd,
+    fn dir_entries(&self, dir: &Dir, path: &Path, root_dev: u64, parent: Option<&Tree>) {
+        let mut names = match dir.names() {
+            Ok(n) => n,
             Err(e) => {
                 return self.skip(
-                    dir.to_path_buf(),
-                    Error::io("cannot read directory", dir.display(), e),
+                    path.to_path_buf(),
+                    Error::io("cannot read directory", path.display(), e),
                 );
             }
         };
-        let mut names = Vec::new();
-        for entry in rd {
-            match entry {
-                Ok(e) => names.push(e.file_name()),
-                Err(e) => {
-                    return self.skip(
-                        dir.to_path_buf(),
-                        Error::io("cannot read directory", dir.display(), e),
-                    );
-                }
+        if self.excludes.has_tags() {
+            let open = |n: &OsStr| open_file(dir, n);
+            if let Some(keep) = self.excludes.tag_files(&names, open) {
+                names = keep;
             }
         }
-        names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
         for name in names {
             if self.stopped.get() {
                 return;
             }
-            let path = dir.join(&name);
-            match std::fs::symlink_metadata(&path) {
-                Ok(meta) => self.visit(
-                    path,
-                    meta,
-                    root_dev,
-                    parent.and_then(|t| t.find(name.as_bytes())),
-                ),
-                Err(e) => self.skip(path.clone(), Error::io("cannot read", path.display(), e)),
+            let child: OsString = name;
+            let child_path = path.join(&child);
+            if let Some(meta) = self.stat(dir, &child, &child_path) {
+                let parent_node = parent.and_then(|t| t.find(child.as_bytes()));
+                self.visit(dir, &child, child_path, meta, root_dev, parent_node);
             }
         }
     }

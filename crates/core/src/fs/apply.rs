@@ -1,7 +1,21 @@
+//! Applying a node's metadata to a restored entry.
+//!
+//! Input: a path (any length) and the node it must match. Output: the
+//! entry's owner, xattrs, mode and times set.
+//! Invariants: the order survives the kernel's side effects — owner first
+//! (chown clears setuid, setgid and `security.capability`), then xattrs
+//! (ACLs, capabilities; attributes the node does not have are removed, such
+//! as an ACL inherited from a default ACL), then mode (which must agree with
+//! an ACL's mask, and so is set after it), then times last (everything else
+//! changes ctime, and writing would change mtime). Every step is tried; the
+//! first failure is returned, naming the path.
+
+use super::at::At;
 use super::owners::Owners;
+use super::read::is_unsupported;
 use crate::error::{Error, Result};
 use crate::format::tree::{Node, NodeKind};
-use rustix::fs::{AtFlags, CWD, Timespec, Timestamps, UTIME_OMIT};
+use rustix::fs::{AtFlags, Gid, Mode, Timespec, Timestamps, UTIME_OMIT, Uid};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -21,47 +35,59 @@ fn ts(ns: i64) -> Timespec {
     }
 }
 
-/// Applies owner, xattrs, mode and times of `node` to `path`, in that order.
-/// Failures to set xattrs in namespaces we may not write (e.g. `trusted.*`
-/// as non-root) are returned as one error after everything else was applied.
+/// The uid and gid `node` gets on this system: by name when this system
+/// knows the name (and `numeric_owner` is off), else the stored numbers.
+pub fn owner_ids(node: &Node, owners: &Owners, numeric_owner: bool) -> (u32, u32) {
+    if numeric_owner {
+        return (node.uid, node.gid);
+    }
+    (
+        owners.uid_of(&node.user).unwrap_or(node.uid),
+        owners.gid_of(&node.group).unwrap_or(node.gid),
+    )
+}
+
+/// Xattrs a restore leaves alone when the snapshot does not have them: an
+/// SELinux label is assigned by the target system's policy.
+const KEEP_XATTRS: &[&[u8]] = &[b"security.selinux"];
+
+/// Applies owner, xattrs, mode and times of `node` to `path` (written at
+/// `written`, the same entry under its temporary name when it has one).
 pub fn apply_metadata(path: &Path, node: &Node, owners: &Owners, opts: ApplyOptions) -> Result<()> {
-    let is_link = node.kind == NodeKind::Symlink;
+    apply_metadata_at(path, path, node, owners, opts)
+}
+
+/// [`apply_metadata`] for an entry that is at `written` for now and will be
+/// renamed to `path` (named in errors).
+pub fn apply_metadata_at(
+    written: &Path,
+    path: &Path,
+    node: &Node,
+    owners: &Owners,
+    opts: ApplyOptions,
+) -> Result<()> {
+    let at = At::new(written).map_err(|e| Error::io("cannot reach", path.display(), e))?;
     let mut first_err: Option<Error> = None;
     if opts.chown {
-        let (uid, gid) = if opts.numeric_owner {
-            (node.uid, node.gid)
-        } else {
-            (
-                owners.uid_of(&node.user).unwrap_or(node.uid),
-                owners.gid_of(&node.group).unwrap_or(node.gid),
-            )
-        };
+        let (uid, gid) = owner_ids(node, owners, opts.numeric_owner);
         let r = rustix::fs::chownat(
-            CWD,
-            path,
-            Some(rustix::fs::Uid::from_raw(uid)),
-            Some(rustix::fs::Gid::from_raw(gid)),
+            at.dir(),
+            at.name(),
+            Some(Uid::from_raw(uid)),
+            Some(Gid::from_raw(gid)),
             AtFlags::SYMLINK_NOFOLLOW,
         );
         if let Err(e) = r {
             first_err.get_or_insert(Error::io("cannot change owner", path.display(), e.into()));
         }
     }
-    if !is_link {
-        for x in &node.xattrs {
-            if let Err(e) = xattr::set(path, OsStr::from_bytes(&x.name), &x.value) {
-                first_err.get_or_insert(Error::io(
-                    format!(
-                        "cannot set extended attribute {}",
-                        String::from_utf8_lossy(&x.name)
-                    ),
-                    path.display(),
-                    e,
-                ));
-            }
-        }
-        let mode = rustix::fs::Mode::from_raw_mode(node.mode as _);
-        if let Err(e) = rustix::fs::chmod(path, mode) {
+    if let Err(e) = set_xattrs(&at.short_path(), path, node) {
+        first_err.get_or_insert(e);
+    }
+    if node.kind != NodeKind::Symlink {
+        // Symlinks have no mode of their own on Linux (always 0777).
+        let mode = Mode::from_raw_mode(node.mode as _);
+        if let Err(e) = rustix::fs::chmodat(at.dir(), at.name(), mode, AtFlags::empty()) {
             first_err.get_or_insert(Error::io("cannot change mode", path.display(), e.into()));
         }
     }
@@ -76,8 +102,62 @@ pub fn apply_metadata(path: &Path, node: &Node, owners: &Owners, opts: ApplyOpti
         },
         last_modification: ts(node.mtime),
     };
-    if let Err(e) = rustix::fs::utimensat(CWD, path, &times, AtFlags::SYMLINK_NOFOLLOW) {
+    if let Err(e) = rustix::fs::utimensat(at.dir(), at.name(), &times, AtFlags::SYMLINK_NOFOLLOW) {
         first_err.get_or_insert(Error::io("cannot set times", path.display(), e.into()));
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Makes the xattrs of `at` exactly the node's (but [`KEEP_XATTRS`]).
+fn set_xattrs(at: &Path, path: &Path, node: &Node) -> Result<()> {
+    let mut first_err = None;
+    let existing = match xattr::list(at) {
+        Ok(names) => names.collect(),
+        Err(e) if is_unsupported(&e) => Vec::new(),
+        Err(e) => {
+            // Setting may still work; report listing only if nothing else fails.
+            first_err = Some(Error::io(
+                "cannot list extended attributes",
+                path.display(),
+                e,
+            ));
+            Vec::new()
+        }
+    };
+    for name in existing {
+        let bytes = name.as_bytes();
+        if KEEP_XATTRS.contains(&bytes) || node.xattrs.iter().any(|x| x.name == bytes) {
+            continue;
+        }
+        match xattr::remove(at, &name) {
+            Ok(()) => {}
+            Err(e) if is_unsupported(&e) => {}
+            Err(e) => {
+                first_err.get_or_insert(Error::io(
+                    format!(
+                        "cannot remove extended attribute {}",
+                        name.to_string_lossy()
+                    ),
+                    path.display(),
+                    e,
+                ));
+            }
+        }
+    }
+    for x in &node.xattrs {
+        if let Err(e) = xattr::set(at, OsStr::from_bytes(&x.name), &x.value) {
+            first_err = Some(first_err.unwrap_or(Error::io(
+                format!(
+                    "cannot set extended attribute {}",
+                    String::from_utf8_lossy(&x.name)
+                ),
+                path.display(),
+                e,
+            )));
+        }
     }
     match first_err {
         Some(e) => Err(e),

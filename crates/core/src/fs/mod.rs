@@ -1,5 +1,6 @@
-//! The OS side of metadata: read a path's metadata into a tree [`Node`],
-//! and apply a node's metadata back onto a restored path.
+//! The OS side of metadata: read an entry's metadata into a tree [`Node`],
+//! apply a node's metadata back onto a restored entry, find and keep holes,
+//! and reach paths of any length through directory descriptors.
 //!
 //! Reading uses lstat (never follows symlinks). Applying happens in an order
 //! that survives the kernel's side effects: owner first (chown clears setuid,
@@ -7,23 +8,16 @@
 //! then times last (anything else would bump mtime/ctime again).
 
 mod apply;
+pub mod at;
 mod owners;
 mod read;
+pub mod sparse;
 
-pub use apply::{ApplyOptions, apply_metadata};
+pub use apply::{ApplyOptions, apply_metadata, apply_metadata_at, owner_ids};
 pub use owners::Owners;
-pub use read::{read_node, read_xattrs};
+pub use read::{Meta, read_node, read_xattrs};
 
 use crate::format::tree::Node;
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
-
-/// The name of a path as bytes (its last component; `/` for the root).
-pub fn name_bytes(path: &Path) -> Vec<u8> {
-    path.file_name()
-        .map(|n| n.as_bytes().to_vec())
-        .unwrap_or_else(|| b"/".to_vec())
-}
 
 /// Whether two nodes describe the same unchanged file: the change detection
 /// of incremental backups (size, mtime, ctime, inode).

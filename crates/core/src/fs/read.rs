@@ -1,55 +1,108 @@
+//! Reading an entry's metadata into a tree [`Node`]: lstat fields, symlink
+//! target, xattrs of every namespace, owner names.
+//!
+//! Input: an open directory, a name in it and its lstat (taken by the
+//! caller, who also decides from it what to do next). Output: a `Node`
+//! without content (content, holes and subtree are the caller's).
+//! Invariants: nothing follows symlinks; directory and symlink atimes are
+//! recorded as 0 (listing a directory or reading a link changes them, and
+//! recording them would defeat tree dedup); errors name the full path.
+
+use super::at::{Dir, is_short};
 use super::owners::Owners;
 use crate::error::{Error, Result};
 use crate::format::tree::{Node, NodeKind, Xattr};
-use std::fs::Metadata;
+use rustix::fs::{FileType, Stat};
+use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 fn ns(secs: i64, nsec: i64) -> i64 {
     secs.saturating_mul(1_000_000_000).saturating_add(nsec)
 }
 
-/// Reads everything but file content about `path` (lstat, link target,
-/// xattrs, owner names). `meta` is the lstat result the caller already has.
-pub fn read_node(path: &Path, meta: &Metadata, owners: &Owners) -> Result<Node> {
-    let ft = meta.file_type();
-    let kind = if ft.is_file() {
-        NodeKind::File
-    } else if ft.is_dir() {
-        NodeKind::Dir
-    } else if ft.is_symlink() {
-        NodeKind::Symlink
-    } else if ft.is_char_device() {
-        NodeKind::Chardev
-    } else if ft.is_block_device() {
-        NodeKind::Blockdev
-    } else if ft.is_fifo() {
-        NodeKind::Fifo
-    } else {
-        NodeKind::Socket
-    };
+/// The fields of `struct stat` coffer uses, with portable types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    pub kind: NodeKind,
+    /// `st_mode & 0o7777`.
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    /// Allocated bytes (`st_blocks * 512`).
+    pub allocated: u64,
+    pub mtime: i64,
+    pub atime: i64,
+    pub ctime: i64,
+    pub dev: u64,
+    pub inode: u64,
+    pub links: u64,
+    pub rdev: u64,
+}
+
+impl Meta {
+    #[allow(
+        clippy::useless_conversion,
+        clippy::unnecessary_cast,
+        reason = "struct stat's field types differ between architectures"
+    )]
+    pub fn from_stat(st: &Stat) -> Meta {
+        let kind = match FileType::from_raw_mode(st.st_mode as _) {
+            FileType::RegularFile => NodeKind::File,
+            FileType::Directory => NodeKind::Dir,
+            FileType::Symlink => NodeKind::Symlink,
+            FileType::CharacterDevice => NodeKind::Chardev,
+            FileType::BlockDevice => NodeKind::Blockdev,
+            FileType::Fifo => NodeKind::Fifo,
+            _ => NodeKind::Socket,
+        };
+        Meta {
+            kind,
+            mode: (st.st_mode as u32) & 0o7777,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            size: u64::try_from(st.st_size).unwrap_or(0),
+            allocated: u64::try_from(st.st_blocks).unwrap_or(0).saturating_mul(512),
+            mtime: ns(st.st_mtime as i64, st.st_mtime_nsec as i64),
+            atime: ns(st.st_atime as i64, st.st_atime_nsec as i64),
+            ctime: ns(st.st_ctime as i64, st.st_ctime_nsec as i64),
+            dev: u64::from(st.st_dev),
+            inode: u64::from(st.st_ino),
+            links: u64::from(st.st_nlink),
+            rdev: u64::from(st.st_rdev),
+        }
+    }
+}
+
+/// Reads everything but file content about `name` in `dir` (whose full path,
+/// for messages, is `path`); `meta` is its lstat.
+pub fn read_node(
+    dir: &Dir,
+    name: &OsStr,
+    path: &Path,
+    meta: &Meta,
+    owners: &Owners,
+) -> Result<Node> {
+    let kind = meta.kind;
     let target = if kind == NodeKind::Symlink {
-        let t = std::fs::read_link(path)
+        let t = dir
+            .readlink(name)
             .map_err(|e| Error::io("cannot read symlink", path.display(), e))?;
-        Some(t.as_os_str().as_bytes().to_vec())
+        Some(t)
     } else {
         None
     };
-    let xattrs = if kind == NodeKind::Symlink {
-        Vec::new()
-    } else {
-        read_xattrs(path)?
-    };
+    let xattrs = read_xattrs(&xattr_path(dir, name, path), path)?;
     Ok(Node {
-        name: super::name_bytes(path),
+        name: name.as_bytes().to_vec(),
         kind,
-        mode: meta.mode() & 0o7777,
-        uid: meta.uid(),
-        gid: meta.gid(),
-        user: owners.user_name(meta.uid()),
-        group: owners.group_name(meta.gid()),
-        mtime: ns(meta.mtime(), meta.mtime_nsec()),
+        mode: meta.mode,
+        uid: meta.uid,
+        gid: meta.gid,
+        user: owners.user_name(meta.uid),
+        group: owners.group_name(meta.gid),
+        mtime: meta.mtime,
         // A directory's atime changes whenever a backup lists it, and a
         // symlink's when the backup reads its target; recording them would
         // make trees differ from the last backup's and defeat tree dedup.
@@ -57,19 +110,15 @@ pub fn read_node(path: &Path, meta: &Metadata, owners: &Owners) -> Result<Node> 
         atime: if matches!(kind, NodeKind::Dir | NodeKind::Symlink) {
             0
         } else {
-            ns(meta.atime(), meta.atime_nsec())
+            meta.atime
         },
-        ctime: ns(meta.ctime(), meta.ctime_nsec()),
-        size: if kind == NodeKind::File {
-            meta.size()
-        } else {
-            0
-        },
-        inode: meta.ino(),
-        dev: meta.dev(),
-        links: meta.nlink(),
+        ctime: meta.ctime,
+        size: if kind == NodeKind::File { meta.size } else { 0 },
+        inode: meta.inode,
+        dev: meta.dev,
+        links: meta.links,
         rdev: if matches!(kind, NodeKind::Chardev | NodeKind::Blockdev) {
-            meta.rdev()
+            meta.rdev
         } else {
             0
         },
@@ -81,10 +130,21 @@ pub fn read_node(path: &Path, meta: &Metadata, owners: &Owners) -> Result<Node> 
     })
 }
 
-/// All extended attributes of `path`, sorted by name. A filesystem without
-/// xattr support yields none.
-pub fn read_xattrs(path: &Path) -> Result<Vec<Xattr>> {
-    let names = match xattr::list(path) {
+/// The path through which the xattr calls (which take only paths) reach
+/// `name`: its own path when the kernel takes it, else through /proc.
+fn xattr_path(dir: &Dir, name: &OsStr, path: &Path) -> PathBuf {
+    if is_short(path) {
+        path.to_path_buf()
+    } else {
+        dir.proc_path(name)
+    }
+}
+
+/// All extended attributes of `at` (not following a symlink), sorted by
+/// name; `path` names it in errors. A filesystem without xattr support
+/// yields none.
+pub fn read_xattrs(at: &Path, path: &Path) -> Result<Vec<Xattr>> {
+    let names = match xattr::list(at) {
         Ok(n) => n,
         Err(e) if is_unsupported(&e) => return Ok(Vec::new()),
         Err(e) => {
@@ -97,7 +157,7 @@ pub fn read_xattrs(path: &Path) -> Result<Vec<Xattr>> {
     };
     let mut out = Vec::new();
     for name in names {
-        match xattr::get(path, &name) {
+        match xattr::get(at, &name) {
             Ok(Some(value)) => out.push(Xattr {
                 name: name.as_bytes().to_vec(),
                 value,
@@ -106,7 +166,7 @@ pub fn read_xattrs(path: &Path) -> Result<Vec<Xattr>> {
             Err(e) if is_unsupported(&e) => {}
             Err(e) => {
                 return Err(Error::io(
-                    "cannot read extended attribute",
+                    format!("cannot read extended attribute {}", name.to_string_lossy()),
                     path.display(),
                     e,
                 ));
@@ -117,6 +177,6 @@ pub fn read_xattrs(path: &Path) -> Result<Vec<Xattr>> {
     Ok(out)
 }
 
-fn is_unsupported(e: &std::io::Error) -> bool {
+pub(super) fn is_unsupported(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ENOTSUP) | Some(libc::ENODATA))
 }

@@ -1,12 +1,25 @@
-//! Stage 1 of a restore: walk the snapshot's trees, make directories and
-//! special files, and plan the content: which blobs of which packs go where
-//! in which files, so that each pack is fetched once.
+//! Stage 1 of a restore: walk the snapshot's trees, decide what happens to
+//! each entry (see [`super::inplace`]), make directories and special files,
+//! remove what `--delete` removes, and plan the content: which blobs of
+//! which packs go where in which files, so that each pack is fetched once.
+//!
+//! Input: the snapshot's root tree and the options. Output: a [`Plan`].
+//! Invariants: directories are listed parents first (their metadata is
+//! applied in reverse, after everything inside is written); a directory
+//! this restore created is known to be empty, so its entries are not
+//! looked up; with `dry_run` nothing on disk changes and the plan only
+//! lists the changes.
 
+use super::inplace::{Action, Existing, Overwrite, decide, same_metadata, temp_path};
+use super::write::{make_dir, make_special, rename_into_place};
 use super::{Failed, RestoreOptions};
 use crate::backup::Excludes;
 use crate::error::{Error, Kind, Result};
-use crate::format::tree::{Node, NodeKind};
-use crate::fs::{ApplyOptions, Owners, apply_metadata};
+use crate::format::tree::{Node, NodeKind, Tree};
+use crate::fs::at::{At, Dir, remove_all};
+use crate::fs::{
+    ApplyOptions, Meta, Owners, apply_metadata, apply_metadata_at, owner_ids, read_xattrs,
+};
 use crate::id::{BlobId, TreeId};
 use crate::progress::Progress;
 use crate::repo::Repository;
@@ -15,10 +28,14 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-/// One regular file to restore.
+/// One regular file to restore, written at `temp` and renamed to `path`.
 pub struct PlannedFile {
     pub path: PathBuf,
+    pub temp: PathBuf,
     pub node: Node,
+    /// Where each content blob starts in the file, and its length.
+    pub offsets: Vec<u64>,
+    pub lengths: Vec<u64>,
 }
 
 /// One blob to write into one place of one file.
@@ -35,6 +52,30 @@ pub struct PackPlan {
     pub blobs: Vec<(BlobId, u32, u32, Vec<Target>)>,
 }
 
+/// A further name of a hardlinked file, made after the files.
+pub struct Link {
+    pub path: PathBuf,
+    pub first: PathBuf,
+    /// (dev, inode) of what is at `path` now, if anything.
+    pub existing: Option<(u64, u64)>,
+}
+
+/// What a restore changes (listed by `dry_run`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    New,
+    Replace,
+    /// Same content, other owner, mode or times.
+    Update,
+    Delete,
+}
+
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub kind: ChangeKind,
+    pub path: PathBuf,
+}
+
 #[derive(Default)]
 pub struct Plan {
     pub files: Vec<PlannedFile>,
@@ -43,9 +84,14 @@ pub struct Plan {
     pub packs: Vec<PackPlan>,
     /// Directories in walk order (parents before children).
     pub dirs: Vec<(PathBuf, Node)>,
-    /// (new name, existing name) for hardlinks, made after the files.
-    pub links: Vec<(PathBuf, PathBuf)>,
+    pub links: Vec<Link>,
     pub other: u64,
+    pub sockets: Vec<PathBuf>,
+    /// Existing entries left as they were.
+    pub kept: u64,
+    pub deleted: u64,
+    /// Only filled by a dry run.
+    pub changes: Vec<Change>,
     pub failed: Vec<Failed>,
 }
 
@@ -53,11 +99,15 @@ type BlobTargets = (u32, u32, Vec<Target>);
 
 pub struct Planner<'a> {
     pub repo: &'a Repository,
-    pub include: Option<Excludes>,
-    pub exclude: Excludes,
-    pub owners: &'a Owners,
-    pub apply: ApplyOptions,
-    pub progress: &'a dyn Progress,
+    include: Option<Excludes>,
+    exclude: Excludes,
+    owners: &'a Owners,
+    apply: ApplyOptions,
+    progress: &'a dyn Progress,
+    overwrite: Overwrite,
+    delete: bool,
+    dry_run: bool,
+    roots: Vec<PathBuf>,
     pub plan: Plan,
     link_first: HashMap<(u64, u64), PathBuf>,
     /// pack position -> blob -> (offset, sealed length, targets)
@@ -85,6 +135,10 @@ pub fn blob_offsets(node: &Node, lengths: &[u64]) -> Vec<u64> {
     out
 }
 
+fn is_dir(st: &rustix::fs::Stat) -> bool {
+    rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory
+}
+
 impl<'a> Planner<'a> {
     pub fn new(
         repo: &'a Repository,
@@ -104,10 +158,21 @@ impl<'a> Planner<'a> {
             owners,
             apply,
             progress,
+            overwrite: opts.overwrite,
+            delete: opts.delete,
+            dry_run: opts.dry_run,
+            roots: opts.snapshot_paths.clone(),
             plan: Plan::default(),
             link_first: HashMap::new(),
             by_pack: HashMap::new(),
         })
+    }
+
+    /// Plans the whole snapshot tree `root` below `target`.
+    pub fn root(&mut self, root: TreeId, target: &Path) -> Result<()> {
+        let all = self.include.is_none();
+        self.tree(root, Path::new("/"), target, all, false)?;
+        Ok(())
     }
 
     pub fn finish(mut self) -> Plan {
@@ -133,15 +198,54 @@ impl<'a> Planner<'a> {
         self.plan.failed.push(Failed { path, error });
     }
 
+    fn change(&mut self, kind: ChangeKind, path: &Path) {
+        if self.dry_run {
+            self.plan.changes.push(Change {
+                kind,
+                path: path.to_path_buf(),
+            });
+        }
+    }
+
+    /// The owner `node` gets here, if owners are restored.
+    fn owner(&self, node: &Node) -> Option<(u32, u32)> {
+        self.apply
+            .chown
+            .then(|| owner_ids(node, self.owners, self.apply.numeric_owner))
+    }
+
+    /// What is at `path` now.
+    fn existing(&self, path: &Path, node: &Node) -> Option<Existing> {
+        let at = At::new(path).ok()?;
+        let meta = Meta::from_stat(&at.stat().ok()?);
+        let target = (meta.kind == NodeKind::Symlink && node.kind == NodeKind::Symlink)
+            .then(|| rustix::fs::readlinkat(at.dir(), at.name(), Vec::new()).ok())
+            .flatten()
+            .map(|t| t.into_bytes());
+        Some(Existing { meta, target })
+    }
+
+    /// Whether the entry at `path` already matches `node` in everything
+    /// that applying metadata would set (xattrs included).
+    fn matches(&self, path: &Path, node: &Node, e: &Existing) -> bool {
+        same_metadata(node, e, self.owner(node))
+            && At::new(path)
+                .ok()
+                .and_then(|at| read_xattrs(&at.short_path(), path).ok())
+                .is_some_and(|x| x == node.xattrs)
+    }
+
     /// Plans the entries of tree `id` (snapshot path `snap_dir`) below `dir`.
-    /// `selected`: an ancestor matched an include pattern. Returns whether
-    /// anything below was selected.
-    pub fn tree(
+    /// `selected`: this directory matched an include pattern (or has an
+    /// ancestor that did); `fresh`: this restore made `dir`, so it is
+    /// empty. Returns whether anything below was selected.
+    fn tree(
         &mut self,
         id: TreeId,
         snap_dir: &Path,
         dir: &Path,
         selected: bool,
+        fresh: bool,
     ) -> Result<bool> {
         let tree = match self.repo.read_tree(&id) {
             Ok(t) => t,
@@ -151,27 +255,36 @@ impl<'a> Planner<'a> {
                 return Ok(false);
             }
         };
+        if self.delete && selected && !fresh && self.below_roots(snap_dir) {
+            self.delete_extras(&tree, snap_dir, dir);
+        }
         let mut any = false;
         for node in tree.nodes {
             let name = OsStr::from_bytes(&node.name);
             let snap_path = snap_dir.join(name);
-            if self.exclude.is_excluded(&snap_path) {
+            let is_dir = node.kind == NodeKind::Dir;
+            if self.exclude.is_excluded(&snap_path, is_dir) {
                 continue;
             }
             let sel = selected
                 || self
                     .include
                     .as_ref()
-                    .is_none_or(|inc| inc.is_excluded(&snap_path));
+                    .is_none_or(|inc| inc.is_excluded(&snap_path, is_dir));
             let path = dir.join(name);
-            if node.kind == NodeKind::Dir {
-                if sel {
-                    make_dir(&path)?;
-                }
+            if is_dir {
                 let sub = node.subtree.expect("decoder checks dirs have subtrees");
+                if sel {
+                    any = true;
+                    if let Some(child_fresh) = self.dir(&path, node, fresh) {
+                        self.tree(sub, &snap_path, &path, true, child_fresh)?;
+                    }
+                    continue;
+                }
+                // Walked for the include patterns only.
                 let index = self.plan.dirs.len();
                 self.plan.dirs.push((path.clone(), node));
-                if self.tree(sub, &snap_path, &path, sel)? || sel {
+                if self.tree(sub, &snap_path, &path, false, fresh)? {
                     any = true;
                 } else {
                     self.plan.dirs.truncate(index); // nothing selected below
@@ -181,36 +294,206 @@ impl<'a> Planner<'a> {
             if !sel {
                 continue;
             }
-            if !any && !selected {
+            if !any && !selected && !self.dry_run {
                 // Reached only through include patterns: the directory may not exist yet.
-                make_dir(dir)?;
+                if let Err(e) = make_dir(dir) {
+                    self.fail(dir.to_path_buf(), e);
+                    return Ok(true);
+                }
             }
             any = true;
-            self.entry(path, node);
+            self.entry(path, node, fresh);
         }
         Ok(any)
     }
 
-    fn entry(&mut self, path: PathBuf, node: Node) {
+    /// A selected directory: makes it if needed. Returns whether its
+    /// entries are to be restored and whether it is fresh (`None`: skip it).
+    fn dir(&mut self, path: &Path, node: Node, fresh: bool) -> Option<bool> {
+        let existing = if fresh {
+            None
+        } else {
+            self.existing(path, &node)
+        };
+        let action = decide(&node, existing.as_ref(), self.overwrite);
+        let child_fresh = match action {
+            Action::Keep
+                if existing
+                    .as_ref()
+                    .is_some_and(|e| e.meta.kind != NodeKind::Dir) =>
+            {
+                self.plan.kept += 1;
+                return None;
+            }
+            Action::Keep => {
+                self.plan.kept += 1;
+                return Some(false);
+            }
+            Action::Metadata => {
+                if self.dry_run
+                    && !existing
+                        .as_ref()
+                        .is_some_and(|e| same_metadata(&node, e, self.owner(&node)))
+                {
+                    self.change(ChangeKind::Update, path);
+                }
+                false
+            }
+            Action::Create | Action::Replace => {
+                let kind = if action == Action::Create {
+                    ChangeKind::New
+                } else {
+                    ChangeKind::Replace
+                };
+                self.change(kind, path);
+                if !self.dry_run {
+                    let made = if action == Action::Replace {
+                        remove_all(path)
+                            .map_err(|e| Error::io("cannot replace", path.display(), e))
+                            .and_then(|_| make_dir(path))
+                    } else {
+                        make_dir(path)
+                    };
+                    if let Err(e) = made {
+                        self.fail(path.to_path_buf(), e);
+                        return None;
+                    }
+                }
+                true
+            }
+        };
+        self.plan.dirs.push((path.to_path_buf(), node));
+        Some(child_fresh)
+    }
+
+    /// Whether `snap_dir` is one of the snapshot's paths or below one.
+    fn below_roots(&self, snap_dir: &Path) -> bool {
+        self.roots.is_empty() || self.roots.iter().any(|r| snap_dir.starts_with(r))
+    }
+
+    /// `--delete`: removes what `dir` holds but `tree` does not (leaving
+    /// what the exclude patterns protect).
+    fn delete_extras(&mut self, tree: &Tree, snap_dir: &Path, dir: &Path) {
+        let d = match Dir::open(dir) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(e) => {
+                return self.fail(
+                    dir.to_path_buf(),
+                    Error::io("cannot read directory", dir.display(), e),
+                );
+            }
+        };
+        let names = match d.names() {
+            Ok(n) => n,
+            Err(e) => {
+                return self.fail(
+                    dir.to_path_buf(),
+                    Error::io("cannot read directory", dir.display(), e),
+                );
+            }
+        };
+        for name in names {
+            if tree.find(name.as_bytes()).is_some() {
+                continue;
+            }
+            let entry_is_dir = d.stat(&name).is_ok_and(|st| is_dir(&st));
+            if self
+                .exclude
+                .is_excluded(&snap_dir.join(&name), entry_is_dir)
+            {
+                continue;
+            }
+            let path = dir.join(&name);
+            self.plan.deleted += 1;
+            self.change(ChangeKind::Delete, &path);
+            if !self.dry_run
+                && let Err(e) = remove_all(&path)
+            {
+                self.fail(path.clone(), Error::io("cannot delete", path.display(), e));
+            }
+        }
+    }
+
+    fn entry(&mut self, path: PathBuf, node: Node, fresh: bool) {
+        if node.kind == NodeKind::Socket {
+            self.plan.sockets.push(path);
+            return;
+        }
+        let existing = if fresh {
+            None
+        } else {
+            self.existing(&path, &node)
+        };
+        let action = decide(&node, existing.as_ref(), self.overwrite);
+        let unchanged = existing
+            .as_ref()
+            .is_some_and(|e| same_metadata(&node, e, self.owner(&node)));
+        match action {
+            Action::Keep => self.plan.kept += 1,
+            Action::Create => self.change(ChangeKind::New, &path),
+            Action::Replace if !unchanged => self.change(ChangeKind::Replace, &path),
+            Action::Metadata if !unchanged => self.change(ChangeKind::Update, &path),
+            Action::Replace | Action::Metadata => {}
+        }
         if node.kind == NodeKind::File && node.links > 1 {
-            if let Some(first) = self.link_first.get(&(node.dev, node.inode)) {
-                self.plan.links.push((path, first.clone()));
+            let key = (node.dev, node.inode);
+            if let Some(first) = self.link_first.get(&key) {
+                if action != Action::Keep {
+                    let existing = existing.map(|e| (e.meta.dev, e.meta.inode));
+                    let first = first.clone();
+                    self.plan.links.push(Link {
+                        path,
+                        first,
+                        existing,
+                    });
+                }
                 return;
             }
-            self.link_first.insert((node.dev, node.inode), path.clone());
+            self.link_first.insert(key, path.clone());
         }
-        if node.kind == NodeKind::File {
-            return self.file(path, node);
+        if self.dry_run {
+            return;
         }
-        self.plan.other += 1;
-        let r = super::write::make_special(&path, &node).and_then(|made| {
-            if made {
-                apply_metadata(&path, &node, self.owners, self.apply)
-            } else {
-                Ok(())
+        match action {
+            Action::Keep => {}
+            Action::Metadata => {
+                let e = existing.expect("metadata only for what exists");
+                if !self.matches(&path, &node, &e)
+                    && let Err(err) = apply_metadata(&path, &node, self.owners, self.apply)
+                {
+                    self.fail(path, err);
+                }
             }
-        });
+            Action::Create | Action::Replace if node.kind == NodeKind::File => {
+                self.file(path, node)
+            }
+            Action::Create | Action::Replace => self.special(path, node, action),
+        }
+    }
+
+    /// Makes a symlink, device or FIFO: in place when nothing is there,
+    /// else under a temporary name renamed over what is there.
+    fn special(&mut self, path: PathBuf, node: Node, action: Action) {
+        self.plan.other += 1;
+        let at = if action == Action::Create {
+            path.clone()
+        } else {
+            temp_path(&path)
+        };
+        let r = make_special(&at, &path, &node)
+            .and_then(|_| apply_metadata_at(&at, &path, &node, self.owners, self.apply))
+            .and_then(|_| {
+                if at != path {
+                    rename_into_place(&at, &path)
+                } else {
+                    Ok(())
+                }
+            });
         if let Err(e) = r {
+            if at != path {
+                super::write::discard(&at);
+            }
             self.fail(path, e);
         }
     }
@@ -237,7 +520,7 @@ impl<'a> Planner<'a> {
         drop(index);
         let offsets = blob_offsets(&node, &lengths);
         let mut waiting = 0;
-        for ((id, loc), offset) in node.content.iter().zip(&locs).zip(offsets) {
+        for ((id, loc), &offset) in node.content.iter().zip(&locs).zip(&offsets) {
             let Some(loc) = loc else { continue };
             let slot = self
                 .by_pack
@@ -260,15 +543,13 @@ impl<'a> Planner<'a> {
             self.fail(path.clone(), e);
         }
         self.plan.blobs_per_file.push(waiting);
-        self.plan.files.push(PlannedFile { path, node });
-    }
-}
-
-fn make_dir(path: &Path) -> Result<()> {
-    match std::fs::create_dir(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
-        Err(_) => std::fs::create_dir_all(path)
-            .map_err(|e| Error::io("cannot create directory", path.display(), e)),
+        let temp = temp_path(&path);
+        self.plan.files.push(PlannedFile {
+            path,
+            temp,
+            node,
+            offsets,
+            lengths,
+        });
     }
 }

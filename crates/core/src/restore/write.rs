@@ -1,119 +1,160 @@
-//! Writing entries: file creation, content at offsets (zeros become holes),
-//! final length and metadata; symlinks, devices, FIFOs.
+//! Writing entries: files under temporary names, content at offsets (zeros
+//! stay holes), final length, renaming into place; directories, symlinks,
+//! devices, FIFOs, hardlinks.
+//!
+//! Input: paths of any length (reached through [`At`]) and what to write.
+//! Output: the entries on disk. Invariants: nothing follows a symlink at
+//! the final component; new files are created exclusively (O_EXCL), so a
+//! restore never writes through something that appeared meanwhile; every
+//! error is one line naming `shown`, the entry's final path.
 
 use crate::error::{Error, Result};
 use crate::format::tree::{Node, NodeKind};
-use std::fs::OpenOptions;
+use crate::fs::at::{At, remove_all};
+use crate::fs::sparse::write_sparse;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-/// Creates (or truncates) a file to restore into. An existing entry of
-/// another kind, or a symlink, is removed first: never write through a link.
-pub fn create_file(path: &Path) -> Result<std::fs::File> {
-    if let Ok(md) = std::fs::symlink_metadata(path)
-        && !md.is_file()
-    {
-        if md.is_dir() {
-            std::fs::remove_dir_all(path)
-                .map_err(|e| Error::io("cannot replace directory", path.display(), e))?;
-        } else {
-            std::fs::remove_file(path)
-                .map_err(|e| Error::io("cannot replace", path.display(), e))?;
-        }
-    }
-    OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .custom_flags_nofollow()
-        .open(path)
-        .map_err(|e| Error::io("cannot create file", path.display(), e))
+fn at<'a>(path: &'a Path, shown: &Path) -> Result<At<'a>> {
+    At::new(path).map_err(|e| Error::io("cannot reach", shown.display(), e))
 }
 
-/// Creates a file holding exactly `data` (one blob: most files of a
-/// system), in one open: creation costs more than the bytes.
-pub fn write_whole(path: &Path, data: &[u8], len: u64) -> Result<()> {
-    let f = create_file(path)?;
-    if !data.iter().all(|&b| b == 0) {
-        f.write_all_at(data, 0)
-            .map_err(|e| Error::io("cannot write", path.display(), e))?;
+/// Creates the new file `path` (a temporary name) to restore `shown` into.
+pub fn create_new(path: &Path, shown: &Path) -> Result<File> {
+    let a = at(path, shown)?;
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let open = || rustix::fs::openat(a.dir(), a.name(), flags, Mode::from_raw_mode(0o600));
+    let fd = match open() {
+        // A leftover of an interrupted restore that had our process id.
+        Err(rustix::io::Errno::EXIST) => {
+            let _ = rustix::fs::unlinkat(a.dir(), a.name(), AtFlags::empty());
+            open()
+        }
+        r => r,
     }
-    if len != data.len() as u64 {
+    .map_err(|e| Error::io("cannot create file", shown.display(), e.into()))?;
+    Ok(File::from(fd))
+}
+
+fn open_write(path: &Path, shown: &Path) -> Result<File> {
+    let a = at(path, shown)?;
+    let flags = OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    rustix::fs::openat(a.dir(), a.name(), flags, Mode::empty())
+        .map(File::from)
+        .map_err(|e| Error::io("cannot open file", shown.display(), e.into()))
+}
+
+/// Creates `path` holding `data` at `offset` and `len` bytes in all (a file
+/// of one blob: most files of a system), in one open.
+pub fn write_whole(path: &Path, shown: &Path, offset: u64, data: &[u8], len: u64) -> Result<()> {
+    let f = create_new(path, shown)?;
+    write_sparse(&f, offset, data).map_err(|e| Error::io("cannot write", shown.display(), e))?;
+    if len != offset + data.len() as u64 {
         f.set_len(len)
-            .map_err(|e| Error::io("cannot set length", path.display(), e))?;
+            .map_err(|e| Error::io("cannot set length", shown.display(), e))?;
     }
     Ok(())
 }
 
-trait NoFollow {
-    fn custom_flags_nofollow(&mut self) -> &mut Self;
-}
-
-impl NoFollow for OpenOptions {
-    fn custom_flags_nofollow(&mut self) -> &mut Self {
-        std::os::unix::fs::OpenOptionsExt::custom_flags(self, libc::O_NOFOLLOW)
-    }
-}
-
-/// Writes `data` at `offset`; all-zero data is skipped so it stays a hole
-/// (the final length is set by [`set_length`]).
-pub fn write_at(path: &Path, offset: u64, data: &[u8]) -> Result<()> {
+/// Writes `data` at `offset`; its all-zero blocks are skipped so they stay
+/// holes (the final length is set by [`set_length`]).
+pub fn write_at(path: &Path, shown: &Path, offset: u64, data: &[u8]) -> Result<()> {
     if data.iter().all(|&b| b == 0) {
         return Ok(());
     }
-    let f = OpenOptions::new()
-        .write(true)
-        .custom_flags_nofollow()
-        .open(path)
-        .map_err(|e| Error::io("cannot open file", path.display(), e))?;
-    f.write_all_at(data, offset)
-        .map_err(|e| Error::io("cannot write", path.display(), e))
+    let f = open_write(path, shown)?;
+    write_sparse(&f, offset, data).map_err(|e| Error::io("cannot write", shown.display(), e))
 }
 
-pub fn set_length(path: &Path, len: u64) -> Result<()> {
-    let f = OpenOptions::new()
-        .write(true)
-        .custom_flags_nofollow()
-        .open(path)
-        .map_err(|e| Error::io("cannot open file", path.display(), e))?;
-    f.set_len(len)
-        .map_err(|e| Error::io("cannot set length", path.display(), e))
+pub fn set_length(path: &Path, shown: &Path, len: u64) -> Result<()> {
+    open_write(path, shown)?
+        .set_len(len)
+        .map_err(|e| Error::io("cannot set length", shown.display(), e))
 }
 
-/// Creates a non-regular, non-directory entry. Returns false for sockets,
-/// which cannot be restored (a listening process makes them).
-pub fn make_special(path: &Path, node: &Node) -> Result<bool> {
-    let _ = std::fs::remove_file(path);
+/// Renames `from` over `to` (atomically replacing what is there, unless it
+/// is a directory: that is removed first).
+pub fn rename_into_place(from: &Path, to: &Path) -> Result<()> {
+    let (a, b) = (at(from, to)?, at(to, to)?);
+    match rustix::fs::renameat(a.dir(), a.name(), b.dir(), b.name()) {
+        Err(rustix::io::Errno::ISDIR)
+        | Err(rustix::io::Errno::NOTEMPTY)
+        | Err(rustix::io::Errno::EXIST) => {
+            remove_all(to).map_err(|e| Error::io("cannot replace directory", to.display(), e))?;
+            rustix::fs::renameat(a.dir(), a.name(), b.dir(), b.name())
+        }
+        r => r,
+    }
+    .map_err(|e| Error::io("cannot rename into place", to.display(), e.into()))
+}
+
+/// Removes `path` (a temporary name left by a failure); errors are moot.
+pub fn discard(path: &Path) {
+    if let Ok(a) = At::new(path) {
+        let _ = rustix::fs::unlinkat(a.dir(), a.name(), AtFlags::empty());
+    }
+}
+
+/// Makes `path` another name of `first`.
+pub fn hard_link(first: &Path, path: &Path, shown: &Path) -> Result<()> {
+    let (a, b) = (at(first, shown)?, at(path, shown)?);
+    rustix::fs::linkat(a.dir(), a.name(), b.dir(), b.name(), AtFlags::empty())
+        .map_err(|e| Error::io("cannot create hardlink", shown.display(), e.into()))
+}
+
+/// Creates the directory `path`; returns false if one is already there.
+pub fn make_dir(path: &Path) -> Result<bool> {
+    let a = at(path, path)?;
+    match rustix::fs::mkdirat(a.dir(), a.name(), Mode::from_raw_mode(0o700)) {
+        Ok(()) => Ok(true),
+        Err(rustix::io::Errno::EXIST)
+            if a.stat()
+                .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory) =>
+        {
+            Ok(false)
+        }
+        Err(rustix::io::Errno::NOENT) if path.parent().is_some_and(|p| p != path) => {
+            // Reached through include patterns: make the parents too.
+            make_dir(path.parent().expect("checked"))?;
+            make_dir(path)
+        }
+        Err(e) => Err(Error::io(
+            "cannot create directory",
+            path.display(),
+            e.into(),
+        )),
+    }
+}
+
+/// Creates a non-regular, non-directory entry at `path` (which must not
+/// exist) for `shown`. Returns false for sockets, which are not restored
+/// (the program that listens on one makes it).
+pub fn make_special(path: &Path, shown: &Path, node: &Node) -> Result<bool> {
+    let a = at(path, shown)?;
+    let private = Mode::from_raw_mode(0o600);
     let r = match node.kind {
         NodeKind::Symlink => {
             let target = node.target.as_deref().unwrap_or_default();
-            rustix::fs::symlinkat(std::ffi::OsStr::from_bytes(target), rustix::fs::CWD, path)
+            rustix::fs::symlinkat(std::ffi::OsStr::from_bytes(target), a.dir(), a.name())
         }
-        NodeKind::Fifo => rustix::fs::mknodat(
-            rustix::fs::CWD,
-            path,
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_raw_mode(0o600),
-            0,
+        NodeKind::Fifo => rustix::fs::mknodat(a.dir(), a.name(), FileType::Fifo, private, 0),
+        NodeKind::Chardev => rustix::fs::mknodat(
+            a.dir(),
+            a.name(),
+            FileType::CharacterDevice,
+            private,
+            node.rdev,
         ),
-        NodeKind::Chardev | NodeKind::Blockdev => {
-            let ft = if node.kind == NodeKind::Chardev {
-                rustix::fs::FileType::CharacterDevice
-            } else {
-                rustix::fs::FileType::BlockDevice
-            };
-            rustix::fs::mknodat(
-                rustix::fs::CWD,
-                path,
-                ft,
-                rustix::fs::Mode::from_raw_mode(0o600),
-                node.rdev,
-            )
+        NodeKind::Blockdev => {
+            rustix::fs::mknodat(a.dir(), a.name(), FileType::BlockDevice, private, node.rdev)
         }
         NodeKind::Socket => return Ok(false),
-        NodeKind::File | NodeKind::Dir => unreachable!("files and directories are made elsewhere"),
+        NodeKind::File | NodeKind::Dir => {
+            return Err(Error::fatal("not a special file").with_location(shown.display()));
+        }
     };
     r.map(|_| true)
-        .map_err(|e| Error::io("cannot create", path.display(), e.into()))
+        .map_err(|e| Error::io("cannot create", shown.display(), e.into()))
 }

@@ -1,0 +1,293 @@
+//! File system access relative to open directories, so that paths of any
+//! length work: backup walks a tree through directory descriptors, restore
+//! reaches paths longer than PATH_MAX in pieces.
+//!
+//! Input: a path (possibly longer than PATH_MAX), or an open [`Dir`] and a
+//! name in it. Output: what every `*at` syscall takes, a directory
+//! descriptor and a name ([`At`]), or an open [`Dir`].
+//! Invariants: a path shorter than PATH_MAX is handed to the kernel as is
+//! (one syscall, no extra open); a longer one is reached by opening its
+//! parent piece by piece, each piece shorter than PATH_MAX. Nothing here
+//! formats errors: callers name the full path in theirs.
+
+use rustix::fs::{AtFlags, CWD, Mode, OFlags, Stat};
+use std::ffi::{OsStr, OsString};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+/// The kernel refuses paths of PATH_MAX bytes or more (the count includes
+/// the terminating NUL).
+const PATH_MAX: usize = libc::PATH_MAX as usize;
+/// Longest piece opened at once when a path is too long: well under
+/// PATH_MAX, and longer than any name (NAME_MAX is 255), so a piece always
+/// ends at a `/`.
+const PIECE: usize = 3072;
+
+/// Whether the kernel takes `path` whole.
+pub fn is_short(path: &Path) -> bool {
+    path.as_os_str().len() < PATH_MAX
+}
+
+/// An open directory; entries are named relative to it.
+#[derive(Debug)]
+pub struct Dir(OwnedFd);
+
+impl Dir {
+    /// Opens the directory `path` (any length) for listing. Symlinks in
+    /// the path are followed, as open(2) would.
+    pub fn open(path: &Path) -> io::Result<Dir> {
+        open_long(path, list_flags()).map(Dir)
+    }
+
+    /// Opens the directory `name` in this one for listing; a symlink is
+    /// refused (ELOOP/ENOTDIR), never followed.
+    pub fn child(&self, name: &OsStr) -> io::Result<Dir> {
+        let fd = rustix::fs::openat(
+            &self.0,
+            name,
+            list_flags() | OFlags::NOFOLLOW,
+            Mode::empty(),
+        )?;
+        Ok(Dir(fd))
+    }
+
+    /// Entry names, sorted by bytes, without `.` and `..`.
+    pub fn names(&self) -> io::Result<Vec<OsString>> {
+        let mut names = Vec::new();
+        for entry in rustix::fs::Dir::read_from(&self.0)? {
+            let bytes = entry?.file_name().to_bytes().to_vec();
+            if bytes != b"." && bytes != b".." {
+                names.push(OsString::from_vec(bytes));
+            }
+        }
+        names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        Ok(names)
+    }
+
+    /// `lstat` of `name` (`.` is the directory itself).
+    pub fn stat(&self, name: &OsStr) -> io::Result<Stat> {
+        Ok(rustix::fs::statat(
+            &self.0,
+            name,
+            AtFlags::SYMLINK_NOFOLLOW,
+        )?)
+    }
+
+    /// The target of the symlink `name`, as bytes.
+    pub fn readlink(&self, name: &OsStr) -> io::Result<Vec<u8>> {
+        Ok(rustix::fs::readlinkat(&self.0, name, Vec::new())?.into_bytes())
+    }
+
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+
+    /// A short path naming `name` in this directory, for the calls that only
+    /// take paths (xattrs). It is valid while `self` is open; it needs /proc.
+    pub fn proc_path(&self, name: &OsStr) -> PathBuf {
+        proc_path(self.0.as_fd(), name)
+    }
+}
+
+fn proc_path(fd: BorrowedFd<'_>, name: &OsStr) -> PathBuf {
+    let mut p = format!("/proc/self/fd/{}/", fd.as_raw_fd()).into_bytes();
+    p.extend_from_slice(name.as_bytes());
+    PathBuf::from(OsString::from_vec(p))
+}
+
+fn list_flags() -> OFlags {
+    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC
+}
+
+/// Opens `path` with `flags`, in pieces when it is too long for one call.
+fn open_long(path: &Path, flags: OFlags) -> io::Result<OwnedFd> {
+    let bytes = path.as_os_str().as_bytes();
+    if bytes.len() < PATH_MAX {
+        return Ok(rustix::fs::open(path, flags, Mode::empty())?);
+    }
+    let step = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let mut dir: Option<OwnedFd> = None;
+    let mut start = 0;
+    loop {
+        let rest = &bytes[start..];
+        let last = rest.len() < PIECE;
+        let end = if last {
+            bytes.len()
+        } else {
+            match rest[..PIECE].iter().rposition(|&b| b == b'/') {
+                Some(i) if i > 0 => start + i,
+                _ => return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG)),
+            }
+        };
+        let piece = OsStr::from_bytes(&bytes[start..end]);
+        let f = if last { flags } else { step };
+        let fd = match &dir {
+            None => rustix::fs::openat(CWD, piece, f, Mode::empty())?,
+            Some(d) => rustix::fs::openat(d, piece, f, Mode::empty())?,
+        };
+        if last {
+            return Ok(fd);
+        }
+        dir = Some(fd);
+        start = end;
+        while start < bytes.len() && bytes[start] == b'/' {
+            start += 1;
+        }
+        if start == bytes.len() {
+            // The path ended in slashes: reopen what we have with `flags`.
+            return Ok(rustix::fs::openat(
+                dir.as_ref().expect("set above"),
+                ".",
+                flags,
+                Mode::empty(),
+            )?);
+        }
+    }
+}
+
+/// A path made ready for `*at` syscalls: the whole path relative to the
+/// working directory when it is short, else its opened parent and its name.
+pub struct At<'a> {
+    parent: Option<OwnedFd>,
+    name: &'a Path,
+}
+
+impl<'a> At<'a> {
+    pub fn new(path: &'a Path) -> io::Result<At<'a>> {
+        if is_short(path) {
+            return Ok(At {
+                parent: None,
+                name: path,
+            });
+        }
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+        };
+        let fd = open_long(parent, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC)?;
+        Ok(At {
+            parent: Some(fd),
+            name: Path::new(name),
+        })
+    }
+
+    /// The directory descriptor to pass (the working directory for short paths).
+    pub fn dir(&self) -> BorrowedFd<'_> {
+        match &self.parent {
+            Some(fd) => fd.as_fd(),
+            None => CWD,
+        }
+    }
+
+    /// The name to pass with [`At::dir`].
+    pub fn name(&self) -> &Path {
+        self.name
+    }
+
+    /// A path for calls that take only paths: the path itself when short,
+    /// else through /proc.
+    pub fn short_path(&self) -> PathBuf {
+        match &self.parent {
+            Some(fd) => proc_path(fd.as_fd(), self.name.as_os_str()),
+            None => self.name.to_path_buf(),
+        }
+    }
+
+    /// `lstat`.
+    pub fn stat(&self) -> io::Result<Stat> {
+        Ok(rustix::fs::statat(
+            self.dir(),
+            self.name,
+            AtFlags::SYMLINK_NOFOLLOW,
+        )?)
+    }
+}
+
+/// Removes `path` and, if it is a directory, everything below it, never
+/// following symlinks. Works at any depth.
+pub fn remove_all(path: &Path) -> io::Result<()> {
+    let at = At::new(path)?;
+    let st = at.stat()?;
+    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::Directory {
+        return Ok(rustix::fs::unlinkat(at.dir(), at.name(), AtFlags::empty())?);
+    }
+    let fd = rustix::fs::openat(
+        at.dir(),
+        at.name(),
+        list_flags() | OFlags::NOFOLLOW,
+        Mode::empty(),
+    )?;
+    empty_dir(&Dir(fd))?;
+    Ok(rustix::fs::unlinkat(
+        at.dir(),
+        at.name(),
+        AtFlags::REMOVEDIR,
+    )?)
+}
+
+/// Removes everything in `dir`.
+fn empty_dir(dir: &Dir) -> io::Result<()> {
+    for name in dir.names()? {
+        match rustix::fs::unlinkat(dir.fd(), name.as_os_str(), AtFlags::empty()) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::ISDIR) | Err(rustix::io::Errno::PERM) => {
+                let child = dir.child(&name)?;
+                empty_dir(&child)?;
+                rustix::fs::unlinkat(dir.fd(), name.as_os_str(), AtFlags::REMOVEDIR)?;
+            }
+            Err(rustix::io::Errno::NOENT) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A directory chain deeper than PATH_MAX, made with mkdirat.
+    fn deep(root: &Path, levels: usize) -> PathBuf {
+        let mut path = root.to_path_buf();
+        let mut dir = Dir::open(root).unwrap();
+        for i in 0..levels {
+            let name = format!("{i:03}{}", "d".repeat(200));
+            rustix::fs::mkdirat(dir.fd(), name.as_str(), Mode::from_raw_mode(0o755)).unwrap();
+            dir = dir.child(OsStr::new(&name)).unwrap();
+            path.push(name);
+        }
+        path
+    }
+
+    #[test]
+    fn long_paths_open_stat_and_remove() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = deep(tmp.path(), 30);
+        assert!(!is_short(&path));
+        std::fs::metadata(&path).unwrap_err();
+        let dir = Dir::open(&path).unwrap();
+        rustix::fs::mkdirat(dir.fd(), "leaf", Mode::from_raw_mode(0o700)).unwrap();
+        let leaf = path.join("leaf");
+        let at = At::new(&leaf).unwrap();
+        assert_eq!(at.name(), Path::new("leaf"));
+        assert_eq!(at.stat().unwrap().st_mode & 0o7777, 0o700);
+        assert!(xattr::list(at.short_path()).is_ok());
+        let top = tmp.path().join(
+            path.strip_prefix(tmp.path())
+                .unwrap()
+                .iter()
+                .next()
+                .unwrap(),
+        );
+        remove_all(&top).unwrap();
+        assert!(Dir::open(tmp.path()).unwrap().names().unwrap().is_empty());
+    }
+
+    #[test]
+    fn short_paths_are_used_whole() {
+        let at = At::new(Path::new("/etc/hostname")).unwrap();
+        assert_eq!(at.name(), Path::new("/etc/hostname"));
+        assert_eq!(at.short_path(), Path::new("/etc/hostname"));
+    }
+}

@@ -1,0 +1,227 @@
+//! Stages 2 and 3 of a restore: create the planned files (under their
+//! temporary names) in parallel, then fetch each pack once and write its
+//! blobs where they belong; the write that completes a file sets its
+//! length and metadata and renames it into place.
+//!
+//! Input: a [`Plan`]. Output: files on disk; failures collected per file.
+//! Invariants: a file's temporary name is renamed to its final name only
+//! when every blob it needs was written and its metadata applied; a file
+//! that failed leaves no temporary file behind and its old version (if
+//! any) untouched. Only the store failing stops the restore.
+
+use super::MAX_GAP;
+use super::plan::{PackPlan, Plan};
+use super::{Failed, write};
+use crate::error::{Error, Kind, Result};
+use crate::fs::{ApplyOptions, Owners, apply_metadata_at};
+use crate::progress::Progress;
+use crate::repo::Repository;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+
+/// `remaining` of a file that could not be created: its blobs are skipped.
+const NOT_CREATED: u32 = u32::MAX;
+
+pub struct Run<'a> {
+    pub repo: &'a Repository,
+    pub plan: &'a Plan,
+    pub owners: &'a Owners,
+    pub apply: ApplyOptions,
+    pub progress: &'a dyn Progress,
+    remaining: Vec<AtomicU32>,
+    file_failed: Vec<AtomicBool>,
+    pub failed: Mutex<Vec<Failed>>,
+}
+
+/// Runs `f(0..n)` on `threads` threads, each taking the next index.
+pub fn parallel(threads: usize, n: usize, f: impl Fn(usize) + Sync) {
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..threads.min(n.max(1)) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    f(i);
+                }
+            });
+        }
+    });
+}
+
+impl<'a> Run<'a> {
+    pub fn new(
+        repo: &'a Repository,
+        plan: &'a Plan,
+        owners: &'a Owners,
+        apply: ApplyOptions,
+        progress: &'a dyn Progress,
+    ) -> Self {
+        Run {
+            repo,
+            plan,
+            owners,
+            apply,
+            progress,
+            remaining: plan
+                .blobs_per_file
+                .iter()
+                .map(|&n| AtomicU32::new(n))
+                .collect(),
+            file_failed: plan.files.iter().map(|_| AtomicBool::new(false)).collect(),
+            failed: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Creates every file, then writes every pack's blobs; returns the
+    /// first store error, if one stopped the restore.
+    pub fn run(&self, threads: usize) -> Result<()> {
+        parallel(threads, self.plan.files.len(), |i| self.create(i));
+        let fatal: Mutex<Option<Error>> = Mutex::new(None);
+        parallel(threads, self.plan.packs.len(), |i| {
+            if let Err(e) = self.pack(&self.plan.packs[i]) {
+                fatal.lock().expect("poisoned").get_or_insert(e);
+            }
+        });
+        match fatal.into_inner().expect("poisoned") {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn fail(&self, file: usize, error: Error) {
+        if !self.file_failed[file].swap(true, Ordering::Relaxed) {
+            let path = self.plan.files[file].path.clone();
+            self.progress.warning(&path, &error.to_string());
+            self.failed
+                .lock()
+                .expect("poisoned")
+                .push(Failed { path, error });
+        }
+    }
+
+    fn create(&self, file: usize) {
+        let f = &self.plan.files[file];
+        if self.plan.blobs_per_file[file] == 1 {
+            return; // created with its content by `pack`, in one open
+        }
+        if let Err(e) = write::create_new(&f.temp, &f.path) {
+            self.fail(file, e);
+            self.remaining[file].store(NOT_CREATED, Ordering::Relaxed);
+            return;
+        }
+        if self.plan.blobs_per_file[file] == 0 {
+            self.finish_file(file, true);
+        }
+    }
+
+    /// One blob of `file` is done (written or failed).
+    fn blob_done(&self, file: usize) {
+        if self.remaining[file].fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.finish_file(file, true);
+        }
+    }
+
+    /// Sets the final length (unless already set) and the metadata, and
+    /// renames the file into place; a file that failed is discarded.
+    fn finish_file(&self, file: usize, set_length: bool) {
+        let f = &self.plan.files[file];
+        if self.file_failed[file].load(Ordering::Relaxed) {
+            return write::discard(&f.temp);
+        }
+        let r = if set_length {
+            write::set_length(&f.temp, &f.path, f.node.size)
+        } else {
+            Ok(())
+        }
+        .and_then(|_| apply_metadata_at(&f.temp, &f.path, &f.node, self.owners, self.apply))
+        .and_then(|_| write::rename_into_place(&f.temp, &f.path));
+        match r {
+            Ok(()) => self.progress.entry_done(&f.path, f.node.size, f.node.size),
+            Err(e) => {
+                write::discard(&f.temp);
+                self.fail(file, e);
+            }
+        }
+    }
+
+    /// Fetches the needed ranges of one pack and writes its blobs.
+    fn pack(&self, p: &PackPlan) -> Result<()> {
+        let info = self.repo.index().packs()[p.pack as usize];
+        let key = crate::format::pack::key(info.kind, &info.id);
+        let mut start = 0;
+        while start < p.blobs.len() {
+            // Extend the range while the next blob is close.
+            let mut end = start + 1;
+            let mut range_end = p.blobs[start].1 as u64 + p.blobs[start].2 as u64;
+            while end < p.blobs.len() && (p.blobs[end].1 as u64) <= range_end + MAX_GAP {
+                range_end = range_end.max(p.blobs[end].1 as u64 + p.blobs[end].2 as u64);
+                end += 1;
+            }
+            let range_start = p.blobs[start].1 as u64;
+            let bytes = match self.repo.store().get(&key, Some(range_start..range_end)) {
+                Ok(b) => b,
+                // A missing or damaged pack costs the files that need it; a
+                // store that fails (network, permissions) stops the restore.
+                Err(e) if !matches!(e.kind(), Kind::NotFound | Kind::Corrupt) => return Err(e),
+                Err(e) => {
+                    for (_, _, _, targets) in &p.blobs[start..end] {
+                        for t in targets {
+                            let path = self.plan.files[t.file].path.display();
+                            self.fail(
+                                t.file,
+                                Error::at(e.kind(), format!("cannot restore content ({e})"), path),
+                            );
+                            self.blob_done(t.file);
+                        }
+                    }
+                    start = end;
+                    continue;
+                }
+            };
+            for (id, off, len, targets) in &p.blobs[start..end] {
+                let at = (*off as u64 - range_start) as usize;
+                let sealed = &bytes[at..at + *len as usize];
+                let plain = self.repo.open_blob(id, sealed, &key);
+                for t in targets {
+                    if self.remaining[t.file].load(Ordering::Relaxed) == NOT_CREATED {
+                        continue;
+                    }
+                    let f = &self.plan.files[t.file];
+                    let whole = self.plan.blobs_per_file[t.file] == 1;
+                    let r = match &plain {
+                        Ok(data) if whole => {
+                            match write::write_whole(&f.temp, &f.path, t.offset, data, f.node.size)
+                            {
+                                Ok(()) => {
+                                    self.finish_file(t.file, false);
+                                    continue;
+                                }
+                                Err(e) => Err(e),
+                            }
+                        }
+                        Ok(data) => write::write_at(&f.temp, &f.path, t.offset, data),
+                        Err(e) => Err(Error::new(
+                            e.kind(),
+                            format!("cannot restore content ({e})"),
+                        )
+                        .with_location(f.path.display())),
+                    };
+                    if let Err(e) = r {
+                        self.fail(t.file, e);
+                    }
+                    if whole {
+                        // Never created, or created and failed: nothing more comes.
+                        write::discard(&f.temp);
+                        continue;
+                    }
+                    self.blob_done(t.file);
+                }
+            }
+            start = end;
+        }
+        Ok(())
+    }
+}
