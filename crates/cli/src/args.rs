@@ -102,21 +102,36 @@ pub struct Filter {
 
 #[derive(Args, Debug)]
 pub struct BackupArgs {
-    /// Files and directories to back up
-    #[arg(required = true)]
+    /// Files and directories to back up (with --preset server: default /)
+    #[arg(required_unless_present_any = ["files_from", "preset"])]
     pub paths: Vec<PathBuf>,
+    /// Also back up the paths listed in this file (one per line, '#' comments)
+    #[arg(long = "files-from", value_name = "FILE")]
+    pub files_from: Vec<PathBuf>,
+    /// A recommended selection: `server` is / on one filesystem without the
+    /// contents of /proc /sys /dev /run /tmp /var/tmp /var/cache, nor swap files
+    #[arg(long, value_name = "NAME", value_parser = ["server"])]
+    pub preset: Option<String>,
     /// Tag the snapshot (repeatable)
     #[arg(long = "tag")]
     pub tags: Vec<String>,
     /// Host name recorded in the snapshot (default: this machine's)
     #[arg(long)]
     pub host: Option<String>,
-    /// Exclude paths matching this glob (repeatable; without '/' it matches names anywhere)
+    /// Exclude paths matching this glob (repeatable; gitignore-style: a leading '/'
+    /// anchors at the filesystem root, else it matches at any depth; a trailing '/'
+    /// matches directories only)
     #[arg(short = 'e', long = "exclude")]
     pub excludes: Vec<String>,
     /// Read patterns to exclude from this file (one per line, '#' comments)
     #[arg(long = "exclude-file")]
     pub exclude_files: Vec<PathBuf>,
+    /// Keep only this file of directories that contain it (repeatable)
+    #[arg(long = "exclude-if-present", value_name = "NAME")]
+    pub exclude_if_present: Vec<String>,
+    /// Keep only CACHEDIR.TAG of directories tagged as caches (bford.info/cachedir)
+    #[arg(long)]
+    pub exclude_caches: bool,
     /// Do not cross filesystem boundaries below the given paths
     #[arg(short = 'x', long)]
     pub one_file_system: bool,
@@ -169,6 +184,19 @@ pub struct RestoreArgs {
     /// Restore owners by uid/gid, not by user and group name
     #[arg(long)]
     pub numeric_owner: bool,
+    /// What to do with entries that already exist: always (replace), if-changed
+    /// (type, size or mtime differ), if-newer (snapshot's mtime is newer), never
+    #[arg(long, value_name = "WHEN", default_value = "always", value_parser = ["always", "if-changed", "if-newer", "never"])]
+    pub overwrite: String,
+    /// Remove what the target has below the snapshot's paths but the snapshot does not
+    #[arg(long)]
+    pub delete: bool,
+    /// List what would change (new, replace, update, delete); change nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Read every restored file back and check it against the snapshot
+    #[arg(long)]
+    pub verify: bool,
     /// Writer threads (default: number of cores)
     #[arg(long)]
     pub threads: Option<usize>,

@@ -1,22 +1,38 @@
 use crate::args::BackupArgs;
 use crate::output::size;
 use crate::settings::Settings;
-use coffer_core::backup::{BackupOptions, backup};
+use coffer_core::backup::{BackupOptions, SERVER_EXCLUDES, backup, swap_files};
 use coffer_core::error::EXIT_INCOMPLETE;
 use coffer_core::id::SnapshotId;
 use coffer_core::store::StorageClass;
 use coffer_core::{Error, Result};
 use std::path::PathBuf;
 
-fn read_exclude_file(f: &PathBuf) -> Result<Vec<String>> {
+/// The lines of a list file (`--exclude-file`, `--files-from`): blank
+/// lines and lines starting with '#' are skipped; `what` names it in errors.
+fn read_list(f: &PathBuf, what: &str) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(f)
-        .map_err(|e| Error::io("cannot read exclude file", f.display(), e))?;
+        .map_err(|e| Error::io(format!("cannot read {what}"), f.display(), e))?;
     Ok(text
         .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(String::from)
+        .map(|l| l.trim_end_matches('\r'))
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map(|l| l.trim().to_string())
         .collect())
+}
+
+/// Applies `--preset server`: `/` unless paths were given, one filesystem,
+/// the recommended excludes and the active swap files.
+fn server_preset(opts: &mut BackupOptions) {
+    if opts.paths.is_empty() {
+        opts.paths.push(PathBuf::from("/"));
+    }
+    opts.one_file_system = true;
+    opts.excludes
+        .extend(SERVER_EXCLUDES.iter().map(|p| p.to_string()));
+    if let Ok(swaps) = std::fs::read_to_string("/proc/swaps") {
+        opts.exclude_paths.extend(swap_files(&swaps));
+    }
 }
 
 pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
@@ -29,15 +45,32 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
         );
     }
     let mut opts = BackupOptions::new(a.paths);
+    for f in &a.files_from {
+        opts.paths.extend(
+            read_list(f, "--files-from file")?
+                .into_iter()
+                .map(PathBuf::from),
+        );
+    }
     opts.tags = a.tags;
     if let Some(h) = a.host {
         opts.host = h;
     }
     opts.excludes = a.excludes;
     for f in &a.exclude_files {
-        opts.excludes.extend(read_exclude_file(f)?);
+        opts.excludes.extend(read_list(f, "exclude file")?);
     }
+    opts.exclude_if_present = a.exclude_if_present;
+    opts.exclude_caches = a.exclude_caches;
     opts.one_file_system = a.one_file_system;
+    if a.preset.as_deref() == Some("server") {
+        server_preset(&mut opts);
+    }
+    if opts.paths.is_empty() {
+        return Err(Error::invalid(
+            "nothing to back up: the --files-from list is empty",
+        ));
+    }
     opts.force = a.force;
     opts.connections = s.connections;
     opts.data_storage_class = match a.data_storage_class.as_deref() {
@@ -73,6 +106,7 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
             "parent": r.parent.map(|p: SnapshotId| p.to_hex()),
             "summary": sum,
             "skipped": r.skipped.iter().map(|k| serde_json::json!({"path": k.path.to_string_lossy(), "error": k.error.to_string()})).collect::<Vec<_>>(),
+            "changed_while_reading": r.changed.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>(),
         }))?;
     } else if !s.quiet {
         match r.parent {
@@ -92,6 +126,15 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
             sum.duration_ns as f64 / 1e9
         );
         println!("snapshot {} saved", r.id.short());
+    }
+    if !r.changed.is_empty() && !s.json {
+        eprintln!(
+            "warning: {} file(s) changed while they were read (the snapshot holds what was read):",
+            r.changed.len()
+        );
+        for p in &r.changed {
+            eprintln!("  {}", p.display());
+        }
     }
     if !r.skipped.is_empty() {
         if !s.json {

@@ -1,17 +1,27 @@
 use crate::args::RestoreArgs;
 use crate::output::size;
 use crate::settings::{Settings, snapshot_filter};
-use coffer_core::Result;
 use coffer_core::error::EXIT_INCOMPLETE;
-use coffer_core::progress::Progress;
-use coffer_core::restore::{RestoreOptions, restore};
-use std::path::Path;
+use coffer_core::restore::{ChangeKind, Overwrite, RestoreOptions, restore};
+use coffer_core::{Error, Result};
+use std::path::PathBuf;
 
-struct Warnings;
+fn overwrite(s: &str) -> Result<Overwrite> {
+    Ok(match s {
+        "always" => Overwrite::Always,
+        "if-changed" => Overwrite::IfChanged,
+        "if-newer" => Overwrite::IfNewer,
+        "never" => Overwrite::Never,
+        other => return Err(Error::invalid(format!("unknown --overwrite mode {other}"))),
+    })
+}
 
-impl Progress for Warnings {
-    fn warning(&self, _path: &Path, message: &str) {
-        eprintln!("warning: {message}");
+fn change_word(k: ChangeKind) -> &'static str {
+    match k {
+        ChangeKind::New => "new",
+        ChangeKind::Replace => "replace",
+        ChangeKind::Update => "update",
+        ChangeKind::Delete => "delete",
     }
 }
 
@@ -22,27 +32,77 @@ pub fn run(a: RestoreArgs, s: &Settings) -> Result<i32> {
     opts.include = a.include;
     opts.exclude = a.exclude;
     opts.numeric_owner = a.numeric_owner;
+    opts.overwrite = overwrite(&a.overwrite)?;
+    opts.delete = a.delete;
+    opts.snapshot_paths = snap.snapshot.paths.iter().map(PathBuf::from).collect();
+    opts.dry_run = a.dry_run;
+    opts.verify = a.verify;
     if let Some(t) = a.threads {
         opts.threads = t.max(1);
     }
-    let r = restore(&repo, snap.snapshot.tree, &opts, &Warnings)?;
+    let reporter = crate::progress::Reporter::new(s.json, s.quiet || a.dry_run, "restored");
+    let r = restore(&repo, snap.snapshot.tree, &opts, &reporter);
+    reporter.finish();
+    let r = r?;
+    let path_list = |v: &[PathBuf]| {
+        v.iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+    };
     if s.json {
         crate::output::json(&serde_json::json!({
             "message_type": "summary",
             "snapshot_id": snap.id,
+            "dry_run": a.dry_run,
             "files": r.files, "dirs": r.dirs, "other": r.other, "bytes": r.bytes,
+            "kept": r.kept, "deleted": r.deleted, "verified": r.verified,
+            "skipped_sockets": path_list(&r.sockets),
+            "changes": r.changes.iter().map(|c| serde_json::json!({"change": change_word(c.kind), "path": c.path.to_string_lossy()})).collect::<Vec<_>>(),
             "failed": r.failed.iter().map(|f| serde_json::json!({"path": f.path.to_string_lossy(), "error": f.error.to_string()})).collect::<Vec<_>>(),
         }))?;
-    } else if !s.quiet {
-        println!(
-            "restored snapshot {} to {}: {} files ({}), {} directories, {} other entries",
-            snap.id.short(),
-            opts.target.display(),
-            r.files,
-            size(r.bytes),
-            r.dirs,
-            r.other
-        );
+    } else {
+        for c in &r.changes {
+            println!("{:<7} {}", change_word(c.kind), c.path.display());
+        }
+        // Sockets are recorded but never recreated: the program that listens
+        // on one makes it. Not an error: one line each, the restore succeeds.
+        for p in &r.sockets {
+            eprintln!(
+                "skipped socket (made by the program that listens on it): {}",
+                p.display()
+            );
+        }
+        if a.dry_run {
+            let count = |k| r.changes.iter().filter(|c| c.kind == k).count();
+            println!(
+                "dry run of snapshot {} to {}: {} new, {} replaced, {} updated, {} deleted; nothing was changed",
+                snap.id.short(),
+                opts.target.display(),
+                count(ChangeKind::New),
+                count(ChangeKind::Replace),
+                count(ChangeKind::Update),
+                count(ChangeKind::Delete),
+            );
+        } else if !s.quiet {
+            println!(
+                "restored snapshot {} to {}: {} files ({}), {} directories, {} other entries",
+                snap.id.short(),
+                opts.target.display(),
+                r.files,
+                size(r.bytes),
+                r.dirs,
+                r.other
+            );
+            if r.kept > 0 || r.deleted > 0 {
+                println!(
+                    "left {} existing entries as they were; deleted {}",
+                    r.kept, r.deleted
+                );
+            }
+            if opts.verify {
+                println!("verified {} files against the snapshot", r.verified);
+            }
+        }
     }
     if !r.failed.is_empty() {
         if !s.json {

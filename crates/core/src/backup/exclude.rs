@@ -25,6 +25,39 @@ pub const CACHEDIR_TAG: &str = "CACHEDIR.TAG";
 /// What a CACHEDIR.TAG file must begin with to count.
 pub const CACHEDIR_SIGNATURE: &[u8] = b"Signature: 8a477f597d28d172789f06886806bc55";
 
+/// `--preset server`: what a whole-server backup of `/` leaves out. The
+/// directories themselves are kept (they are mount points a restored system
+/// needs), only their contents go: kernel and device views (`/proc`, `/sys`,
+/// `/dev`), runtime state (`/run`), temporary files (`/tmp`, `/var/tmp`)
+/// and caches that programs rebuild (`/var/cache`); plus the usual swap
+/// files. Active swap files are found by [`swap_files`]; the preset also
+/// turns on one-file-system and the local repository is always excluded.
+pub const SERVER_EXCLUDES: &[&str] = &[
+    "/proc/*",
+    "/sys/*",
+    "/dev/*",
+    "/run/*",
+    "/tmp/*",
+    "/var/tmp/*",
+    "/var/cache/*",
+    "/swapfile",
+    "/swap.img",
+];
+
+/// The swap files (not partitions) listed in `/proc/swaps`' text.
+pub fn swap_files(proc_swaps: &str) -> Vec<PathBuf> {
+    proc_swaps
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (name, kind) = (f.next()?, f.next()?);
+            // The kernel writes spaces in names as \040.
+            (kind == "file").then(|| PathBuf::from(name.replace("\\040", " ")))
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone)]
 pub struct Excludes {
     /// Patterns for any entry.
@@ -196,6 +229,22 @@ mod tests {
         assert!(ex.is_excluded(Path::new("/data/c.log"), false));
         assert!(!ex.is_excluded(Path::new("/other/c.log"), false));
     }
+
+    #[test]
+    fn server_preset_keeps_mount_points_and_drops_swap_files() {
+        let p: Vec<String> = SERVER_EXCLUDES.iter().map(|s| s.to_string()).collect();
+        let ex = Excludes::new(&p, swap_files(SWAPS)).unwrap();
+        assert!(!ex.is_excluded(Path::new("/proc"), true));
+        assert!(ex.is_excluded(Path::new("/proc/1"), true));
+        assert!(ex.is_excluded(Path::new("/var/cache/apt"), true));
+        assert!(ex.is_excluded(Path::new("/srv/swap file"), false));
+        assert!(!ex.is_excluded(Path::new("/dev/sda2"), false));
+        assert!(!ex.is_excluded(Path::new("/etc/passwd"), false));
+    }
+
+    const SWAPS: &str = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n\
+        /dev/sda2                               partition\t2097148\t\t0\t\t-2\n\
+        /srv/swap\\040file                       file\t\t1048572\t\t0\t\t-3\n";
 
     #[test]
     fn bad_pattern_is_a_clear_error() {

@@ -15,7 +15,7 @@ mod read;
 mod tree;
 mod walk;
 
-pub use exclude::Excludes;
+pub use exclude::{CACHEDIR_SIGNATURE, CACHEDIR_TAG, Excludes, SERVER_EXCLUDES, swap_files};
 pub use tree::Skipped;
 
 use crate::blob::BlobWriter;
@@ -42,6 +42,10 @@ pub struct BackupOptions {
     pub excludes: Vec<String>,
     /// Paths never backed up (the repository itself, when it is local).
     pub exclude_paths: Vec<PathBuf>,
+    /// Directories holding a file of one of these names keep only that file.
+    pub exclude_if_present: Vec<String>,
+    /// Directories holding a valid CACHEDIR.TAG keep only that file.
+    pub exclude_caches: bool,
     /// The parent snapshot; `None` picks the latest of the same host and paths.
     pub parent: Option<SnapshotId>,
     /// Read every file even if the parent says it is unchanged.
@@ -67,6 +71,8 @@ impl BackupOptions {
             tags: Vec::new(),
             excludes: Vec::new(),
             exclude_paths: Vec::new(),
+            exclude_if_present: Vec::new(),
+            exclude_caches: false,
             parent: None,
             force: false,
             one_file_system: false,
@@ -87,6 +93,8 @@ pub struct BackupResult {
     pub parent: Option<SnapshotId>,
     /// Paths left out because they could not be read.
     pub skipped: Vec<Skipped>,
+    /// Files that changed while they were read (stored as read).
+    pub changed: Vec<PathBuf>,
 }
 
 /// Normalizes the requested paths: absolute, `.`/`..` resolved lexically.
@@ -156,7 +164,8 @@ pub fn backup(
         .unwrap_or_else(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0));
     let paths = normalize(&opts.paths)?;
     let path_names = path_strings(&paths);
-    let excludes = Excludes::new(&opts.excludes, opts.exclude_paths.clone())?;
+    let excludes = Excludes::new(&opts.excludes, opts.exclude_paths.clone())?
+        .with_tags(&opts.exclude_if_present, opts.exclude_caches)?;
     let parent = find_parent(&repo, opts, &path_names)?;
     let parent_tree = match &parent {
         Some(p) => Some(repo.read_tree(&p.snapshot.tree)?),
@@ -175,6 +184,7 @@ pub fn backup(
         progress,
         summary: Summary::default(),
         skipped: Vec::new(),
+        changed: Vec::new(),
     };
     let root = std::thread::scope(|s| {
         for _ in 0..opts.threads.max(1) {
@@ -199,7 +209,10 @@ pub fn backup(
     })?;
 
     let tree::TreeBuilder {
-        summary, skipped, ..
+        summary,
+        skipped,
+        changed,
+        ..
     } = builder;
     let (flushed, stats) = writer.finish()?;
     let mut summary = summary;
@@ -227,5 +240,6 @@ pub fn backup(
         snapshot,
         parent: parent.map(|p| p.id),
         skipped,
+        changed,
     })
 }

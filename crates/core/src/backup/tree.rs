@@ -25,6 +25,8 @@ pub struct TreeBuilder<'a> {
     pub progress: &'a dyn Progress,
     pub summary: Summary,
     pub skipped: Vec<Skipped>,
+    /// Files that changed while they were read.
+    pub changed: Vec<PathBuf>,
 }
 
 impl TreeBuilder<'_> {
@@ -80,6 +82,7 @@ impl TreeBuilder<'_> {
                 Ok(r) => {
                     if r.changed_while_reading {
                         self.progress.changed_while_reading(&path);
+                        self.changed.push(path.clone());
                     }
                     node.content = r.content;
                     node.holes = r.holes;

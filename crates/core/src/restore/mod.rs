@@ -149,12 +149,13 @@ pub fn restore(
     let mut failed = std::mem::take(&mut plan.failed);
     if opts.dry_run {
         for l in &plan.links {
+            let kind = match l.existing {
+                None => ChangeKind::New,
+                Some(there) if is_linked(&l.first, there) => continue,
+                Some(_) => ChangeKind::Replace,
+            };
             res.changes.push(Change {
-                kind: if l.existing.is_some() {
-                    ChangeKind::Replace
-                } else {
-                    ChangeKind::New
-                },
+                kind,
                 path: l.path.clone(),
             });
         }
@@ -201,16 +202,18 @@ pub fn restore(
 /// there otherwise is replaced atomically (link under a temporary name,
 /// rename over).
 fn link(first: &Path, path: &Path, existing: Option<(u64, u64)>) -> Result<()> {
-    if let Some(there) = existing {
-        let first_id = crate::fs::at::At::new(first)
-            .and_then(|a| a.stat())
-            .map(|st| crate::fs::Meta::from_stat(&st))
-            .map(|m| (m.dev, m.inode));
-        if first_id.is_ok_and(|f| f == there) {
-            return Ok(());
-        }
+    if existing.is_some_and(|there| is_linked(first, there)) {
+        return Ok(());
     }
     let temp = inplace::temp_path(path);
     write::hard_link(first, &temp, path)?;
     write::rename_into_place(&temp, path).inspect_err(|_| write::discard(&temp))
+}
+
+/// Whether `first` is the inode `(dev, inode)`.
+fn is_linked(first: &Path, (dev, inode): (u64, u64)) -> bool {
+    crate::fs::at::At::new(first)
+        .and_then(|a| a.stat())
+        .map(|st| crate::fs::Meta::from_stat(&st))
+        .is_ok_and(|m| (m.dev, m.inode) == (dev, inode))
 }
