@@ -1,0 +1,138 @@
+//! What the fidelity tests share: a fresh local repository, backup and
+//! restore with options, and running referee tools.
+
+use coffer_core::backup::{BackupOptions, BackupResult, backup};
+use coffer_core::format::key::KdfParams;
+use coffer_core::progress::NoProgress;
+use coffer_core::repo::{InitOptions, Repository};
+use coffer_core::restore::{RestoreOptions, RestoreResult, restore};
+use coffer_core::store::local::LocalStore;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+/// A scratch directory with a repository in `dir/repo`.
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+    pub repo: Arc<Repository>,
+}
+
+#[track_caller]
+pub fn require_root() {
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "the fidelity tests run as root (as CI does): owners, devices and capabilities need it"
+    );
+}
+
+impl Repo {
+    pub fn new() -> Repo {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Self::init(&dir.path().join("repo"));
+        Repo { dir, repo }
+    }
+
+    pub fn init(at: &Path) -> Arc<Repository> {
+        let store = Arc::new(LocalStore::new(at));
+        let opts = InitOptions {
+            kdf: KdfParams::insecure_fast(),
+            ..Default::default()
+        };
+        Arc::new(Repository::init(store, b"pw", opts).unwrap())
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn backup(&self, paths: &[&Path], tweak: impl FnOnce(&mut BackupOptions)) -> BackupResult {
+        let mut opts = BackupOptions::new(paths.iter().map(|p| p.to_path_buf()).collect());
+        opts.threads = 2;
+        tweak(&mut opts);
+        backup(Arc::clone(&self.repo), &opts, &NoProgress).unwrap()
+    }
+
+    pub fn restore(
+        &self,
+        b: &BackupResult,
+        target: &Path,
+        tweak: impl FnOnce(&mut RestoreOptions),
+    ) -> RestoreResult {
+        let mut opts = RestoreOptions::new(target.to_path_buf());
+        opts.snapshot_paths = b.snapshot.paths.iter().map(PathBuf::from).collect();
+        tweak(&mut opts);
+        restore(&self.repo, b.snapshot.tree, &opts, &NoProgress).unwrap()
+    }
+}
+
+/// Where `src` (absolute) lands when restored below `target`.
+pub fn restored(target: &Path, src: &Path) -> PathBuf {
+    target.join(src.strip_prefix("/").unwrap())
+}
+
+/// Runs a referee tool; panics with its output if it cannot run or fails.
+#[track_caller]
+pub fn tool(program: &str, args: &[&str], dir: Option<&Path>) -> String {
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    if let Some(d) = dir {
+        cmd.current_dir(d);
+    }
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("cannot run {program} ({e}): .ci/run installs it (apt-get install rsync acl libcap2-bin)")
+    });
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed ({}):\n{text}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// Errors of a restore or backup as lines, for assertion messages.
+pub fn errors(failed: &[(PathBuf, String)]) -> String {
+    failed
+        .iter()
+        .map(|(p, e)| format!("{}: {e}", p.display()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn restore_errors(r: &RestoreResult) -> String {
+    errors(
+        &r.failed
+            .iter()
+            .map(|f| (f.path.clone(), f.error.to_string()))
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// Allocated bytes of `path` (st_blocks × 512).
+pub fn allocated(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).unwrap().blocks() * 512
+}
+
+/// The snapshot's node for `path` (absolute).
+pub fn find_node(
+    repo: &Repository,
+    b: &BackupResult,
+    path: &Path,
+) -> coffer_core::format::tree::Node {
+    use std::os::unix::ffi::OsStrExt;
+    let mut tree = repo.read_tree(&b.snapshot.tree).unwrap();
+    let names: Vec<_> = path.strip_prefix("/").unwrap().iter().collect();
+    for (i, name) in names.iter().enumerate() {
+        let node = tree
+            .find(name.as_bytes())
+            .unwrap_or_else(|| panic!("{} not in the snapshot", path.display()))
+            .clone();
+        if i + 1 == names.len() {
+            return node;
+        }
+        tree = repo.read_tree(&node.subtree.unwrap()).unwrap();
+    }
+    unreachable!("paths have a name")
+}
