@@ -164,3 +164,25 @@ fn set_xattrs(at: &Path, path: &Path, node: &Node) -> Result<()> {
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_map_by_name_when_known_else_by_number() {
+        let owners = Owners::new();
+        let node = |user: &str, group: &str| Node {
+            uid: 4242,
+            gid: 4343,
+            user: user.into(),
+            group: group.into(),
+            ..Default::default()
+        };
+        // "root" is uid/gid 0 on every Linux system.
+        assert_eq!(owner_ids(&node("root", "root"), &owners, false), (0, 0));
+        assert_eq!(owner_ids(&node("root", "root"), &owners, true), (4242, 4343));
+        let unknown = node("no-such-user-here", "");
+        assert_eq!(owner_ids(&unknown, &owners, false), (4242, 4343));
+    }
+}
