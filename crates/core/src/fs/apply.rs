@@ -181,7 +181,10 @@ mod tests {
         };
         // "root" is uid/gid 0 on every Linux system.
         assert_eq!(owner_ids(&node("root", "root"), &owners, false), (0, 0));
-        assert_eq!(owner_ids(&node("root", "root"), &owners, true), (4242, 4343));
+        assert_eq!(
+            owner_ids(&node("root", "root"), &owners, true),
+            (4242, 4343)
+        );
         let unknown = node("no-such-user-here", "");
         assert_eq!(owner_ids(&unknown, &owners, false), (4242, 4343));
     }
