@@ -23,11 +23,18 @@
 //!
 //! The trait is blocking on purpose: the pipeline runs on threads, and stores
 //! that talk to the network (S3) run their own async runtime inside.
+//!
+//! The S3 store is behind the default-on cargo feature `s3`; without it
+//! [`open::open_store`] refuses `s3://` locations.
 
 pub mod cache;
 pub mod local;
 pub mod open;
+#[cfg(feature = "s3")]
 pub mod s3;
+mod s3_settings;
+
+pub use s3_settings::{ChecksumMode, S3Settings};
 
 use crate::error::Result;
 use std::ops::Range;

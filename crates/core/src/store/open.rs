@@ -1,9 +1,8 @@
 //! Turns a repository location into a store, and composes the wrappers.
 
-use super::Store;
 use super::cache::CachedStore;
 use super::local::LocalStore;
-use super::s3::{S3Settings, connect};
+use super::{S3Settings, Store};
 use crate::error::{Error, Result};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,7 +21,7 @@ pub struct StoreOptions {
 /// local cache in front of them; a local store needs none.
 pub fn open_store(location: &str, opts: &StoreOptions) -> Result<Arc<dyn Store>> {
     if location.starts_with("s3://") {
-        let s3: Arc<dyn Store> = Arc::new(connect(location, &opts.s3)?);
+        let s3 = connect_s3(location, &opts.s3)?;
         return Ok(match &opts.cache_dir {
             Some(dir) => {
                 let sub = hex::encode(&crate::id::hash_object(location.as_bytes())[..8]);
@@ -47,4 +46,18 @@ pub fn open_store(location: &str, opts: &StoreOptions) -> Result<Arc<dyn Store>>
         return Err(Error::invalid("repository location is not a directory").with_location(path));
     }
     Ok(Arc::new(LocalStore::new(path)))
+}
+
+#[cfg(feature = "s3")]
+fn connect_s3(location: &str, settings: &S3Settings) -> Result<Arc<dyn Store>> {
+    Ok(Arc::new(super::s3::connect(location, settings)?))
+}
+
+/// Built without the `s3` feature (the fuzz targets): S3 locations are refused.
+#[cfg(not(feature = "s3"))]
+fn connect_s3(location: &str, _settings: &S3Settings) -> Result<Arc<dyn Store>> {
+    Err(
+        Error::invalid("this build of coffer has no S3 support (built without the `s3` feature)")
+            .with_location(location),
+    )
 }

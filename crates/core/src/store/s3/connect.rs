@@ -1,35 +1,8 @@
 //! Building the S3 client the way the AWS CLI would.
 
-use super::{S3Store, parse_location};
+use super::{ChecksumMode, S3Settings, S3Store, parse_location};
 use crate::error::{Error, Result};
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
-
-/// When the SDK adds request checksums and validates response checksums.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ChecksumMode {
-    /// Only where the API requires them: works on every S3-compatible store
-    /// tried (Garage rejects the SDK's default aws-chunked checksummed bodies).
-    /// The default when an endpoint is given.
-    WhenRequired,
-    /// The SDK's default (CRC32 on every upload): for AWS itself.
-    #[default]
-    WhenSupported,
-}
-
-/// How to reach S3; the CLI fills this from flags. Anything left `None`
-/// comes from the SDK's default chain (environment, profile, IMDS).
-#[derive(Debug, Clone, Default)]
-pub struct S3Settings {
-    /// `--endpoint-url`; `AWS_ENDPOINT_URL` is read by the SDK itself.
-    pub endpoint: Option<String>,
-    pub region: Option<String>,
-    /// Path-style addressing (`http://host/bucket/key`); forced when an
-    /// endpoint is set, since S3-compatible servers rarely do virtual hosts.
-    pub path_style: bool,
-    pub checksum: Option<ChecksumMode>,
-    /// Parallel part uploads of one multipart upload.
-    pub connections: usize,
-}
 
 /// Connects to `s3://bucket/prefix`. No request is sent yet.
 pub fn connect(location: &str, settings: &S3Settings) -> Result<S3Store> {

@@ -11,7 +11,8 @@ mod connect;
 mod errors;
 mod multipart;
 
-pub use connect::{ChecksumMode, S3Settings, connect};
+pub use super::s3_settings::{ChecksumMode, S3Settings};
+pub use connect::connect;
 
 use super::{ObjectMeta, PutHints, StorageClass, Store};
 use crate::error::{Error, Kind, Result};
