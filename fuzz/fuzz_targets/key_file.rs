@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     if k.params.m_cost <= 256
         && k.params.t_cost <= 2
         && let Ok(w) = crypto::derive_wrapping_key(b"fuzz", &salt, &k.params)
-        && let Ok(plain) = crypto::open(&w, &sealed, "fuzz")
+        && let Ok(plain) = crypto::open(&w, crypto::Sealed::MasterKey, &sealed, "fuzz")
     {
         let _ = MasterKey::decode(&plain);
     }

@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     assert!(
-        crypto::open(&[7; 32], data, "fuzz").is_err(),
+        crypto::open(&[7; 32], crypto::Sealed::Blob, data, "fuzz").is_err(),
         "a forged sealed box opened"
     );
 });

@@ -3,13 +3,14 @@
 //! - every object type round-trips through
 //!   encode → payload::encode → crypto::seal → crypto::open → payload::decode → decode;
 //! - any single flipped bit of a sealed object, a truncation or an appended
-//!   byte is detected by `crypto::open`;
+//!   byte is detected by `crypto::open`, and so is a box opened as another
+//!   kind of object;
 //! - the decoders return errors, never panic, on arbitrary or damaged bytes;
 //! - a newer format version is refused as `Unsupported`, also when the newer
 //!   layout no longer decodes as this version's.
 
 use coffer_core::Kind;
-use coffer_core::crypto::{self, MasterKey};
+use coffer_core::crypto::{self, MasterKey, Sealed};
 use coffer_core::format::config::{ChunkerParams, Config};
 use coffer_core::format::index::{IndexFile, IndexPack};
 use coffer_core::format::key::{KdfParams, KeyFile};
@@ -268,15 +269,16 @@ fn round_trip<T, D>(
     plain: Vec<u8>,
     level: i32,
     key: &[u8; 32],
+    kind: Sealed,
     decode: D,
 ) -> Result<Vec<u8>, TestCaseError>
 where
     T: PartialEq + std::fmt::Debug,
     D: Fn(&[u8]) -> coffer_core::Result<T>,
 {
-    let sealed = crypto::seal(key, &payload::encode(&plain, level));
+    let sealed = crypto::seal(key, kind, &payload::encode(&plain, level));
     let opened =
-        crypto::open(key, &sealed, "test").map_err(|e| TestCaseError::fail(e.to_string()))?;
+        crypto::open(key, kind, &sealed, "test").map_err(|e| TestCaseError::fail(e.to_string()))?;
     let back = payload::decode(&opened, "test").map_err(|e| TestCaseError::fail(e.to_string()))?;
     prop_assert_eq!(&back, &plain);
     let decoded = decode(&back).map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -284,28 +286,50 @@ where
     Ok(sealed)
 }
 
-/// A flipped bit anywhere, a cut or an extra byte: `open` must refuse.
-fn tamper_detected(sealed: &[u8], key: &[u8; 32], at: Index) -> Result<(), TestCaseError> {
+const KINDS: [Sealed; 5] = [
+    Sealed::Blob,
+    Sealed::PackHeader,
+    Sealed::Index,
+    Sealed::Snapshot,
+    Sealed::MasterKey,
+];
+
+/// A flipped bit anywhere, a cut, an extra byte, or opening the box as
+/// another kind of object: `open` must refuse.
+fn tamper_detected(
+    sealed: &[u8],
+    key: &[u8; 32],
+    kind: Sealed,
+    at: Index,
+) -> Result<(), TestCaseError> {
     let bit = at.index(sealed.len() * 8);
     let mut bad = sealed.to_vec();
     bad[bit / 8] ^= 1 << (bit % 8);
     prop_assert!(
-        crypto::open(key, &bad, "test").is_err(),
+        crypto::open(key, kind, &bad, "test").is_err(),
         "flip of bit {} not detected",
         bit
     );
     let cut = at.index(sealed.len());
     prop_assert!(
-        crypto::open(key, &sealed[..cut], "test").is_err(),
+        crypto::open(key, kind, &sealed[..cut], "test").is_err(),
         "cut at {} not detected",
         cut
     );
     let mut longer = sealed.to_vec();
     longer.push(0);
     prop_assert!(
-        crypto::open(key, &longer, "test").is_err(),
+        crypto::open(key, kind, &longer, "test").is_err(),
         "appended byte not detected"
     );
+    for other in KINDS.into_iter().filter(|k| *k != kind) {
+        prop_assert!(
+            crypto::open(key, other, sealed, "test").is_err(),
+            "{:?} box opened as {:?}",
+            kind,
+            other
+        );
+    }
     Ok(())
 }
 
@@ -322,7 +346,7 @@ fn decode_everything(b: &[u8]) {
     }
     let _ = payload::decode(b, "fuzz");
     let _ = MasterKey::decode(b);
-    let _ = crypto::open(&[0; 32], b, "fuzz");
+    let _ = crypto::open(&[0; 32], Sealed::Blob, b, "fuzz");
     if b.len() >= 4 {
         let trailer: [u8; 4] = b[b.len() - 4..].try_into().unwrap();
         if let Ok(r) = pack::header_range(b.len() as u64, trailer, "fuzz") {
@@ -350,49 +374,49 @@ proptest! {
 
     #[test]
     fn tree_round_trips(t in tree(), level in level(), key in id32(), at in any::<Index>()) {
-        let sealed = round_trip(&t, t.encode(), level, &key, |b| Tree::decode(b, "test"))?;
-        tamper_detected(&sealed, &key, at)?;
+        let sealed = round_trip(&t, t.encode(), level, &key, Sealed::Blob, |b| Tree::decode(b, "test"))?;
+        tamper_detected(&sealed, &key, Sealed::Blob, at)?;
     }
 
     #[test]
     fn snapshot_round_trips(s in snapshot(), level in level(), key in id32(), at in any::<Index>()) {
-        let sealed = round_trip(&s, s.encode(), level, &key, |b| Snapshot::decode(b, "test"))?;
-        tamper_detected(&sealed, &key, at)?;
+        let sealed = round_trip(&s, s.encode(), level, &key, Sealed::Snapshot, |b| Snapshot::decode(b, "test"))?;
+        tamper_detected(&sealed, &key, Sealed::Snapshot, at)?;
     }
 
     #[test]
     fn index_round_trips(i in index_file(), level in level(), key in id32(), at in any::<Index>()) {
-        let sealed = round_trip(&i, i.encode(), level, &key, |b| IndexFile::decode(b, "test"))?;
-        tamper_detected(&sealed, &key, at)?;
+        let sealed = round_trip(&i, i.encode(), level, &key, Sealed::Index, |b| IndexFile::decode(b, "test"))?;
+        tamper_detected(&sealed, &key, Sealed::Index, at)?;
     }
 
     #[test]
     fn pack_header_round_trips(h in pack_header(), level in level(), key in id32(), at in any::<Index>()) {
-        let sealed = round_trip(&h, h.encode(), level, &key, |b| PackHeader::decode(b, "test"))?;
-        tamper_detected(&sealed, &key, at)?;
+        let sealed = round_trip(&h, h.encode(), level, &key, Sealed::PackHeader, |b| PackHeader::decode(b, "test"))?;
+        tamper_detected(&sealed, &key, Sealed::PackHeader, at)?;
     }
 
     #[test]
     fn config_round_trips(c in config(), level in level(), key in id32(), at in any::<Index>()) {
         // `config` is stored in plaintext; it must also survive the sealed chain.
         prop_assert_eq!(&Config::decode(&c.encode()).unwrap(), &c);
-        let sealed = round_trip(&c, c.encode(), level, &key, Config::decode)?;
-        tamper_detected(&sealed, &key, at)?;
+        let sealed = round_trip(&c, c.encode(), level, &key, Sealed::Blob, Config::decode)?;
+        tamper_detected(&sealed, &key, Sealed::Blob, at)?;
     }
 
     #[test]
     fn key_file_round_trips(k in key_file(), level in level(), key in id32(), at in any::<Index>()) {
         prop_assert_eq!(&KeyFile::decode(&k.encode(), "test").unwrap(), &k);
-        let sealed = round_trip(&k, k.encode(), level, &key, |b| KeyFile::decode(b, "test"))?;
-        tamper_detected(&sealed, &key, at)?;
+        let sealed = round_trip(&k, k.encode(), level, &key, Sealed::Blob, |b| KeyFile::decode(b, "test"))?;
+        tamper_detected(&sealed, &key, Sealed::Blob, at)?;
     }
 
     #[test]
     fn master_key_round_trips(enc in id32(), id in id32(), gear_seed in any::<u64>(), wrap in id32(), at in any::<Index>()) {
         let k = MasterKey { enc, id, gear_seed };
-        let sealed = crypto::seal(&wrap, &k.encode());
-        prop_assert_eq!(MasterKey::decode(&crypto::open(&wrap, &sealed, "test").unwrap()).unwrap(), k);
-        tamper_detected(&sealed, &wrap, at)?;
+        let sealed = crypto::seal(&wrap, Sealed::MasterKey, &k.encode());
+        prop_assert_eq!(MasterKey::decode(&crypto::open(&wrap, Sealed::MasterKey, &sealed, "test").unwrap()).unwrap(), k);
+        tamper_detected(&sealed, &wrap, Sealed::MasterKey, at)?;
     }
 
     #[test]
@@ -410,21 +434,21 @@ proptest! {
         let mut entries = Vec::new();
         let id_key = MasterKey { enc: key, id: [9; 32], gear_seed: 1 };
         for b in &blobs {
-            let sealed = crypto::seal(&key, &payload::encode(b, 3));
+            let sealed = crypto::seal(&key, Sealed::Blob, &payload::encode(b, 3));
             entries.push(PackBlob { id: id_key.blob_id(b), offset: body.len() as u32, length: sealed.len() as u32, raw_length: b.len() as u32 });
             body.extend_from_slice(&sealed);
         }
         let h = PackHeader { version: FORMAT_VERSION, kind: BlobKind::Data, blobs: entries };
-        let p = pack::finish(body, &crypto::seal(&key, &payload::encode(&h.encode(), 3)));
+        let p = pack::finish(body, &crypto::seal(&key, Sealed::PackHeader, &payload::encode(&h.encode(), 3)));
         let trailer: [u8; 4] = p[p.len() - 4..].try_into().unwrap();
         let r = pack::header_range(p.len() as u64, trailer, "test").unwrap();
-        let plain = payload::decode(&crypto::open(&key, &p[r.start as usize..r.end as usize], "test").unwrap(), "test").unwrap();
+        let plain = payload::decode(&crypto::open(&key, Sealed::PackHeader, &p[r.start as usize..r.end as usize], "test").unwrap(), "test").unwrap();
         let back = PackHeader::decode(&plain, "test").unwrap();
         pack::check_layout(&back, r.start, "test").unwrap();
         prop_assert_eq!(&back, &h);
         for (e, b) in back.blobs.iter().zip(&blobs) {
             let sealed = &p[e.offset as usize..(e.offset + e.length) as usize];
-            let plain = payload::decode(&crypto::open(&key, sealed, "test").unwrap(), "test").unwrap();
+            let plain = payload::decode(&crypto::open(&key, Sealed::Blob, sealed, "test").unwrap(), "test").unwrap();
             prop_assert_eq!(&plain, b);
             prop_assert_eq!(id_key.blob_id(&plain), e.id);
         }

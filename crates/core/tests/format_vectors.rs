@@ -7,7 +7,7 @@
 //! inputs, so a decoder change that still encodes the same is caught too.
 
 use coffer_core::chunk::Chunker;
-use coffer_core::crypto::{self, MasterKey};
+use coffer_core::crypto::{self, MasterKey, Sealed};
 use coffer_core::format::config::{ChunkerParams, Config};
 use coffer_core::format::index::{IndexFile, IndexPack};
 use coffer_core::format::key::{KdfParams, KeyFile};
@@ -85,13 +85,18 @@ fn chunk_params() -> ChunkerParams {
 fn sealed_blob(plain: &[u8], tag: u8) -> Vec<u8> {
     let p = payload::encode(plain, 3);
     assert_eq!(p[0], 0, "vector blobs must stay uncompressed");
-    crypto::seal_with_nonce(&master().enc, &nonce(tag), &p)
+    crypto::seal_with_nonce(&master().enc, Sealed::Blob, &nonce(tag), &p)
 }
 
 /// Structured objects are sealed with raw payloads (level 0) so that their
 /// vectors do not depend on zstd's output, which the format does not pin.
-fn seal_raw(plain: &[u8], tag: u8) -> Vec<u8> {
-    crypto::seal_with_nonce(&master().enc, &nonce(tag), &payload::encode(plain, 0))
+fn seal_raw(kind: Sealed, plain: &[u8], tag: u8) -> Vec<u8> {
+    crypto::seal_with_nonce(&master().enc, kind, &nonce(tag), &payload::encode(plain, 0))
+}
+
+/// The associated data of a kind of box, as text in the vectors.
+fn aad(kind: Sealed) -> &'static str {
+    std::str::from_utf8(kind.aad()).unwrap()
 }
 
 struct PackVector {
@@ -125,7 +130,7 @@ fn pack_vector() -> PackVector {
             },
         ],
     };
-    let sealed_header = seal_raw(&header.encode(), NONCE_PACK_HEADER);
+    let sealed_header = seal_raw(Sealed::PackHeader, &header.encode(), NONCE_PACK_HEADER);
     let bytes = pack::finish(
         [sealed_a.clone(), sealed_b.clone()].concat(),
         &sealed_header,
@@ -250,6 +255,7 @@ fn key_file() -> (KeyFile, [u8; 32]) {
         salt: hex::encode(KEY_SALT),
         sealed: hex::encode(crypto::seal_with_nonce(
             &wrapping,
+            Sealed::MasterKey,
             &nonce(NONCE_KEY),
             &master().encode(),
         )),
@@ -348,9 +354,9 @@ fn field(v: &Value, name: &str) -> Vec<u8> {
     .unwrap()
 }
 
-fn open_payload(sealed: &[u8]) -> Vec<u8> {
+fn open_payload(kind: Sealed, sealed: &[u8]) -> Vec<u8> {
     payload::decode(
-        &crypto::open(&master().enc, sealed, "vector").unwrap(),
+        &crypto::open(&master().enc, kind, sealed, "vector").unwrap(),
         "vector",
     )
     .unwrap()
@@ -376,17 +382,18 @@ fn master_key() {
 #[test]
 fn sealed_payload() {
     let p = payload::encode(PLAIN, 3);
-    let sealed = crypto::seal_with_nonce(&master().enc, &nonce(NONCE_PAYLOAD), &p);
+    let sealed = crypto::seal_with_nonce(&master().enc, Sealed::Blob, &nonce(NONCE_PAYLOAD), &p);
     let v = check_json(
         "payload.json",
         json!({
             "plaintext": hex::encode(PLAIN),
             "payload": hex::encode(&p),
+            "aad": aad(Sealed::Blob),
             "nonce": hex::encode(nonce(NONCE_PAYLOAD)),
             "sealed": hex::encode(&sealed),
         }),
     );
-    assert_eq!(open_payload(&field(&v, "sealed")), PLAIN);
+    assert_eq!(open_payload(Sealed::Blob, &field(&v, "sealed")), PLAIN);
 }
 
 /// zstd does not promise the same output across its versions, so this vector
@@ -438,6 +445,8 @@ fn pack_header_and_pack() {
     let v = check_json(
         "pack.json",
         json!({
+            "blob_aad": aad(Sealed::Blob),
+            "header_aad": aad(Sealed::PackHeader),
             "blob_a": { "plaintext": hex::encode(BLOB_A), "blob_id": k.blob_id(BLOB_A).to_hex(),
                         "nonce": hex::encode(nonce(NONCE_BLOB_A)), "sealed": hex::encode(&p.sealed_a) },
             "blob_b": { "plaintext": hex::encode(BLOB_B), "blob_id": k.blob_id(BLOB_B).to_hex(),
@@ -456,14 +465,17 @@ fn pack_header_and_pack() {
     let len = bytes.len() as u64;
     let trailer: [u8; 4] = bytes[bytes.len() - 4..].try_into().unwrap();
     let range = pack::header_range(len, trailer, "vector").unwrap();
-    let plain = open_payload(&bytes[range.start as usize..range.end as usize]);
+    let plain = open_payload(
+        Sealed::PackHeader,
+        &bytes[range.start as usize..range.end as usize],
+    );
     assert_eq!(plain, field(&v, "header_cbor"));
     let h = PackHeader::decode(&plain, "vector").unwrap();
     assert_eq!(h, p.header);
     pack::check_layout(&h, range.start, "vector").unwrap();
     for (b, want) in h.blobs.iter().zip([BLOB_A, BLOB_B]) {
         let sealed = &bytes[b.offset as usize..(b.offset + b.length) as usize];
-        let plain = open_payload(sealed);
+        let plain = open_payload(Sealed::Blob, sealed);
         assert_eq!(plain, want);
         assert_eq!(k.blob_id(&plain), b.id);
         assert_eq!(plain.len() as u32, b.raw_length);
@@ -478,17 +490,18 @@ fn pack_header_and_pack() {
 fn tree_vector() {
     let t = tree();
     let cbor = t.encode();
-    let sealed = seal_raw(&cbor, NONCE_TREE);
+    let sealed = seal_raw(Sealed::Blob, &cbor, NONCE_TREE);
     let v = check_json(
         "tree.json",
         json!({
             "cbor": hex::encode(&cbor),
+            "aad": aad(Sealed::Blob),
             "nonce": hex::encode(nonce(NONCE_TREE)),
             "sealed": hex::encode(&sealed),
             "tree_id": master().blob_id(&cbor).to_hex(),
         }),
     );
-    let plain = open_payload(&field(&v, "sealed"));
+    let plain = open_payload(Sealed::Blob, &field(&v, "sealed"));
     assert_eq!(plain, field(&v, "cbor"));
     assert_eq!(Tree::decode(&plain, "vector").unwrap(), t);
     assert_eq!(
@@ -501,11 +514,12 @@ fn tree_vector() {
 fn snapshot_vector() {
     let s = snapshot(master().blob_id(&tree().encode()).tree());
     let cbor = s.encode();
-    let sealed = seal_raw(&cbor, NONCE_SNAPSHOT);
+    let sealed = seal_raw(Sealed::Snapshot, &cbor, NONCE_SNAPSHOT);
     let v = check_json(
         "snapshot.json",
         json!({
             "cbor": hex::encode(&cbor),
+            "aad": aad(Sealed::Snapshot),
             "nonce": hex::encode(nonce(NONCE_SNAPSHOT)),
             "sealed": hex::encode(&sealed),
             "snapshot_id": SnapshotId(hash_object(&sealed)).to_hex(),
@@ -513,7 +527,7 @@ fn snapshot_vector() {
     );
     let stored = field(&v, "sealed");
     assert_eq!(
-        Snapshot::decode(&open_payload(&stored), "vector").unwrap(),
+        Snapshot::decode(&open_payload(Sealed::Snapshot, &stored), "vector").unwrap(),
         s
     );
     assert_eq!(
@@ -526,11 +540,12 @@ fn snapshot_vector() {
 fn index_vector() {
     let i = index(&pack_vector());
     let cbor = i.encode();
-    let sealed = seal_raw(&cbor, NONCE_INDEX);
+    let sealed = seal_raw(Sealed::Index, &cbor, NONCE_INDEX);
     let v = check_json(
         "index.json",
         json!({
             "cbor": hex::encode(&cbor),
+            "aad": aad(Sealed::Index),
             "nonce": hex::encode(nonce(NONCE_INDEX)),
             "sealed": hex::encode(&sealed),
             "index_id": IndexId(hash_object(&sealed)).to_hex(),
@@ -538,7 +553,7 @@ fn index_vector() {
     );
     let stored = field(&v, "sealed");
     assert_eq!(
-        IndexFile::decode(&open_payload(&stored), "vector").unwrap(),
+        IndexFile::decode(&open_payload(Sealed::Index, &stored), "vector").unwrap(),
         i
     );
     assert_eq!(
@@ -568,6 +583,7 @@ fn key_file_unwraps() {
             "t_cost": file.params.t_cost,
             "p_cost": file.params.p_cost,
             "wrapping_key": hex::encode(wrapping),
+            "aad": aad(Sealed::MasterKey),
             "nonce": hex::encode(nonce(NONCE_KEY)),
             "master_key": hex::encode(master().encode()),
             "key_id": KeyId(hash_object(&bytes)).to_hex(),
@@ -584,7 +600,13 @@ fn key_file_unwraps() {
     let w =
         crypto::derive_wrapping_key(PASSWORD, &f.salt_bytes("vector").unwrap(), &f.params).unwrap();
     assert_eq!(w.to_vec(), field(&v, "wrapping_key"));
-    let plain = crypto::open(&w, &f.sealed_bytes("vector").unwrap(), "vector").unwrap();
+    let plain = crypto::open(
+        &w,
+        Sealed::MasterKey,
+        &f.sealed_bytes("vector").unwrap(),
+        "vector",
+    )
+    .unwrap();
     assert_eq!(MasterKey::decode(&plain).unwrap(), master());
 }
 

@@ -1,5 +1,6 @@
 use crate::args::CatArgs;
 use crate::settings::Settings;
+use coffer_core::crypto::Sealed;
 use coffer_core::format::index::IndexFile;
 use coffer_core::format::key::KeyFile;
 use coffer_core::format::pack::{self, BlobKind};
@@ -62,8 +63,11 @@ pub fn run(a: CatArgs, s: &Settings) -> Result<i32> {
             let repo = s.open_without_index()?;
             let id = need(&a.id, "index")?;
             let name = format!("index/{}", coffer_core::id::IndexId::parse(&id)?);
-            serde_json::to_value(IndexFile::decode(&repo.load_sealed(&name)?, &name)?)
-                .unwrap_or(Value::Null)
+            serde_json::to_value(IndexFile::decode(
+                &repo.load_sealed(Sealed::Index, &name)?,
+                &name,
+            )?)
+            .unwrap_or(Value::Null)
         }
         "tree" => {
             let repo = s.open()?;

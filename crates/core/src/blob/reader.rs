@@ -1,4 +1,4 @@
-use crate::crypto;
+use crate::crypto::{self, Sealed};
 use crate::error::{Error, Kind, Result};
 use crate::format::pack::{self, BlobKind, PackHeader};
 use crate::format::payload;
@@ -24,7 +24,10 @@ impl Repository {
     /// Opens a sealed blob read from `key` and checks it against `id`.
     pub fn open_blob(&self, id: &BlobId, sealed: &[u8], key: &str) -> Result<Vec<u8>> {
         let what = format!("{key} (blob {})", id.short());
-        let plain = payload::decode(&crypto::open(&self.key().enc, sealed, &what)?, &what)?;
+        let plain = payload::decode(
+            &crypto::open(&self.key().enc, Sealed::Blob, sealed, &what)?,
+            &what,
+        )?;
         if self.key().blob_id(&plain) != *id {
             return Err(Error::corrupt("blob does not match its id", what));
         }
@@ -52,7 +55,10 @@ impl Repository {
             .ok_or_else(|| Error::corrupt("pack is too short", key))?;
         let range = pack::header_range(bytes.len() as u64, trailer, key)?;
         let sealed = &bytes[range.start as usize..range.end as usize];
-        let plain = payload::decode(&crypto::open(&self.key().enc, sealed, key)?, key)?;
+        let plain = payload::decode(
+            &crypto::open(&self.key().enc, Sealed::PackHeader, sealed, key)?,
+            key,
+        )?;
         let h = PackHeader::decode(&plain, key)?;
         pack::check_layout(&h, range.start, key)?;
         if h.kind != kind {

@@ -127,7 +127,11 @@ impl BlobWriter {
             return Ok(false);
         }
         let level = self.shared.repo.config().compression;
-        let sealed = crypto::seal(&self.shared.repo.key().enc, &payload::encode(plain, level));
+        let sealed = crypto::seal(
+            &self.shared.repo.key().enc,
+            crypto::Sealed::Blob,
+            &payload::encode(plain, level),
+        );
         let full = {
             let mut open = self.open_pack(kind).lock().expect("poisoned");
             let offset = open.body.len() as u32;
@@ -251,7 +255,11 @@ fn upload(shared: &Shared, p: Sealed) -> Result<()> {
         kind: p.kind,
         blobs: p.blobs,
     };
-    let sealed_header = crypto::seal(&repo.key().enc, &payload::encode(&header.encode(), 3));
+    let sealed_header = crypto::seal(
+        &repo.key().enc,
+        crypto::Sealed::PackHeader,
+        &payload::encode(&header.encode(), 3),
+    );
     let bytes = pack::finish(p.body, &sealed_header);
     let id = PackId(hash_object(&bytes));
     let key = pack::key(p.kind, &id);
@@ -298,7 +306,10 @@ fn write_index(shared: &Shared, min: usize) -> Result<()> {
         packs,
         supersedes: Vec::new(),
     };
-    match shared.repo.save_sealed("index", &file.encode()) {
+    match shared
+        .repo
+        .save_sealed("index", crypto::Sealed::Index, &file.encode())
+    {
         Ok((_, size)) => {
             shared.bytes_stored.fetch_add(size, Ordering::Relaxed);
             Ok(())

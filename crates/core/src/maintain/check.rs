@@ -7,6 +7,7 @@
 //! With `read_data`: every pack is downloaded, its hash compared with its
 //! id, its header decoded, and every blob decrypted and re-hashed.
 
+use crate::crypto::Sealed;
 use crate::error::{Kind, Result};
 use crate::format::index::IndexFile;
 use crate::format::pack;
@@ -68,7 +69,7 @@ fn load_index(repo: &Repository, r: &mut CheckReport) -> Result<()> {
             continue;
         };
         match repo
-            .load_sealed(&meta.key)
+            .load_sealed(Sealed::Index, &meta.key)
             .and_then(|p| IndexFile::decode(&p, &meta.key))
         {
             Ok(f) => files.push((id, f)),
@@ -123,7 +124,7 @@ fn load_snapshots(repo: &Repository, r: &mut CheckReport) -> Result<Vec<(Snapsho
             continue;
         };
         match repo
-            .load_sealed(&meta.key)
+            .load_sealed(Sealed::Snapshot, &meta.key)
             .and_then(|p| Snapshot::decode(&p, &meta.key))
         {
             Ok(s) => roots.push((id, s.tree)),

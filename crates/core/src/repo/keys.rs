@@ -2,7 +2,7 @@
 //! key files may open one repository (`coffer key add|list|remove|passwd`).
 
 use super::Repository;
-use crate::crypto::{self, MasterKey};
+use crate::crypto::{self, MasterKey, Sealed};
 use crate::error::{Error, Kind, Result};
 use crate::format::key::{KdfParams, KeyFile};
 use crate::id::{KeyId, hash_object};
@@ -36,7 +36,7 @@ pub(super) fn add_key(
         kdf: "argon2id".into(),
         params: kdf,
         salt: hex::encode(salt),
-        sealed: hex::encode(crypto::seal(&wrapping, &key.encode())),
+        sealed: hex::encode(crypto::seal(&wrapping, Sealed::MasterKey, &key.encode())),
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         host: gethostname::gethostname().to_string_lossy().into_owned(),
         user: uzers::get_current_username()
@@ -77,7 +77,9 @@ pub(super) fn unlock(store: &dyn Store, password: &[u8]) -> Result<(KeyId, Maste
     for (id, f) in files {
         let what = key_name(&id);
         let wrapping = crypto::derive_wrapping_key(password, &f.salt_bytes(&what)?, &f.params)?;
-        if let Ok(plain) = crypto::open(&wrapping, &f.sealed_bytes(&what)?, &what) {
+        if let Ok(plain) =
+            crypto::open(&wrapping, Sealed::MasterKey, &f.sealed_bytes(&what)?, &what)
+        {
             return Ok((id, MasterKey::decode(&plain)?));
         }
     }

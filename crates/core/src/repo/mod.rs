@@ -11,7 +11,7 @@ pub use index::{BlobLoc, Index, PackInfo};
 pub use keys::KeyInfo;
 pub use snapshots::{Flushed, SnapshotFilter, SnapshotRef};
 
-use crate::crypto::MasterKey;
+use crate::crypto::{MasterKey, Sealed};
 use crate::error::{Error, Kind, Result};
 use crate::format::config::Config;
 use crate::format::index::IndexFile;
@@ -164,7 +164,7 @@ impl Repository {
             else {
                 continue;
             };
-            let plain = self.load_sealed(&meta.key)?;
+            let plain = self.load_sealed(Sealed::Index, &meta.key)?;
             out.push((id, IndexFile::decode(&plain, &meta.key)?));
         }
         Ok(out)

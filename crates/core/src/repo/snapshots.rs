@@ -1,6 +1,7 @@
 //! Snapshot objects: list, select (id, prefix, `latest`, filters), save.
 
 use super::Repository;
+use crate::crypto::Sealed;
 use crate::error::{Error, Kind, Result};
 use crate::format::snapshot::Snapshot;
 use crate::id::SnapshotId;
@@ -59,7 +60,12 @@ impl Repository {
             else {
                 continue;
             };
-            let plain = self.load_sealed(&meta.key)?;
+            let plain = match self.load_sealed(Sealed::Snapshot, &meta.key) {
+                Ok(p) => p,
+                // Forgotten between the listing and the read.
+                Err(e) if e.kind() == Kind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
             out.push(SnapshotRef {
                 id,
                 snapshot: Snapshot::decode(&plain, &meta.key)?,
@@ -110,7 +116,7 @@ impl Repository {
         _flushed: &Flushed,
         snapshot: &Snapshot,
     ) -> Result<(SnapshotId, u64)> {
-        let (id, size) = self.save_sealed("snapshots", &snapshot.encode())?;
+        let (id, size) = self.save_sealed("snapshots", Sealed::Snapshot, &snapshot.encode())?;
         Ok((SnapshotId(id), size))
     }
 
