@@ -1,15 +1,17 @@
 //! A repository against a store an attacker or a disk has touched
-//! (docs/FORMAT.md §6, §18):
+//! (docs/FORMAT.md §5, §6, §18):
 //!
 //! - a sealed box only opens as the kind of object it was sealed as, so a
-//!   blob copied to `index/<hash>` or `snapshots/<hash>` is corrupt.
+//!   blob copied to `index/<hash>` or `snapshots/<hash>` is corrupt;
+//! - opening tries every key file: damaged ones (undecodable, refused
+//!   parameters, bytes that do not match the name) are skipped and named.
 
 use coffer_core::Kind;
 use coffer_core::blob::BlobWriter;
 use coffer_core::crypto::Sealed;
 use coffer_core::format::FORMAT_VERSION;
 use coffer_core::format::index::IndexFile;
-use coffer_core::format::key::KdfParams;
+use coffer_core::format::key::{KdfParams, KeyFile};
 use coffer_core::format::pack::BlobKind;
 use coffer_core::format::snapshot::{Snapshot, Summary};
 use coffer_core::id::{IndexId, TreeId, hash_object};
@@ -117,4 +119,83 @@ fn a_sealed_blob_stored_as_index_or_snapshot_is_corrupt() {
         "{report:?}"
     );
     assert!(repo.index().contains(&index_blob));
+}
+
+/// Three kinds of damaged key file, each stored under the name a reader
+/// expects (the hash of its bytes) unless the damage is the name itself.
+fn add_damaged_keys(store: &dyn Store, good_key: &str) -> Vec<String> {
+    let mut names = vec![put_named(store, "keys", b"{ not a key file")];
+    let good = store.get(good_key, None).unwrap();
+    let mut huge = KeyFile::decode(&good, good_key).unwrap();
+    huge.params.m_cost = u32::MAX; // refused before Argon2 allocates
+    names.push(put_named(store, "keys", &huge.encode()));
+    // A valid key file under another key file's name.
+    let wrong_name = format!("keys/{}", hex::encode([0xab; 32]));
+    store
+        .put(&wrong_name, &good, &PutHints::immutable())
+        .unwrap();
+    names.push(wrong_name);
+    names
+}
+
+fn r_first(store: &Arc<dyn Store>) -> Repository {
+    Repository::open(Arc::clone(store), b"first").unwrap()
+}
+
+#[test]
+fn damaged_key_files_are_skipped_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = init(&dir, b"first");
+    let second = repo.add_key(b"second", KdfParams::insecure_fast()).unwrap();
+    let store = Arc::clone(repo.store());
+    let damaged = add_damaged_keys(store.as_ref(), &format!("keys/{}", repo.key_id()));
+
+    // Every password that has a key still opens, whatever order the
+    // key files are listed in.
+    for (password, id) in [(&b"first"[..], repo.key_id()), (b"second", second)] {
+        let r = Repository::open_without_index(Arc::clone(&store), password).unwrap();
+        assert_eq!(r.key_id(), id);
+        assert_eq!(r.key(), repo.key());
+    }
+
+    // A wrong password is still a wrong password, and the damage is named.
+    let e = Repository::open_without_index(Arc::clone(&store), b"wrong")
+        .err()
+        .unwrap();
+    assert_eq!(e.kind(), Kind::WrongPassword, "{e}");
+    let msg = e.to_string();
+    assert!(!msg.contains('\n'), "{msg}");
+    assert!(msg.contains("3 key files are damaged"), "{msg}");
+    for name in &damaged {
+        assert!(msg.contains(name.as_str()), "{name} not in {msg}");
+    }
+
+    // check names every damaged key file.
+    let report = check(&r_first(&store), CheckOptions::default()).unwrap();
+    for name in &damaged {
+        assert!(
+            report.errors.iter().any(|e| e.contains(name.as_str())),
+            "{name}: {report:?}"
+        );
+    }
+
+    // A damaged key file can be found by its id and removed.
+    let id = repo.find_key(&damaged[0]["keys/".len()..]).unwrap();
+    repo.remove_key(id).unwrap();
+    assert!(store.head(&damaged[0]).is_err());
+}
+
+#[test]
+fn only_damaged_key_files_is_corrupt_not_a_wrong_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = init(&dir, b"pw");
+    let store = Arc::clone(repo.store());
+    let good = format!("keys/{}", repo.key_id());
+    add_damaged_keys(store.as_ref(), &good);
+    store.delete(&good).unwrap();
+    let e = Repository::open_without_index(Arc::clone(&store), b"pw")
+        .err()
+        .unwrap();
+    assert_eq!(e.kind(), Kind::Corrupt, "{e}");
+    assert!(e.to_string().contains("3 key files are damaged"), "{e}");
 }

@@ -12,5 +12,5 @@ mod kdf;
 mod master;
 
 pub use aead::{SEAL_OVERHEAD, Sealed, open, seal, seal_with_nonce};
-pub use kdf::derive_wrapping_key;
+pub use kdf::{check_kdf_params, derive_wrapping_key};
 pub use master::MasterKey;

@@ -1,6 +1,7 @@
 //! `check`: report every problem, not just the first.
 //!
-//! Structure: every index object decodes; every pack the index names exists
+//! Structure: every key file matches its id (the hash of its bytes) and
+//! decodes; every index object decodes; every pack the index names exists
 //! with the right size; every snapshot decodes; every tree reachable from a
 //! snapshot decodes and every blob it refers to is in the index. Packs no
 //! index names are a note (an interrupted backup leaves them), not an error.
@@ -43,6 +44,9 @@ impl CheckReport {
 /// unreachable) is returned as `Err`; problems go into the report.
 pub fn check(repo: &Repository, opts: CheckOptions) -> Result<CheckReport> {
     let mut r = CheckReport::default();
+    // Opening skipped any damaged key file; name them here.
+    r.errors
+        .extend(repo.damaged_keys()?.iter().map(|e| e.to_string()));
     load_index(repo, &mut r)?;
     let packs: Vec<PackInfo> = repo.index().packs().to_vec();
     r.packs = packs.len() as u64;

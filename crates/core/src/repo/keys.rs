@@ -1,5 +1,7 @@
 //! Key files: the master key wrapped under Argon2id(password). Any number of
 //! key files may open one repository (`coffer key add|list|remove|passwd`).
+//! A key file's bytes are checked against its id (BLAKE3 = file name) before
+//! use; opening tries every key file and skips damaged ones.
 
 use super::Repository;
 use crate::crypto::{self, MasterKey, Sealed};
@@ -49,43 +51,91 @@ pub(super) fn add_key(
     Ok(id)
 }
 
-fn load_key_files(store: &dyn Store) -> Result<Vec<(KeyId, KeyFile)>> {
-    let mut out = Vec::new();
-    for meta in list_all(store, "keys/")? {
-        let Some(id) = meta
-            .key
-            .strip_prefix("keys/")
-            .and_then(|h| KeyId::parse(h).ok())
-        else {
-            continue;
-        };
-        let bytes = store.get(&meta.key, None)?;
-        out.push((id, KeyFile::decode(&bytes, &meta.key)?));
+/// The ids of every key file (names that are not ids are skipped).
+fn key_ids(store: &dyn Store) -> Result<Vec<KeyId>> {
+    Ok(list_all(store, "keys/")?
+        .iter()
+        .filter_map(|m| {
+            m.key
+                .strip_prefix("keys/")
+                .and_then(|h| KeyId::parse(h).ok())
+        })
+        .collect())
+}
+
+/// Reads and decodes one key file, checking its bytes against its id.
+fn read_key_file(store: &dyn Store, id: &KeyId) -> Result<KeyFile> {
+    let what = key_name(id);
+    let bytes = store.get(&what, None)?;
+    if KeyId(hash_object(&bytes)) != *id {
+        return Err(Error::corrupt("key file does not match its id", what));
     }
-    Ok(out)
+    KeyFile::decode(&bytes, &what)
+}
+
+/// Tries one key file: `Ok(None)` if `password` does not open it, an error
+/// if it is damaged.
+fn try_key(store: &dyn Store, id: &KeyId, password: &[u8]) -> Result<Option<MasterKey>> {
+    let what = key_name(id);
+    let f = read_key_file(store, id)?;
+    let wrapping = crypto::derive_wrapping_key(password, &f.salt_bytes(&what)?, &f.params)
+        .map_err(|e| e.with_location(&what))?;
+    match crypto::open(&wrapping, Sealed::MasterKey, &f.sealed_bytes(&what)?, &what) {
+        Ok(plain) => MasterKey::decode(&plain)
+            .map(Some)
+            .map_err(|e| e.with_location(&what)),
+        Err(_) => Ok(None),
+    }
 }
 
 /// Finds the key file that `password` opens and returns the master key.
+/// Every key file is tried: a damaged one (does not match its id, does not
+/// decode, refused KDF parameters, wrong master key length) is skipped, and
+/// named in the error if no other key opens. Only store failures stop the
+/// search.
 pub(super) fn unlock(store: &dyn Store, password: &[u8]) -> Result<(KeyId, MasterKey)> {
-    let files = load_key_files(store)?;
-    if files.is_empty() {
+    let ids = key_ids(store)?;
+    if ids.is_empty() {
         return Err(Error::corrupt(
             "repository has no key files",
             format!("{}/keys/", store.location()),
         ));
     }
-    for (id, f) in files {
-        let what = key_name(&id);
-        let wrapping = crypto::derive_wrapping_key(password, &f.salt_bytes(&what)?, &f.params)?;
-        if let Ok(plain) =
-            crypto::open(&wrapping, Sealed::MasterKey, &f.sealed_bytes(&what)?, &what)
-        {
-            return Ok((id, MasterKey::decode(&plain)?));
+    let mut tried = 0;
+    let mut damaged = Vec::new();
+    for id in &ids {
+        match try_key(store, id, password) {
+            Ok(Some(key)) => return Ok((*id, key)),
+            Ok(None) => tried += 1,
+            // Removed since the listing (`key passwd` elsewhere): not a key.
+            Err(e) if e.kind() == Kind::NotFound => {}
+            Err(e) if matches!(e.kind(), Kind::Corrupt | Kind::Unsupported) => damaged.push(*id),
+            Err(e) => return Err(e),
         }
+    }
+    let wrong = "wrong password: no key of the repository opens with it";
+    if damaged.is_empty() {
+        return Err(Error::at(Kind::WrongPassword, wrong, store.location()));
+    }
+    let mut names: Vec<String> = damaged.iter().take(3).map(key_name).collect();
+    if damaged.len() > 3 {
+        names.push("…".into());
+    }
+    let names = names.join(", ");
+    let list = match damaged.len() {
+        1 => format!("1 key file is damaged: {names}"),
+        n => format!("{n} key files are damaged: {names}"),
+    };
+    if tried == 0 {
+        // No key file could even be tried: not the password's fault.
+        return Err(Error::corrupt(
+            format!("no key file can be read ({list})"),
+            store.location(),
+        ));
     }
     Err(Error::at(
         Kind::WrongPassword,
-        "wrong password: no key of the repository opens with it",
+        format!("{wrong} ({list})"),
         store.location(),
     ))
 }
@@ -100,16 +150,45 @@ impl Repository {
     }
 
     pub fn list_keys(&self) -> Result<Vec<KeyInfo>> {
-        Ok(load_key_files(self.store().as_ref())?
+        let store = self.store().as_ref();
+        key_ids(store)?
             .into_iter()
-            .map(|(id, f)| KeyInfo {
-                id,
-                current: id == self.key_id(),
-                created: f.created,
-                host: f.host,
-                user: f.user,
+            .map(|id| {
+                let f = read_key_file(store, &id)?;
+                Ok(KeyInfo {
+                    id,
+                    current: id == self.key_id(),
+                    created: f.created,
+                    host: f.host,
+                    user: f.user,
+                })
             })
-            .collect())
+            .collect()
+    }
+
+    /// Every key file that is damaged (does not match its id, does not
+    /// decode, or its salt, parameters or wrapped key are refused), as an
+    /// error naming it; opening skips such files. Argon2 is not run, so a
+    /// wrapped key that fails to open is not found here. Only a store
+    /// failure is returned as `Err`.
+    pub fn damaged_keys(&self) -> Result<Vec<Error>> {
+        let store = self.store().as_ref();
+        let mut out = Vec::new();
+        for id in key_ids(store)? {
+            let what = key_name(&id);
+            let r = read_key_file(store, &id).and_then(|f| {
+                f.sealed_bytes(&what)?;
+                crypto::check_kdf_params(&f.salt_bytes(&what)?, &f.params)
+                    .map_err(|e| e.with_location(&what))
+            });
+            match r {
+                Ok(_) => {}
+                Err(e) if e.kind() == Kind::NotFound => {}
+                Err(e) if matches!(e.kind(), Kind::Corrupt | Kind::Unsupported) => out.push(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
     /// Removes a key file. The key this session opened with cannot be removed
@@ -136,10 +215,9 @@ impl Repository {
 
     /// Resolves a key id or unique prefix.
     pub fn find_key(&self, prefix: &str) -> Result<KeyId> {
-        let ids: Vec<KeyId> = self
-            .list_keys()?
+        // From the names alone, so a damaged key file can be found and removed.
+        let ids: Vec<KeyId> = key_ids(self.store().as_ref())?
             .into_iter()
-            .map(|k| k.id)
             .filter(|id| id.to_hex().starts_with(prefix))
             .collect();
         match ids.as_slice() {
