@@ -76,7 +76,8 @@ fn node() -> impl Strategy<Value = Node> {
     let extra = (
         proptest::option::of(bytes(60)),
         xattrs(),
-        vec(any::<(u64, u64)>(), 0..4),
+        // Holes as (gap after the previous one, length).
+        vec((0u64..1 << 20, 1u64..1 << 20), 0..4),
         vec(id32().prop_map(BlobId), 0..5),
         id32(),
     );
@@ -85,29 +86,44 @@ fn node() -> impl Strategy<Value = Node> {
             (name, kind, (mode, uid, gid), user, group),
             (mtime, atime, ctime),
             (size, inode, dev, links, rdev),
-            (target, xattrs, holes, content, subtree),
-        )| Node {
-            name,
-            kind,
-            mode,
-            uid,
-            gid,
-            user,
-            group,
-            mtime,
-            atime,
-            ctime,
-            size,
-            inode,
-            dev,
-            links,
-            rdev,
-            target,
-            xattrs,
-            holes,
-            content,
-            // A tree holds a subtree exactly for its directories.
-            subtree: (kind == NodeKind::Dir).then_some(TreeId(subtree)),
+            (target, xattrs, gaps, content, subtree),
+        )| {
+            // Only files have content and holes (sorted, non-overlapping,
+            // within the size), only symlinks a target, and exactly
+            // directories a subtree.
+            let file = kind == NodeKind::File;
+            let mut end = 0;
+            let holes: Vec<(u64, u64)> = gaps
+                .into_iter()
+                .filter(|_| file)
+                .map(|(gap, len)| {
+                    let hole = (end + gap, len);
+                    end = hole.0 + len;
+                    hole
+                })
+                .collect();
+            Node {
+                name,
+                kind,
+                mode,
+                uid,
+                gid,
+                user,
+                group,
+                mtime,
+                atime,
+                ctime,
+                size: if file { size.max(end) } else { size },
+                inode,
+                dev,
+                links,
+                rdev,
+                target: target.filter(|_| kind == NodeKind::Symlink),
+                xattrs,
+                holes,
+                content: if file { content } else { Vec::new() },
+                subtree: (kind == NodeKind::Dir).then_some(TreeId(subtree)),
+            }
         },
     )
 }
@@ -439,7 +455,7 @@ proptest! {
             body.extend_from_slice(&sealed);
         }
         let h = PackHeader { version: FORMAT_VERSION, kind: BlobKind::Data, blobs: entries };
-        let p = pack::finish(body, &crypto::seal(&key, Sealed::PackHeader, &payload::encode(&h.encode(), 3)));
+        let p = pack::finish(body, &crypto::seal(&key, Sealed::PackHeader, &payload::encode(&h.encode(), 3))).unwrap();
         let trailer: [u8; 4] = p[p.len() - 4..].try_into().unwrap();
         let r = pack::header_range(p.len() as u64, trailer, "test").unwrap();
         let plain = payload::decode(&crypto::open(&key, Sealed::PackHeader, &p[r.start as usize..r.end as usize], "test").unwrap(), "test").unwrap();
@@ -556,11 +572,25 @@ fn newer_versions_are_refused_as_unsupported() {
     assert_eq!(e.kind(), Kind::Corrupt, "{e}");
 }
 
+/// No coffer ever wrote version 0: it is damage, not a newer format.
 #[test]
-fn version_zero_is_refused() {
+fn version_zero_is_refused_as_corrupt() {
+    let assert_damaged = |r: coffer_core::Result<()>, what: &str| {
+        let e = r.expect_err(what);
+        assert_eq!(e.kind(), Kind::Corrupt, "{what}: {e}");
+        assert!(e.to_string().contains("damaged"), "{what}: {e}");
+    };
     let mut t = Tree::new(Vec::new());
     t.version = 0;
-    assert!(Tree::decode(&t.encode(), "t").is_err());
+    assert_damaged(Tree::decode(&t.encode(), "t").map(drop), "tree");
+    let i = IndexFile {
+        version: 0,
+        ..IndexFile::default()
+    };
+    assert_damaged(IndexFile::decode(&i.encode(), "i").map(drop), "index");
+    let mut c = Config::new();
+    c.version = 0;
+    assert_damaged(Config::decode(&c.encode()).map(drop), "config");
 }
 
 #[test]
@@ -597,6 +627,61 @@ fn tree_decode_refuses_invalid_listings() {
                 ..file(b"f")
             }],
             "file with subtree",
+        ),
+        (
+            vec![Node {
+                kind: NodeKind::Symlink,
+                content: vec![BlobId([1; 32])],
+                ..file(b"l")
+            }],
+            "content on a symlink",
+        ),
+        (
+            vec![Node {
+                target: Some(b"/etc".to_vec()),
+                ..file(b"f")
+            }],
+            "target on a file",
+        ),
+        (
+            vec![Node {
+                size: 100,
+                holes: vec![(50, 10), (10, 10)],
+                ..file(b"f")
+            }],
+            "unsorted holes",
+        ),
+        (
+            vec![Node {
+                size: 100,
+                holes: vec![(10, 20), (20, 10)],
+                ..file(b"f")
+            }],
+            "overlapping holes",
+        ),
+        (
+            vec![Node {
+                size: 100,
+                holes: vec![(90, 20)],
+                ..file(b"f")
+            }],
+            "hole past the size",
+        ),
+        (
+            vec![Node {
+                size: 100,
+                holes: vec![(10, 0)],
+                ..file(b"f")
+            }],
+            "empty hole",
+        ),
+        (
+            vec![Node {
+                size: u64::MAX,
+                holes: vec![(u64::MAX, 2)],
+                ..file(b"f")
+            }],
+            "hole end overflows",
         ),
     ] {
         let e = Tree::decode(&bad(nodes), "t").expect_err(why);

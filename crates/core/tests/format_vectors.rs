@@ -134,7 +134,8 @@ fn pack_vector() -> PackVector {
     let bytes = pack::finish(
         [sealed_a.clone(), sealed_b.clone()].concat(),
         &sealed_header,
-    );
+    )
+    .unwrap();
     let id = PackId(hash_object(&bytes));
     PackVector {
         sealed_a,

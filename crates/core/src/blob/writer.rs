@@ -28,6 +28,14 @@ pub struct WriterStats {
     pub packs: u64,
 }
 
+/// Where the blobs of a pack must end: their u32 offsets and lengths.
+const MAX_PACK_BODY: usize = u32::MAX as usize;
+
+// A blob of MAX_PLAIN bytes, sealed (flag byte + nonce + tag), fits a u32
+// `length`; blobs above MAX_PLAIN are refused before they are sealed.
+const _: () = assert!(payload::MAX_PLAIN + 1 + crypto::SEAL_OVERHEAD as u64 <= u32::MAX as u64);
+
+#[derive(Default)]
 struct OpenPack {
     body: Vec<u8>,
     blobs: Vec<PackBlob>,
@@ -120,6 +128,14 @@ impl BlobWriter {
 
     /// As [`add`](Self::add) with an id the caller already computed.
     pub fn add_with_id(&self, kind: BlobKind, id: BlobId, plain: &[u8]) -> Result<bool> {
+        if plain.len() as u64 > payload::MAX_PLAIN {
+            return Err(Error::fatal(format!(
+                "blob of {} bytes is larger than the {} bytes readers accept",
+                plain.len(),
+                payload::MAX_PLAIN
+            ))
+            .with_location(id));
+        }
         self.check_failed()?;
         if self.shared.repo.index().contains(&id)
             || !self.shared.seen.lock().expect("poisoned").insert(id)
@@ -132,33 +148,32 @@ impl BlobWriter {
             crypto::Sealed::Blob,
             &payload::encode(plain, level),
         );
-        let full = {
+        let mut full = Vec::new();
+        {
             let mut open = self.open_pack(kind).lock().expect("poisoned");
-            let offset = open.body.len() as u32;
-            open.body.extend_from_slice(&sealed);
+            // Offsets in a pack are u32: a blob that would end past 4 GiB
+            // goes into the next pack. (With `pack_size` ≤ 1 GiB and blobs
+            // ≤ MAX_PLAIN this does not happen; the bound must hold anyway.)
+            if open.body.len() + sealed.len() > MAX_PACK_BODY {
+                full.push(std::mem::take(&mut *open));
+            }
+            let offset = u32::try_from(open.body.len()).expect("pack body below 4 GiB");
             open.blobs.push(PackBlob {
                 id,
                 offset,
-                length: sealed.len() as u32,
-                raw_length: plain.len() as u32,
+                length: u32::try_from(sealed.len()).expect("blob below MAX_PLAIN"),
+                raw_length: u32::try_from(plain.len()).expect("blob below MAX_PLAIN"),
             });
+            open.body.extend_from_slice(&sealed);
             if open.body.len() >= self.shared.repo.config().pack_size as usize {
-                Some(std::mem::replace(
-                    &mut *open,
-                    OpenPack {
-                        body: Vec::new(),
-                        blobs: Vec::new(),
-                    },
-                ))
-            } else {
-                None
+                full.push(std::mem::take(&mut *open));
             }
-        };
+        }
         self.shared.blobs_new.fetch_add(1, Ordering::Relaxed);
         self.shared
             .bytes_new
             .fetch_add(plain.len() as u64, Ordering::Relaxed);
-        if let Some(p) = full {
+        for p in full {
             self.send(kind, p)?;
         }
         Ok(true)
@@ -260,7 +275,7 @@ fn upload(shared: &Shared, p: Sealed) -> Result<()> {
         crypto::Sealed::PackHeader,
         &payload::encode(&header.encode(), 3),
     );
-    let bytes = pack::finish(p.body, &sealed_header);
+    let bytes = pack::finish(p.body, &sealed_header)?;
     let id = PackId(hash_object(&bytes));
     let key = pack::key(p.kind, &id);
     let hints = PutHints {

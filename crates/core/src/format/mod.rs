@@ -48,9 +48,16 @@ pub(crate) fn newer_version(v: Option<VersionOnly>, what: &str) -> Option<Error>
         .and_then(|v| check_version(v.version, what).err())
 }
 
-/// Refuses a version newer than this build understands.
+/// Refuses a version newer than this build understands ("upgrade coffer"),
+/// and version 0, which no coffer ever wrote (the object is damaged).
 pub fn check_version(version: u32, what: &str) -> Result<()> {
-    if version == 0 || version > FORMAT_VERSION {
+    if version == 0 {
+        return Err(Error::corrupt(
+            "format version 0 does not exist (the object is damaged)",
+            what,
+        ));
+    }
+    if version > FORMAT_VERSION {
         return Err(Error::at(
             crate::error::Kind::Unsupported,
             format!(

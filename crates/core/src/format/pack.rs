@@ -63,11 +63,14 @@ impl PackHeader {
     }
 }
 
-/// Appends the sealed header and its length, completing a pack.
-pub fn finish(mut body: Vec<u8>, sealed_header: &[u8]) -> Vec<u8> {
+/// Appends the sealed header and its length, completing a pack. Refuses a
+/// header of 4 GiB or more, whose length the u32 trailer cannot hold.
+pub fn finish(mut body: Vec<u8>, sealed_header: &[u8]) -> Result<Vec<u8>> {
+    let len = u32::try_from(sealed_header.len())
+        .map_err(|_| Error::fatal("pack header is too large (4 GiB or more)"))?;
     body.extend_from_slice(sealed_header);
-    body.extend_from_slice(&(sealed_header.len() as u32).to_le_bytes());
-    body
+    body.extend_from_slice(&len.to_le_bytes());
+    Ok(body)
 }
 
 /// Finds the sealed header at the end of a pack: returns its byte range.

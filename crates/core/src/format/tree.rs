@@ -93,6 +93,36 @@ pub struct Node {
     pub subtree: Option<TreeId>,
 }
 
+impl Node {
+    /// The rules of docs/FORMAT.md §12 for one node beyond its name: a
+    /// subtree exactly on directories, content only on files, a target only
+    /// on symlinks, and holes that are non-empty, sorted, non-overlapping
+    /// and within `size`. Returns why a node breaks them.
+    fn check(&self) -> std::result::Result<(), &'static str> {
+        if (self.kind == NodeKind::Dir) != self.subtree.is_some() {
+            return Err("has a subtree only if it is a directory");
+        }
+        if self.kind != NodeKind::File && !self.content.is_empty() {
+            return Err("has content but is not a file");
+        }
+        if self.kind != NodeKind::Symlink && self.target.is_some() {
+            return Err("has a link target but is not a symlink");
+        }
+        let mut end = 0u64;
+        for &(offset, len) in &self.holes {
+            match offset.checked_add(len) {
+                Some(hole_end) if len > 0 && offset >= end && hole_end <= self.size => {
+                    end = hole_end
+                }
+                _ => {
+                    return Err("has holes that are empty, unsorted, overlapping or past its size");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 mod opt_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
 
@@ -127,7 +157,8 @@ impl Tree {
         to_cbor(self)
     }
 
-    /// Decodes and validates a tree: sorted, unique, sane names.
+    /// Decodes and validates a tree: sorted, unique, sane names; each node
+    /// carries only the fields of its type (see `Node::check`).
     pub fn decode(plain: &[u8], what: &str) -> Result<Self> {
         let t: Tree = from_cbor(plain, what)?;
         check_version(t.version, what)?;
@@ -146,12 +177,8 @@ impl Tree {
                     what,
                 ));
             }
-            if (n.kind == NodeKind::Dir) != n.subtree.is_some() {
-                return Err(Error::corrupt(
-                    "tree entry has a subtree only if it is a directory",
-                    what,
-                ));
-            }
+            n.check()
+                .map_err(|why| Error::corrupt(format!("tree entry {why}"), what))?;
         }
         Ok(t)
     }
