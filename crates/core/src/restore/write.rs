@@ -51,11 +51,9 @@ fn open_write(path: &Path, shown: &Path) -> Result<File> {
 pub fn write_whole(path: &Path, shown: &Path, offset: u64, data: &[u8], len: u64) -> Result<()> {
     let f = create_new(path, shown)?;
     write_sparse(&f, offset, data).map_err(|e| Error::io("cannot write", shown.display(), e))?;
-    if len != offset + data.len() as u64 {
-        f.set_len(len)
-            .map_err(|e| Error::io("cannot set length", shown.display(), e))?;
-    }
-    Ok(())
+    // Always: trailing zero blocks were skipped, so the file may be short.
+    f.set_len(len)
+        .map_err(|e| Error::io("cannot set length", shown.display(), e))
 }
 
 /// Writes `data` at `offset`; its all-zero blocks are skipped so they stay
