@@ -198,3 +198,25 @@ fn restored_debian_binaries_run_in_a_chroot() {
         "su keeps setuid root: {out}"
     );
 }
+
+/// Zero blocks are not written on restore (they stay holes): files that
+/// end in zeros, or are all zeros, must still get their full length.
+#[test]
+fn files_ending_in_zeros_keep_their_length() {
+    let r = Repo::new();
+    let src = r.path("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let mut small = vec![b'a'; 4096];
+    small.resize(4096 + 8192, 0);
+    std::fs::write(src.join("small"), &small).unwrap();
+    let mut big = pseudo_random(9, 2 << 20);
+    big.resize(3 << 20, 0);
+    std::fs::write(src.join("big"), &big).unwrap();
+    std::fs::write(src.join("zeros"), vec![0u8; 100 << 10]).unwrap();
+    let b = r.backup(&[&src], |_| {});
+    let target = r.path("target");
+    let res = r.restore(&b, &target, |o| o.verify = true);
+    assert!(res.failed.is_empty(), "{}", restore_errors(&res));
+    let diffs = compare_trees(&src, &restored(&target, &src), &CompareOptions::default());
+    assert!(diffs.is_empty(), "{diffs:?}");
+}
