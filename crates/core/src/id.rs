@@ -117,8 +117,12 @@ id_type!(
     RepoId
 );
 id_type!(
-    /// Random id of a lock object.
+    /// BLAKE3 of a lock object's bytes.
     LockId
+);
+id_type!(
+    /// BLAKE3 of a prune record's bytes (`prune/<id>`).
+    PruneRecordId
 );
 
 impl TreeId {

@@ -22,6 +22,10 @@ pub enum Sealed {
     Snapshot,
     /// The master key inside a key file.
     MasterKey,
+    /// A `locks/<id>` object (prune, check, forget).
+    Lock,
+    /// A `prune/<id>` record of the packs a prune condemned.
+    PruneRecord,
 }
 
 impl Sealed {
@@ -33,6 +37,8 @@ impl Sealed {
             Sealed::Index => b"coffer/v1/index",
             Sealed::Snapshot => b"coffer/v1/snapshot",
             Sealed::MasterKey => b"coffer/v1/master-key",
+            Sealed::Lock => b"coffer/v1/lock",
+            Sealed::PruneRecord => b"coffer/v1/prune-record",
         }
     }
 }
@@ -117,6 +123,8 @@ mod tests {
             Sealed::Index,
             Sealed::Snapshot,
             Sealed::MasterKey,
+            Sealed::Lock,
+            Sealed::PruneRecord,
         ];
         for sealed_as in all {
             let sealed = seal(&key, sealed_as, b"hello");

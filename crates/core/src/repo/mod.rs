@@ -4,11 +4,15 @@
 
 mod index;
 mod keys;
+pub mod lock;
 mod objects;
+mod records;
 mod snapshots;
 
 pub use index::{BlobLoc, Index, PackInfo};
 pub use keys::KeyInfo;
+pub use lock::{LockGuard, LockInfo};
+pub use records::PruneRecord;
 pub use snapshots::{Flushed, SnapshotFilter, SnapshotRef};
 
 use crate::crypto::{MasterKey, Sealed};
@@ -129,10 +133,13 @@ impl Repository {
     }
 
     /// (Re)loads every index object. Objects listed in another's
-    /// `supersedes` are skipped.
+    /// `supersedes` are skipped; packs in prune records that no index names
+    /// are known as a fallback for reading (see [`Index::add_condemned`]).
     pub fn reload_index(&self) -> Result<()> {
         let files = self.load_index_files()?;
-        self.replace_index(&files);
+        let records = self.prune_records()?;
+        let condemned: Vec<_> = records.into_iter().flat_map(|(_, r)| r.packs).collect();
+        self.replace_index_with(&files, &condemned);
         Ok(())
     }
 
@@ -140,6 +147,16 @@ impl Repository {
     /// out those another one supersedes (check builds it from the objects
     /// that decoded).
     pub fn replace_index(&self, files: &[(IndexId, IndexFile)]) {
+        self.replace_index_with(files, &[]);
+    }
+
+    /// As [`replace_index`](Self::replace_index), with condemned packs as
+    /// a fallback for reading.
+    pub fn replace_index_with(
+        &self,
+        files: &[(IndexId, IndexFile)],
+        condemned: &[crate::format::index::IndexPack],
+    ) {
         let superseded: HashSet<IndexId> = files
             .iter()
             .flat_map(|(_, f)| f.supersedes.iter().copied())
@@ -150,11 +167,29 @@ impl Repository {
                 index.add_pack(p);
             }
         }
+        for p in condemned {
+            index.add_condemned(p);
+        }
         *self.index_mut() = index;
     }
 
     /// Every index object, decoded.
+    ///
+    /// Prune deletes index objects once the index that supersedes them is
+    /// stored; one that vanishes between the listing and its read means
+    /// exactly that, so the listing starts again (it now holds the new one).
     pub fn load_index_files(&self) -> Result<Vec<(IndexId, IndexFile)>> {
+        const ATTEMPTS: usize = 5;
+        let mut attempt = 1;
+        loop {
+            match self.load_index_files_once() {
+                Err(e) if e.kind() == Kind::NotFound && attempt < ATTEMPTS => attempt += 1,
+                r => return r,
+            }
+        }
+    }
+
+    fn load_index_files_once(&self) -> Result<Vec<(IndexId, IndexFile)>> {
         let mut out = Vec::new();
         for meta in crate::store::list_all(self.store.as_ref(), "index/")? {
             let Some(id) = meta

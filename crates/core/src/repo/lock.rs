@@ -1,0 +1,438 @@
+//! Locks: `locks/<id>`, taken only by the commands that delete or must see
+//! a repository that nothing deletes from (prune and forget exclusively,
+//! check shared). Backups take none: they only add objects.
+//!
+//! A lock object is a sealed box (kind [`Sealed::Lock`]) of a CBOR
+//! [`LockFile`]; its name is the BLAKE3 of its bytes like every other object.
+//!
+//! Protocol:
+//! - **Acquire**: list `locks/`; a live lock that conflicts (an exclusive
+//!   one, or any lock when we want an exclusive one) fails with
+//!   `Kind::Locked` (exit code 11). Otherwise write our lock, list again, and
+//!   if a conflicting live lock appeared meanwhile, remove ours and fail —
+//!   two racing commands may both back off, never both proceed.
+//! - **Refresh**: a holder writes a fresh lock object every
+//!   [`REFRESH_EVERY`] and then deletes the previous one (objects are never
+//!   modified), so a long prune stays visibly alive.
+//! - **Stale**: a lock is stale when its time is older than [`STALE_AFTER`]
+//!   (it missed six refreshes), or when it was taken on this host by a
+//!   process that no longer exists. Stale locks do not block; they are
+//!   reported and `coffer unlock` removes them. The age rule assumes clocks
+//!   agree within a few minutes.
+//! - **Release**: dropping the [`LockGuard`] deletes the lock.
+//!
+//! A holder whose refresh keeps failing could look stale to others: before
+//! each destructive step it calls [`LockGuard::check`], which fails once the
+//! last successful refresh is older than [`STALE_AFTER`] minus a margin.
+
+use super::Repository;
+use crate::crypto::Sealed;
+use crate::error::{Error, Kind, Result};
+use crate::format::{check_version, from_cbor, to_cbor};
+use crate::id::LockId;
+use serde::{Deserialize, Serialize};
+use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How often a holder writes a fresh lock.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(5 * 60);
+/// A lock older than this is stale: its holder missed six refreshes.
+pub const STALE_AFTER: Duration = Duration::from_secs(30 * 60);
+/// A holder stops before others could think its lock stale.
+const HOLDER_MARGIN: Duration = Duration::from_secs(5 * 60);
+
+/// What a lock object says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockFile {
+    pub version: u32,
+    pub exclusive: bool,
+    pub host: String,
+    pub user: String,
+    pub pid: u32,
+    /// When the lock was written (taken or refreshed), ns since the epoch.
+    pub time: i64,
+    /// The command holding it: `prune`, `check`, `forget`.
+    pub command: String,
+}
+
+impl LockFile {
+    pub fn encode(&self) -> Vec<u8> {
+        to_cbor(self)
+    }
+
+    pub fn decode(plain: &[u8], what: &str) -> Result<Self> {
+        let l: LockFile = from_cbor(plain, what)?;
+        check_version(l.version, what)?;
+        Ok(l)
+    }
+
+    /// Why this lock is stale, seen from `host` at `now`; `None` if live.
+    pub fn stale_reason(&self, now: i64, host: &str) -> Option<String> {
+        let age = now.saturating_sub(self.time);
+        if age > STALE_AFTER.as_nanos() as i64 {
+            return Some(format!(
+                "not refreshed for {} minutes",
+                age / 60_000_000_000
+            ));
+        }
+        if self.host == host && !process_exists(self.pid) {
+            return Some(format!("process {} on this host is gone", self.pid));
+        }
+        None
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} lock of `{}` by {}@{} pid {}, written {}",
+            if self.exclusive {
+                "exclusive"
+            } else {
+                "shared"
+            },
+            self.command,
+            self.user,
+            self.host,
+            self.pid,
+            time_text(self.time)
+        )
+    }
+}
+
+fn time_text(ns: i64) -> String {
+    chrono::DateTime::from_timestamp_nanos(ns)
+        .format("%Y-%m-%d %H:%M:%S UTC")
+        .to_string()
+}
+
+/// Whether a process with this pid exists on this host (a process of
+/// another user counts: signalling it is refused, not unknown).
+fn process_exists(pid: u32) -> bool {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return false;
+    };
+    !matches!(
+        rustix::process::test_kill_process(pid),
+        Err(rustix::io::Errno::SRCH)
+    )
+}
+
+fn now_ns() -> i64 {
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
+}
+
+fn this_host() -> String {
+    gethostname::gethostname().to_string_lossy().into_owned()
+}
+
+/// A lock found in the repository.
+#[derive(Debug, Clone)]
+pub struct LockInfo {
+    pub id: LockId,
+    /// `None` if the object could not be read (it blocks like a live lock).
+    pub file: Option<LockFile>,
+    /// Why it is stale, if it is.
+    pub stale: Option<String>,
+}
+
+impl LockInfo {
+    pub fn key(&self) -> String {
+        format!("locks/{}", self.id)
+    }
+
+    fn conflicts(&self, exclusive: bool) -> bool {
+        self.stale.is_none() && (exclusive || self.file.as_ref().is_none_or(|f| f.exclusive))
+    }
+
+    fn describe(&self) -> String {
+        match &self.file {
+            Some(f) => f.describe(),
+            None => "unreadable lock".to_string(),
+        }
+    }
+}
+
+struct Held {
+    id: LockId,
+    refreshed: Instant,
+    error: Option<String>,
+}
+
+/// A held lock; dropping it releases the lock.
+pub struct LockGuard {
+    repo: Arc<Repository>,
+    held: Arc<Mutex<Held>>,
+    stop: Option<Sender<()>>,
+    refresher: Option<JoinHandle<()>>,
+    released: bool,
+    /// Stale locks of others that were ignored when this one was taken.
+    pub stale: Vec<LockInfo>,
+}
+
+impl std::fmt::Debug for LockGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LockGuard(locks/{})", self.id())
+    }
+}
+
+impl LockGuard {
+    /// The current lock object's id.
+    pub fn id(&self) -> LockId {
+        self.held.lock().expect("poisoned").id
+    }
+
+    /// Fails if the lock may already look stale to others (refreshes kept
+    /// failing): the caller must stop before deleting anything.
+    pub fn check(&self) -> Result<()> {
+        let held = self.held.lock().expect("poisoned");
+        if held.refreshed.elapsed() > STALE_AFTER - HOLDER_MARGIN {
+            return Err(Error::at(
+                Kind::Fatal,
+                format!(
+                    "the lock could not be refreshed ({}); stopping before others think it stale",
+                    held.error.as_deref().unwrap_or("unknown error")
+                ),
+                format!("locks/{}", held.id),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl LockGuard {
+    /// Releases the lock, reporting a failure to delete it (credentials
+    /// that may not delete, for instance; the lock then goes stale).
+    pub fn release(mut self) -> Result<()> {
+        self.stop_refresher();
+        let key = format!("locks/{}", self.id());
+        self.released = true;
+        self.repo.store().delete(&key)
+    }
+
+    fn stop_refresher(&mut self) {
+        drop(self.stop.take());
+        if let Some(h) = self.refresher.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        self.stop_refresher();
+        if !self.released {
+            let id = self.held.lock().map(|h| h.id).unwrap_or_default();
+            let _ = self.repo.store().delete(&format!("locks/{id}"));
+        }
+    }
+}
+
+impl Repository {
+    /// Every lock object, with its staleness as seen from this host now.
+    pub fn locks(&self) -> Result<Vec<LockInfo>> {
+        let (now, host) = (now_ns(), this_host());
+        let mut out = Vec::new();
+        for meta in crate::store::list_all(self.store().as_ref(), "locks/")? {
+            let Some(id) = meta
+                .key
+                .strip_prefix("locks/")
+                .and_then(|h| LockId::parse(h).ok())
+            else {
+                continue;
+            };
+            let file = match self
+                .load_sealed(Sealed::Lock, &meta.key)
+                .and_then(|p| LockFile::decode(&p, &meta.key))
+            {
+                Ok(f) => Some(f),
+                Err(e) if e.kind() == Kind::NotFound => continue, // released meanwhile
+                Err(e) if matches!(e.kind(), Kind::Corrupt | Kind::Unsupported) => None,
+                Err(e) => return Err(e),
+            };
+            let stale = file.as_ref().and_then(|f| f.stale_reason(now, &host));
+            out.push(LockInfo { id, file, stale });
+        }
+        out.sort_by_key(|l| l.id);
+        Ok(out)
+    }
+
+    /// Takes a lock for `command` (see the module documentation).
+    pub fn lock(self: &Arc<Self>, exclusive: bool, command: &str) -> Result<LockGuard> {
+        let blocking = |locks: &[LockInfo], mine: Option<LockId>| {
+            locks
+                .iter()
+                .find(|l| Some(l.id) != mine && l.conflicts(exclusive))
+                .map(|l| {
+                    Error::at(
+                        Kind::Locked,
+                        format!(
+                            "the repository is locked ({}); if that process is gone, `coffer unlock` removes stale locks",
+                            l.describe()
+                        ),
+                        l.key(),
+                    )
+                })
+        };
+        if let Some(e) = blocking(&self.locks()?, None) {
+            return Err(e);
+        }
+        let file = LockFile {
+            version: crate::format::FORMAT_VERSION,
+            exclusive,
+            host: this_host(),
+            user: uzers::get_current_username()
+                .map(|u| u.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            pid: std::process::id(),
+            time: now_ns(),
+            command: command.to_string(),
+        };
+        let id = LockId(self.save_sealed("locks", Sealed::Lock, &file.encode())?.0);
+        let locks = match self.locks() {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = self.store().delete(&format!("locks/{id}"));
+                return Err(e);
+            }
+        };
+        if let Some(e) = blocking(&locks, Some(id)) {
+            let _ = self.store().delete(&format!("locks/{id}"));
+            return Err(e);
+        }
+        let held = Arc::new(Mutex::new(Held {
+            id,
+            refreshed: Instant::now(),
+            error: None,
+        }));
+        let (stop, stopped) = channel::<()>();
+        let refresher = {
+            let (repo, held) = (Arc::clone(self), Arc::clone(&held));
+            std::thread::Builder::new()
+                .name("coffer-lock".into())
+                .spawn(move || {
+                    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(REFRESH_EVERY) {
+                        refresh(&repo, &held, &file);
+                    }
+                })
+                .map_err(|e| Error::fatal(format!("cannot start the lock refresher: {e}")))?
+        };
+        Ok(LockGuard {
+            repo: Arc::clone(self),
+            held,
+            stop: Some(stop),
+            refresher: Some(refresher),
+            released: false,
+            stale: locks
+                .into_iter()
+                .filter(|l| l.stale.is_some() && l.id != id)
+                .collect(),
+        })
+    }
+
+    /// Removes stale locks (all locks with `all`); returns those removed.
+    pub fn remove_locks(&self, all: bool) -> Result<Vec<LockInfo>> {
+        let mut removed = Vec::new();
+        for l in self.locks()? {
+            if all || l.stale.is_some() {
+                self.store().delete(&l.key())?;
+                removed.push(l);
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Writes a fresh lock object, then deletes the previous one.
+fn refresh(repo: &Repository, held: &Mutex<Held>, file: &LockFile) {
+    let fresh = LockFile {
+        time: now_ns(),
+        ..file.clone()
+    };
+    match repo.save_sealed("locks", Sealed::Lock, &fresh.encode()) {
+        Ok((id, _)) => {
+            let old = {
+                let mut h = held.lock().expect("poisoned");
+                let old = h.id;
+                h.id = LockId(id);
+                h.refreshed = Instant::now();
+                h.error = None;
+                old
+            };
+            let _ = repo.store().delete(&format!("locks/{old}"));
+        }
+        Err(e) => held.lock().expect("poisoned").error = Some(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock(host: &str, pid: u32, time: i64) -> LockFile {
+        LockFile {
+            version: 1,
+            exclusive: true,
+            host: host.into(),
+            user: "root".into(),
+            pid,
+            time,
+            command: "prune".into(),
+        }
+    }
+
+    #[test]
+    fn stale_by_age_or_by_a_dead_process_on_this_host() {
+        let now = 10_000 * 1_000_000_000i64;
+        let minute = 60 * 1_000_000_000i64;
+        let me = std::process::id();
+        assert_eq!(
+            lock("here", me, now - 29 * minute).stale_reason(now, "here"),
+            None
+        );
+        assert!(
+            lock("there", 1, now - 31 * minute)
+                .stale_reason(now, "here")
+                .unwrap()
+                .contains("not refreshed for 31 minutes")
+        );
+        // No process has pid 0x7fff_fff0 (above pid_max); on another host
+        // only age counts.
+        let dead = 0x7fff_fff0;
+        assert!(lock("here", dead, now).stale_reason(now, "here").is_some());
+        assert_eq!(lock("there", dead, now).stale_reason(now, "here"), None);
+        assert!(
+            lock("here", u32::MAX, now)
+                .stale_reason(now, "here")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn shared_locks_coexist_exclusive_ones_do_not() {
+        let info = |exclusive: bool, stale: bool| LockInfo {
+            id: LockId::random(),
+            file: Some(LockFile {
+                exclusive,
+                ..lock("h", 1, 0)
+            }),
+            stale: stale.then(|| "old".to_string()),
+        };
+        assert!(!info(false, false).conflicts(false));
+        assert!(info(false, false).conflicts(true));
+        assert!(info(true, false).conflicts(false));
+        assert!(
+            !info(true, true).conflicts(true),
+            "stale locks do not block"
+        );
+        let unreadable = LockInfo {
+            id: LockId::random(),
+            file: None,
+            stale: None,
+        };
+        assert!(unreadable.conflicts(false));
+    }
+}
