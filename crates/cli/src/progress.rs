@@ -103,10 +103,10 @@ impl Progress for Reporter {
             .bytes_read
             .fetch_add(bytes_read, Ordering::Relaxed);
         self.counters.bytes_seen.fetch_add(size, Ordering::Relaxed);
-        if self.live {
-            if let Ok(mut p) = self.counters.current.try_lock() {
-                *p = path.to_path_buf();
-            }
+        if self.live
+            && let Ok(mut p) = self.counters.current.try_lock()
+        {
+            *p = path.to_path_buf();
         }
     }
 
