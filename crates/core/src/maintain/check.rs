@@ -5,22 +5,31 @@
 //! with the right size; every snapshot decodes; every tree reachable from a
 //! snapshot decodes and every blob it refers to is in the index. Packs no
 //! index names are a note (an interrupted backup leaves them), not an error.
-//! With `read_data`: every pack is downloaded, its hash compared with its
-//! id, its header decoded, and every blob decrypted and re-hashed.
+//! With `read_data` (or a subset, see `check_data.rs`): every pack is
+//! downloaded, its hash compared with its id, its header decoded, and every
+//! blob decrypted and re-hashed.
+//!
+//! Prune's records are respected: a condemned pack (in a `prune/<id>`
+//! record, no longer in the index) may be missing — it is waiting for
+//! deletion or already deleted — and a blob a snapshot finds only in a
+//! condemned pack that is still stored is a note (the next prune puts the
+//! pack back into the index), not an error.
 
+use super::check_data::{DataSubset, read_packs};
 use crate::crypto::Sealed;
 use crate::error::{Kind, Result};
-use crate::format::index::IndexFile;
+use crate::format::index::{IndexFile, IndexPack};
 use crate::format::pack;
 use crate::format::snapshot::Snapshot;
 use crate::format::tree::NodeKind;
-use crate::id::{IndexId, PackId, SnapshotId, TreeId, hash_object};
+use crate::id::{IndexId, SnapshotId, TreeId};
 use crate::repo::{PackInfo, Repository};
 use crate::store::list_all;
 use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CheckOptions {
+    /// Read every pack.
     pub read_data: bool,
 }
 
@@ -31,6 +40,7 @@ pub struct CheckReport {
     pub snapshots: u64,
     pub trees: u64,
     pub packs: u64,
+    pub packs_read: u64,
     pub blobs_read: u64,
 }
 
@@ -43,21 +53,37 @@ impl CheckReport {
 /// Checks `repo`. Only an error that stops the check itself (the store
 /// unreachable) is returned as `Err`; problems go into the report.
 pub fn check(repo: &Repository, opts: CheckOptions) -> Result<CheckReport> {
+    check_with(repo, opts, None)
+}
+
+/// As [`check`], reading `subset` of the packs when `opts.read_data` is off.
+pub fn check_with(
+    repo: &Repository,
+    opts: CheckOptions,
+    subset: Option<DataSubset>,
+) -> Result<CheckReport> {
     let mut r = CheckReport::default();
     // Opening skipped any damaged key file; name them here.
     r.errors
         .extend(repo.damaged_keys()?.iter().map(|e| e.to_string()));
     load_index(repo, &mut r)?;
-    let packs: Vec<PackInfo> = repo.index().packs().to_vec();
+    let packs: Vec<PackInfo> = {
+        let index = repo.index();
+        let all = index.packs().iter();
+        all.filter(|p| !index.is_condemned(&p.id))
+            .copied()
+            .collect()
+    };
     r.packs = packs.len() as u64;
-    check_packs_exist(repo, &packs, &mut r)?;
+    let stored = check_packs_exist(repo, &packs, &mut r)?;
     let roots = load_snapshots(repo, &mut r)?;
-    check_trees(repo, &roots, &mut r);
-    if opts.read_data {
-        for p in &packs {
-            read_pack(repo, p, &mut r)?;
-        }
-    }
+    check_trees(repo, &roots, &stored, &mut r);
+    let to_read = match (opts.read_data, subset) {
+        (true, _) => packs,
+        (false, Some(subset)) => subset.select(&packs),
+        (false, None) => Vec::new(),
+    };
+    read_packs(repo, &to_read, &mut r)?;
     Ok(r)
 }
 
@@ -81,12 +107,25 @@ fn load_index(repo: &Repository, r: &mut CheckReport) -> Result<()> {
             Err(e) => r.errors.push(e.to_string()),
         }
     }
+    let condemned: Vec<IndexPack> = match repo.prune_records() {
+        Ok(records) => records.into_iter().flat_map(|(_, rec)| rec.packs).collect(),
+        Err(e) if e.kind() == Kind::Fatal => return Err(e),
+        Err(e) => {
+            r.errors.push(e.to_string());
+            Vec::new()
+        }
+    };
     // Build the index from what decoded, so the rest of the check can run.
-    repo.replace_index(&files);
+    repo.replace_index_with(&files, &condemned);
     Ok(())
 }
 
-fn check_packs_exist(repo: &Repository, packs: &[PackInfo], r: &mut CheckReport) -> Result<()> {
+/// Returns the keys of the stored packs.
+fn check_packs_exist(
+    repo: &Repository,
+    packs: &[PackInfo],
+    r: &mut CheckReport,
+) -> Result<HashSet<String>> {
     let mut stored: HashMap<String, u64> = HashMap::new();
     for dir in ["data/", "tree/"] {
         for m in list_all(repo.store().as_ref(), dir)? {
@@ -106,14 +145,30 @@ fn check_packs_exist(repo: &Repository, packs: &[PackInfo], r: &mut CheckReport)
         }
         named.insert(key);
     }
-    let mut unref: Vec<&String> = stored.keys().filter(|k| !named.contains(*k)).collect();
+    let index = repo.index();
+    let condemned: HashSet<String> = index
+        .packs()
+        .iter()
+        .filter(|p| index.is_condemned(&p.id))
+        .map(|p| pack::key(p.kind, &p.id))
+        .collect();
+    let waiting = condemned.iter().filter(|k| stored.contains_key(*k)).count();
+    if waiting > 0 {
+        r.notes.push(format!(
+            "{waiting} pack(s) condemned by prune wait for their grace period before deletion"
+        ));
+    }
+    let mut unref: Vec<&String> = stored
+        .keys()
+        .filter(|k| !named.contains(*k) && !condemned.contains(*k))
+        .collect();
     unref.sort();
     for k in unref {
         r.notes.push(format!(
             "pack not named by any index (left by an interrupted backup; prune removes it): {k}"
         ));
     }
-    Ok(())
+    Ok(stored.into_keys().collect())
 }
 
 fn load_snapshots(repo: &Repository, r: &mut CheckReport) -> Result<Vec<(SnapshotId, TreeId)>> {
@@ -140,7 +195,12 @@ fn load_snapshots(repo: &Repository, r: &mut CheckReport) -> Result<Vec<(Snapsho
     Ok(roots)
 }
 
-fn check_trees(repo: &Repository, roots: &[(SnapshotId, TreeId)], r: &mut CheckReport) {
+fn check_trees(
+    repo: &Repository,
+    roots: &[(SnapshotId, TreeId)],
+    stored: &HashSet<String>,
+    r: &mut CheckReport,
+) {
     let mut seen = HashSet::new();
     let mut todo: Vec<(TreeId, String)> = roots
         .iter()
@@ -166,51 +226,39 @@ fn check_trees(repo: &Repository, roots: &[(SnapshotId, TreeId)], r: &mut CheckR
                 todo.push((sub, whose.clone()));
             }
             for b in &n.content {
-                if !repo.index().contains(b) {
-                    r.errors.push(format!(
-                        "blob {} of file {:?} in tree {} ({whose}) is not in the index",
+                let name = String::from_utf8_lossy(&n.name);
+                if let Some(problem) = blob_problem(repo, b, stored) {
+                    let line = format!(
+                        "blob {} of file {name:?} in tree {} ({whose}) {problem}",
                         b.short(),
-                        String::from_utf8_lossy(&n.name),
                         id.short()
-                    ));
+                    );
+                    match problem {
+                        ONLY_CONDEMNED => r.notes.push(line),
+                        _ => r.errors.push(line),
+                    }
                 }
             }
         }
     }
 }
 
-fn read_pack(repo: &Repository, p: &PackInfo, r: &mut CheckReport) -> Result<()> {
-    let key = pack::key(p.kind, &p.id);
-    let bytes = match repo.store().get(&key, None) {
-        Ok(b) => b,
-        Err(e) if e.kind() == Kind::NotFound => return Ok(()), // reported above
-        Err(e) if e.kind() == Kind::Fatal => return Err(e),
-        Err(e) => {
-            r.errors.push(e.to_string());
-            return Ok(());
-        }
-    };
-    if PackId(hash_object(&bytes)) != p.id {
-        r.errors.push(format!("pack does not match its id: {key}"));
-    }
-    if let Err(e) = repo.decode_pack_header(&bytes, &key, p.kind) {
-        r.errors.push(e.to_string());
-    }
+const ONLY_CONDEMNED: &str =
+    "is only in a pack condemned by prune (the next prune puts it back into the index)";
+
+/// What is wrong with where a content blob is, if anything.
+fn blob_problem(
+    repo: &Repository,
+    b: &crate::id::BlobId,
+    stored: &HashSet<String>,
+) -> Option<&'static str> {
     let index = repo.index();
-    for (id, loc) in index.blobs() {
-        if index.packs()[loc.pack as usize].id != p.id {
-            continue;
-        }
-        let range = loc.offset as usize..loc.offset as usize + loc.length as usize;
-        let Some(sealed) = bytes.get(range) else {
-            r.errors
-                .push(format!("blob {} lies outside its pack: {key}", id.short()));
-            continue;
-        };
-        r.blobs_read += 1;
-        if let Err(e) = repo.open_blob(id, sealed, &key) {
-            r.errors.push(e.to_string());
-        }
+    if index.contains(b) {
+        return None;
     }
-    Ok(())
+    match index.get(b) {
+        None => Some("is not in the index"),
+        Some((p, _)) if stored.contains(&pack::key(p.kind, &p.id)) => Some(ONLY_CONDEMNED),
+        Some(_) => Some("is only in a pack condemned by prune that is gone"),
+    }
 }

@@ -1,6 +1,14 @@
-//! Keeping a repository healthy: retention (a pure function of snapshots,
-//! policy and now), check, and browsing snapshots.
+//! Keeping a repository healthy for years: retention (a pure function of
+//! snapshots, policy and now), forget, prune, check; and looking into
+//! snapshots: ls, diff, stats, find.
 
 pub mod check;
+pub mod check_data;
+pub mod diff;
+pub mod find;
+pub mod forget;
 pub mod ls;
+pub mod prune;
 pub mod retention;
+pub mod stats;
+pub mod used;

@@ -107,6 +107,20 @@ impl Repository {
         })
     }
 
+    /// Another handle on the same repository with an empty in-memory index
+    /// of its own: prune works on one, so that what it does to its index
+    /// (leaving condemned packs out while it repacks) never changes what a
+    /// backup sharing this handle deduplicates against.
+    pub fn detached(&self) -> Repository {
+        Repository {
+            store: Arc::clone(&self.store),
+            config: self.config.clone(),
+            key: self.key.clone(),
+            key_id: self.key_id,
+            index: RwLock::new(Index::new()),
+        }
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }

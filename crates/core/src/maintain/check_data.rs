@@ -1,0 +1,197 @@
+//! `check --read-data[-subset]`: download packs and verify every byte.
+//!
+//! Input: the packs the index names and which of them to read: all, the
+//! n-th of t groups (`1/10`: a pack is in group `first 8 bytes of its id
+//! mod t`, so `1/10` … `10/10` together read every pack exactly once and a
+//! group is the same on every run), or a random share (`5%`, at least one
+//! pack). Output: problems in the report. Each pack is read whole: its hash
+//! is compared with its id, its header decoded and checked against the
+//! index, every blob opened and re-hashed.
+
+use super::check::CheckReport;
+use crate::error::{Error, Kind, Result};
+use crate::format::pack;
+use crate::id::{BlobId, PackId, hash_object};
+use crate::repo::{BlobLoc, PackInfo, Repository};
+use std::collections::HashMap;
+
+/// Which packs `--read-data-subset` reads.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DataSubset {
+    /// Group `n` of `t` (1-based).
+    Part(u32, u32),
+    /// A random share, in percent (0 < p ≤ 100).
+    Percent(f64),
+}
+
+impl DataSubset {
+    /// Parses `n/t` or `p%`.
+    pub fn parse(s: &str) -> Result<DataSubset> {
+        let bad = |why: &str| {
+            Error::invalid(format!(
+                "invalid --read-data-subset ({why}; expected e.g. 1/10 or 5%)"
+            ))
+            .with_location(s)
+        };
+        if let Some(p) = s.trim().strip_suffix('%') {
+            let p: f64 = p.trim().parse().map_err(|_| bad("not a number"))?;
+            if !(p > 0.0 && p <= 100.0) {
+                return Err(bad("the share must be above 0% and at most 100%"));
+            }
+            return Ok(DataSubset::Percent(p));
+        }
+        let (n, t) = s.trim().split_once('/').ok_or_else(|| bad("no / or %"))?;
+        let n: u32 = n.trim().parse().map_err(|_| bad("not a number"))?;
+        let t: u32 = t.trim().parse().map_err(|_| bad("not a number"))?;
+        if t == 0 || n == 0 || n > t {
+            return Err(bad("n/t needs 1 ≤ n ≤ t"));
+        }
+        Ok(DataSubset::Part(n, t))
+    }
+
+    /// The packs of this subset, in a stable order.
+    pub fn select(self, packs: &[PackInfo]) -> Vec<PackInfo> {
+        let mut out: Vec<PackInfo> = match self {
+            DataSubset::Part(n, t) => packs
+                .iter()
+                .filter(|p| group(&p.id) % t as u64 == (n - 1) as u64)
+                .copied()
+                .collect(),
+            DataSubset::Percent(p) => {
+                use rand::seq::SliceRandom;
+                let want = ((packs.len() as f64 * p / 100.0).ceil() as usize).min(packs.len());
+                let mut all = packs.to_vec();
+                all.shuffle(&mut rand::thread_rng());
+                all.truncate(want.max(usize::from(!packs.is_empty())));
+                all
+            }
+        };
+        out.sort_by_key(|p| p.id);
+        out
+    }
+}
+
+fn group(id: &PackId) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&id.as_bytes()[..8]);
+    u64::from_be_bytes(b)
+}
+
+/// Reads `packs` whole and verifies them (see the module documentation).
+pub fn read_packs(repo: &Repository, packs: &[PackInfo], r: &mut CheckReport) -> Result<()> {
+    // The blobs of each pack, from the index, grouped once.
+    let mut by_pack: HashMap<PackId, Vec<(BlobId, BlobLoc)>> = HashMap::new();
+    {
+        let index = repo.index();
+        for (id, loc) in index.blobs() {
+            by_pack
+                .entry(index.packs()[loc.pack as usize].id)
+                .or_default()
+                .push((*id, *loc));
+        }
+    }
+    for p in packs {
+        let blobs = by_pack.remove(&p.id).unwrap_or_default();
+        read_pack(repo, p, &blobs, r)?;
+    }
+    Ok(())
+}
+
+fn read_pack(
+    repo: &Repository,
+    p: &PackInfo,
+    blobs: &[(BlobId, BlobLoc)],
+    r: &mut CheckReport,
+) -> Result<()> {
+    let key = pack::key(p.kind, &p.id);
+    let bytes = match repo.store().get(&key, None) {
+        Ok(b) => b,
+        Err(e) if e.kind() == Kind::NotFound => return Ok(()), // reported already
+        Err(e) if e.kind() == Kind::Fatal => return Err(e),
+        Err(e) => {
+            r.errors.push(e.to_string());
+            return Ok(());
+        }
+    };
+    r.packs_read += 1;
+    if PackId(hash_object(&bytes)) != p.id {
+        r.errors.push(format!("pack does not match its id: {key}"));
+    }
+    match repo.decode_pack_header(&bytes, &key, p.kind) {
+        Ok(h) => {
+            let listed: HashMap<BlobId, (u32, u32)> = h
+                .blobs
+                .iter()
+                .map(|b| (b.id, (b.offset, b.length)))
+                .collect();
+            for (id, loc) in blobs {
+                if listed.get(id) != Some(&(loc.offset, loc.length)) {
+                    r.errors.push(format!(
+                        "the index places blob {} where the pack header does not: {key}",
+                        id.short()
+                    ));
+                }
+            }
+        }
+        Err(e) => r.errors.push(e.to_string()),
+    }
+    for (id, loc) in blobs {
+        let range = loc.offset as usize..loc.offset as usize + loc.length as usize;
+        let Some(sealed) = bytes.get(range) else {
+            r.errors
+                .push(format!("blob {} lies outside its pack: {key}", id.short()));
+            continue;
+        };
+        r.blobs_read += 1;
+        if let Err(e) = repo.open_blob(id, sealed, &key) {
+            r.errors.push(e.to_string());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::pack::BlobKind;
+
+    fn packs(n: u8) -> Vec<PackInfo> {
+        (0..n)
+            .map(|i| PackInfo {
+                id: PackId([i.wrapping_mul(37); 32]),
+                kind: BlobKind::Data,
+                size: 1,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn parts_cover_every_pack_exactly_once() {
+        let all = packs(50);
+        let mut seen: Vec<PackId> = (1..=7)
+            .flat_map(|n| DataSubset::Part(n, 7).select(&all))
+            .map(|p| p.id)
+            .collect();
+        seen.sort();
+        let mut want: Vec<PackId> = all.iter().map(|p| p.id).collect();
+        want.sort();
+        assert_eq!(seen, want);
+    }
+
+    #[test]
+    fn percent_reads_at_least_one_pack() {
+        assert_eq!(DataSubset::Percent(1.0).select(&packs(10)).len(), 1);
+        assert_eq!(DataSubset::Percent(50.0).select(&packs(10)).len(), 5);
+        assert_eq!(DataSubset::Percent(100.0).select(&packs(3)).len(), 3);
+        assert!(DataSubset::Percent(5.0).select(&[]).is_empty());
+    }
+
+    #[test]
+    fn parses_and_refuses() {
+        assert_eq!(DataSubset::parse("1/10").unwrap(), DataSubset::Part(1, 10));
+        assert_eq!(DataSubset::parse("5%").unwrap(), DataSubset::Percent(5.0));
+        for bad in ["0/10", "11/10", "1/0", "x/2", "0%", "101%", "5", "", "nan%"] {
+            assert!(DataSubset::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

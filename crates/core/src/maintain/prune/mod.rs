@@ -1,0 +1,302 @@
+//! `prune`: remove data that no snapshot uses, safely while backups from
+//! other hosts run (they take no lock and only add objects). The reasoning
+//! is in docs/FORMAT.md, section "Prune"; in short:
+//!
+//! ```text
+//! lock (exclusive)  → load index objects, prune records, pack listing, snapshots
+//!   → used blobs (walk every snapshot's trees)  → plan (pure, plan.rs)
+//!   → repack: copy used blobs of wasteful packs into new packs (BlobWriter)
+//!   → phase 1: write a record condemning packs, then an index without them
+//!     that supersedes every index object read, then delete those objects
+//!   → phase 2: packs condemned by records older than the grace period, that
+//!     no snapshot needs and no index (re-listed now) names, are deleted;
+//!     needed ones went back into the index; then their records are deleted
+//! ```
+//!
+//! Input: the repository and [`PruneOptions`]. Output: a [`PruneReport`].
+//! Invariants: prune deletes only packs, index objects that a stored index
+//! supersedes, and its own records — each only after what replaces it is
+//! stored; a pack is never deleted in the run that condemns it unless the
+//! grace period is zero (`--now`, for tests and repositories nothing else
+//! writes to); with `dry_run` nothing is written or deleted.
+
+mod plan;
+mod run;
+#[cfg(test)]
+mod tests;
+
+pub use plan::{Plan, PlanStats};
+
+use super::retention::Span;
+use super::used::used_blobs;
+use crate::error::{Error, Kind, Result};
+use crate::format::index::{IndexFile, IndexPack};
+use crate::format::pack::BlobKind;
+use crate::id::{IndexId, PackId, PruneRecordId};
+use crate::repo::{PruneRecord, Repository};
+use crate::store::{StorageClass, list_all};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// How much unused data kept packs may hold before they are repacked.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MaxUnused {
+    /// Unused bytes at most this share (0 ≤ p < 100) of the pruned repository.
+    Percent(f64),
+    Bytes(u64),
+    Unlimited,
+}
+
+impl MaxUnused {
+    /// Parses `5%`, `0%`, `500M`, `2G`, `1024`, `unlimited`.
+    pub fn parse(s: &str) -> Result<MaxUnused> {
+        let bad = || {
+            Error::invalid("invalid --max-unused (expected e.g. 5%, 500M or unlimited)")
+                .with_location(s)
+        };
+        let s = s.trim();
+        if s == "unlimited" {
+            return Ok(MaxUnused::Unlimited);
+        }
+        if let Some(p) = s.strip_suffix('%') {
+            let p: f64 = p.trim().parse().map_err(|_| bad())?;
+            return if (0.0..100.0).contains(&p) {
+                Ok(MaxUnused::Percent(p))
+            } else if p == 100.0 {
+                Ok(MaxUnused::Unlimited)
+            } else {
+                Err(bad())
+            };
+        }
+        let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+        let shift = match unit.to_ascii_uppercase().as_str() {
+            "" | "B" => 0,
+            "K" | "KIB" => 10,
+            "M" | "MIB" => 20,
+            "G" | "GIB" => 30,
+            "T" | "TIB" => 40,
+            _ => return Err(bad()),
+        };
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        n.checked_mul(1 << shift)
+            .map(MaxUnused::Bytes)
+            .ok_or_else(bad)
+    }
+
+    /// Unused bytes tolerated next to `used` bytes.
+    pub fn allowed(self, used: u64) -> u64 {
+        match self {
+            MaxUnused::Percent(p) => (used as f64 * p / (100.0 - p)) as u64,
+            MaxUnused::Bytes(b) => b,
+            MaxUnused::Unlimited => u64::MAX,
+        }
+    }
+}
+
+/// The default grace period: longer than any backup is expected to run.
+pub const DEFAULT_GRACE: Span = Span {
+    years: 0,
+    months: 0,
+    days: 1,
+    hours: 0,
+};
+
+#[derive(Debug, Clone)]
+pub struct PruneOptions {
+    pub max_unused: MaxUnused,
+    /// How long condemned packs wait before deletion; `None` = zero (`--now`).
+    pub grace: Option<Span>,
+    pub dry_run: bool,
+    /// Concurrent uploads while repacking.
+    pub connections: usize,
+    /// Storage class of repacked data packs.
+    pub data_storage_class: StorageClass,
+    /// ns since the epoch.
+    pub now: i64,
+}
+
+impl Default for PruneOptions {
+    fn default() -> Self {
+        PruneOptions {
+            max_unused: MaxUnused::Percent(5.0),
+            grace: Some(DEFAULT_GRACE),
+            dry_run: false,
+            connections: 4,
+            data_storage_class: StorageClass::Standard,
+            now: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX),
+        }
+    }
+}
+
+/// What a prune did (or, with `dry_run`, would do).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct PruneReport {
+    pub dry_run: bool,
+    pub snapshots: u64,
+    pub packs: u64,
+    pub packs_kept: u64,
+    pub packs_repacked: u64,
+    pub packs_condemned: u64,
+    pub orphans_condemned: u64,
+    pub packs_resurrected: u64,
+    pub packs_deleted: u64,
+    pub packs_pending: u64,
+    pub index_written: u64,
+    pub index_deleted: u64,
+    pub records_deleted: u64,
+    #[serde(flatten)]
+    pub stats: PlanStats,
+    /// Stale locks of others that were ignored.
+    pub stale_locks: Vec<String>,
+}
+
+/// What one run loaded.
+pub(crate) struct State {
+    pub files: Vec<(IndexId, IndexFile)>,
+    pub current: Vec<IndexPack>,
+    pub records: Vec<(PruneRecordId, PruneRecord)>,
+    pub stored: HashMap<PackId, (BlobKind, u64)>,
+}
+
+/// Prunes `repo` (see the module documentation). With a zero grace period
+/// the packs this run condemns are deleted by a second pass of the same run.
+pub fn prune(repo: &Arc<Repository>, opts: &PruneOptions) -> Result<PruneReport> {
+    let lock = if opts.dry_run {
+        None
+    } else {
+        Some(repo.lock(true, "prune")?)
+    };
+    let mut report = PruneReport {
+        dry_run: opts.dry_run,
+        stale_locks: lock
+            .iter()
+            .flat_map(|l| l.stale.iter())
+            .map(|l| format!("{} ({})", l.key(), l.stale.as_deref().unwrap_or("")))
+            .collect(),
+        ..Default::default()
+    };
+    // Prune's own handle: its index changes stay out of `repo`'s.
+    let work = Arc::new(repo.detached());
+    let result = one_pass(&work, opts, lock.as_ref(), &mut report).and_then(|condemned| {
+        if opts.grace.is_none() && condemned && !opts.dry_run {
+            let mut second = PruneReport::default();
+            one_pass(&work, opts, lock.as_ref(), &mut second)?;
+            report.packs_deleted += second.packs_deleted;
+            report.stats.delete_bytes += second.stats.delete_bytes;
+            report.records_deleted += second.records_deleted;
+            report.index_written += second.index_written;
+            report.index_deleted += second.index_deleted;
+            report.packs_pending = second.packs_pending;
+        }
+        Ok(())
+    });
+    // Show the caller the repository as it now is.
+    let reloaded = repo.reload_index();
+    result.and(reloaded).map(|_| report)
+}
+
+/// One pass; returns whether it condemned packs.
+fn one_pass(
+    repo: &Arc<Repository>,
+    opts: &PruneOptions,
+    lock: Option<&crate::repo::LockGuard>,
+    report: &mut PruneReport,
+) -> Result<bool> {
+    let state = load(repo)?;
+    let snapshots = repo.snapshots()?;
+    let roots: Vec<_> = snapshots.iter().map(|s| (s.id, s.snapshot.tree)).collect();
+    let condemned: Vec<IndexPack> = state
+        .records
+        .iter()
+        .flat_map(|(_, r)| r.packs.iter().cloned())
+        .collect();
+    repo.replace_index_with(&state.files, &condemned);
+    let used = used_blobs(repo, &roots)?;
+    let mature_before = match opts.grace {
+        None => opts.now,
+        Some(span) => span
+            .before(chrono::DateTime::from_timestamp_nanos(opts.now))
+            .and_then(|t| t.timestamp_nanos_opt())
+            .unwrap_or(i64::MIN),
+    };
+    let plan = plan::plan(&plan::Inputs {
+        current: &state.current,
+        stored: &state.stored,
+        records: &state.records,
+        used: &used,
+        max_unused: opts.max_unused,
+        mature_before,
+    });
+    if let Some(id) = plan.missing_packs.first() {
+        return Err(Error::at(
+            Kind::Corrupt,
+            format!(
+                "{} pack(s) named by the index are missing; prune stops (run `coffer check`)",
+                plan.missing_packs.len()
+            ),
+            format!("pack {id}"),
+        ));
+    }
+    if let Some(b) = plan.missing.first() {
+        return Err(Error::at(
+            Kind::Corrupt,
+            format!(
+                "{} blob(s) that snapshots use are in no pack; prune stops (run `coffer check`)",
+                plan.missing.len()
+            ),
+            format!("blob {b}"),
+        ));
+    }
+    report.snapshots = snapshots.len() as u64;
+    report.packs = state.current.len() as u64;
+    report.packs_kept = plan.keep.len() as u64 - plan.resurrect.len() as u64;
+    report.packs_repacked = plan.repack.len() as u64;
+    report.packs_condemned = plan.condemn.len() as u64 - plan.orphans;
+    report.orphans_condemned = plan.orphans;
+    report.packs_resurrected = plan.resurrect.len() as u64;
+    report.packs_pending = plan.pending + plan.condemn.len() as u64;
+    report.stats = plan.stats.clone();
+    if opts.dry_run {
+        report.packs_deleted = plan.delete.len() as u64;
+        return Ok(!plan.condemn.is_empty());
+    }
+    let lock = lock.ok_or_else(|| Error::fatal("prune needs its lock"))?;
+    run::execute(repo, opts, lock, &state, &plan, report)?;
+    Ok(!plan.condemn.is_empty())
+}
+
+/// Index objects, records and the pack listing — in this order, so every
+/// pack an index object names was stored before the listing.
+fn load(repo: &Repository) -> Result<State> {
+    let files = repo.load_index_files()?;
+    let superseded: HashSet<IndexId> = files
+        .iter()
+        .flat_map(|(_, f)| f.supersedes.iter().copied())
+        .collect();
+    let mut seen = HashSet::new();
+    let current: Vec<IndexPack> = files
+        .iter()
+        .filter(|(id, _)| !superseded.contains(id))
+        .flat_map(|(_, f)| f.packs.iter())
+        .filter(|p| seen.insert(p.id))
+        .cloned()
+        .collect();
+    let records = repo.prune_records()?;
+    let mut stored = HashMap::new();
+    for kind in [BlobKind::Data, BlobKind::Tree] {
+        for m in list_all(repo.store().as_ref(), &format!("{}/", kind.dir()))? {
+            let Some(id) = m.key.rsplit('/').next().and_then(|h| PackId::parse(h).ok()) else {
+                continue;
+            };
+            if crate::format::pack::key(kind, &id) == m.key {
+                stored.insert(id, (kind, m.size));
+            }
+        }
+    }
+    Ok(State {
+        files,
+        current,
+        records,
+        stored,
+    })
+}

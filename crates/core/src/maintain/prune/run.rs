@@ -1,0 +1,158 @@
+//! Carrying out a prune plan, in the order that keeps every moment safe:
+//!
+//! 1. repack: used blobs of wasteful packs go into new packs through a
+//!    [`BlobWriter`], which stores the packs and then their index objects;
+//! 2. the prune record condemning packs (before the index that drops them,
+//!    so a reader that no longer finds them in the index finds the record);
+//! 3. the new index (kept and resurrected packs) in parts; only the last
+//!    part lists `supersedes`, so a crash between parts leaves duplicates,
+//!    never a hole;
+//! 4. the superseded index objects, now that what replaces them is stored;
+//! 5. phase 2: mature condemned packs, after checking again that no index
+//!    object — including those written since this prune started — names
+//!    them; then the finished records.
+
+use super::plan::Plan;
+use super::{PruneOptions, PruneReport, State};
+use crate::blob::BlobWriter;
+use crate::crypto::Sealed;
+use crate::error::{Error, Result};
+use crate::format::index::{IndexFile, IndexPack};
+use crate::format::pack;
+use crate::id::{IndexId, PackId};
+use crate::repo::{LockGuard, PruneRecord, Repository};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// Blobs per index object written by prune: about 10 MB of CBOR, far below
+/// the 1 GiB a reader accepts, and small enough to rewrite cheaply.
+const MAX_BLOBS_PER_INDEX: usize = 100_000;
+
+pub(super) fn execute(
+    repo: &Arc<Repository>,
+    opts: &PruneOptions,
+    lock: &LockGuard,
+    state: &State,
+    plan: &Plan,
+    report: &mut PruneReport,
+) -> Result<()> {
+    lock.check()?;
+    if !plan.repack.is_empty() {
+        repack(repo, opts, plan)?;
+    }
+    if !plan.condemn.is_empty() {
+        repo.save_prune_record(&PruneRecord {
+            version: crate::format::FORMAT_VERSION,
+            time: opts.now,
+            packs: plan.condemn.clone(),
+        })?;
+    }
+    let current: HashSet<PackId> = state.current.iter().map(|p| p.id).collect();
+    let rewrite = state.files.len() > 1
+        || !plan.resurrect.is_empty()
+        || plan.condemn.iter().any(|c| current.contains(&c.id));
+    if rewrite {
+        let supersedes: Vec<IndexId> = state.files.iter().map(|(id, _)| *id).collect();
+        report.index_written = write_index(repo, &plan.keep, supersedes)?;
+        lock.check()?;
+        for (id, _) in &state.files {
+            repo.store().delete(&format!("index/{id}"))?;
+            report.index_deleted += 1;
+        }
+    }
+    delete_condemned(repo, lock, plan, report)
+}
+
+/// Copies the used blobs of the packs to repack into new packs.
+fn repack(repo: &Arc<Repository>, opts: &PruneOptions, plan: &Plan) -> Result<()> {
+    // Dedup only against the packs that stay, so blobs are really copied.
+    let staying = IndexFile {
+        version: crate::format::FORMAT_VERSION,
+        packs: plan.keep.clone(),
+        supersedes: Vec::new(),
+    };
+    repo.replace_index(&[(IndexId::default(), staying)]);
+    let writer = BlobWriter::new(Arc::clone(repo), opts.connections, opts.data_storage_class);
+    for r in &plan.repack {
+        let key = pack::key(r.pack.kind, &r.pack.id);
+        let bytes = repo.store().get(&key, None)?;
+        for b in &r.copy {
+            let start = b.offset as usize;
+            let sealed = bytes.get(start..start + b.length as usize).ok_or_else(|| {
+                Error::corrupt(format!("blob {} lies outside its pack", b.id.short()), &key)
+            })?;
+            let plain = repo.open_blob(&b.id, sealed, &key)?;
+            writer.add_with_id(r.pack.kind, b.id, &plain)?;
+        }
+    }
+    writer.finish()?;
+    Ok(())
+}
+
+/// Writes `packs` as index objects, the last one superseding `supersedes`;
+/// returns how many objects were written.
+fn write_index(repo: &Repository, packs: &[IndexPack], supersedes: Vec<IndexId>) -> Result<u64> {
+    let mut parts: Vec<Vec<IndexPack>> = vec![Vec::new()];
+    let mut blobs = 0;
+    for p in packs {
+        if blobs + p.blobs.len() > MAX_BLOBS_PER_INDEX && !parts[parts.len() - 1].is_empty() {
+            parts.push(Vec::new());
+            blobs = 0;
+        }
+        blobs += p.blobs.len();
+        let last = parts.len() - 1;
+        parts[last].push(p.clone());
+    }
+    let n = parts.len();
+    for (i, packs) in parts.into_iter().enumerate() {
+        let file = IndexFile {
+            version: crate::format::FORMAT_VERSION,
+            packs,
+            supersedes: if i + 1 == n {
+                supersedes.clone()
+            } else {
+                Vec::new()
+            },
+        };
+        repo.save_sealed("index", Sealed::Index, &file.encode())?;
+    }
+    Ok(n as u64)
+}
+
+/// Phase 2: deletes mature condemned packs that no index names, then the
+/// records this run finished.
+fn delete_condemned(
+    repo: &Repository,
+    lock: &LockGuard,
+    plan: &Plan,
+    report: &mut PruneReport,
+) -> Result<()> {
+    if plan.delete.is_empty() && plan.finished_records.is_empty() {
+        return Ok(());
+    }
+    // Index objects written since this prune started (by backups) count too.
+    let files = repo.load_index_files()?;
+    let superseded: HashSet<IndexId> = files
+        .iter()
+        .flat_map(|(_, f)| f.supersedes.iter().copied())
+        .collect();
+    let named: HashSet<PackId> = files
+        .iter()
+        .filter(|(id, _)| !superseded.contains(id))
+        .flat_map(|(_, f)| f.packs.iter().map(|p| p.id))
+        .collect();
+    for p in &plan.delete {
+        if named.contains(&p.id) {
+            report.stats.delete_bytes = report.stats.delete_bytes.saturating_sub(p.size);
+            continue;
+        }
+        lock.check()?;
+        repo.store().delete(&pack::key(p.kind, &p.id))?;
+        report.packs_deleted += 1;
+    }
+    for id in &plan.finished_records {
+        repo.store().delete(&format!("prune/{id}"))?;
+        report.records_deleted += 1;
+    }
+    Ok(())
+}
