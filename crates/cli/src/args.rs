@@ -78,6 +78,18 @@ pub enum Command {
     /// Manage the passwords (key files) that open the repository
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Remove snapshots by retention policy (or by id); data stays until prune
+    Forget(ForgetArgs),
+    /// Remove stale locks (or all locks) left by prune, check or forget
+    Unlock(UnlockArgs),
+    /// Remove data that no snapshot uses (safe while backups run)
+    Prune(PruneArgs),
+    /// Show what changed between two snapshots
+    Diff(DiffArgs),
+    /// Sizes of snapshots: as restored, deduplicated, or as stored
+    Stats(StatsArgs),
+    /// Find which snapshots hold files matching a pattern
+    Find(FindArgs),
 }
 
 #[derive(Args, Debug)]
@@ -207,8 +219,14 @@ pub struct RestoreArgs {
 #[derive(Args, Debug)]
 pub struct CheckArgs {
     /// Also download every pack, decrypt every blob and verify its hash
-    #[arg(long)]
+    #[arg(long, conflicts_with = "read_data_subset")]
     pub read_data: bool,
+    /// Read only part of the packs: n/t (the n-th of t fixed groups) or p% (a random share)
+    #[arg(long, value_name = "n/t|p%")]
+    pub read_data_subset: Option<String>,
+    /// Take no lock (for credentials that may not write or delete); prune's records are still respected
+    #[arg(long)]
+    pub no_lock: bool,
 }
 
 #[derive(Args, Debug)]
@@ -235,4 +253,112 @@ pub struct NewPasswordArgs {
     /// Read the new password from this file
     #[arg(long, env = "COFFER_NEW_PASSWORD_FILE")]
     pub new_password_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ForgetArgs {
+    /// Remove exactly these snapshots (ids or unique prefixes) instead of applying a policy
+    pub snapshots: Vec<String>,
+    /// Keep the N newest snapshots
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep_last: u32,
+    /// Keep the newest snapshot of each of the last N hours that have snapshots
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep_hourly: u32,
+    /// Keep the newest snapshot of each of the last N days (UTC) that have snapshots
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep_daily: u32,
+    /// Keep the newest snapshot of each of the last N ISO weeks that have snapshots
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep_weekly: u32,
+    /// Keep the newest snapshot of each of the last N months that have snapshots
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep_monthly: u32,
+    /// Keep the newest snapshot of each of the last N years that have snapshots
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep_yearly: u32,
+    /// Keep every snapshot newer than the newest one minus this span (e.g. 2d, 1y2m3d4h)
+    #[arg(long, value_name = "SPAN")]
+    pub keep_within: Option<String>,
+    /// Keep snapshots with all of these tags (repeat for alternatives)
+    #[arg(long = "keep-tag", value_name = "TAG[,TAG]")]
+    pub keep_tags: Vec<String>,
+    /// Apply the policy to each group of snapshots sharing these fields
+    #[arg(long, value_name = "host,paths,tags", default_value = "host,paths")]
+    pub group_by: String,
+    /// Show what would be removed; change nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Prune afterwards
+    #[arg(long)]
+    pub prune: bool,
+    #[command(flatten)]
+    pub tuning: PruneTuning,
+    #[command(flatten)]
+    pub filter: Filter,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PruneTuning {
+    /// Unused data tolerated in kept packs before they are repacked: p%, a size (500M) or unlimited
+    #[arg(long, value_name = "LIMIT", default_value = "5%")]
+    pub max_unused: String,
+    /// How long condemned packs wait before deletion; longer than any backup runs
+    #[arg(long, value_name = "SPAN", default_value = "24h")]
+    pub grace: String,
+    /// Delete condemned packs at once (only when no backup can be running)
+    #[arg(long)]
+    pub now: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Show what would be removed; change nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub tuning: PruneTuning,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// The older snapshot: `latest`, an id or a unique id prefix
+    pub snapshot_a: String,
+    /// The newer snapshot
+    pub snapshot_b: String,
+    /// Also list paths whose only change is metadata (owner, mode, times, xattrs)
+    #[arg(long)]
+    pub metadata: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct StatsArgs {
+    /// Snapshots to count (default: all that match the filter)
+    pub snapshots: Vec<String>,
+    /// restore-size: files as restored; deduplicated: unique content; raw: bytes stored for it
+    #[arg(long, value_name = "MODE", default_value = "restore-size", value_parser = ["restore-size", "deduplicated", "raw"])]
+    pub mode: String,
+    #[command(flatten)]
+    pub filter: Filter,
+}
+
+#[derive(Args, Debug)]
+pub struct FindArgs {
+    /// Glob matched against the name, or against the whole path if it contains '/'
+    pub pattern: String,
+    /// Match case-insensitively
+    #[arg(short, long)]
+    pub ignore_case: bool,
+    /// Only in these snapshots (repeatable; default: all that match the filter)
+    #[arg(short, long = "snapshot", value_name = "SNAPSHOT")]
+    pub snapshots: Vec<String>,
+    #[command(flatten)]
+    pub filter: Filter,
+}
+
+#[derive(Args, Debug)]
+pub struct UnlockArgs {
+    /// Remove every lock, not only stale ones (only when no prune, check or forget runs)
+    #[arg(long)]
+    pub remove_all: bool,
 }

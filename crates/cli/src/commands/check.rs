@@ -1,16 +1,41 @@
 use crate::args::CheckArgs;
 use crate::settings::Settings;
 use coffer_core::Result;
-use coffer_core::maintain::check::{CheckOptions, check};
+use coffer_core::maintain::check::{CheckOptions, check_with};
+use coffer_core::maintain::check_data::DataSubset;
+use std::sync::Arc;
 
 pub fn run(a: CheckArgs, s: &Settings) -> Result<i32> {
-    let repo = s.open_without_index()?;
-    let report = check(
+    let subset = a
+        .read_data_subset
+        .as_deref()
+        .map(DataSubset::parse)
+        .transpose()?;
+    let repo = Arc::new(s.open_without_index()?);
+    // Shared: checks run side by side; prune and forget wait (exit code 11).
+    let lock = match a.no_lock {
+        true => None,
+        false => Some(repo.lock(false, "check")?),
+    };
+    for l in lock.iter().flat_map(|l| l.stale.iter()) {
+        eprintln!(
+            "coffer: warning: stale lock {} ({}); `coffer unlock` removes it",
+            l.key(),
+            l.stale.as_deref().unwrap_or("")
+        );
+    }
+    let report = check_with(
         &repo,
         CheckOptions {
             read_data: a.read_data,
         },
+        subset,
     )?;
+    if let Some(Err(e)) = lock.map(|l| l.release()) {
+        eprintln!(
+            "coffer: warning: cannot remove the check's lock, it goes stale in 30 minutes: {e}"
+        );
+    }
     if s.json {
         crate::output::json(&report)?;
     } else {
@@ -28,8 +53,11 @@ pub fn run(a: CheckArgs, s: &Settings) -> Result<i32> {
                 report.snapshots,
                 report.trees,
                 report.packs,
-                if a.read_data {
-                    format!(", {} blobs read", report.blobs_read)
+                if a.read_data || subset.is_some() {
+                    format!(
+                        ", {} packs and {} blobs read",
+                        report.packs_read, report.blobs_read
+                    )
                 } else {
                     String::new()
                 },

@@ -4,11 +4,17 @@
 mod backup;
 mod cat;
 mod check;
+mod diff;
+mod find;
+mod forget;
 mod init;
 mod key;
 mod ls;
+mod prune;
 mod restore;
 mod snapshots;
+mod stats;
+mod unlock;
 
 use crate::args::Command;
 use crate::settings::Settings;
@@ -24,5 +30,11 @@ pub fn run(command: Command, s: &Settings) -> Result<i32> {
         Command::Check(a) => check::run(a, s),
         Command::Cat(a) => cat::run(a, s),
         Command::Key(k) => key::run(k, s),
+        Command::Forget(a) => forget::run(a, s),
+        Command::Unlock(a) => unlock::run(a, s),
+        Command::Prune(a) => prune::run(a, s),
+        Command::Diff(a) => diff::run(a, s),
+        Command::Stats(a) => stats::run(a, s),
+        Command::Find(a) => find::run(a, s),
     }
 }

@@ -1,0 +1,55 @@
+//! `coffer find PATTERN`: the snapshots holding matching paths, with the
+//! size and mtime each has there.
+
+use crate::args::FindArgs;
+use crate::output::{size, time, time_rfc3339};
+use crate::settings::{Settings, snapshot_filter};
+use coffer_core::Result;
+use coffer_core::maintain::find::{Pattern, find};
+
+pub fn run(a: FindArgs, s: &Settings) -> Result<i32> {
+    let pattern = Pattern::new(&a.pattern, a.ignore_case)?;
+    let repo = s.open()?;
+    let filter = snapshot_filter(&a.filter);
+    let snaps = if a.snapshots.is_empty() {
+        repo.snapshots()?
+            .into_iter()
+            .filter(|r| filter.matches(&r.snapshot))
+            .collect()
+    } else {
+        a.snapshots
+            .iter()
+            .map(|sel| repo.find_snapshot(sel, &filter))
+            .collect::<Result<Vec<_>>>()?
+    };
+    let mut found = Vec::new();
+    let n = find(&repo, &snaps, &pattern, &mut |snap, path, node| {
+        let path = path.to_string_lossy();
+        if s.json {
+            found.push(serde_json::json!({
+                "snapshot": snap.id,
+                "snapshot_time": time_rfc3339(snap.snapshot.time),
+                "host": snap.snapshot.host,
+                "path": path,
+                "type": node.kind,
+                "size": node.size,
+                "mtime": time_rfc3339(node.mtime),
+            }));
+        } else {
+            println!(
+                "{}  {}  {:>10}  {}  {path}",
+                snap.id.short(),
+                time(snap.snapshot.time),
+                size(node.size),
+                time(node.mtime)
+            );
+        }
+        Ok(())
+    })?;
+    if s.json {
+        crate::output::json(&found)?;
+    } else if !s.quiet {
+        println!("{n} match(es) in {} snapshot(s) searched", snaps.len());
+    }
+    Ok(0)
+}

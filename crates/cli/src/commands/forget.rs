@@ -1,0 +1,127 @@
+//! `coffer forget`: per group, which snapshots are kept and why; removes the
+//! others' snapshot objects (not with --dry-run).
+
+use crate::args::ForgetArgs;
+use crate::output::{time, time_rfc3339};
+use crate::settings::{Settings, snapshot_filter};
+use coffer_core::Result;
+use coffer_core::maintain::forget::{ForgetGroup, ForgetOptions, ForgetResult, forget};
+use coffer_core::maintain::retention::{GroupBy, GroupKey, Policy, Span};
+use std::sync::Arc;
+
+pub fn run(a: ForgetArgs, s: &Settings) -> Result<i32> {
+    let opts = options(&a)?;
+    let prune_opts = match a.prune {
+        true => Some(super::prune::options(&a.tuning, a.dry_run, s)?),
+        false => None,
+    };
+    let repo = match prune_opts {
+        Some(_) => s.open()?,
+        None => Arc::new(s.open_without_index()?),
+    };
+    let result = forget(&repo, &opts)?;
+    if s.json {
+        json(&result, a.dry_run)?;
+    } else {
+        text(&result, a.dry_run, s.quiet);
+    }
+    match prune_opts {
+        Some(p) => super::prune::run_with(&repo, &p, s),
+        None => Ok(0),
+    }
+}
+
+pub fn options(a: &ForgetArgs) -> Result<ForgetOptions> {
+    Ok(ForgetOptions {
+        policy: Policy {
+            last: a.keep_last,
+            hourly: a.keep_hourly,
+            daily: a.keep_daily,
+            weekly: a.keep_weekly,
+            monthly: a.keep_monthly,
+            yearly: a.keep_yearly,
+            within: a.keep_within.as_deref().map(Span::parse).transpose()?,
+            tags: a.keep_tags.clone(),
+        },
+        group_by: GroupBy::parse(&a.group_by)?,
+        filter: snapshot_filter(&a.filter),
+        ids: a.snapshots.clone(),
+        dry_run: a.dry_run,
+        now: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX),
+    })
+}
+
+fn describe(k: &GroupKey) -> String {
+    let mut parts = Vec::new();
+    if let Some(h) = &k.host {
+        parts.push(format!("host {h}"));
+    }
+    if let Some(p) = &k.paths {
+        parts.push(format!("paths {}", p.join(" ")));
+    }
+    if let Some(t) = &k.tags {
+        parts.push(format!("tags {}", t.join(",")));
+    }
+    if parts.is_empty() {
+        "all snapshots".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn text(r: &ForgetResult, dry_run: bool, quiet: bool) {
+    if !quiet {
+        for g in &r.groups {
+            print_group(g);
+        }
+    }
+    let n = r.removed.len();
+    let verb = if dry_run { "would remove" } else { "removed" };
+    println!("{verb} {n} snapshot(s)");
+}
+
+fn print_group(g: &ForgetGroup) {
+    println!("{}:", describe(&g.key));
+    for d in &g.decisions {
+        let sn = &d.snapshot.snapshot;
+        println!(
+            "  {:<6}  {:<8}  {:<19}  {:<16}  {}",
+            if d.keep { "keep" } else { "remove" },
+            d.snapshot.id.short(),
+            time(sn.time),
+            sn.tags.join(","),
+            d.reasons.join(", ")
+        );
+    }
+}
+
+fn json(r: &ForgetResult, dry_run: bool) -> Result<()> {
+    let groups: Vec<_> = r
+        .groups
+        .iter()
+        .map(|g| {
+            let snaps: Vec<_> = g
+                .decisions
+                .iter()
+                .map(|d| {
+                    serde_json::json!({
+                        "id": d.snapshot.id,
+                        "short_id": d.snapshot.id.short(),
+                        "time": time_rfc3339(d.snapshot.snapshot.time),
+                        "host": d.snapshot.snapshot.host,
+                        "paths": d.snapshot.snapshot.paths,
+                        "tags": d.snapshot.snapshot.tags,
+                        "keep": d.keep,
+                        "reasons": d.reasons,
+                    })
+                })
+                .collect();
+            serde_json::json!({ "group": g.key, "snapshots": snaps })
+        })
+        .collect();
+    crate::output::json(&serde_json::json!({
+        "dry_run": dry_run,
+        "groups": groups,
+        "removed": r.removed,
+    }))
+}

@@ -1,0 +1,85 @@
+//! `coffer prune`: removes data no snapshot uses, in two phases (see
+//! docs/MAINTENANCE.md); prints what was kept, repacked, condemned, deleted.
+
+use crate::args::{PruneArgs, PruneTuning};
+use crate::output::size;
+use crate::settings::Settings;
+use coffer_core::Result;
+use coffer_core::maintain::prune::{MaxUnused, PruneOptions, PruneReport, prune};
+use coffer_core::maintain::retention::Span;
+use coffer_core::repo::Repository;
+use std::sync::Arc;
+
+pub fn run(a: PruneArgs, s: &Settings) -> Result<i32> {
+    let opts = options(&a.tuning, a.dry_run, s)?;
+    let repo = s.open()?;
+    run_with(&repo, &opts, s)
+}
+
+/// Prunes an open repository and prints the report (also for `forget --prune`).
+pub fn run_with(repo: &Arc<Repository>, opts: &PruneOptions, s: &Settings) -> Result<i32> {
+    let report = prune(repo, opts)?;
+    if s.json {
+        crate::output::json(&report)?;
+    } else {
+        text(&report, s.quiet);
+    }
+    Ok(0)
+}
+
+pub fn options(t: &PruneTuning, dry_run: bool, s: &Settings) -> Result<PruneOptions> {
+    Ok(PruneOptions {
+        max_unused: MaxUnused::parse(&t.max_unused)?,
+        grace: if t.now {
+            None
+        } else {
+            Some(Span::parse(&t.grace)?)
+        },
+        dry_run,
+        connections: s.connections,
+        now: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX),
+        ..Default::default()
+    })
+}
+
+fn text(r: &PruneReport, quiet: bool) {
+    for l in &r.stale_locks {
+        eprintln!("coffer: warning: ignored a stale lock: {l}; `coffer unlock` removes it");
+    }
+    let would = if r.dry_run { "would be " } else { "" };
+    if !quiet {
+        println!(
+            "{} snapshot(s) use {} blob(s), {} stored",
+            r.snapshots,
+            r.stats.used_blobs,
+            size(r.stats.used_bytes)
+        );
+        println!(
+            "packs: {} kept, {} {would}repacked ({}), {} {would}condemned, {} orphan(s) {would}condemned, {} {would}put back into the index",
+            r.packs_kept,
+            r.packs_repacked,
+            size(r.stats.repack_bytes),
+            r.packs_condemned,
+            r.orphans_condemned,
+            r.packs_resurrected
+        );
+        if r.stats.unused_bytes_kept > 0 {
+            println!(
+                "unused data left in kept packs: {}",
+                size(r.stats.unused_bytes_kept)
+            );
+        }
+        if !r.dry_run {
+            println!(
+                "index: {} object(s) written, {} superseded object(s) deleted",
+                r.index_written, r.index_deleted
+            );
+        }
+    }
+    println!(
+        "{} pack(s) {would}deleted ({}); {} condemned pack(s) wait for the grace period",
+        r.packs_deleted,
+        size(r.stats.delete_bytes),
+        r.packs_pending
+    );
+}
