@@ -1,8 +1,9 @@
 //! `check`: report every problem, not just the first.
 //!
 //! Structure: every key file matches its id (the hash of its bytes) and
-//! decodes; every index object decodes; every pack the index names exists
-//! with the right size; every snapshot decodes; every tree reachable from a
+//! decodes (a damaged one is a note: other keys still open the repository);
+//! every index object decodes; every pack the index names exists with the
+//! right size; every snapshot decodes; every tree reachable from a
 //! snapshot decodes and every blob it refers to is in the index. Packs no
 //! index names are a note (an interrupted backup leaves them), not an error.
 //! With `read_data` (or a subset, see `check_data.rs`): every pack is
@@ -63,9 +64,13 @@ pub fn check_with(
     subset: Option<DataSubset>,
 ) -> Result<CheckReport> {
     let mut r = CheckReport::default();
-    // Opening skipped any damaged key file; name them here.
-    r.errors
-        .extend(repo.damaged_keys()?.iter().map(|e| e.to_string()));
+    // Opening skips a damaged key file; name them here. A note, not an
+    // error: the data is intact and other keys open it.
+    for e in repo.damaged_keys()? {
+        r.notes.push(format!(
+            "{e} (this key cannot open the repository; remove it with `coffer key remove`)"
+        ));
+    }
     load_index(repo, &mut r)?;
     let packs: Vec<PackInfo> = {
         let index = repo.index();
