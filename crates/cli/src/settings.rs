@@ -11,6 +11,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+#[derive(Clone)]
 pub struct Settings {
     pub repo: String,
     pub json: bool,
@@ -78,6 +79,14 @@ impl Settings {
             password_file: g.password_file.clone(),
             password_command: g.password_command.clone(),
         })
+    }
+
+    /// The same settings without the local cache: `check` must read what is
+    /// in the store, not a cached copy of it.
+    pub fn uncached(&self) -> Settings {
+        let mut s = self.clone();
+        s.store.cache_dir = None;
+        s
     }
 
     pub fn store(&self) -> Result<Arc<dyn Store>> {

@@ -11,7 +11,8 @@ pub fn run(a: CheckArgs, s: &Settings) -> Result<i32> {
         .as_deref()
         .map(DataSubset::parse)
         .transpose()?;
-    let repo = Arc::new(s.open_without_index()?);
+    // Read the store itself: damage behind a cached copy must not hide.
+    let repo = Arc::new(s.uncached().open_without_index()?);
     // Shared: checks run side by side; prune and forget wait (exit code 11).
     let lock = match a.no_lock {
         true => None,
