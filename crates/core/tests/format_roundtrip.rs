@@ -302,12 +302,14 @@ where
     Ok(sealed)
 }
 
-const KINDS: [Sealed; 5] = [
+const KINDS: [Sealed; 7] = [
     Sealed::Blob,
     Sealed::PackHeader,
     Sealed::Index,
     Sealed::Snapshot,
     Sealed::MasterKey,
+    Sealed::Lock,
+    Sealed::PruneRecord,
 ];
 
 /// A flipped bit anywhere, a cut, an extra byte, or opening the box as
