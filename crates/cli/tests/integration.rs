@@ -1,8 +1,12 @@
 //! The one integration test binary of the `coffer` command: every test
 //! drives the real binary (as root) on real temporary directories, with the
 //! password in `COFFER_PASSWORD`. Modules live in `tests/integration/`.
+//! The round-trip, dedup, incremental, selection and corruption tests run
+//! once on a local repository and once on the S3 test server (`…::local`
+//! and `…::s3`, see `per_store!`).
 
 #[path = "integration/support.rs"]
+#[macro_use]
 mod support;
 
 #[path = "integration/corruption.rs"]

@@ -1,17 +1,51 @@
 //! A flipped byte in any object: `check` names the object and exits
 //! non-zero, `restore` names the damaged file and restores the rest; never
-//! a panic (the runner checks every run for one).
+//! a panic (the runner checks every run for one). Each test runs on a local
+//! and on an S3 repository; the damage is done behind the binary's back
+//! (on S3 with a plain PUT through the store).
 
-use crate::support::{Coffer, arg, flip_byte, restored, tree_node, write};
+use crate::support::{Backend, Coffer, arg, restored, tree_node, write};
 use coffer_testkit::fixture::pseudo_random;
 use coffer_testkit::{CompareOptions, compare_trees};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// A repository with one snapshot of eight files (a few hundred KiB each,
-/// so all in one data pack) in two directories.
-fn repo() -> (Coffer, PathBuf) {
-    let c = Coffer::init();
+per_store!(
+    damaged_data_pack_is_found_by_check_read_data,
+    damaged_data_pack_header_is_found_by_check_read_data,
+    damaged_config_is_refused_naming_it,
+    #[ignore = "not implemented: config is plaintext and unauthenticated, so a bit flip that leaves valid \
+                JSON (here compression 3 -> 2) goes unnoticed by check"]
+    config_changed_to_other_valid_values_is_detected,
+    damaged_key_file_is_never_a_panic_and_other_keys_still_open,
+    #[ignore = "not implemented: key files are not verified against their id (the hash of their bytes), so a \
+                damaged key file reads as a wrong password and `check` does not look at keys/"]
+    damaged_key_file_is_reported_by_its_key,
+    restore_names_the_damaged_file_and_restores_every_other,
+);
+
+/// The tests of objects that an S3 repository's local cache holds.
+macro_rules! per_store_cached_object {
+    ($($name:ident),+ $(,)?) => {
+        per_store!($(
+            $name => s3: #[ignore = "bug: `check` reads index, snapshots and tree packs through the local \
+                cache of an S3 repository, so it misses damage in the bucket: after a bit flip in the \
+                bucket's copy it prints `checked 1 snapshots, 6 trees, 2 packs: no errors` and exits 0 \
+                (with --no-cache or a cold cache it exits 1 naming the object)"]
+        ),+);
+    };
+}
+
+per_store_cached_object!(
+    damaged_tree_pack_is_found_by_check,
+    damaged_index_is_found_by_check,
+    damaged_snapshot_is_found_by_check,
+);
+
+/// A repository on `backend` with one snapshot of eight files (a few
+/// hundred KiB each, so all in one data pack) in two directories.
+fn repo(backend: Backend) -> (Coffer, PathBuf) {
+    let c = Coffer::init_on(backend);
     let src = c.path("src");
     for i in 0..8u64 {
         let dir = if i % 2 == 0 { "even" } else { "odd" };
@@ -37,12 +71,14 @@ fn only(c: &Coffer, prefix: &str) -> String {
 }
 
 /// Flips a bit in the middle of `key`, runs `check ARGS`, and asserts it
-/// fails and names `key`.
+/// fails and names `key`. `check` must see the damage in the store even
+/// with a warm local cache (on S3: `repo` ran `check --read-data`). Then
+/// the cache is dropped: a cached copy matches its id, so other commands
+/// may rightly use it; without it they read the damaged object.
 #[track_caller]
 fn flip_and_check(c: &Coffer, key: &str, offset: Option<usize>, check_args: &[&str]) {
-    let path = c.repo.join(key);
-    let offset = offset.unwrap_or_else(|| fs::metadata(&path).unwrap().len() as usize / 2);
-    flip_byte(&path, offset, 0x01);
+    let offset = offset.unwrap_or_else(|| c.object_len(key) / 2);
+    c.flip_object_byte(key, offset, 0x01);
     let mut args = vec!["check"];
     args.extend(check_args);
     let out = c.run(&args);
@@ -65,27 +101,25 @@ fn flip_and_check(c: &Coffer, key: &str, offset: Option<usize>, check_args: &[&s
             .any(|e| e.as_str().is_some_and(|e| e.contains(key))),
         "{report}"
     );
+    c.drop_cache();
 }
 
-#[test]
-fn damaged_data_pack_is_found_by_check_read_data() {
-    let (c, _) = repo();
+fn damaged_data_pack_is_found_by_check_read_data(backend: Backend) {
+    let (c, _) = repo(backend);
     let key = only(&c, "data/");
     flip_and_check(&c, &key, None, &["--read-data"]);
 }
 
-#[test]
-fn damaged_data_pack_header_is_found_by_check_read_data() {
-    let (c, _) = repo();
+fn damaged_data_pack_header_is_found_by_check_read_data(backend: Backend) {
+    let (c, _) = repo(backend);
     let key = only(&c, "data/");
-    let len = fs::metadata(c.repo.join(&key)).unwrap().len() as usize;
+    let len = c.object_len(&key);
     // The header is sealed at the end, before its 4-byte length.
     flip_and_check(&c, &key, Some(len - 20), &["--read-data"]);
 }
 
-#[test]
-fn damaged_tree_pack_is_found_by_check() {
-    let (c, _) = repo();
+fn damaged_tree_pack_is_found_by_check(backend: Backend) {
+    let (c, _) = repo(backend);
     let key = only(&c, "tree/");
     // Inside the first tree blob: check reads every tree even without --read-data.
     flip_and_check(&c, &key, Some(30), &[]);
@@ -96,9 +130,8 @@ fn damaged_tree_pack_is_found_by_check() {
     assert!(out.stderr.contains(&key), "{}", out.show());
 }
 
-#[test]
-fn damaged_index_is_found_by_check() {
-    let (c, _) = repo();
+fn damaged_index_is_found_by_check(backend: Backend) {
+    let (c, _) = repo(backend);
     let key = only(&c, "index/");
     flip_and_check(&c, &key, None, &[]);
     let out = c.run(&["snapshots"]);
@@ -109,9 +142,8 @@ fn damaged_index_is_found_by_check() {
     assert!(out.stderr.contains(&key), "{}", out.show());
 }
 
-#[test]
-fn damaged_snapshot_is_found_by_check() {
-    let (c, _) = repo();
+fn damaged_snapshot_is_found_by_check(backend: Backend) {
+    let (c, _) = repo(backend);
     let key = only(&c, "snapshots/");
     flip_and_check(&c, &key, None, &[]);
     let out = c.run(&["snapshots"]);
@@ -119,13 +151,12 @@ fn damaged_snapshot_is_found_by_check() {
     assert!(out.stderr.contains(&key), "{}", out.show());
 }
 
-#[test]
-fn damaged_config_is_refused_naming_it() {
-    let (c, _) = repo();
-    let text = fs::read_to_string(c.repo.join("config")).unwrap();
+fn damaged_config_is_refused_naming_it(backend: Backend) {
+    let (c, _) = repo(backend);
+    let text = String::from_utf8(c.read_object("config")).unwrap();
     // The `"` that opens the repository id becomes `#`.
     let offset = text.find("\"id\": \"").expect("config has an id") + 6;
-    flip_byte(&c.repo.join("config"), offset, 0x01);
+    c.flip_object_byte("config", offset, 0x01);
     for args in [vec!["check"], vec!["snapshots"]] {
         let out = c.run(&args);
         out.code(1);
@@ -133,22 +164,18 @@ fn damaged_config_is_refused_naming_it() {
     }
 }
 
-#[test]
-#[ignore = "not implemented: config is plaintext and unauthenticated, so a bit flip that leaves valid \
-            JSON (here compression 3 -> 2) goes unnoticed by check"]
-fn config_changed_to_other_valid_values_is_detected() {
-    let (c, _) = repo();
-    let text = fs::read_to_string(c.repo.join("config")).unwrap();
+fn config_changed_to_other_valid_values_is_detected(backend: Backend) {
+    let (c, _) = repo(backend);
+    let text = String::from_utf8(c.read_object("config")).unwrap();
     let offset = text.find("\"compression\": 3").expect("compression 3") + 15;
-    flip_byte(&c.repo.join("config"), offset, 0x01);
+    c.flip_object_byte("config", offset, 0x01);
     let out = c.run(&["check"]);
     out.failed();
     assert!(out.all().contains("config"), "{}", out.show());
 }
 
-#[test]
-fn damaged_key_file_is_never_a_panic_and_other_keys_still_open() {
-    let (mut c, _) = repo();
+fn damaged_key_file_is_never_a_panic_and_other_keys_still_open(backend: Backend) {
+    let (mut c, _) = repo(backend);
     let first = only(&c, "keys/");
     c.run_env(
         &["key", "add"],
@@ -162,12 +189,12 @@ fn damaged_key_file_is_never_a_panic_and_other_keys_still_open() {
         .unwrap();
     // Damage the second key (a hex digit of its sealed master key changes
     // to another hex digit): the first password still opens everything.
-    let text = fs::read_to_string(c.repo.join(&second)).unwrap();
+    let text = String::from_utf8(c.read_object(&second)).unwrap();
     let at = text.find("\"sealed\"").expect("key file has a sealed key") + 20;
     let digit = text.as_bytes()[at];
     assert!(digit.is_ascii_hexdigit(), "{text}");
     let mask = if digit == b'0' { 0x01 } else { digit ^ b'0' };
-    flip_byte(&c.repo.join(&second), at, mask);
+    c.flip_object_byte(&second, at, mask);
     c.run(&["check"]).ok();
     c.password = "second password".into();
     let out = c.run(&["snapshots"]);
@@ -175,21 +202,14 @@ fn damaged_key_file_is_never_a_panic_and_other_keys_still_open() {
     out.one_line_error();
     // Damage the first as well: nothing opens, with a one-line error.
     c.password = crate::support::PASSWORD.into();
-    flip_byte(
-        &c.repo.join(&first),
-        fs::metadata(c.repo.join(&first)).unwrap().len() as usize / 2,
-        0x01,
-    );
+    c.flip_object_byte(&first, c.object_len(&first) / 2, 0x01);
     let out = c.run(&["snapshots"]);
     out.failed();
     out.one_line_error();
 }
 
-#[test]
-#[ignore = "not implemented: key files are not verified against their id (the hash of their bytes), so a \
-            damaged key file reads as a wrong password and `check` does not look at keys/"]
-fn damaged_key_file_is_reported_by_its_key() {
-    let (mut c, _) = repo();
+fn damaged_key_file_is_reported_by_its_key(backend: Backend) {
+    let (mut c, _) = repo(backend);
     let first = only(&c, "keys/");
     c.run_env(
         &["key", "add"],
@@ -201,10 +221,10 @@ fn damaged_key_file_is_reported_by_its_key() {
         .into_iter()
         .find(|k| *k != first)
         .unwrap();
-    let text = fs::read_to_string(c.repo.join(&second)).unwrap();
+    let text = String::from_utf8(c.read_object(&second)).unwrap();
     let at = text.find("\"sealed\"").unwrap() + 20;
-    flip_byte(
-        &c.repo.join(&second),
+    c.flip_object_byte(
+        &second,
         at,
         if text.as_bytes()[at] == b'0' {
             0x01
@@ -259,13 +279,12 @@ fn locate(c: &Coffer, blob: &str) -> (String, usize, usize) {
     panic!("blob {blob} is in no index");
 }
 
-#[test]
-fn restore_names_the_damaged_file_and_restores_every_other() {
-    let (c, src) = repo();
+fn restore_names_the_damaged_file_and_restores_every_other(backend: Backend) {
+    let (c, src) = repo(backend);
     let damaged = src.join("odd/file3.bin");
     let blobs = blobs_of(&c, &damaged);
     let (pack, offset, length) = locate(&c, &blobs[0]);
-    flip_byte(&c.repo.join(&pack), offset + length / 2, 0x01);
+    c.flip_object_byte(&pack, offset + length / 2, 0x01);
 
     let check = c.run(&["check", "--read-data"]);
     check.code(1);

@@ -1,7 +1,10 @@
 //! Deduplication and incremental backups: what is already in the
-//! repository is neither stored nor (when unchanged) read again.
+//! repository is neither stored nor (when unchanged) read again, on a local
+//! and on an S3 repository.
 
-use crate::support::{Coffer, arg, assert_restored, restored, summary_u64, tree_node, write};
+use crate::support::{
+    Backend, Coffer, arg, assert_restored, restored, summary_u64, tree_node, write,
+};
 use coffer_testkit::fixture::{big_file_seeded, many_small_files, pseudo_random};
 use serde_json::Value;
 use std::path::Path;
@@ -36,9 +39,14 @@ fn assert_grew_under_one_percent(before: (u64, u64), after: (u64, u64), what: &s
     }
 }
 
-#[test]
-fn backing_up_the_same_tree_again_adds_under_one_percent() {
-    let c = Coffer::init();
+per_store!(
+    backing_up_the_same_tree_again_adds_under_one_percent,
+    identical_files_in_many_places_are_stored_once,
+    incremental_backup_reads_only_what_changed,
+);
+
+fn backing_up_the_same_tree_again_adds_under_one_percent(backend: Backend) {
+    let c = Coffer::init_on(backend);
     let src = c.path("src");
     mid_tree(&src, 12);
     c.backup(&[&src], &[]);
@@ -70,9 +78,8 @@ fn backing_up_the_same_tree_again_adds_under_one_percent() {
     assert_eq!(c.snapshot_ids().len(), 4);
 }
 
-#[test]
-fn identical_files_in_many_places_are_stored_once() {
-    let c = Coffer::init();
+fn identical_files_in_many_places_are_stored_once(backend: Backend) {
+    let c = Coffer::init_on(backend);
     let src = c.path("src");
     // Several chunks (min 256 KiB), small enough to restore 60 times quickly.
     const SIZE: usize = 700_000;
@@ -153,9 +160,8 @@ fn counts(b: &Value) -> (u64, u64, u64, u64) {
     )
 }
 
-#[test]
-fn incremental_backup_reads_only_what_changed() {
-    let c = Coffer::init();
+fn incremental_backup_reads_only_what_changed(backend: Backend) {
+    let c = Coffer::init_on(backend);
     let src = c.path("src");
     let (files, bytes) = mid_tree(&src, 2);
     let first = c.backup(&[&src], &[]);

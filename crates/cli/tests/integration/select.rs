@@ -1,14 +1,15 @@
 //! Selecting what to read: snapshots by id, prefix, `latest` and filters;
-//! paths with `ls PATH` and `restore --include/--exclude`.
+//! paths with `ls PATH` and `restore --include/--exclude`; on a local and
+//! on an S3 repository.
 
-use crate::support::{Coffer, arg, files_below, restored, write};
+use crate::support::{Backend, Coffer, arg, files_below, restored, write};
 use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Three snapshots of two paths from two hosts with tags:
 /// 0: alpha, [daily], a/   1: beta, [weekly, extra], b/   2: alpha, [weekly], a/
-fn three_snapshots() -> (Coffer, Vec<String>) {
-    let c = Coffer::init();
+fn three_snapshots(backend: Backend) -> (Coffer, Vec<String>) {
+    let c = Coffer::init_on(backend);
     let (a, b) = (c.path("a"), c.path("b"));
     write(&a.join("file"), b"version 1\n");
     write(&b.join("file"), b"b\n");
@@ -49,9 +50,15 @@ fn listed(c: &Coffer, args: &[&str]) -> Vec<(String, u64)> {
         .collect()
 }
 
-#[test]
-fn snapshots_are_selected_by_id_prefix_latest_and_filters() {
-    let (c, ids) = three_snapshots();
+per_store!(
+    snapshots_are_selected_by_id_prefix_latest_and_filters,
+    ambiguous_and_unknown_snapshot_ids_are_one_line_errors,
+    restore_include_and_exclude_select_paths,
+    ls_lists_a_path_of_a_snapshot,
+);
+
+fn snapshots_are_selected_by_id_prefix_latest_and_filters(backend: Backend) {
+    let (c, ids) = three_snapshots(backend);
     let (a, b) = (c.path("a"), c.path("b"));
     let host_tags =
         |v: &serde_json::Value| (v["host"].as_str().unwrap().to_string(), v["tags"].clone());
@@ -134,9 +141,8 @@ fn snapshots_are_selected_by_id_prefix_latest_and_filters() {
     assert!(!restored(&target, &b).exists());
 }
 
-#[test]
-fn ambiguous_and_unknown_snapshot_ids_are_one_line_errors() {
-    let c = Coffer::init();
+fn ambiguous_and_unknown_snapshot_ids_are_one_line_errors(backend: Backend) {
+    let c = Coffer::init_on(backend);
     let src = c.path("src");
     write(&src.join("f"), b"x");
     // 17 snapshots: two of them must share their first hex digit.
@@ -227,9 +233,8 @@ fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
-#[test]
-fn restore_include_and_exclude_select_paths() {
-    let c = Coffer::init();
+fn restore_include_and_exclude_select_paths(backend: Backend) {
+    let c = Coffer::init_on(backend);
     let src = sample_tree(&c);
     c.backup(&[&src], &[]);
     let s = arg(&src).to_string();
@@ -323,9 +328,8 @@ fn restore_include_and_exclude_select_paths() {
     .one_line_error();
 }
 
-#[test]
-fn ls_lists_a_path_of_a_snapshot() {
-    let c = Coffer::init();
+fn ls_lists_a_path_of_a_snapshot(backend: Backend) {
+    let c = Coffer::init_on(backend);
     let src = sample_tree(&c);
     c.backup(&[&src], &[]);
     let ls = |args: &[&str]| -> Vec<String> {

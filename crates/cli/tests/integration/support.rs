@@ -1,11 +1,17 @@
 //! What every integration test shares: a runner for the real `coffer`
-//! binary against a repository in a fresh temporary directory, and small
-//! helpers for trees and repository listings.
+//! binary against a repository in a fresh temporary directory (or under a
+//! fresh prefix on the S3 test server), and small helpers for trees and
+//! repository objects.
+//!
+//! Tests that must hold on every store take a [`Backend`] and are declared
+//! once with [`per_store!`], which makes a `local` and an `s3` test of them.
 //!
 //! Every run checks what must hold for any command on any input: the
 //! process exits normally (no signal, no panic exit code) and stderr never
 //! contains "panicked".
 
+use coffer_core::store::s3::S3Store;
+use coffer_core::store::{PutHints, Store, list_all};
 use coffer_testkit::{CompareOptions, assert_same_trees};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -14,6 +20,9 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 use tempfile::TempDir;
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -142,11 +151,136 @@ impl Out {
     }
 }
 
-/// A repository location in its own temporary directory, and the binary
-/// run against it with a password in the environment.
+/// Declares tests that run the same body on every store: for each
+/// `fn NAME(backend: Backend)` given, a module `NAME` with the tests
+/// `local` and `s3`. Attributes before the name apply to both; one after
+/// `=> s3:` only to the S3 test.
+///
+/// ```ignore
+/// per_store!(round_trip, other_test => s3: #[ignore = "bug: …"]);
+/// ```
+macro_rules! per_store {
+    ($($(#[$both:meta])* $name:ident $(=> s3: #[$s3:meta])?),+ $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                $(#[$both])*
+                fn local() {
+                    super::$name(crate::support::Backend::Local)
+                }
+
+                #[test]
+                $(#[$both])*
+                $(#[$s3])?
+                fn s3() {
+                    super::$name(crate::support::Backend::S3)
+                }
+            }
+        )+
+    };
+}
+
+/// Where a test's repository lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A directory in the test's temporary directory.
+    Local,
+    /// A fresh prefix in a bucket of the S3 test server that `.ci/run`
+    /// starts (`COFFER_TEST_S3_ENDPOINT`; the test fails when it is unset).
+    S3,
+}
+
+impl Backend {
+    /// `small` on S3, `full` locally: the S3 variants of the heavier tests
+    /// use less data to keep the suite's runtime reasonable.
+    pub fn scaled(self, full: u64, small: u64) -> u64 {
+        match self {
+            Backend::Local => full,
+            Backend::S3 => small,
+        }
+    }
+}
+
+/// The bucket on the S3 test server that holds this binary's repositories,
+/// each under its own prefix. One bucket rather than one per test: each
+/// SeaweedFS bucket takes volumes of its own, and `weed mini` has only a
+/// few dozen (then every PUT fails with InternalError).
+const S3_BUCKET: &str = "ct-cli-integration";
+
+/// The S3 side of a [`Coffer`]: the repository location and a store on it
+/// for reading and damaging objects behind the binary's back. Its objects
+/// are deleted when it is dropped, unless the test failed.
+pub struct S3Repo {
+    pub location: String,
+    pub endpoint: String,
+    pub store: S3Store,
+}
+
+impl S3Repo {
+    /// An empty prefix for the running test in the shared bucket (created
+    /// once per process; creating an existing bucket is not an error).
+    /// Fails the test when COFFER_TEST_S3_ENDPOINT is not set.
+    fn fresh() -> S3Repo {
+        static BUCKET: OnceLock<()> = OnceLock::new();
+        BUCKET.get_or_init(|| {
+            coffer_testkit::s3::store(&format!("s3://{S3_BUCKET}"))
+                .create_bucket()
+                .unwrap_or_else(|e| panic!("cannot create the test bucket {S3_BUCKET}: {e}"))
+        });
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let thread = std::thread::current();
+        let test: String = thread
+            .name()
+            .unwrap_or("test")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let unique = format!(
+            "{}-{nanos:08x}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let location = format!("s3://{S3_BUCKET}/{test}/{unique}/repo");
+        let endpoint = std::env::var("COFFER_TEST_S3_ENDPOINT")
+            .expect("coffer_testkit::s3::store checked COFFER_TEST_S3_ENDPOINT");
+        let store = coffer_testkit::s3::store(&location);
+        let there = list_all(&store, "").unwrap_or_else(|e| panic!("cannot list {location}: {e}"));
+        assert!(there.is_empty(), "{location} is not empty: {there:?}");
+        S3Repo {
+            location,
+            endpoint,
+            store,
+        }
+    }
+}
+
+impl Drop for S3Repo {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("the repository is left in {} to look at", self.location);
+            return;
+        }
+        let keys = list_all(&self.store, "")
+            .unwrap_or_else(|e| panic!("cannot list {}: {e}", self.location));
+        for m in keys {
+            self.store
+                .delete(&m.key)
+                .unwrap_or_else(|e| panic!("cannot delete {} in {}: {e}", m.key, self.location));
+        }
+    }
+}
+
+/// A repository location in its own temporary directory (or S3 bucket), and
+/// the binary run against it with a password in the environment.
 pub struct Coffer {
     pub dir: TempDir,
+    /// The local repository directory (unused by an S3 repository).
     pub repo: PathBuf,
+    /// Set for an S3 repository: `--repo` names it instead of `repo`.
+    pub s3: Option<S3Repo>,
     pub password: String,
     /// Pass `--repo`; when false the binary picks its default location.
     pub pass_repo: bool,
@@ -165,6 +299,7 @@ impl Coffer {
         Coffer {
             dir,
             repo,
+            s3: None,
             password: PASSWORD.to_string(),
             pass_repo: true,
             as_user: None,
@@ -180,11 +315,34 @@ impl Coffer {
         c
     }
 
-    /// A freshly initialized repository.
+    /// A location on `backend` where no repository exists yet (for S3, a
+    /// fresh prefix named after the running test in the shared test bucket).
+    pub fn on(backend: Backend) -> Coffer {
+        let mut c = Coffer::new();
+        if backend == Backend::S3 {
+            c.s3 = Some(S3Repo::fresh());
+        }
+        c
+    }
+
+    /// A freshly initialized local repository.
     pub fn init() -> Coffer {
-        let c = Coffer::new();
+        Coffer::init_on(Backend::Local)
+    }
+
+    /// A freshly initialized repository on `backend`.
+    pub fn init_on(backend: Backend) -> Coffer {
+        let c = Coffer::on(backend);
         c.run(&["init"]).ok();
         c
+    }
+
+    /// What `--repo` names: the S3 location or the local directory.
+    pub fn location(&self) -> &OsStr {
+        match &self.s3 {
+            Some(s3) => s3.location.as_ref(),
+            None => self.repo.as_os_str(),
+        }
     }
 
     /// A path inside this test's temporary directory.
@@ -216,14 +374,25 @@ impl Coffer {
             "COFFER_NEW_PASSWORD",
             "COFFER_NEW_PASSWORD_FILE",
             "XDG_DATA_HOME",
+            "XDG_CACHE_HOME",
+            "COFFER_CACHE_DIR",
+            "AWS_PROFILE",
+            "AWS_ENDPOINT_URL",
         ] {
             cmd.env_remove(v);
         }
         cmd.env("HOME", self.dir.path())
             .env("COFFER_PASSWORD", &self.password)
             .stdin(Stdio::null());
+        if let Some(s3) = &self.s3 {
+            let var = |n: &str| std::env::var(n).unwrap_or_else(|_| "test".into());
+            cmd.env("AWS_ENDPOINT_URL", &s3.endpoint)
+                .env("AWS_ACCESS_KEY_ID", var("AWS_ACCESS_KEY_ID"))
+                .env("AWS_SECRET_ACCESS_KEY", var("AWS_SECRET_ACCESS_KEY"))
+                .env("AWS_REGION", "us-east-1");
+        }
         if self.pass_repo {
-            cmd.arg("--repo").arg(&self.repo);
+            cmd.arg("--repo").arg(self.location());
         }
         cmd.args(args);
         cmd
@@ -283,17 +452,108 @@ impl Coffer {
             .collect()
     }
 
-    /// Object keys of the repository (files below it, `.tmp-*` included).
-    pub fn objects(&self, prefix: &str) -> Vec<String> {
-        files_below(&self.repo)
-            .iter()
-            .map(|p| arg(p.strip_prefix(&self.repo).expect("below the repository")).to_string())
-            .filter(|k| k.starts_with(prefix))
-            .collect()
+    /// Removes the local cache of a remote repository (in HOME, which is the
+    /// test's temporary directory), as on a machine that never read it: the
+    /// next command reads index, snapshots and trees from the store again.
+    pub fn drop_cache(&self) {
+        let dir = self.path(".cache/coffer");
+        if dir.exists() {
+            fs::remove_dir_all(&dir)
+                .unwrap_or_else(|e| panic!("cannot remove {}: {e}", dir.display()));
+        }
     }
 
-    /// Bytes the repository takes on disk (allocated blocks) and apparent bytes.
+    /// Object keys of the repository under `prefix`, sorted (locally the
+    /// files below it, `.tmp-*` included).
+    pub fn objects(&self, prefix: &str) -> Vec<String> {
+        match &self.s3 {
+            Some(s3) => {
+                let mut keys: Vec<String> = list_all(&s3.store, prefix)
+                    .unwrap_or_else(|e| panic!("cannot list {}: {e}", s3.location))
+                    .into_iter()
+                    .map(|m| m.key)
+                    .collect();
+                keys.sort();
+                keys
+            }
+            None => files_below(&self.repo)
+                .iter()
+                .map(|p| arg(p.strip_prefix(&self.repo).expect("below the repository")).to_string())
+                .filter(|k| k.starts_with(prefix))
+                .collect(),
+        }
+    }
+
+    /// The bytes of object `key`.
+    pub fn read_object(&self, key: &str) -> Vec<u8> {
+        match &self.s3 {
+            Some(s3) => s3
+                .store
+                .get(key, None)
+                .unwrap_or_else(|e| panic!("cannot get {key} from {}: {e}", s3.location)),
+            None => {
+                let path = self.repo.join(key);
+                fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+            }
+        }
+    }
+
+    /// Replaces object `key` with `bytes` (behind the binary's back).
+    pub fn write_object(&self, key: &str, bytes: &[u8]) {
+        match &self.s3 {
+            Some(s3) => s3
+                .store
+                .put(key, bytes, &PutHints::default())
+                .unwrap_or_else(|e| panic!("cannot put {key} to {}: {e}", s3.location)),
+            None => {
+                let path = self.repo.join(key);
+                fs::write(&path, bytes)
+                    .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()))
+            }
+        }
+    }
+
+    /// The size of object `key` in bytes.
+    pub fn object_len(&self, key: &str) -> usize {
+        let len = match &self.s3 {
+            Some(s3) => {
+                s3.store
+                    .head(key)
+                    .unwrap_or_else(|e| panic!("cannot head {key} in {}: {e}", s3.location))
+                    .size
+            }
+            None => {
+                let path = self.repo.join(key);
+                fs::metadata(&path)
+                    .unwrap_or_else(|e| panic!("cannot stat {}: {e}", path.display()))
+                    .len()
+            }
+        };
+        len as usize
+    }
+
+    /// XORs the byte at `offset` of object `key` with `mask` (a flipped bit
+    /// when `mask` has one bit set).
+    #[track_caller]
+    pub fn flip_object_byte(&self, key: &str, offset: usize, mask: u8) {
+        let mut bytes = self.read_object(key);
+        assert!(offset < bytes.len(), "{key} has only {} bytes", bytes.len());
+        bytes[offset] ^= mask;
+        self.write_object(key, &bytes);
+    }
+
+    /// Bytes the repository takes in its store and apparent bytes: locally
+    /// the allocated blocks and the file sizes, on S3 the sum of the
+    /// object sizes (twice).
     pub fn size(&self) -> (u64, u64) {
+        if let Some(s3) = &self.s3 {
+            let total = list_all(&s3.store, "")
+                .unwrap_or_else(|e| panic!("cannot list {}: {e}", s3.location))
+                .iter()
+                .map(|m| m.size)
+                .sum();
+            return (total, total);
+        }
         let mut disk = 0;
         let mut apparent = 0;
         for p in files_below(&self.repo) {
@@ -432,21 +692,6 @@ pub fn restored(target: &Path, src: &Path) -> PathBuf {
 #[track_caller]
 pub fn assert_restored(a: &Path, b: &Path) {
     assert_same_trees(a, b, &CompareOptions::for_current_user());
-}
-
-/// XORs the byte at `offset` of `path` with `mask` (a flipped bit when
-/// `mask` has one bit set).
-pub fn flip_byte(path: &Path, offset: usize, mask: u8) {
-    let mut bytes =
-        fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    assert!(
-        offset < bytes.len(),
-        "{} has only {} bytes",
-        path.display(),
-        bytes.len()
-    );
-    bytes[offset] ^= mask;
-    fs::write(path, bytes).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
 }
 
 /// A summary field of a `backup --json` result.
