@@ -9,6 +9,8 @@ mod support;
 mod forget;
 #[path = "maintain/inspect.rs"]
 mod inspect;
+#[path = "maintain/killed.rs"]
+mod killed;
 #[path = "maintain/locks.rs"]
 mod locks;
 #[path = "maintain/prune.rs"]
