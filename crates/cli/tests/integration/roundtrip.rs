@@ -167,15 +167,12 @@ fn fixture_tree_round_trips_every_file_kind(backend: Backend) {
 }
 
 #[test]
-#[ignore = "paths longer than PATH_MAX are not backed up yet: the walker opens whole paths (ENAMETOOLONG)"]
 fn fixture_path_longer_than_path_max_round_trips() {
     let (_c, fx, diffs) = fixture_round_trip(Backend::Local, Some(paths::LONG), &[]);
     assert_no_differences(&fx, &diffs);
 }
 
 #[test]
-#[ignore = "holes are not recorded yet (fs::read_node leaves Node.holes empty; restore only skips \
-            all-zero chunks): sparse/sparse.bin (2 MiB of data in 64 MiB) comes back with 8-13 MiB allocated"]
 fn fixture_sparse_file_keeps_its_holes() {
     let (_c, fx, diffs) = fixture_round_trip(Backend::Local, Some("sparse"), &[]);
     assert!(fx.has(Feature::Sparse), "{fx}");
