@@ -15,10 +15,7 @@ pub fn run(a: ForgetArgs, s: &Settings) -> Result<i32> {
         true => Some(super::prune::options(&a.tuning, a.dry_run, s)?),
         false => None,
     };
-    let repo = match prune_opts {
-        Some(_) => s.open()?,
-        None => Arc::new(s.open_without_index()?),
-    };
+    let repo = Arc::new(s.open_without_index()?);
     let result = forget(&repo, &opts)?;
     if s.json {
         json(&result, a.dry_run)?;

@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 pub fn run(a: PruneArgs, s: &Settings) -> Result<i32> {
     let opts = options(&a.tuning, a.dry_run, s)?;
-    let repo = s.open()?;
+    // prune loads the index itself, on its own handle.
+    let repo = Arc::new(s.open_without_index()?);
     run_with(&repo, &opts, s)
 }
 
