@@ -2,6 +2,7 @@
 
 use coffer_core::backup::{BackupOptions, backup};
 use coffer_core::format::key::KdfParams;
+use coffer_core::format::pack::BlobKind;
 use coffer_core::progress::NoProgress;
 use coffer_core::repo::{InitOptions, Repository};
 use coffer_core::restore::{RestoreOptions, restore};
@@ -49,4 +50,54 @@ fn single_blob_file_ending_in_zeros_keeps_its_length() {
         std::fs::read(restored.join("small-then-zeros")).unwrap(),
         small
     );
+}
+
+/// A backup reused the parent's blob ids for unchanged files without
+/// checking that the index still names them; after a prune condemned their
+/// packs (or an index was lost) the new snapshot referred to blobs no index
+/// names. Now such files are read again.
+#[test]
+fn unchanged_files_are_read_again_when_the_index_lost_their_blobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(
+        src.join("a"),
+        coffer_testkit::fixture::pseudo_random(9, 200_000),
+    )
+    .unwrap();
+    let store = Arc::new(LocalStore::new(dir.path().join("repo")));
+    let opts = InitOptions {
+        kdf: KdfParams::insecure_fast(),
+        ..Default::default()
+    };
+    let repo = Arc::new(Repository::init(store.clone(), b"pw", opts).unwrap());
+    backup(
+        Arc::clone(&repo),
+        &BackupOptions::new(vec![src.clone()]),
+        &NoProgress,
+    )
+    .unwrap();
+
+    // The index this backup loads no longer names the data packs (as after
+    // a prune condemned them); the tree packs stay, so the parent is found.
+    let repo = Arc::new(Repository::open(store, b"pw").unwrap());
+    let mut files = repo.load_index_files().unwrap();
+    for (_, f) in &mut files {
+        f.packs.retain(|p| p.kind == BlobKind::Tree);
+    }
+    repo.replace_index(&files);
+    let second = backup(
+        Arc::clone(&repo),
+        &BackupOptions::new(vec![src.clone()]),
+        &NoProgress,
+    )
+    .unwrap();
+    assert!(second.parent.is_some());
+    assert_eq!(second.snapshot.summary.files_unchanged, 0);
+    assert_eq!(second.snapshot.summary.bytes_read, 200_000);
+    // Every blob the new snapshot names is in a pack an index names.
+    let repo = Arc::new(Repository::open(repo.store().clone(), b"pw").unwrap());
+    let report = coffer_core::maintain::check::check(&repo, Default::default()).unwrap();
+    assert!(report.ok(), "{:?}", report.errors);
 }

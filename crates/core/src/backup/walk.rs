@@ -130,6 +130,11 @@ impl Walker<'_> {
         self.send(Event::Skipped(path, e));
     }
 
+    fn all_indexed(&self, ids: &[crate::id::BlobId]) -> bool {
+        let index = self.repo.index();
+        ids.iter().all(|id| index.contains(id))
+    }
+
     fn parent_subtree(&self, node: Option<&Node>) -> Option<Tree> {
         let id = node?.subtree?;
         self.repo.read_tree(&id).ok()
@@ -209,7 +214,15 @@ impl Walker<'_> {
         };
         let status = match parent {
             None => Status::New,
-            Some(p) if p.kind == NodeKind::File && unchanged(p, &node) && !self.opts.force => {
+            // Reuse the parent's blob ids only if the index loaded at start
+            // still names them all: a prune may have condemned their packs
+            // (FORMAT.md §19), and a snapshot must never refer to such a blob.
+            Some(p)
+                if p.kind == NodeKind::File
+                    && unchanged(p, &node)
+                    && !self.opts.force
+                    && self.all_indexed(&p.content) =>
+            {
                 Status::Unchanged
             }
             Some(_) => Status::Changed,
