@@ -3,9 +3,10 @@
 use coffer_core::format::tree::{Node, NodeKind};
 use coffer_core::{Error, Result};
 
+/// One JSON document on one line (status lines may precede it).
 pub fn json<T: serde::Serialize>(v: &T) -> Result<()> {
-    let s = serde_json::to_string_pretty(v)
-        .map_err(|e| Error::fatal(format!("cannot encode JSON ({e})")))?;
+    let s =
+        serde_json::to_string(v).map_err(|e| Error::fatal(format!("cannot encode JSON ({e})")))?;
     println!("{s}");
     Ok(())
 }

@@ -1,7 +1,8 @@
-//! Rendering progress: a status line on a terminal (files, bytes, rate,
-//! current file), refreshed twice a second on stderr; nothing on a pipe
-//! unless asked. Warnings always go to stderr, one line each (JSON lines
-//! with `--json`).
+//! Rendering progress: a status line on a terminal (files and bytes done
+//! of the total, rate, ETA, current file), refreshed twice a second on
+//! stderr; nothing on a pipe unless asked: with `--json`, a status line of
+//! JSON on stdout every second (as restic's). Warnings always go to
+//! stderr, one line each (JSON lines with `--json`).
 
 use crate::output::size;
 use coffer_core::progress::Progress;
@@ -16,8 +17,119 @@ struct Counters {
     files: AtomicU64,
     bytes_read: AtomicU64,
     bytes_seen: AtomicU64,
+    total_files: AtomicU64,
+    total_bytes: AtomicU64,
+    /// The totals are final (counting is over).
+    totals_final: AtomicBool,
     current: Mutex<PathBuf>,
     done: AtomicBool,
+}
+
+/// What a status shows, read from the counters at one moment.
+struct Status {
+    secs: f64,
+    files: u64,
+    bytes_read: u64,
+    bytes_done: u64,
+    total_files: u64,
+    total_bytes: u64,
+    totals_final: bool,
+    current: String,
+}
+
+impl Status {
+    fn read(c: &Counters, start: Instant) -> Status {
+        Status {
+            secs: start.elapsed().as_secs_f64().max(0.001),
+            files: c.files.load(Ordering::Relaxed),
+            bytes_read: c.bytes_read.load(Ordering::Relaxed),
+            bytes_done: c.bytes_seen.load(Ordering::Relaxed),
+            total_files: c.total_files.load(Ordering::Relaxed),
+            total_bytes: c.total_bytes.load(Ordering::Relaxed),
+            totals_final: c.totals_final.load(Ordering::Relaxed),
+            current: c
+                .current
+                .lock()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Done as a fraction of the total bytes (of files when all are empty).
+    fn fraction(&self) -> Option<f64> {
+        if !self.totals_final {
+            return None;
+        }
+        let f = if self.total_bytes > 0 {
+            self.bytes_done as f64 / self.total_bytes as f64
+        } else if self.total_files > 0 {
+            self.files as f64 / self.total_files as f64
+        } else {
+            return None;
+        };
+        Some(f.min(1.0))
+    }
+
+    /// Seconds left at the rate so far.
+    fn remaining(&self) -> Option<u64> {
+        let f = self.fraction()?;
+        (f > 0.0).then(|| (self.secs * (1.0 - f) / f).round() as u64)
+    }
+
+    fn line(&self, verb: &str) -> String {
+        let rate = size((self.bytes_read as f64 / self.secs) as u64);
+        let elapsed = clock(self.secs as u64);
+        let mut line = match (self.fraction(), self.remaining()) {
+            (Some(f), eta) => format!(
+                "[{elapsed}] {:.0}%{} {}/{} files {verb}, {}/{}, {rate}/s",
+                f * 100.0,
+                eta.map(|r| format!(" ETA {}", clock(r)))
+                    .unwrap_or_default(),
+                self.files,
+                self.total_files,
+                size(self.bytes_done),
+                size(self.total_bytes),
+            ),
+            (None, _) => format!(
+                "[{elapsed}] {} files {verb}, {}, {rate}/s",
+                self.files,
+                size(self.bytes_done),
+            ),
+        };
+        line += "  ";
+        line += &self.current;
+        // Keep to one terminal line (80 columns is the safe width).
+        if line.chars().count() > 79 {
+            line = line.chars().take(78).collect::<String>() + "…";
+        }
+        line
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "message_type": "status",
+            "seconds_elapsed": self.secs as u64,
+            "seconds_remaining": self.remaining(),
+            "percent_done": self.fraction(),
+            "files_done": self.files,
+            "total_files": self.total_files,
+            "bytes_done": self.bytes_done,
+            "total_bytes": self.total_bytes,
+            "bytes_read": self.bytes_read,
+            "totals_final": self.totals_final,
+            "current_file": self.current,
+        })
+    }
+}
+
+/// `h:mm:ss`, or `m:ss` under an hour.
+fn clock(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
 }
 
 /// The CLI's progress sink for backup and restore.
@@ -27,23 +139,28 @@ pub struct Reporter {
     render: Option<std::thread::JoinHandle<()>>,
     /// Whether a status line is on screen (to clear it before a warning).
     live: bool,
+    /// Whether JSON status lines go to stdout.
+    status: bool,
 }
 
 impl Reporter {
     /// `verb` names the work ("backed up", "restored"). The status line is
-    /// drawn only when stderr is a terminal and neither --quiet nor --json.
+    /// drawn only when stderr is a terminal and neither --quiet nor --json;
+    /// JSON status lines are printed with --json unless --quiet.
     pub fn new(json: bool, quiet: bool, verb: &'static str) -> Self {
         let counters = Arc::new(Counters::default());
         let live = !json && !quiet && std::io::stderr().is_terminal();
-        let render = live.then(|| {
+        let status = json && !quiet;
+        let render = (live || status).then(|| {
             let c = Arc::clone(&counters);
-            std::thread::spawn(move || draw_loop(&c, verb))
+            std::thread::spawn(move || draw_loop(&c, verb, status))
         });
         Reporter {
             json,
             counters,
             render,
             live,
+            status,
         }
     }
 
@@ -56,7 +173,9 @@ impl Reporter {
         self.counters.done.store(true, Ordering::Relaxed);
         if let Some(h) = self.render.take() {
             let _ = h.join();
-            eprint!("\r\x1b[2K");
+            if self.live {
+                eprint!("\r\x1b[2K");
+            }
         }
     }
 }
@@ -67,32 +186,31 @@ impl Drop for Reporter {
     }
 }
 
-fn draw_loop(c: &Counters, verb: &str) {
+fn draw_loop(c: &Counters, verb: &str, json: bool) {
     let start = Instant::now();
+    // COFFER_PROGRESS_INTERVAL_MS: how often (tests and scripts set it).
+    let ms = std::env::var("COFFER_PROGRESS_INTERVAL_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if json { 1000 } else { 500 });
+    let tick = Duration::from_millis(ms);
+    let mut next = start + tick;
     while !c.done.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(500));
-        let secs = start.elapsed().as_secs_f64().max(0.001);
-        let read = c.bytes_read.load(Ordering::Relaxed);
-        let current = c
-            .current
-            .lock()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
-        let mut line = format!(
-            "[{:>4.0}s] {} files {verb}, {} read ({}/s), {} total  {}",
-            secs,
-            c.files.load(Ordering::Relaxed),
-            size(read),
-            size((read as f64 / secs) as u64),
-            size(c.bytes_seen.load(Ordering::Relaxed)),
-            current
-        );
-        // Keep to one terminal line (80 columns is the safe width).
-        if line.chars().count() > 79 {
-            line = line.chars().take(78).collect::<String>() + "…";
+        // Wake often enough to stop soon after the work is done.
+        std::thread::sleep(tick.min(Duration::from_millis(50)));
+        if Instant::now() < next {
+            continue;
         }
-        eprint!("\r\x1b[2K{line}");
-        let _ = std::io::stderr().flush();
+        next += tick;
+        let st = Status::read(c, start);
+        if json {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{}", st.json());
+            let _ = out.flush();
+        } else {
+            eprint!("\r\x1b[2K{}", st.line(verb));
+            let _ = std::io::stderr().flush();
+        }
     }
 }
 
@@ -103,7 +221,7 @@ impl Progress for Reporter {
             .bytes_read
             .fetch_add(bytes_read, Ordering::Relaxed);
         self.counters.bytes_seen.fetch_add(size, Ordering::Relaxed);
-        if self.live
+        if (self.live || self.status)
             && let Ok(mut p) = self.counters.current.try_lock()
         {
             *p = path.to_path_buf();
@@ -120,6 +238,16 @@ impl Progress for Reporter {
             }
             eprintln!("warning: {message}");
         }
+    }
+
+    fn wants_totals(&self) -> bool {
+        self.live || self.status
+    }
+
+    fn totals(&self, files: u64, bytes: u64, done: bool) {
+        self.counters.total_files.store(files, Ordering::Relaxed);
+        self.counters.total_bytes.store(bytes, Ordering::Relaxed);
+        self.counters.totals_final.store(done, Ordering::Relaxed);
     }
 
     fn changed_while_reading(&self, path: &Path) {

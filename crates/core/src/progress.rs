@@ -10,6 +10,14 @@ pub trait Progress: Sync {
     fn warning(&self, _path: &Path, _message: &str) {}
     /// A file changed while it was read (its snapshot may mix old and new bytes).
     fn changed_while_reading(&self, _path: &Path) {}
+    /// Whether totals are shown: a backup then counts the files to back up
+    /// while it runs (a second pass over the metadata).
+    fn wants_totals(&self) -> bool {
+        false
+    }
+    /// Files and bytes the command will process, as far as known; `done`
+    /// when they are final.
+    fn totals(&self, _files: u64, _bytes: u64, _done: bool) {}
 }
 
 /// Reports nothing.

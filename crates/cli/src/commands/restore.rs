@@ -37,6 +37,7 @@ pub fn run(a: RestoreArgs, s: &Settings) -> Result<i32> {
     opts.snapshot_paths = snap.snapshot.paths.iter().map(PathBuf::from).collect();
     opts.dry_run = a.dry_run;
     opts.verify = a.verify;
+    opts.connections = s.connections;
     if let Some(t) = a.threads {
         opts.threads = t.max(1);
     }

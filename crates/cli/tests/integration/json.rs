@@ -149,3 +149,53 @@ fn every_command_prints_json() {
     c.run(&["cat", "nonsense"]).code(1).one_line_error();
     c.run(&["cat", "tree"]).code(1).one_line_error();
 }
+
+/// With `--json`, backup and restore stream status lines on stdout before
+/// the summary: files and bytes done, and the totals (counted while the
+/// backup runs), final by the end.
+#[test]
+fn json_progress_streams_status_lines() {
+    let c = Coffer::new();
+    c.run(&["init"]).ok();
+    let src = c.path("src");
+    for i in 0..400 {
+        write(
+            &src.join(format!("d{}/f{i}", i % 7)),
+            vec![i as u8; 3000 + i],
+        );
+    }
+    let fast = [("COFFER_PROGRESS_INTERVAL_MS", "1")];
+    let out = c.run_env(&["backup", "--json", arg(&src)], &fast);
+    out.ok();
+    let lines = out.json_lines();
+    let (summary, status) = lines.split_last().expect("a summary");
+    assert_eq!(summary["message_type"], "summary", "{summary}");
+    assert!(!status.is_empty(), "no status lines:\n{}", out.stdout);
+    let mut done = 0;
+    for s in status {
+        assert_eq!(s["message_type"], "status", "{s}");
+        let now = s["files_done"].as_u64().expect("files_done");
+        assert!(now >= done, "files_done went back: {s}");
+        done = now;
+        if s["totals_final"] == true {
+            assert_eq!(s["total_files"], 400, "{s}");
+            let total: u64 = (0..400).map(|i| 3000 + i).sum();
+            assert_eq!(s["total_bytes"], total, "{s}");
+            assert!(s["percent_done"].as_f64().is_some_and(|p| p <= 1.0), "{s}");
+        }
+    }
+
+    let id = summary["snapshot_id"].as_str().unwrap().to_string();
+    let target = c.path("target");
+    let out = c.run_env(&["restore", &id, "--target", arg(&target), "--json"], &fast);
+    out.ok();
+    let lines = out.json_lines();
+    let (summary, status) = lines.split_last().expect("a summary");
+    assert_eq!(summary["message_type"], "summary", "{summary}");
+    for s in status {
+        assert_eq!(s["message_type"], "status", "{s}");
+        if s["totals_final"] == true {
+            assert_eq!(s["total_files"], 400, "{s}");
+        }
+    }
+}

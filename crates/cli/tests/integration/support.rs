@@ -107,15 +107,19 @@ impl Out {
         self.code(0)
     }
 
-    /// stdout as one JSON document.
+    /// stdout as one JSON document; after status lines (a long backup or
+    /// restore prints one a second), the last line.
     #[track_caller]
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "`{}` printed invalid JSON ({e}):\n{}",
-                self.what, self.stdout
-            )
-        })
+        let last = self.stdout.trim_end().lines().last().unwrap_or("");
+        serde_json::from_str(&self.stdout)
+            .or_else(|_| serde_json::from_str(last))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "`{}` printed invalid JSON ({e}):\n{}",
+                    self.what, self.stdout
+                )
+            })
     }
 
     /// stdout as JSON lines (one document per non-empty line).

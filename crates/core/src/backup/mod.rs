@@ -1,7 +1,8 @@
 //! Backup: a directory tree becomes a snapshot.
 //!
 //! ```text
-//! walk (one thread, tree order, compares with the parent snapshot)
+//! scan (lister threads: list directories, lstat, xattrs, parent trees)
+//!   → walk (one thread, tree order, compares with the parent snapshot)
 //!   → read + chunk + hash (reader threads) → blob writer (dedup, zstd, AEAD, pack, upload)
 //!   → tree builder (this thread: trees bottom-up, in walk order)
 //!   → writer.finish() (packs + index stored) → snapshot saved last
@@ -10,8 +11,10 @@
 //! of the tree. A file that cannot be read is left out and reported; the
 //! snapshot is still written and the result says it is incomplete.
 
+mod count;
 mod exclude;
 mod read;
+mod scan;
 mod tree;
 mod walk;
 
@@ -175,9 +178,19 @@ pub fn backup(
     let writer = BlobWriter::new(Arc::clone(&repo), opts.connections, opts.data_storage_class);
     let owners = Owners::new();
     let trie = walk::Trie::from_paths(&paths);
+    let scanner = scan::Scanner::default();
+    let over = std::sync::atomic::AtomicBool::new(false);
+    let ctx = scan::ScanCtx {
+        repo: &repo,
+        excludes: &excludes,
+        owners: &owners,
+        scanner: &scanner,
+        one_file_system: opts.one_file_system,
+    };
 
-    // Events hold metadata only; jobs wait for a reader. Both are bounded.
-    let (event_tx, event_rx) = bounded(4096);
+    // Events (in batches) hold metadata only; jobs wait for a reader;
+    // listings wait for the walker. All are bounded.
+    let (event_tx, event_rx) = bounded(16);
     let (job_tx, job_rx) = bounded(opts.threads.max(1) * 4);
     let mut builder = tree::TreeBuilder {
         writer: &writer,
@@ -192,19 +205,28 @@ pub fn backup(
             s.spawn(move || read::reader_loop(&jobs, writer, chunker));
         }
         drop(job_rx);
+        // Listing waits on the disk more than on the CPU: more listers than
+        // cores keep a cold disk's queue full.
+        for _ in 0..(opts.threads * 2).clamp(2, 8) {
+            s.spawn(|| scanner.lister(&ctx));
+        }
         let walker = walk::Walker {
-            repo: &repo,
+            ctx: &ctx,
             opts,
-            excludes: &excludes,
-            owners: &owners,
             events: event_tx,
             jobs: job_tx,
-            stopped: std::cell::Cell::new(false),
+            batch: Default::default(),
+            stopped: Default::default(),
         };
-        let parent_tree = parent_tree.as_ref();
         s.spawn(move || walker.run(&trie, parent_tree));
+        if progress.wants_totals() {
+            let counter = count::Counter::new(&excludes, opts.one_file_system, progress, &over);
+            s.spawn(|| counter.run(&paths));
+        }
         let root = builder.run(&event_rx);
+        over.store(true, std::sync::atomic::Ordering::Relaxed);
         drop(event_rx); // unblocks the walker if the builder stopped early
+        scanner.close(); // and the listers
         root
     })?;
 

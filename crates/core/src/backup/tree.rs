@@ -31,10 +31,10 @@ pub struct TreeBuilder<'a> {
 
 impl TreeBuilder<'_> {
     /// Consumes every event; returns the root tree id.
-    pub fn run(&mut self, events: &Receiver<Event>) -> Result<TreeId> {
+    pub fn run(&mut self, events: &Receiver<Vec<Event>>) -> Result<TreeId> {
         // (directory node, its entries so far); the bottom is the root "/".
         let mut stack: Vec<(Option<Node>, Vec<Node>)> = vec![(None, Vec::new())];
-        for event in events.iter() {
+        for event in events.iter().flatten() {
             match event {
                 Event::Enter(node) => stack.push((Some(node), Vec::new())),
                 Event::Leave => {

@@ -1,30 +1,37 @@
-//! Stage 1: walk the requested paths in tree order (entries sorted by name
+//! Stage 1b: walk the requested paths in tree order (entries sorted by name
 //! bytes, depth first), compare each file with the parent snapshot, open
 //! the files that must be read and hand them to the readers.
 //!
-//! Input: the requested paths as a [`Trie`], the parent snapshot's root tree.
-//! Output: [`Event`]s in exactly the order the tree builder needs them; a
-//! file's content arrives later through its own channel, so reading runs in
-//! parallel while order is kept.
+//! Input: the requested paths as a [`Trie`], the parent snapshot's root tree;
+//! directory listings from the [`Scanner`], which reads metadata ahead.
+//! Output: [`Event`]s in exactly the order the tree builder needs them, in
+//! batches; a file's content arrives later through its own channel, so
+//! reading runs in parallel while order is kept.
 //! Invariants: every directory is reached through its parent's descriptor
 //! (openat, fstatat, never following symlinks), so depth and path length are
 //! unlimited; paths are built only for messages and excludes. What cannot
 //! be read is reported as [`Event::Skipped`] and the walk goes on.
 
+use super::BackupOptions;
 use super::read::{FileError, FileJob, FileRead};
-use super::{BackupOptions, Excludes};
+use super::scan::{Entry, Job, Listed, ScanCtx, Ticket};
 use crate::error::Error;
 use crate::format::tree::{Node, NodeKind, Tree};
 use crate::fs::at::Dir;
-use crate::fs::{Meta, Owners, read_node, unchanged};
-use crate::repo::Repository;
+use crate::fs::{Meta, read_node, unchanged};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use rustix::fs::{Mode, OFlags};
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Events sent to the builder at once: one channel operation (and at most
+/// one wake-up) per batch instead of per entry.
+const BATCH: usize = 256;
 
 /// How a file compares with the parent snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,21 +85,10 @@ impl Trie {
     }
 }
 
-pub struct Walker<'a> {
-    pub repo: &'a Repository,
-    pub opts: &'a BackupOptions,
-    pub excludes: &'a Excludes,
-    pub owners: &'a Owners,
-    pub events: Sender<Event>,
-    pub jobs: Sender<FileJob>,
-    /// Set when the builder went away (the backup failed): stop walking.
-    pub stopped: std::cell::Cell<bool>,
-}
-
 /// Opens a regular file for reading without following a symlink, without
 /// blocking (should it have become a FIFO) and, where allowed, without
 /// updating its atime (O_NOATIME: only the owner or root may use it).
-fn open_file(dir: &Dir, name: &OsStr) -> std::io::Result<File> {
+pub fn open_file(dir: &Dir, name: &OsStr) -> std::io::Result<File> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let fd = match rustix::fs::openat(dir.fd(), name, flags | OFlags::NOATIME, Mode::empty()) {
         Err(rustix::io::Errno::PERM) => rustix::fs::openat(dir.fd(), name, flags, Mode::empty()),
@@ -101,27 +97,58 @@ fn open_file(dir: &Dir, name: &OsStr) -> std::io::Result<File> {
     Ok(File::from(fd))
 }
 
+pub struct Walker<'a> {
+    pub ctx: &'a ScanCtx<'a>,
+    pub opts: &'a BackupOptions,
+    pub events: Sender<Vec<Event>>,
+    pub jobs: Sender<FileJob>,
+    /// Events not sent yet.
+    pub batch: RefCell<Vec<Event>>,
+    /// Set when the builder went away (the backup failed): stop walking.
+    pub stopped: Cell<bool>,
+}
+
 impl Walker<'_> {
     /// Walks the trie below `/`; `parent` is the parent snapshot's root tree.
-    pub fn run(&self, trie: &Trie, parent: Option<&Tree>) {
+    pub fn run(&self, trie: &Trie, parent: Option<Tree>) {
+        self.walk_root(trie, parent);
+        self.flush();
+        self.ctx.scanner.close();
+    }
+
+    fn walk_root(&self, trie: &Trie, parent: Option<Tree>) {
         let root = Path::new("/");
         let dir = match Dir::open(root) {
-            Ok(d) => d,
+            Ok(d) => Arc::new(d),
             Err(e) => return self.skip(root.to_path_buf(), Error::io("cannot read", "/", e)),
         };
         if trie.leaf {
             match dir.stat(OsStr::new(".")) {
-                Ok(st) => self.dir_entries(&dir, root, Meta::from_stat(&st).dev, parent),
+                Ok(st) => {
+                    let dev = Meta::from_stat(&st).dev;
+                    let listed = self.ctx.list(dir, root, parent, dev);
+                    self.dir_entries(listed, root, dev);
+                }
                 Err(e) => self.skip(root.to_path_buf(), Error::io("cannot read", "/", e)),
             }
         } else {
-            self.trie_entries(&dir, root, trie, parent);
+            self.trie_entries(&dir, root, trie, parent.as_ref());
         }
     }
 
     fn send(&self, e: Event) {
+        let mut batch = self.batch.borrow_mut();
+        batch.push(e);
+        if batch.len() >= BATCH {
+            drop(batch);
+            self.flush();
+        }
+    }
+
+    fn flush(&self) {
+        let batch = std::mem::take(&mut *self.batch.borrow_mut());
         // The receiver only goes away when the backup is failing anyway.
-        if self.events.send(e).is_err() {
+        if !batch.is_empty() && self.events.send(batch).is_err() {
             self.stopped.set(true);
         }
     }
@@ -131,60 +158,60 @@ impl Walker<'_> {
     }
 
     fn all_indexed(&self, ids: &[crate::id::BlobId]) -> bool {
-        let index = self.repo.index();
+        let index = self.ctx.repo.index();
         ids.iter().all(|id| index.contains(id))
-    }
-
-    fn parent_subtree(&self, node: Option<&Node>) -> Option<Tree> {
-        let id = node?.subtree?;
-        self.repo.read_tree(&id).ok()
-    }
-
-    fn stat(&self, dir: &Dir, name: &OsStr, path: &Path) -> Option<Meta> {
-        match dir.stat(name) {
-            Ok(st) => Some(Meta::from_stat(&st)),
-            Err(e) => {
-                self.skip(
-                    path.to_path_buf(),
-                    Error::io("cannot read", path.display(), e),
-                );
-                None
-            }
-        }
     }
 
     /// Intermediate directories of the requested paths: only the requested
     /// children are walked.
-    fn trie_entries(&self, dir: &Dir, path: &Path, trie: &Trie, parent: Option<&Tree>) {
+    fn trie_entries(&self, dir: &Arc<Dir>, path: &Path, trie: &Trie, parent: Option<&Tree>) {
         for (name, child) in &trie.children {
             if self.stopped.get() {
                 return;
             }
             let name = OsStr::from_bytes(name);
             let path = path.join(name);
-            let Some(meta) = self.stat(dir, name, &path) else {
-                continue;
+            let meta = match dir.stat(name) {
+                Ok(st) => Meta::from_stat(&st),
+                Err(e) => {
+                    self.skip(path.clone(), Error::io("cannot read", path.display(), e));
+                    continue;
+                }
             };
             let parent_node = parent.and_then(|t| t.find(name.as_bytes()));
             if child.leaf {
-                self.visit(dir, name, path, meta, meta.dev, parent_node);
+                let Some(entry) = self.ctx.entry(dir, name, path, Ok(meta)) else {
+                    continue;
+                };
+                let ticket = self.ctx.descends(&entry, meta.dev).then(|| {
+                    Ticket::Now(Job {
+                        parent: Arc::clone(dir),
+                        name: entry.name.clone(),
+                        path: entry.path.clone(),
+                        parent_tree: parent_node.and_then(|n| n.subtree),
+                        root_dev: meta.dev,
+                    })
+                });
+                self.visit(dir, entry, meta.dev, parent_node, ticket);
             } else if meta.kind != NodeKind::Dir {
                 self.skip(
                     path.clone(),
                     Error::invalid("not a directory").with_location(path.display()),
                 );
             } else {
-                let node = match read_node(dir, name, &path, &meta, self.owners) {
+                let node = match read_node(dir, name, &path, &meta, self.ctx.owners) {
                     Ok(n) => n,
                     Err(e) => {
                         self.skip(path, e);
                         continue;
                     }
                 };
-                let sub = self.parent_subtree(parent_node);
+                let sub = parent_node
+                    .and_then(|n| n.subtree)
+                    .and_then(|id| self.ctx.repo.read_tree(&id).ok());
                 self.send(Event::Enter(node));
                 match dir.child(name) {
-                    Ok(d) => self.trie_entries(&d, &path, child, sub.as_ref()),
+                    Ok(d) => self.trie_entries(&Arc::new(d), &path, child, sub.as_ref()),
                     Err(e) => self.skip(
                         path.clone(),
                         Error::io("cannot read directory", path.display(), e),
@@ -195,21 +222,19 @@ impl Walker<'_> {
         }
     }
 
-    /// One entry `name` of `dir` (full path `path`, lstat `meta`).
+    /// One entry of `dir`; `ticket` lists it when it is a directory the walk
+    /// goes into.
     fn visit(
         &self,
         dir: &Dir,
-        name: &OsStr,
-        path: PathBuf,
-        meta: Meta,
+        entry: Entry,
         root_dev: u64,
         parent: Option<&Node>,
+        ticket: Option<Ticket>,
     ) {
-        if self.excludes.is_excluded(&path, meta.kind == NodeKind::Dir) {
-            return;
-        }
-        let node = match read_node(dir, name, &path, &meta, self.owners) {
-            Ok(n) => n,
+        let Entry { name, path, read } = entry;
+        let (meta, node) = match read {
+            Ok(r) => r,
             Err(e) => return self.skip(path, e),
         };
         let status = match parent {
@@ -229,16 +254,10 @@ impl Walker<'_> {
         };
         match node.kind {
             NodeKind::Dir => {
-                let sub = self.parent_subtree(parent);
                 self.send(Event::Enter(node));
-                if !self.opts.one_file_system || meta.dev == root_dev {
-                    match dir.child(name) {
-                        Ok(d) => self.dir_entries(&d, &path, root_dev, sub.as_ref()),
-                        Err(e) => self.skip(
-                            path.clone(),
-                            Error::io("cannot read directory", path.display(), e),
-                        ),
-                    }
+                if let Some(ticket) = ticket {
+                    let listed = self.ctx.scanner.take(self.ctx, ticket);
+                    self.dir_entries(listed, &path, root_dev);
                 }
                 self.send(Event::Leave);
             }
@@ -255,7 +274,7 @@ impl Walker<'_> {
                 });
             }
             NodeKind::File if node.size > 0 => {
-                let file = match open_file(dir, name) {
+                let file = match open_file(dir, &name) {
                     Ok(f) => f,
                     Err(e) => {
                         return self
@@ -289,33 +308,24 @@ impl Walker<'_> {
         }
     }
 
-    /// Every entry of a directory, sorted by name bytes (tree order).
-    fn dir_entries(&self, dir: &Dir, path: &Path, root_dev: u64, parent: Option<&Tree>) {
-        let mut names = match dir.names() {
-            Ok(n) => n,
-            Err(e) => {
-                return self.skip(
-                    path.to_path_buf(),
-                    Error::io("cannot read directory", path.display(), e),
-                );
-            }
+    /// Every entry of a listed directory (`path`), in tree order.
+    fn dir_entries(&self, listed: Listed, path: &Path, root_dev: u64) {
+        let mut listing = match listed {
+            Ok(l) => l,
+            Err(e) => return self.skip(path.to_path_buf(), e),
         };
-        if self.excludes.has_tags() {
-            let open = |n: &OsStr| open_file(dir, n);
-            if let Some(keep) = self.excludes.tag_files(&names, open) {
-                names = keep;
-            }
-        }
-        for name in names {
+        let parent = listing.parent.as_ref();
+        for entry in listing.entries {
             if self.stopped.get() {
                 return;
             }
-            let child: OsString = name;
-            let child_path = path.join(&child);
-            if let Some(meta) = self.stat(dir, &child, &child_path) {
-                let parent_node = parent.and_then(|t| t.find(child.as_bytes()));
-                self.visit(dir, &child, child_path, meta, root_dev, parent_node);
-            }
+            let node = parent.and_then(|t| t.find(entry.name.as_bytes()));
+            let ticket = if self.ctx.descends(&entry, root_dev) {
+                listing.tickets.pop_front()
+            } else {
+                None
+            };
+            self.visit(&listing.dir, entry, root_dev, node, ticket);
         }
     }
 }

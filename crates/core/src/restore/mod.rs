@@ -42,6 +42,9 @@ pub use plan::{Change, ChangeKind, blob_offsets};
 /// Needed blobs of a pack closer than this are fetched in one range GET
 /// (reading a gap is cheaper than another request).
 const MAX_GAP: u64 = 1024 * 1024;
+/// Longest range fetched at once (unless one blob is longer): bounds the
+/// memory of each fetch and spreads a large pack over several requests.
+const MAX_RANGE: u64 = 8 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct RestoreOptions {
@@ -64,8 +67,11 @@ pub struct RestoreOptions {
     pub dry_run: bool,
     /// Read every restored file back and check it against the snapshot.
     pub verify: bool,
-    /// Parallel file creation and pack fetches.
+    /// Parallel file creation, decryption and writing.
     pub threads: usize,
+    /// Requests to the store on top of `threads`: a fetch that waits on the
+    /// network leaves its core to another.
+    pub connections: usize,
 }
 
 impl RestoreOptions {
@@ -84,6 +90,7 @@ impl RestoreOptions {
                 .map(|n| n.get())
                 .unwrap_or(2)
                 .max(2),
+            connections: 4,
         }
     }
 }
@@ -164,8 +171,9 @@ pub fn restore(
         return Ok(res);
     }
 
+    progress.totals(res.files, res.bytes, true);
     let run = run::Run::new(repo, &plan, &owners, apply, progress);
-    run.run(opts.threads.max(1))?;
+    run.run(opts.threads.max(1), opts.connections)?;
     failed.extend(run.failed.into_inner().expect("poisoned"));
     for l in &plan.links {
         match link(&l.first, &l.path, l.existing) {

@@ -9,9 +9,9 @@
 //! that failed leaves no temporary file behind and its old version (if
 //! any) untouched. Only the store failing stops the restore.
 
-use super::MAX_GAP;
 use super::plan::{PackPlan, Plan};
 use super::{Failed, write};
+use super::{MAX_GAP, MAX_RANGE};
 use crate::error::{Error, Kind, Result};
 use crate::fs::{ApplyOptions, Owners, apply_metadata_at};
 use crate::progress::Progress;
@@ -75,12 +75,13 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Creates every file, then writes every pack's blobs; returns the
-    /// first store error, if one stopped the restore.
-    pub fn run(&self, threads: usize) -> Result<()> {
+    /// Creates every file, then writes every pack's blobs with as many
+    /// workers as `threads` and `connections` together; returns the first
+    /// store error, if one stopped the restore.
+    pub fn run(&self, threads: usize, connections: usize) -> Result<()> {
         parallel(threads, self.plan.files.len(), |i| self.create(i));
         let fatal: Mutex<Option<Error>> = Mutex::new(None);
-        parallel(threads, self.plan.packs.len(), |i| {
+        parallel(threads + connections, self.plan.packs.len(), |i| {
             if let Err(e) = self.pack(&self.plan.packs[i]) {
                 fatal.lock().expect("poisoned").get_or_insert(e);
             }
@@ -153,14 +154,19 @@ impl<'a> Run<'a> {
         let key = crate::format::pack::key(info.kind, &info.id);
         let mut start = 0;
         while start < p.blobs.len() {
-            // Extend the range while the next blob is close.
+            // Extend the range while the next blob is close and the range
+            // stays short.
+            let range_start = p.blobs[start].1 as u64;
             let mut end = start + 1;
-            let mut range_end = p.blobs[start].1 as u64 + p.blobs[start].2 as u64;
-            while end < p.blobs.len() && (p.blobs[end].1 as u64) <= range_end + MAX_GAP {
-                range_end = range_end.max(p.blobs[end].1 as u64 + p.blobs[end].2 as u64);
+            let mut range_end = range_start + p.blobs[start].2 as u64;
+            while end < p.blobs.len() {
+                let (off, len) = (p.blobs[end].1 as u64, p.blobs[end].2 as u64);
+                if off > range_end + MAX_GAP || off + len > range_start + MAX_RANGE {
+                    break;
+                }
+                range_end = range_end.max(off + len);
                 end += 1;
             }
-            let range_start = p.blobs[start].1 as u64;
             let bytes = match self.repo.store().get(&key, Some(range_start..range_end)) {
                 Ok(b) => b,
                 // A missing or damaged pack costs the files that need it; a
