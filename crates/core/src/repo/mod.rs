@@ -184,6 +184,7 @@ impl Repository {
         for p in condemned {
             index.add_condemned(p);
         }
+        index.compact();
         *self.index_mut() = index;
     }
 
