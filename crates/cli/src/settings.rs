@@ -2,7 +2,7 @@
 //! where the repository is, and how to get its password.
 
 use crate::args::{Filter, Global};
-use coffer_core::repo::{InitOptions, Repository, SnapshotFilter};
+use coffer_core::repo::{InitOptions, Repository, SnapshotFilter, SnapshotRef};
 use coffer_core::store::Store;
 use coffer_core::store::open::{StoreOptions, open_store};
 use coffer_core::store::s3::{ChecksumMode, S3Settings};
@@ -215,5 +215,27 @@ pub fn snapshot_filter(f: &Filter) -> SnapshotFilter {
         hosts: f.hosts.clone(),
         tags: f.tags.clone(),
         paths: f.paths.clone(),
+    }
+}
+
+/// The snapshots named by `selectors` (ids, prefixes, `latest`), or every
+/// snapshot the filter matches when none is named.
+pub fn select_snapshots(
+    repo: &Repository,
+    selectors: &[String],
+    filter: &Filter,
+) -> Result<Vec<SnapshotRef>> {
+    let filter = snapshot_filter(filter);
+    if selectors.is_empty() {
+        Ok(repo
+            .snapshots()?
+            .into_iter()
+            .filter(|r| filter.matches(&r.snapshot))
+            .collect())
+    } else {
+        selectors
+            .iter()
+            .map(|sel| repo.find_snapshot(sel, &filter))
+            .collect()
     }
 }

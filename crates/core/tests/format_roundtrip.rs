@@ -19,6 +19,8 @@ use coffer_core::format::snapshot::{Snapshot, Summary};
 use coffer_core::format::tree::{Node, NodeKind, Tree, Xattr};
 use coffer_core::format::{FORMAT_VERSION, payload, to_cbor};
 use coffer_core::id::{BlobId, IndexId, PackId, RepoId, SnapshotId, TreeId};
+use coffer_core::repo::PruneRecord;
+use coffer_core::repo::lock::LockFile;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -223,6 +225,34 @@ fn index_file() -> impl Strategy<Value = IndexFile> {
     })
 }
 
+fn lock_file() -> impl Strategy<Value = LockFile> {
+    (
+        any::<bool>(),
+        ".{0,12}",
+        ".{0,12}",
+        any::<u32>(),
+        any::<i64>(),
+        ".{0,8}",
+    )
+        .prop_map(|(exclusive, host, user, pid, time, command)| LockFile {
+            version: FORMAT_VERSION,
+            exclusive,
+            host,
+            user,
+            pid,
+            time,
+            command,
+        })
+}
+
+fn prune_record() -> impl Strategy<Value = PruneRecord> {
+    (index_file(), any::<i64>()).prop_map(|(i, time)| PruneRecord {
+        version: FORMAT_VERSION,
+        time,
+        packs: i.packs,
+    })
+}
+
 /// Only valid configs: `Config::decode` checks the parameter ranges.
 fn config() -> impl Strategy<Value = Config> {
     let sizes = (32u32..=1 << 19, 128u32..=2 << 20, 512u32..=8 << 20);
@@ -357,6 +387,8 @@ fn decode_everything(b: &[u8]) {
     let _ = Snapshot::decode(b, "fuzz");
     let _ = IndexFile::decode(b, "fuzz");
     let _ = PackHeader::decode(b, "fuzz");
+    let _ = LockFile::decode(b, "fuzz");
+    let _ = PruneRecord::decode(b, "fuzz");
     let _ = Config::decode(b);
     if let Ok(k) = KeyFile::decode(b, "fuzz") {
         let _ = k.salt_bytes("fuzz");
@@ -406,6 +438,18 @@ proptest! {
     fn index_round_trips(i in index_file(), level in level(), key in id32(), at in any::<Index>()) {
         let sealed = round_trip(&i, i.encode(), level, &key, Sealed::Index, |b| IndexFile::decode(b, "test"))?;
         tamper_detected(&sealed, &key, Sealed::Index, at)?;
+    }
+
+    #[test]
+    fn lock_round_trips(l in lock_file(), level in level(), key in id32(), at in any::<Index>()) {
+        let sealed = round_trip(&l, l.encode(), level, &key, Sealed::Lock, |b| LockFile::decode(b, "test"))?;
+        tamper_detected(&sealed, &key, Sealed::Lock, at)?;
+    }
+
+    #[test]
+    fn prune_record_round_trips(r in prune_record(), level in level(), key in id32(), at in any::<Index>()) {
+        let sealed = round_trip(&r, r.encode(), level, &key, Sealed::PruneRecord, |b| PruneRecord::decode(b, "test"))?;
+        tamper_detected(&sealed, &key, Sealed::PruneRecord, at)?;
     }
 
     #[test]

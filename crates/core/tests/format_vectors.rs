@@ -15,7 +15,11 @@ use coffer_core::format::pack::{self, BlobKind, PackBlob, PackHeader};
 use coffer_core::format::snapshot::{Snapshot, Summary};
 use coffer_core::format::tree::{Node, NodeKind, Tree, Xattr};
 use coffer_core::format::{FORMAT_VERSION, payload};
-use coffer_core::id::{IndexId, KeyId, PackId, RepoId, SnapshotId, TreeId, hash_object};
+use coffer_core::id::{
+    IndexId, KeyId, LockId, PackId, PruneRecordId, RepoId, SnapshotId, TreeId, hash_object,
+};
+use coffer_core::repo::PruneRecord;
+use coffer_core::repo::lock::LockFile;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
@@ -43,6 +47,10 @@ const NONCE_TREE: u8 = 0x31;
 const NONCE_SNAPSHOT: u8 = 0x41;
 const NONCE_INDEX: u8 = 0x51;
 const NONCE_KEY: u8 = 0x61;
+const NONCE_LOCK: u8 = 0x71;
+const NONCE_PRUNE: u8 = 0x81;
+/// 2025-11-24 16:00:00 UTC, in ns: the time of the lock and prune vectors.
+const VECTOR_TIME: i64 = 1_764_000_000_000_000_000;
 
 /// Shorter than 64 bytes, so `payload::encode` leaves it raw at any level.
 const PLAIN: &[u8] = b"Hello, coffer!\n";
@@ -233,6 +241,27 @@ fn index(p: &PackVector) -> IndexFile {
             blobs: p.header.blobs.clone(),
         }],
         supersedes: vec![IndexId([6; 32])],
+    }
+}
+
+fn lock_file() -> LockFile {
+    LockFile {
+        version: FORMAT_VERSION,
+        exclusive: true,
+        host: "web1".into(),
+        user: "root".into(),
+        pid: 4242,
+        time: VECTOR_TIME,
+        command: "prune".into(),
+    }
+}
+
+/// The pack of `pack.json`, condemned.
+fn prune_record(p: &PackVector) -> PruneRecord {
+    PruneRecord {
+        version: FORMAT_VERSION,
+        time: VECTOR_TIME,
+        packs: index(p).packs,
     }
 }
 
@@ -560,6 +589,58 @@ fn index_vector() {
     assert_eq!(
         hex::encode(hash_object(&stored)),
         v["index_id"].as_str().unwrap()
+    );
+}
+
+#[test]
+fn lock_vector() {
+    let l = lock_file();
+    let cbor = l.encode();
+    let sealed = seal_raw(Sealed::Lock, &cbor, NONCE_LOCK);
+    let v = check_json(
+        "lock.json",
+        json!({
+            "cbor": hex::encode(&cbor),
+            "aad": aad(Sealed::Lock),
+            "nonce": hex::encode(nonce(NONCE_LOCK)),
+            "sealed": hex::encode(&sealed),
+            "lock_id": LockId(hash_object(&sealed)).to_hex(),
+        }),
+    );
+    let stored = field(&v, "sealed");
+    assert_eq!(
+        LockFile::decode(&open_payload(Sealed::Lock, &stored), "vector").unwrap(),
+        l
+    );
+    assert_eq!(
+        hex::encode(hash_object(&stored)),
+        v["lock_id"].as_str().unwrap()
+    );
+}
+
+#[test]
+fn prune_record_vector() {
+    let r = prune_record(&pack_vector());
+    let cbor = r.encode();
+    let sealed = seal_raw(Sealed::PruneRecord, &cbor, NONCE_PRUNE);
+    let v = check_json(
+        "prune_record.json",
+        json!({
+            "cbor": hex::encode(&cbor),
+            "aad": aad(Sealed::PruneRecord),
+            "nonce": hex::encode(nonce(NONCE_PRUNE)),
+            "sealed": hex::encode(&sealed),
+            "prune_record_id": PruneRecordId(hash_object(&sealed)).to_hex(),
+        }),
+    );
+    let stored = field(&v, "sealed");
+    assert_eq!(
+        PruneRecord::decode(&open_payload(Sealed::PruneRecord, &stored), "vector").unwrap(),
+        r
+    );
+    assert_eq!(
+        hex::encode(hash_object(&stored)),
+        v["prune_record_id"].as_str().unwrap()
     );
 }
 

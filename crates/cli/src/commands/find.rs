@@ -3,25 +3,14 @@
 
 use crate::args::FindArgs;
 use crate::output::{size, time, time_rfc3339};
-use crate::settings::{Settings, snapshot_filter};
+use crate::settings::{Settings, select_snapshots};
 use coffer_core::Result;
 use coffer_core::maintain::find::{Pattern, find};
 
 pub fn run(a: FindArgs, s: &Settings) -> Result<i32> {
     let pattern = Pattern::new(&a.pattern, a.ignore_case)?;
     let repo = s.open()?;
-    let filter = snapshot_filter(&a.filter);
-    let snaps = if a.snapshots.is_empty() {
-        repo.snapshots()?
-            .into_iter()
-            .filter(|r| filter.matches(&r.snapshot))
-            .collect()
-    } else {
-        a.snapshots
-            .iter()
-            .map(|sel| repo.find_snapshot(sel, &filter))
-            .collect::<Result<Vec<_>>>()?
-    };
+    let snaps = select_snapshots(&repo, &a.snapshots, &a.filter)?;
     let mut found = Vec::new();
     let n = find(&repo, &snaps, &pattern, &mut |snap, path, node| {
         let path = path.to_string_lossy();

@@ -2,25 +2,14 @@
 
 use crate::args::StatsArgs;
 use crate::output::size;
-use crate::settings::{Settings, snapshot_filter};
+use crate::settings::{Settings, select_snapshots};
 use coffer_core::Result;
 use coffer_core::maintain::stats::{StatsMode, stats};
 
 pub fn run(a: StatsArgs, s: &Settings) -> Result<i32> {
     let mode = StatsMode::parse(&a.mode)?;
     let repo = s.open()?;
-    let filter = snapshot_filter(&a.filter);
-    let snaps = if a.snapshots.is_empty() {
-        repo.snapshots()?
-            .into_iter()
-            .filter(|r| filter.matches(&r.snapshot))
-            .collect()
-    } else {
-        a.snapshots
-            .iter()
-            .map(|sel| repo.find_snapshot(sel, &filter))
-            .collect::<Result<Vec<_>>>()?
-    };
+    let snaps = select_snapshots(&repo, &a.snapshots, &a.filter)?;
     let roots: Vec<_> = snaps.iter().map(|r| (r.id, r.snapshot.tree)).collect();
     let st = stats(&repo, &roots, mode)?;
     if s.json {

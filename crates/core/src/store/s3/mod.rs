@@ -206,17 +206,19 @@ impl Store for S3Store {
                 req = req.range(format!("bytes={}-{}", r.start, r.end - 1));
             }
             let out = req.send().await.map_err(|e| map_err(e, &url))?;
-            let body = out
-                .body
-                .collect()
-                .await
-                .map_err(|e| {
+            // Straight into one buffer of the announced size: collecting
+            // and converting would hold the body two or three times over.
+            let announced = out.content_length().unwrap_or(0).clamp(0, 1 << 30) as usize;
+            let mut body = Vec::with_capacity(announced);
+            let mut stream = out.body;
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| {
                     Error::at(Kind::Fatal, "cannot read object body", &url)
                         .with_source(e)
                         .transient(true)
-                })?
-                .into_bytes()
-                .to_vec();
+                })?;
+                body.extend_from_slice(&chunk);
+            }
             if let Some(r) = range
                 && body.len() as u64 != r.end - r.start
             {
