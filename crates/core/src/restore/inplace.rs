@@ -102,8 +102,17 @@ pub const TEMP_PREFIX: &str = ".coffer-tmp.";
 
 /// A temporary name in the directory of `path`, unique in this process.
 pub fn temp_path(path: &Path) -> PathBuf {
+    temp_path_n(path, temp_number())
+}
+
+/// A number for [`temp_path_n`], never the same twice in a process.
+pub fn temp_number() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The temporary name number `n` beside `path`.
+pub fn temp_path_n(path: &Path, n: u64) -> PathBuf {
     let name = format!("{TEMP_PREFIX}{}.{n}", std::process::id());
     match path.parent() {
         Some(dir) => dir.join(name),

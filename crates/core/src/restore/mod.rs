@@ -44,7 +44,7 @@ pub use plan::{Change, ChangeKind, blob_offsets};
 const MAX_GAP: u64 = 1024 * 1024;
 /// Longest range fetched at once (unless one blob is longer): bounds the
 /// memory of each fetch and spreads a large pack over several requests.
-const MAX_RANGE: u64 = 8 * 1024 * 1024;
+const MAX_RANGE: u64 = 4 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct RestoreOptions {

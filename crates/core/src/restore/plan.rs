@@ -10,7 +10,9 @@
 //! looked up; with `dry_run` nothing on disk changes and the plan only
 //! lists the changes.
 
-use super::inplace::{Action, Existing, Overwrite, decide, same_metadata, temp_path};
+use super::inplace::{
+    Action, Existing, Overwrite, decide, same_metadata, temp_number, temp_path, temp_path_n,
+};
 use super::write::{make_dir, make_special, rename_into_place};
 use super::{Failed, RestoreOptions};
 use crate::backup::Excludes;
@@ -28,14 +30,24 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-/// One regular file to restore, written at `temp` and renamed to `path`.
+/// One regular file to restore, written at [`PlannedFile::temp`] and
+/// renamed to `path`.
 pub struct PlannedFile {
     pub path: PathBuf,
-    pub temp: PathBuf,
+    /// The number of its temporary name (the name is made when needed: a
+    /// plan holds every file of a snapshot, so every byte per file counts).
+    pub temp_n: u64,
     pub node: Node,
     /// Where each content blob starts in the file, and its length.
     pub offsets: Vec<u64>,
     pub lengths: Vec<u64>,
+}
+
+impl PlannedFile {
+    /// The temporary name it is written under.
+    pub fn temp(&self) -> PathBuf {
+        temp_path_n(&self.path, self.temp_n)
+    }
 }
 
 /// One blob to write into one place of one file.
@@ -543,10 +555,9 @@ impl<'a> Planner<'a> {
             self.fail(path.clone(), e);
         }
         self.plan.blobs_per_file.push(waiting);
-        let temp = temp_path(&path);
         self.plan.files.push(PlannedFile {
             path,
-            temp,
+            temp_n: temp_number(),
             node,
             offsets,
             lengths,

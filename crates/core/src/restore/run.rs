@@ -108,7 +108,7 @@ impl<'a> Run<'a> {
         if self.plan.blobs_per_file[file] == 1 {
             return; // created with its content by `pack`, in one open
         }
-        if let Err(e) = write::create_new(&f.temp, &f.path) {
+        if let Err(e) = write::create_new(&f.temp(), &f.path) {
             self.fail(file, e);
             self.remaining[file].store(NOT_CREATED, Ordering::Relaxed);
             return;
@@ -129,20 +129,21 @@ impl<'a> Run<'a> {
     /// renames the file into place; a file that failed is discarded.
     fn finish_file(&self, file: usize, set_length: bool) {
         let f = &self.plan.files[file];
+        let temp = f.temp();
         if self.file_failed[file].load(Ordering::Relaxed) {
-            return write::discard(&f.temp);
+            return write::discard(&temp);
         }
         let r = if set_length {
-            write::set_length(&f.temp, &f.path, f.node.size)
+            write::set_length(&temp, &f.path, f.node.size)
         } else {
             Ok(())
         }
-        .and_then(|_| apply_metadata_at(&f.temp, &f.path, &f.node, self.owners, self.apply))
-        .and_then(|_| write::rename_into_place(&f.temp, &f.path));
+        .and_then(|_| apply_metadata_at(&temp, &f.path, &f.node, self.owners, self.apply))
+        .and_then(|_| write::rename_into_place(&temp, &f.path));
         match r {
             Ok(()) => self.progress.entry_done(&f.path, f.node.size, f.node.size),
             Err(e) => {
-                write::discard(&f.temp);
+                write::discard(&temp);
                 self.fail(file, e);
             }
         }
@@ -196,11 +197,11 @@ impl<'a> Run<'a> {
                         continue;
                     }
                     let f = &self.plan.files[t.file];
+                    let temp = f.temp();
                     let whole = self.plan.blobs_per_file[t.file] == 1;
                     let r = match &plain {
                         Ok(data) if whole => {
-                            match write::write_whole(&f.temp, &f.path, t.offset, data, f.node.size)
-                            {
+                            match write::write_whole(&temp, &f.path, t.offset, data, f.node.size) {
                                 Ok(()) => {
                                     self.finish_file(t.file, false);
                                     continue;
@@ -208,7 +209,7 @@ impl<'a> Run<'a> {
                                 Err(e) => Err(e),
                             }
                         }
-                        Ok(data) => write::write_at(&f.temp, &f.path, t.offset, data),
+                        Ok(data) => write::write_at(&temp, &f.path, t.offset, data),
                         Err(e) => Err(Error::new(
                             e.kind(),
                             format!("cannot restore content ({e})"),
@@ -220,7 +221,7 @@ impl<'a> Run<'a> {
                     }
                     if whole {
                         // Never created, or created and failed: nothing more comes.
-                        write::discard(&f.temp);
+                        write::discard(&temp);
                         continue;
                     }
                     self.blob_done(t.file);
