@@ -153,7 +153,7 @@ pub struct BackupArgs {
     /// Read every file, even those the parent snapshot says are unchanged
     #[arg(long)]
     pub force: bool,
-    /// Reader threads (default: number of cores)
+    /// Reader threads (default: number of cores + 1)
     #[arg(long)]
     pub threads: Option<usize>,
     /// Storage class of data packs on S3 (metadata always stays STANDARD)

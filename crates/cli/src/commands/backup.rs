@@ -72,7 +72,13 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
         ));
     }
     opts.force = a.force;
-    opts.connections = s.connections;
+    // Writing a pack to a local disk is quick: two writers keep up, and
+    // every pack waiting for a writer is 32 MiB of memory.
+    opts.connections = if s.is_local() {
+        s.connections.min(2)
+    } else {
+        s.connections
+    };
     opts.data_storage_class = match a.data_storage_class.as_deref() {
         None | Some("STANDARD") => StorageClass::Standard,
         Some("STANDARD_IA") => StorageClass::StandardIa,

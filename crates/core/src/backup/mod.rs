@@ -79,9 +79,13 @@ impl BackupOptions {
             parent: None,
             force: false,
             one_file_system: false,
+            // One reader more than the cores: a reader waiting on the disk
+            // (cold cache) leaves its core to the others (measured on 2
+            // cores: 21.1 s with 2 readers, 18.6 s with 3).
             threads: std::thread::available_parallelism()
                 .map(|n| n.get())
-                .unwrap_or(2),
+                .unwrap_or(2)
+                + 1,
             connections: 4,
             data_storage_class: StorageClass::Standard,
             time: None,
