@@ -15,9 +15,7 @@ use coffer_core::format::pack::{self, BlobKind, PackBlob, PackHeader};
 use coffer_core::format::snapshot::{Snapshot, Summary};
 use coffer_core::format::tree::{Node, NodeKind, Tree, Xattr};
 use coffer_core::format::{FORMAT_VERSION, payload};
-use coffer_core::id::{
-    IndexId, KeyId, LockId, PackId, PruneRecordId, RepoId, SnapshotId, TreeId, hash_object,
-};
+use coffer_core::id::{IndexId, KeyId, PackId, RepoId, SnapshotId, TreeId, hash_object};
 use coffer_core::repo::PruneRecord;
 use coffer_core::repo::lock::LockFile;
 use serde_json::{Value, json};
@@ -384,6 +382,26 @@ fn field(v: &Value, name: &str) -> Vec<u8> {
     .unwrap()
 }
 
+/// A CBOR object sealed as `kind` (vector `name`, id under `id_field`):
+/// checks the vector and returns the plaintext of the stored sealed bytes.
+fn sealed_object_vector(name: &str, kind: Sealed, tag: u8, cbor: &[u8], id_field: &str) -> Vec<u8> {
+    let sealed = seal_raw(kind, cbor, tag);
+    let mut computed = json!({
+        "cbor": hex::encode(cbor),
+        "aad": aad(kind),
+        "nonce": hex::encode(nonce(tag)),
+        "sealed": hex::encode(&sealed),
+    });
+    computed[id_field] = json!(hex::encode(hash_object(&sealed)));
+    let v = check_json(name, computed);
+    let stored = field(&v, "sealed");
+    assert_eq!(
+        hex::encode(hash_object(&stored)),
+        v[id_field].as_str().unwrap()
+    );
+    open_payload(kind, &stored)
+}
+
 fn open_payload(kind: Sealed, sealed: &[u8]) -> Vec<u8> {
     payload::decode(
         &crypto::open(&master().enc, kind, sealed, "vector").unwrap(),
@@ -543,105 +561,53 @@ fn tree_vector() {
 #[test]
 fn snapshot_vector() {
     let s = snapshot(master().blob_id(&tree().encode()).tree());
-    let cbor = s.encode();
-    let sealed = seal_raw(Sealed::Snapshot, &cbor, NONCE_SNAPSHOT);
-    let v = check_json(
+    let plain = sealed_object_vector(
         "snapshot.json",
-        json!({
-            "cbor": hex::encode(&cbor),
-            "aad": aad(Sealed::Snapshot),
-            "nonce": hex::encode(nonce(NONCE_SNAPSHOT)),
-            "sealed": hex::encode(&sealed),
-            "snapshot_id": SnapshotId(hash_object(&sealed)).to_hex(),
-        }),
+        Sealed::Snapshot,
+        NONCE_SNAPSHOT,
+        &s.encode(),
+        "snapshot_id",
     );
-    let stored = field(&v, "sealed");
-    assert_eq!(
-        Snapshot::decode(&open_payload(Sealed::Snapshot, &stored), "vector").unwrap(),
-        s
-    );
-    assert_eq!(
-        hex::encode(hash_object(&stored)),
-        v["snapshot_id"].as_str().unwrap()
-    );
+    assert_eq!(Snapshot::decode(&plain, "vector").unwrap(), s);
 }
 
 #[test]
 fn index_vector() {
     let i = index(&pack_vector());
-    let cbor = i.encode();
-    let sealed = seal_raw(Sealed::Index, &cbor, NONCE_INDEX);
-    let v = check_json(
+    let plain = sealed_object_vector(
         "index.json",
-        json!({
-            "cbor": hex::encode(&cbor),
-            "aad": aad(Sealed::Index),
-            "nonce": hex::encode(nonce(NONCE_INDEX)),
-            "sealed": hex::encode(&sealed),
-            "index_id": IndexId(hash_object(&sealed)).to_hex(),
-        }),
+        Sealed::Index,
+        NONCE_INDEX,
+        &i.encode(),
+        "index_id",
     );
-    let stored = field(&v, "sealed");
-    assert_eq!(
-        IndexFile::decode(&open_payload(Sealed::Index, &stored), "vector").unwrap(),
-        i
-    );
-    assert_eq!(
-        hex::encode(hash_object(&stored)),
-        v["index_id"].as_str().unwrap()
-    );
+    assert_eq!(IndexFile::decode(&plain, "vector").unwrap(), i);
 }
 
 #[test]
 fn lock_vector() {
     let l = lock_file();
-    let cbor = l.encode();
-    let sealed = seal_raw(Sealed::Lock, &cbor, NONCE_LOCK);
-    let v = check_json(
+    let plain = sealed_object_vector(
         "lock.json",
-        json!({
-            "cbor": hex::encode(&cbor),
-            "aad": aad(Sealed::Lock),
-            "nonce": hex::encode(nonce(NONCE_LOCK)),
-            "sealed": hex::encode(&sealed),
-            "lock_id": LockId(hash_object(&sealed)).to_hex(),
-        }),
+        Sealed::Lock,
+        NONCE_LOCK,
+        &l.encode(),
+        "lock_id",
     );
-    let stored = field(&v, "sealed");
-    assert_eq!(
-        LockFile::decode(&open_payload(Sealed::Lock, &stored), "vector").unwrap(),
-        l
-    );
-    assert_eq!(
-        hex::encode(hash_object(&stored)),
-        v["lock_id"].as_str().unwrap()
-    );
+    assert_eq!(LockFile::decode(&plain, "vector").unwrap(), l);
 }
 
 #[test]
 fn prune_record_vector() {
     let r = prune_record(&pack_vector());
-    let cbor = r.encode();
-    let sealed = seal_raw(Sealed::PruneRecord, &cbor, NONCE_PRUNE);
-    let v = check_json(
+    let plain = sealed_object_vector(
         "prune_record.json",
-        json!({
-            "cbor": hex::encode(&cbor),
-            "aad": aad(Sealed::PruneRecord),
-            "nonce": hex::encode(nonce(NONCE_PRUNE)),
-            "sealed": hex::encode(&sealed),
-            "prune_record_id": PruneRecordId(hash_object(&sealed)).to_hex(),
-        }),
+        Sealed::PruneRecord,
+        NONCE_PRUNE,
+        &r.encode(),
+        "prune_record_id",
     );
-    let stored = field(&v, "sealed");
-    assert_eq!(
-        PruneRecord::decode(&open_payload(Sealed::PruneRecord, &stored), "vector").unwrap(),
-        r
-    );
-    assert_eq!(
-        hex::encode(hash_object(&stored)),
-        v["prune_record_id"].as_str().unwrap()
-    );
+    assert_eq!(PruneRecord::decode(&plain, "vector").unwrap(), r);
 }
 
 #[test]
