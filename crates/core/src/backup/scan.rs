@@ -85,9 +85,14 @@ impl ScanCtx<'_> {
             .parent
             .child(&job.name)
             .map_err(|e| Error::io("cannot read directory", job.path.display(), e))?;
-        // A parent tree that cannot be read only means reading every file.
-        let parent = job.parent_tree.and_then(|id| self.repo.read_tree(&id).ok());
+        let parent = self.parent_tree(job.parent_tree);
         self.list(Arc::new(dir), &job.path, parent, job.root_dev)
+    }
+
+    /// The parent snapshot's tree `id`; one that cannot be read only means
+    /// reading every file below it.
+    pub fn parent_tree(&self, id: Option<TreeId>) -> Option<Tree> {
+        id.and_then(|id| self.repo.read_tree(&id).ok())
     }
 
     /// Whether the walk goes into `entry`: a readable directory on an

@@ -206,9 +206,7 @@ impl Walker<'_> {
                         continue;
                     }
                 };
-                let sub = parent_node
-                    .and_then(|n| n.subtree)
-                    .and_then(|id| self.ctx.repo.read_tree(&id).ok());
+                let sub = self.ctx.parent_tree(parent_node.and_then(|n| n.subtree));
                 self.send(Event::Enter(node));
                 match dir.child(name) {
                     Ok(d) => self.trie_entries(&Arc::new(d), &path, child, sub.as_ref()),

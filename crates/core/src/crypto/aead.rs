@@ -29,6 +29,17 @@ pub enum Sealed {
 }
 
 impl Sealed {
+    /// Every kind.
+    pub const ALL: [Sealed; 7] = [
+        Sealed::Blob,
+        Sealed::PackHeader,
+        Sealed::Index,
+        Sealed::Snapshot,
+        Sealed::MasterKey,
+        Sealed::Lock,
+        Sealed::PruneRecord,
+    ];
+
     /// The associated data of this kind's boxes (docs/FORMAT.md §6).
     pub fn aad(self) -> &'static [u8] {
         match self {
@@ -117,18 +128,9 @@ mod tests {
     #[test]
     fn a_box_opens_only_as_its_own_kind() {
         let key = [9u8; 32];
-        let all = [
-            Sealed::Blob,
-            Sealed::PackHeader,
-            Sealed::Index,
-            Sealed::Snapshot,
-            Sealed::MasterKey,
-            Sealed::Lock,
-            Sealed::PruneRecord,
-        ];
-        for sealed_as in all {
+        for sealed_as in Sealed::ALL {
             let sealed = seal(&key, sealed_as, b"hello");
-            for opened_as in all {
+            for opened_as in Sealed::ALL {
                 let r = open(&key, opened_as, &sealed, "x");
                 assert_eq!(
                     r.is_ok(),
