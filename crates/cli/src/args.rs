@@ -90,6 +90,9 @@ pub enum Command {
     Stats(StatsArgs),
     /// Find which snapshots hold files matching a pattern
     Find(FindArgs),
+    /// Write files and directories as one tar archive (.tar, .tar.gz, .tar.zst)
+    /// to a file, stdout or S3, verified; no repository needed
+    Archive(ArchiveArgs),
 }
 
 #[derive(Args, Debug)]
@@ -361,4 +364,39 @@ pub struct UnlockArgs {
     /// Remove every lock, not only stale ones (only when no prune, check or forget runs)
     #[arg(long)]
     pub remove_all: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ArchiveArgs {
+    /// Files and directories to archive
+    #[arg(required_unless_present = "cleanup")]
+    pub paths: Vec<PathBuf>,
+    /// Where the archive goes: s3://bucket/key.tar.gz, a local file, or - for stdout
+    #[arg(long, value_name = "DEST", required_unless_present = "cleanup")]
+    pub to: Option<String>,
+    /// tar, tar.gz or tar.zst (default: from the destination's extension)
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Compression level (gzip 1-9, default 6; zstd 1-19, default 3)
+    #[arg(long)]
+    pub level: Option<i32>,
+    /// Compression threads (default: number of cores)
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Exclude paths matching this glob (repeatable; as for backup)
+    #[arg(short = 'e', long = "exclude")]
+    pub excludes: Vec<String>,
+    /// Read patterns to exclude from this file (one per line, '#' comments)
+    #[arg(long = "exclude-file")]
+    pub exclude_files: Vec<PathBuf>,
+    /// Do not cross filesystem boundaries below the given paths
+    #[arg(short = 'x', long)]
+    pub one_file_system: bool,
+    /// Storage class of the S3 object
+    #[arg(long, value_name = "CLASS", value_parser = ["STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"])]
+    pub storage_class: Option<String>,
+    /// Abort the incomplete multipart uploads (of killed runs) under the
+    /// s3:// prefix given with --to (or as the only path), then exit
+    #[arg(long)]
+    pub cleanup: bool,
 }

@@ -1,6 +1,7 @@
 //! One file per command; each builds options, makes one library call and
 //! renders the result as text or JSON. Each returns the exit code.
 
+mod archive;
 mod backup;
 mod cat;
 mod check;
@@ -36,5 +37,6 @@ pub fn run(command: Command, s: &Settings) -> Result<i32> {
         Command::Diff(a) => diff::run(a, s),
         Command::Stats(a) => stats::run(a, s),
         Command::Find(a) => find::run(a, s),
+        Command::Archive(a) => archive::run(a, s),
     }
 }
