@@ -93,6 +93,10 @@ pub enum Command {
     /// Write files and directories as one tar archive (.tar, .tar.gz, .tar.zst)
     /// to a file, stdout or S3, verified; no repository needed
     Archive(ArchiveArgs),
+    /// Write a snapshot (or a path in it) as a standard tar stream
+    Export(ExportArgs),
+    /// Turn a tar archive (file, s3:// or -) into a snapshot, deduplicated
+    Import(ImportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -399,4 +403,45 @@ pub struct ArchiveArgs {
     /// s3:// prefix given with --to (or as the only path), then exit
     #[arg(long)]
     pub cleanup: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Snapshot: `latest`, an id or a unique id prefix
+    pub snapshot: String,
+    /// Path in the snapshot to export (default: everything)
+    pub path: Option<PathBuf>,
+    /// tar, tar.gz or tar.zst (default: from the output's extension; required for stdout)
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Where the archive goes: a file, s3://bucket/key, or - for stdout (default)
+    #[arg(short, long, value_name = "FILE", default_value = "-")]
+    pub output: String,
+    /// Compression level (gzip 1-9, default 6; zstd 1-19, default 3)
+    #[arg(long)]
+    pub level: Option<i32>,
+    /// Compression threads (default: number of cores)
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub filter: Filter,
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// The tar archive: a file, s3://bucket/key, or - for stdin (.tar, .tar.gz, .tar.zst;
+    /// the compression is recognized from the content)
+    pub archive: String,
+    /// Host name recorded in the snapshot (default: this machine's)
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Snapshot time (RFC 3339, e.g. 2024-05-01T03:00:00Z; default: the newest mtime in the archive)
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Tag the snapshot (repeatable)
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Directory the archive's relative names are placed under (default: /)
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub prefix: PathBuf,
 }

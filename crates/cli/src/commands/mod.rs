@@ -6,8 +6,10 @@ mod backup;
 mod cat;
 mod check;
 mod diff;
+mod export;
 mod find;
 mod forget;
+mod import;
 mod init;
 mod key;
 mod ls;
@@ -38,5 +40,7 @@ pub fn run(command: Command, s: &Settings) -> Result<i32> {
         Command::Stats(a) => stats::run(a, s),
         Command::Find(a) => find::run(a, s),
         Command::Archive(a) => archive::run(a, s),
+        Command::Export(a) => export::run(a, s),
+        Command::Import(a) => import::run(a, s),
     }
 }

@@ -12,8 +12,11 @@
 //! writes (SHA-256) and S3 uploads are checked after completion.
 
 pub mod compress;
+pub mod export;
 pub mod gzip;
+pub mod import;
 pub mod pax;
+pub mod read;
 pub mod sink;
 pub mod source;
 pub mod write;
@@ -112,6 +115,30 @@ fn open_s3(url: &str, _: StorageClass, _: &S3Settings) -> Result<Sink> {
     Err(Error::invalid("this build has no S3 support").with_location(url))
 }
 
+/// Opens an archive to read: a file, `-` (stdin) or `s3://bucket/key`.
+pub fn open_source(name: &str, s3: &S3Settings) -> Result<Box<dyn std::io::Read + Send>> {
+    match Destination::parse(name) {
+        Destination::Stdout => Ok(Box::new(std::io::stdin())),
+        Destination::File(p) => Ok(Box::new(
+            std::fs::File::open(&p).map_err(|e| Error::io("cannot open", p.display(), e))?,
+        )),
+        Destination::S3(url) => open_s3_source(&url, s3),
+    }
+}
+
+#[cfg(feature = "s3")]
+fn open_s3_source(url: &str, s3: &S3Settings) -> Result<Box<dyn std::io::Read + Send>> {
+    let (dir, key) = split_object_url(url)?;
+    let store = crate::store::s3::connect(&dir, s3)?;
+    store.check_bucket()?;
+    Ok(Box::new(crate::store::s3::ObjectReader::open(store, &key)?))
+}
+
+#[cfg(not(feature = "s3"))]
+fn open_s3_source(url: &str, _: &S3Settings) -> Result<Box<dyn std::io::Read + Send>> {
+    Err(Error::invalid("this build has no S3 support").with_location(url))
+}
+
 /// `s3://bucket/a/b.tar.gz` → (`s3://bucket/a`, `b.tar.gz`).
 pub fn split_object_url(url: &str) -> Result<(String, String)> {
     let rest = url.strip_prefix("s3://").unwrap_or(url);
@@ -124,6 +151,46 @@ pub fn split_object_url(url: &str) -> Result<(String, String)> {
                 .with_location(url),
         ),
     }
+}
+
+/// Where and how a tar stream is delivered.
+pub struct Target<'a> {
+    pub destination: &'a Destination,
+    pub format: Format,
+    pub level: Option<i32>,
+    pub threads: usize,
+    pub storage_class: StorageClass,
+    pub s3: &'a S3Settings,
+}
+
+/// The writer a tar stream is built on (buffered, compressing, delivering).
+pub type Stream = TarWriter<std::io::BufWriter<compress::Encoder<Sink>>>;
+
+/// Runs `body` on a tar stream to `target`, then ends the archive, the
+/// compression and the delivery. Returns what `body` returned, the tar
+/// bytes and the delivery report; on an error nothing is left under the
+/// destination's name (a file's temporary is removed, an upload aborted).
+pub fn stream<T>(
+    target: &Target,
+    body: impl FnOnce(&mut Stream) -> Result<T>,
+) -> Result<(T, u64, Delivered)> {
+    let name = target.destination.name();
+    let sink = open_sink(target.destination, target.storage_class, target.s3)?;
+    let level = target.level.unwrap_or(target.format.default_level());
+    let encoder = compress::Encoder::new(sink, target.format, level, target.threads.max(1))
+        .map_err(|e| Error::io("cannot start compression", "archive", e))?;
+    let mut tar = TarWriter::new(std::io::BufWriter::with_capacity(1 << 20, encoder));
+    let out = body(&mut tar)?;
+    let tar_bytes = tar.bytes_written() + 1024;
+    let encoder = tar
+        .finish()
+        .map_err(|e| Error::io("cannot write the archive", &name, e))?
+        .into_inner()
+        .map_err(|e| Error::io("cannot write the archive", &name, e.into_error()))?;
+    let sink = encoder
+        .finish()
+        .map_err(|e| Error::io("cannot write the archive", &name, e))?;
+    Ok((out, tar_bytes, sink.finish()?))
 }
 
 /// Archives `opts.paths` to `opts.destination`.
@@ -141,40 +208,29 @@ pub fn archive(opts: &ArchiveOptions, progress: &dyn Progress) -> Result<Archive
         exact.push(abs);
     }
     let excludes = Excludes::new(&opts.excludes, exact)?;
-    let sink = open_sink(&opts.destination, opts.storage_class, &opts.s3)?;
-    let level = opts.level.unwrap_or(format.default_level());
-    let encoder = compress::Encoder::new(sink, format, level, opts.threads.max(1))
-        .map_err(|e| Error::io("cannot start compression", "archive", e))?;
-    let mut tar = TarWriter::new(std::io::BufWriter::with_capacity(1 << 20, encoder));
     let owners = Owners::new();
-    let mut src = source::Source {
-        tar: &mut tar,
-        excludes: &excludes,
-        one_file_system: opts.one_file_system,
-        owners: &owners,
-        progress,
-        counts: source::Counts::default(),
+    let target = Target {
+        destination: &opts.destination,
+        format,
+        level: opts.level,
+        threads: opts.threads,
+        storage_class: opts.storage_class,
+        s3: &opts.s3,
     };
-    for p in &paths {
-        src.add_root(p)?;
-    }
-    let counts = src.counts;
-    let tar_bytes = tar.bytes_written() + 1024;
-    let encoder = tar
-        .finish()
-        .map_err(|e| Error::io("cannot write the archive", opts.destination.name(), e))?
-        .into_inner()
-        .map_err(|e| {
-            Error::io(
-                "cannot write the archive",
-                opts.destination.name(),
-                e.into_error(),
-            )
-        })?;
-    let sink = encoder
-        .finish()
-        .map_err(|e| Error::io("cannot write the archive", opts.destination.name(), e))?;
-    let delivered = sink.finish()?;
+    let (counts, tar_bytes, delivered) = stream(&target, |tar| {
+        let mut src = source::Source {
+            tar,
+            excludes: &excludes,
+            one_file_system: opts.one_file_system,
+            owners: &owners,
+            progress,
+            counts: source::Counts::default(),
+        };
+        for p in &paths {
+            src.add_root(p)?;
+        }
+        Ok(src.counts)
+    })?;
     Ok(ArchiveResult {
         format,
         errors: counts

@@ -14,7 +14,7 @@ mod stream;
 
 pub use super::s3_settings::{ChecksumMode, S3Settings};
 pub use connect::connect;
-pub use stream::{ObjectWriter, UploadReport};
+pub use stream::{ObjectReader, ObjectWriter, UploadReport};
 
 use super::{ObjectMeta, PutHints, StorageClass, Store};
 use crate::error::{Error, Kind, Result};

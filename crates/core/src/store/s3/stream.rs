@@ -442,3 +442,47 @@ impl S3Store {
         Ok(head.metadata().and_then(|m| m.get(name)).cloned())
     }
 }
+
+/// Reads an object front to back in ranges of 16 MiB (for `coffer import`
+/// of an s3:// archive): memory stays at one range whatever the size.
+pub struct ObjectReader {
+    s3: S3Store,
+    key: String,
+    size: u64,
+    pos: u64,
+    buf: Vec<u8>,
+    off: usize,
+}
+
+impl ObjectReader {
+    pub fn open(s3: S3Store, key: &str) -> Result<ObjectReader> {
+        let size = crate::store::Store::head(&s3, key)?.size;
+        Ok(ObjectReader {
+            s3,
+            key: key.to_string(),
+            size,
+            pos: 0,
+            buf: Vec::new(),
+            off: 0,
+        })
+    }
+}
+
+impl io::Read for ObjectReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.off == self.buf.len() {
+            if self.pos >= self.size {
+                return Ok(0);
+            }
+            let end = (self.pos + PART_SIZE as u64).min(self.size);
+            self.buf = crate::store::Store::get(&self.s3, &self.key, Some(self.pos..end))
+                .map_err(io::Error::other)?;
+            self.off = 0;
+            self.pos = end;
+        }
+        let n = out.len().min(self.buf.len() - self.off);
+        out[..n].copy_from_slice(&self.buf[self.off..self.off + n]);
+        self.off += n;
+        Ok(n)
+    }
+}
