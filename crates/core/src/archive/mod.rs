@@ -16,6 +16,7 @@ pub mod export;
 pub mod gzip;
 pub mod import;
 pub mod pax;
+pub mod prefetch;
 pub mod read;
 pub mod sink;
 pub mod source;
@@ -217,19 +218,29 @@ pub fn archive(opts: &ArchiveOptions, progress: &dyn Progress) -> Result<Archive
         storage_class: opts.storage_class,
         s3: &opts.s3,
     };
-    let (counts, tar_bytes, delivered) = stream(&target, |tar| {
-        let mut src = source::Source {
-            tar,
-            excludes: &excludes,
-            one_file_system: opts.one_file_system,
-            owners: &owners,
-            progress,
-            counts: source::Counts::default(),
-        };
-        for p in &paths {
-            src.add_root(p)?;
-        }
-        Ok(src.counts)
+    let consumed = std::sync::atomic::AtomicU64::new(0);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (counts, tar_bytes, delivered) = std::thread::scope(|s| {
+        s.spawn(|| {
+            prefetch::Prefetch::new(&excludes, opts.one_file_system, &consumed, &stop).run(&paths)
+        });
+        let r = stream(&target, |tar| {
+            let mut src = source::Source {
+                tar,
+                excludes: &excludes,
+                one_file_system: opts.one_file_system,
+                owners: &owners,
+                progress,
+                counts: source::Counts::default(),
+                consumed: &consumed,
+            };
+            for p in &paths {
+                src.add_root(p)?;
+            }
+            Ok(src.counts)
+        });
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        r
     })?;
     Ok(ArchiveResult {
         format,

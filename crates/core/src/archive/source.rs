@@ -48,6 +48,8 @@ pub struct Source<'a, W: Write> {
     pub owners: &'a Owners,
     pub progress: &'a dyn Progress,
     pub counts: Counts,
+    /// Bytes consumed, for the read-ahead (see `prefetch`).
+    pub consumed: &'a std::sync::atomic::AtomicU64,
 }
 
 /// A failure of the archive stream itself (the sink), which ends the run.
