@@ -114,7 +114,7 @@ fn components(name: &[u8]) -> Option<Vec<Vec<u8>>> {
 }
 
 /// A pax time (`secs[.frac]`, maybe negative) in ns.
-fn pax_ns(v: &[u8]) -> Option<i64> {
+pub fn pax_ns(v: &[u8]) -> Option<i64> {
     let s = std::str::from_utf8(v).ok()?.trim();
     let (neg, s) = match s.strip_prefix('-') {
         Some(r) => (true, r),

@@ -22,6 +22,9 @@ pub mod sink;
 pub mod source;
 pub mod write;
 
+#[cfg(test)]
+mod tests;
+
 pub use compress::Format;
 pub use sink::{Delivered, Destination, Sink};
 
