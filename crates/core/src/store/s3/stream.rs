@@ -66,11 +66,13 @@ fn b64(bytes: &[u8]) -> String {
 impl ObjectWriter {
     /// Starts an object at `key` (relative to the store's prefix). Earlier
     /// incomplete multipart uploads of the same key (a killed run) are
-    /// aborted first.
+    /// aborted first, where the credentials allow it.
     pub fn new(s3: S3Store, key: &str, storage_class: StorageClass) -> Result<ObjectWriter> {
         let full = s3.key(key)?;
         let url = s3.url(key);
-        abort_incomplete(&s3, &full, true)?;
+        // Best effort: narrow credentials may not list or abort uploads,
+        // and that must not stop the archive.
+        let _ = abort_incomplete(&s3, &full, true);
         let part_size = PART_SIZE;
         Ok(ObjectWriter {
             s3,
