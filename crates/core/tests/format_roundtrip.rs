@@ -417,6 +417,17 @@ proptest! {
         tamper_detected(&sealed, &key, Sealed::Blob, at)?;
     }
 
+    /// The direct tree decoder takes every tree coffer writes, and gives
+    /// exactly what the serde decoder gives.
+    #[test]
+    fn fast_tree_decoder_agrees_with_serde(t in tree()) {
+        let bytes = t.encode();
+        let fast = coffer_core::format::tree_fast::decode(&bytes);
+        prop_assert_eq!(fast.as_ref(), Some(&t));
+        let serde: Tree = ciborium::from_reader(&bytes[..]).unwrap();
+        prop_assert_eq!(fast, Some(serde));
+    }
+
     #[test]
     fn snapshot_round_trips(s in snapshot(), level in level(), key in id32(), at in any::<Index>()) {
         let sealed = round_trip(&s, s.encode(), level, &key, Sealed::Snapshot, |b| Snapshot::decode(b, "test"))?;

@@ -13,6 +13,7 @@ pub mod pack;
 pub mod payload;
 pub mod snapshot;
 pub mod tree;
+pub mod tree_fast;
 
 use crate::error::{Error, Result};
 

@@ -160,7 +160,10 @@ impl Tree {
     /// Decodes and validates a tree: sorted, unique, sane names; each node
     /// carries only the fields of its type (see `Node::check`).
     pub fn decode(plain: &[u8], what: &str) -> Result<Self> {
-        let t: Tree = from_cbor(plain, what)?;
+        let t: Tree = match super::tree_fast::decode(plain) {
+            Some(t) => t,
+            None => from_cbor(plain, what)?,
+        };
         check_version(t.version, what)?;
         for (i, n) in t.nodes.iter().enumerate() {
             if n.name.is_empty()
