@@ -106,10 +106,17 @@ impl Ec2 {
 
     pub fn facts_of(&self, inst: &Instance) -> Result<InstanceFacts> {
         let id = inst.instance_id().unwrap_or_default();
-        let image = inst.image_id().and_then(|ami| self.image(ami).ok().flatten());
+        let image = inst
+            .image_id()
+            .and_then(|ami| self.image(ami).ok().flatten());
         let requires_ena = inst.instance_type().and_then(|t| {
             let out = self
-                .block_on(self.client.describe_instance_types().instance_types(t.clone()).send())
+                .block_on(
+                    self.client
+                        .describe_instance_types()
+                        .instance_types(t.clone())
+                        .send(),
+                )
                 .ok()?;
             let info = out.instance_types().first()?;
             let ena = info.network_info()?.ena_support()?;
@@ -177,7 +184,9 @@ impl Ec2 {
                     s.snapshot_id().unwrap_or_default().to_string(),
                     s.volume_id().map(String::from),
                     s.volume_size(),
-                    s.state().map(|x| x.as_str().to_string()).unwrap_or_default(),
+                    s.state()
+                        .map(|x| x.as_str().to_string())
+                        .unwrap_or_default(),
                     s.progress().unwrap_or_default().to_string(),
                     s.start_time().map(ns_of).unwrap_or(0),
                     tag_map(s.tags()),
@@ -214,7 +223,12 @@ impl Ec2 {
 /// Tags as a map.
 pub fn tag_map(t: &[Tag]) -> Tags {
     t.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
         .collect()
 }
 
@@ -237,13 +251,13 @@ fn image_ref(i: &Image) -> ImageRef {
     ImageRef {
         image_id: i.image_id().unwrap_or_default().to_string(),
         name: i.name().unwrap_or_default().to_string(),
-        state: i.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
+        state: i
+            .state()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
         set_id: t.get(tags::SET).cloned(),
         instance_id: t.get(tags::INSTANCE).cloned(),
-        created_ns: i
-            .creation_date()
-            .and_then(tags::parse_rfc3339)
-            .unwrap_or(0),
+        created_ns: i.creation_date().and_then(tags::parse_rfc3339).unwrap_or(0),
         snapshot_ids: i
             .block_device_mappings()
             .iter()

@@ -49,7 +49,9 @@ pub fn from_code(code: &str, message: &str, action: &str, resource: &str) -> Opt
         }
         "UnauthorizedOperation" | "AccessDenied" | "AuthFailure" => Error::at(
             Kind::Fatal,
-            format!("{action}: not allowed for these AWS credentials ({code}; see the IAM policy in docs/EC2.md)"),
+            format!(
+                "{action}: not allowed for these AWS credentials ({code}; see the IAM policy in docs/EC2.md)"
+            ),
             resource,
         ),
         "InvalidSnapshot.InUse" => Error::at(
@@ -88,7 +90,10 @@ mod tests {
         assert_eq!(e.to_string(), "no such instance: i-dead");
         assert_eq!(e.kind(), Kind::NotFound);
         let e = from_code("UnauthorizedOperation", "x", "create snapshots", "i-1").unwrap();
-        assert!(e.to_string().starts_with("create snapshots: not allowed"), "{e}");
+        assert!(
+            e.to_string().starts_with("create snapshots: not allowed"),
+            "{e}"
+        );
         assert!(from_code("Throttling", "", "a", "b").is_none());
     }
 }

@@ -72,7 +72,11 @@ pub fn from_instance(
     let virt = inst
         .virtualization_type()
         .map(|v| v.as_str().to_string())
-        .or_else(|| image.and_then(|i| i.virtualization_type()).map(|v| v.as_str().to_string()))
+        .or_else(|| {
+            image
+                .and_then(|i| i.virtualization_type())
+                .map(|v| v.as_str().to_string())
+        })
         .unwrap_or_else(|| "hvm".into());
     if virt != "hvm" {
         return Err(Error::at(
@@ -84,7 +88,13 @@ pub fn from_instance(
     let root_device_name = inst
         .root_device_name()
         .or_else(|| image.and_then(|i| i.root_device_name()))
-        .ok_or_else(|| Error::at(Kind::Fatal, "instance has no root device name (instance-store root?)", &id))?
+        .ok_or_else(|| {
+            Error::at(
+                Kind::Fatal,
+                "instance has no root device name (instance-store root?)",
+                &id,
+            )
+        })?
         .to_string();
     let architecture = inst
         .architecture()
@@ -99,38 +109,61 @@ pub fn from_instance(
     let boot_mode = inst
         .boot_mode()
         .map(|b| b.as_str().to_string())
-        .or_else(|| inst.current_instance_boot_mode().map(|b| b.as_str().to_string()))
-        .or_else(|| image.and_then(|i| i.boot_mode()).map(|b| b.as_str().to_string()));
+        .or_else(|| {
+            inst.current_instance_boot_mode()
+                .map(|b| b.as_str().to_string())
+        })
+        .or_else(|| {
+            image
+                .and_then(|i| i.boot_mode())
+                .map(|b| b.as_str().to_string())
+        });
     let sriov_net_support = inst
         .sriov_net_support()
         .or_else(|| image.and_then(|i| i.sriov_net_support()))
         .map(String::from);
-    let tpm_support = inst
-        .tpm_support()
-        .map(String::from)
-        .or_else(|| image.and_then(|i| i.tpm_support()).map(|t| t.as_str().to_string()));
+    let tpm_support = inst.tpm_support().map(String::from).or_else(|| {
+        image
+            .and_then(|i| i.tpm_support())
+            .map(|t| t.as_str().to_string())
+    });
     let tags: Vec<(String, String)> = inst
         .tags()
         .iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
         .filter(|(k, _)| !k.starts_with("aws:"))
         .collect();
-    let name = tags.iter().find(|(k, _)| k == "Name").map(|(_, v)| v.clone());
+    let name = tags
+        .iter()
+        .find(|(k, _)| k == "Name")
+        .map(|(_, v)| v.clone());
     let mut vols: Vec<Volume> = inst
         .block_device_mappings()
         .iter()
         .filter_map(|m| {
             let device = m.device_name()?.to_string();
             let volume_id = m.ebs()?.volume_id()?.to_string();
-            let info = volumes.iter().find(|v| v.volume_id() == Some(volume_id.as_str()));
+            let info = volumes
+                .iter()
+                .find(|v| v.volume_id() == Some(volume_id.as_str()));
             Some(Volume {
                 root: device == root_device_name,
                 device,
                 volume_id,
                 size_gib: info.and_then(|v| v.size()),
-                volume_type: info.and_then(|v| v.volume_type()).map(|t| t.as_str().to_string()),
+                volume_type: info
+                    .and_then(|v| v.volume_type())
+                    .map(|t| t.as_str().to_string()),
                 iops: info
-                    .filter(|v| v.volume_type().is_some_and(|t| has_provisioned_iops(t.as_str())))
+                    .filter(|v| {
+                        v.volume_type()
+                            .is_some_and(|t| has_provisioned_iops(t.as_str()))
+                    })
                     .and_then(|v| v.iops()),
                 throughput: info
                     .filter(|v| v.volume_type().is_some_and(|t| t.as_str() == "gp3"))
@@ -151,7 +184,10 @@ pub fn from_instance(
             .filter_map(|g| g.group_id().map(String::from))
             .collect(),
         key_name: inst.key_name().map(String::from),
-        iam_profile_arn: inst.iam_instance_profile().and_then(|p| p.arn()).map(String::from),
+        iam_profile_arn: inst
+            .iam_instance_profile()
+            .and_then(|p| p.arn())
+            .map(String::from),
         instance_id: id,
         architecture,
         root_device_name,
@@ -197,7 +233,12 @@ mod tests {
             .security_groups(GroupIdentifier::builder().group_id("sg-1").build())
             .key_name("ops")
             .tags(Tag::builder().key("Name").value("web1").build())
-            .tags(Tag::builder().key("aws:cloudformation:stack-name").value("x").build())
+            .tags(
+                Tag::builder()
+                    .key("aws:cloudformation:stack-name")
+                    .value("x")
+                    .build(),
+            )
             .block_device_mappings(mapping("/dev/sdf", "vol-data"))
             .block_device_mappings(mapping("/dev/xvda", "vol-root"))
     }
@@ -215,11 +256,18 @@ mod tests {
         assert_eq!(f.architecture, "arm64");
         assert_eq!(f.root_device_name, "/dev/xvda");
         assert!(f.ena_support);
-        assert_eq!(f.tags, vec![("Name".to_string(), "web1".to_string())], "aws: tags dropped");
+        assert_eq!(
+            f.tags,
+            vec![("Name".to_string(), "web1".to_string())],
+            "aws: tags dropped"
+        );
         assert_eq!(f.volumes[0].device, "/dev/xvda", "root first");
         assert!(f.volumes[0].root && !f.volumes[1].root);
         assert_eq!(f.volumes[0].volume_type.as_deref(), Some("gp3"));
-        assert_eq!((f.volumes[0].iops, f.volumes[0].throughput), (Some(3000), Some(125)));
+        assert_eq!(
+            (f.volumes[0].iops, f.volumes[0].throughput),
+            (Some(3000), Some(125))
+        );
         assert_eq!(f.volumes[1].size_gib, None, "unknown volume: no size");
     }
 
@@ -241,7 +289,9 @@ mod tests {
 
     #[test]
     fn refuses_paravirtual() {
-        let inst = instance().virtualization_type(VirtualizationType::Paravirtual).build();
+        let inst = instance()
+            .virtualization_type(VirtualizationType::Paravirtual)
+            .build();
         let e = from_instance(&inst, None, None, &[]).unwrap_err();
         assert!(e.to_string().contains("paravirtual"), "{e}");
     }

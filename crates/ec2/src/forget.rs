@@ -74,7 +74,10 @@ pub fn plan(sets: Vec<SnapshotSet>, policy: &Policy, now: i64) -> Result<Vec<For
     }
     let mut by_instance: BTreeMap<String, Vec<SnapshotSet>> = BTreeMap::new();
     for s in sets {
-        by_instance.entry(s.instance_id.clone()).or_default().push(s);
+        by_instance
+            .entry(s.instance_id.clone())
+            .or_default()
+            .push(s);
     }
     Ok(by_instance
         .into_iter()
@@ -160,14 +163,22 @@ pub fn forget(ec2: &Ec2, o: &ForgetOptions) -> Result<ForgetResult> {
         }
         rm.delete = deleted;
     }
-    Ok(ForgetResult { groups, removal: rm })
+    Ok(ForgetResult {
+        groups,
+        removal: rm,
+    })
 }
 
 fn set_of(groups: &[ForgetGroup], snapshot_id: &str) -> String {
     groups
         .iter()
         .flat_map(|g| &g.decisions)
-        .find(|d| d.snapshot.snapshots.iter().any(|s| s.snapshot_id == snapshot_id))
+        .find(|d| {
+            d.snapshot
+                .snapshots
+                .iter()
+                .any(|s| s.snapshot_id == snapshot_id)
+        })
         .map(|d| d.snapshot.set_id.clone())
         .unwrap_or_default()
 }
@@ -184,7 +195,15 @@ mod tests {
         t.insert(tags::INSTANCE.into(), instance.into());
         t.insert(tags::TIME.into(), time.into());
         t.insert(tags::ROOT.into(), "true".into());
-        Snap::from_tags(id.into(), None, Some(8), "completed".into(), "100%".into(), 0, t)
+        Snap::from_tags(
+            id.into(),
+            None,
+            Some(8),
+            "completed".into(),
+            "100%".into(),
+            0,
+            t,
+        )
     }
 
     fn image(id: &str, set: Option<&str>, snaps: &[&str]) -> ImageRef {
@@ -224,13 +243,25 @@ mod tests {
         let groups = plan(sets(), &p, now()).unwrap();
         let kept: Vec<(&str, &str, bool)> = groups
             .iter()
-            .flat_map(|g| g.decisions.iter().map(|d| (g.instance_id.as_str(), d.snapshot.set_id.as_str(), d.keep)))
+            .flat_map(|g| {
+                g.decisions
+                    .iter()
+                    .map(|d| (g.instance_id.as_str(), d.snapshot.set_id.as_str(), d.keep))
+            })
             .collect();
         assert_eq!(
             kept,
-            [("i-a", "cs-3", true), ("i-a", "cs-2", false), ("i-a", "cs-1", false), ("i-b", "cs-4", true)]
+            [
+                ("i-a", "cs-3", true),
+                ("i-a", "cs-2", false),
+                ("i-a", "cs-1", false),
+                ("i-b", "cs-4", true)
+            ]
         );
-        assert!(plan(sets(), &Policy::default(), now()).is_err(), "empty policy refused");
+        assert!(
+            plan(sets(), &Policy::default(), now()).is_err(),
+            "empty policy refused"
+        );
     }
 
     #[test]

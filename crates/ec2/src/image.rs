@@ -62,7 +62,11 @@ pub fn plan(set: &SnapshotSet, facts: &InstanceFacts, name: &str) -> Result<Imag
         let what = if s.state == "pending" {
             format!(
                 "snapshot still pending ({}); wait for it (`coffer ec2 snapshot --wait`, or try again later)",
-                if s.progress.is_empty() { "0%" } else { &s.progress }
+                if s.progress.is_empty() {
+                    "0%"
+                } else {
+                    &s.progress
+                }
             )
         } else {
             format!("snapshot is in state {}, not completed", s.state)
@@ -82,7 +86,11 @@ pub fn plan(set: &SnapshotSet, facts: &InstanceFacts, name: &str) -> Result<Imag
             facts.root_device_name.clone()
         } else {
             s.device.clone().ok_or_else(|| {
-                Error::at(Kind::Fatal, "snapshot has no coffer:device tag", &s.snapshot_id)
+                Error::at(
+                    Kind::Fatal,
+                    "snapshot has no coffer:device tag",
+                    &s.snapshot_id,
+                )
             })?
         };
         mappings.push(Mapping {
@@ -196,7 +204,12 @@ pub struct ImageResult {
 }
 
 /// The set `set_id` of `instance_id`, or its newest one.
-pub fn find_set(ec2: &Ec2, instance_id: &str, set_id: Option<&str>, at: Option<i64>) -> Result<SnapshotSet> {
+pub fn find_set(
+    ec2: &Ec2,
+    instance_id: &str,
+    set_id: Option<&str>,
+    at: Option<i64>,
+) -> Result<SnapshotSet> {
     let sets = ec2.sets(Some(instance_id))?;
     crate::sets::choose(&sets, set_id, at).cloned().ok_or_else(|| match set_id {
         Some(id) => Error::at(Kind::NotFound, "no such snapshot set of this instance", format!("{id} ({instance_id})")),
@@ -225,7 +238,10 @@ pub fn register(ec2: &Ec2, set: &SnapshotSet, name: &str, dry_run: bool) -> Resu
     let facts = facts_for(ec2, set)?;
     let p = plan(set, &facts, name)?;
     if dry_run {
-        return Ok(ImageResult { plan: p, image_id: None });
+        return Ok(ImageResult {
+            plan: p,
+            image_id: None,
+        });
     }
     let out = ec2
         .block_on(request(ec2.client(), &p, set.time_ns).send())
@@ -240,7 +256,10 @@ pub fn register(ec2: &Ec2, set: &SnapshotSet, name: &str, dry_run: bool) -> Resu
             .send(),
     )
     .map_err(|e| crate::error::map_err(e, "tag image", &id))?;
-    Ok(ImageResult { plan: p, image_id: Some(id) })
+    Ok(ImageResult {
+        plan: p,
+        image_id: Some(id),
+    })
 }
 
 /// `coffer ec2 image`.
@@ -278,7 +297,15 @@ mod tests {
                 t.insert(tags::DEVICE.into(), dev.to_string());
                 t.insert(tags::ROOT.into(), root.to_string());
                 t.insert(tags::VOLUME_TYPE.into(), "gp3".into());
-                Snap::from_tags(id.to_string(), None, Some(10), state.to_string(), "37%".into(), 0, t)
+                Snap::from_tags(
+                    id.to_string(),
+                    None,
+                    Some(10),
+                    state.to_string(),
+                    "37%".into(),
+                    0,
+                    t,
+                )
             })
             .collect();
         group(snaps, &[]).remove(0)
@@ -322,7 +349,17 @@ mod tests {
     fn refuses_a_set_without_root() {
         let s = set(&[("snap-data", "/dev/sdf", false, "completed")]);
         let e = plan(&s, &facts(), "web1").unwrap_err();
-        assert!(e.to_string().contains("no snapshot of the root volume"), "{e}");
-        assert!(plan(&set(&[("a", "/dev/xvda", true, "completed")]), &facts(), " ").is_err());
+        assert!(
+            e.to_string().contains("no snapshot of the root volume"),
+            "{e}"
+        );
+        assert!(
+            plan(
+                &set(&[("a", "/dev/xvda", true, "completed")]),
+                &facts(),
+                " "
+            )
+            .is_err()
+        );
     }
 }

@@ -10,7 +10,9 @@ use crate::client::{Ec2, sdk_tags};
 use crate::error::map_err;
 use crate::facts::InstanceFacts;
 use crate::tags;
-use aws_sdk_ec2::types::{IamInstanceProfileSpecification, InstanceType, ResourceType, TagSpecification};
+use aws_sdk_ec2::types::{
+    IamInstanceProfileSpecification, InstanceType, ResourceType, TagSpecification,
+};
 use coffer_core::{Error, Kind, Result};
 
 /// Everything RunInstances will be asked.
@@ -36,7 +38,11 @@ pub struct Launched {
 
 /// The launch of `image_id` like `like` (pure). `instance_type` overrides
 /// the original's.
-pub fn plan(image_id: &str, like: &InstanceFacts, instance_type: Option<&str>) -> Result<LaunchPlan> {
+pub fn plan(
+    image_id: &str,
+    like: &InstanceFacts,
+    instance_type: Option<&str>,
+) -> Result<LaunchPlan> {
     let instance_type = instance_type.unwrap_or(&like.instance_type).to_string();
     if instance_type.is_empty() {
         return Err(Error::invalid(
@@ -92,10 +98,13 @@ pub fn launch(ec2: &Ec2, p: &LaunchPlan) -> Result<Launched> {
     let out = ec2
         .block_on(r.send())
         .map_err(|e| map_err(e, "run instances", &p.image_id))?;
-    let inst = out
-        .instances()
-        .first()
-        .ok_or_else(|| Error::at(Kind::Fatal, "RunInstances returned no instance", &p.image_id))?;
+    let inst = out.instances().first().ok_or_else(|| {
+        Error::at(
+            Kind::Fatal,
+            "RunInstances returned no instance",
+            &p.image_id,
+        )
+    })?;
     let id = inst.instance_id().unwrap_or_default().to_string();
     // The public address is assigned after launch: read the instance again.
     let inst = ec2.instance(&id).unwrap_or_else(|_| inst.clone());
@@ -161,12 +170,22 @@ pub fn run(ec2: &Ec2, o: &LaunchOptions) -> Result<LaunchResult> {
     let p = match &facts {
         Some(f) => plan(&o.image_id, f, o.instance_type.as_deref())?,
         None => bare(&o.image_id, o.instance_type.as_deref()).map_err(|_| {
-            Error::invalid("the image was not made by coffer: pass --like INSTANCE or --instance-type")
-                .with_location(&o.image_id)
+            Error::invalid(
+                "the image was not made by coffer: pass --like INSTANCE or --instance-type",
+            )
+            .with_location(&o.image_id)
         })?,
     };
-    let launched = if o.dry_run { None } else { Some(launch(ec2, &p)?) };
-    Ok(LaunchResult { like, plan: p, launched })
+    let launched = if o.dry_run {
+        None
+    } else {
+        Some(launch(ec2, &p)?)
+    };
+    Ok(LaunchResult {
+        like,
+        plan: p,
+        launched,
+    })
 }
 
 #[cfg(test)]
@@ -197,7 +216,12 @@ mod tests {
                 (tags::LAUNCHED_FROM.to_string(), "ami-new".to_string())
             ]
         );
-        assert_eq!(plan("ami-new", &like, Some("m7g.large")).unwrap().instance_type, "m7g.large");
+        assert_eq!(
+            plan("ami-new", &like, Some("m7g.large"))
+                .unwrap()
+                .instance_type,
+            "m7g.large"
+        );
         assert!(bare("ami-x", None).is_err(), "no type to copy");
     }
 }

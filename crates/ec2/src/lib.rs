@@ -18,17 +18,17 @@
 //!
 //! The library takes the client; only the binary reads flags and prints.
 
+pub mod client;
 pub mod error;
 pub mod facts;
-pub mod tags;
-pub mod wait;
-pub mod sets;
-pub mod client;
-pub mod snapshot;
+pub mod forget;
 pub mod image;
 pub mod launch;
-pub mod forget;
 pub mod restore;
+pub mod sets;
+pub mod snapshot;
+pub mod tags;
+pub mod wait;
 
 pub use client::{Ec2, Ec2Settings};
 

@@ -49,13 +49,16 @@ pub fn restore(ec2: &Ec2, o: &RestoreOptions, clock: &mut dyn Clock) -> Result<R
     let set = find_set(ec2, &o.instance_id, None, o.at)?;
     let (like, original_exists) = match ec2.facts(&o.instance_id) {
         Ok(f) => (f, true),
-        Err(e) if e.kind() == Kind::NotFound => (facts_for(ec2, &set).map_err(|_| {
-            Error::at(
-                Kind::NotFound,
-                "the instance is gone and its snapshot set records nothing to launch it like",
-                &o.instance_id,
-            )
-        })?, false),
+        Err(e) if e.kind() == Kind::NotFound => (
+            facts_for(ec2, &set).map_err(|_| {
+                Error::at(
+                    Kind::NotFound,
+                    "the instance is gone and its snapshot set records nothing to launch it like",
+                    &o.instance_id,
+                )
+            })?,
+            false,
+        ),
         Err(e) => return Err(e),
     };
     let reuse = set

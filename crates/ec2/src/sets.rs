@@ -94,7 +94,10 @@ pub struct SnapshotSet {
 
 impl SnapshotSet {
     pub fn size_gib(&self) -> i64 {
-        self.snapshots.iter().map(|s| s.size_gib.unwrap_or(0) as i64).sum()
+        self.snapshots
+            .iter()
+            .map(|s| s.size_gib.unwrap_or(0) as i64)
+            .sum()
     }
 
     /// `completed` when all are, else the first other state (`error` wins).
@@ -200,9 +203,14 @@ pub fn parse_time(s: &str) -> coffer_core::Result<i64> {
     } else if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         d.and_hms_opt(23, 59, 59)
     } else {
-        ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"]
-            .iter()
-            .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        [
+            "%Y-%m-%d %H:%M:%S",
+            "%Y-%m-%dT%H:%M:%S",
+            "%Y-%m-%d %H:%M",
+            "%Y-%m-%dT%H:%M",
+        ]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
     };
     naive
         .and_then(|n| n.and_utc().timestamp_nanos_opt())
@@ -228,16 +236,42 @@ mod tests {
         t.insert(tags::DEVICE.into(), device.into());
         t.insert(tags::ROOT.into(), root.to_string());
         t.insert("env".into(), "prod".into());
-        Snap::from_tags(id.into(), None, Some(8), "completed".into(), "100%".into(), 5, t)
+        Snap::from_tags(
+            id.into(),
+            None,
+            Some(8),
+            "completed".into(),
+            "100%".into(),
+            5,
+            t,
+        )
     }
 
     #[test]
     fn groups_by_set_root_first_newest_first() {
         let sets = group(
             vec![
-                snap("snap-a", "cs-1", Some("2026-01-01T00:00:00Z"), "/dev/sdf", false),
-                snap("snap-b", "cs-1", Some("2026-01-01T00:00:00Z"), "/dev/xvda", true),
-                snap("snap-c", "cs-2", Some("2026-02-01T00:00:00Z"), "/dev/xvda", true),
+                snap(
+                    "snap-a",
+                    "cs-1",
+                    Some("2026-01-01T00:00:00Z"),
+                    "/dev/sdf",
+                    false,
+                ),
+                snap(
+                    "snap-b",
+                    "cs-1",
+                    Some("2026-01-01T00:00:00Z"),
+                    "/dev/xvda",
+                    true,
+                ),
+                snap(
+                    "snap-c",
+                    "cs-2",
+                    Some("2026-02-01T00:00:00Z"),
+                    "/dev/xvda",
+                    true,
+                ),
                 snap("snap-d", "cs-3", None, "/dev/xvda", true),
             ],
             &[],
@@ -260,10 +294,17 @@ mod tests {
             ],
             &[],
         );
-        assert_eq!(choose(&sets, None, None).unwrap().set_id, "cs-2", "cs-3 has no root");
+        assert_eq!(
+            choose(&sets, None, None).unwrap().set_id,
+            "cs-2",
+            "cs-3 has no root"
+        );
         let at = parse_time("2026-01-15").unwrap();
         assert_eq!(choose(&sets, None, Some(at)).unwrap().set_id, "cs-1");
-        assert_eq!(choose(&sets, None, Some(parse_time("2025-12-31").unwrap())), None);
+        assert_eq!(
+            choose(&sets, None, Some(parse_time("2025-12-31").unwrap())),
+            None
+        );
         assert_eq!(choose(&sets, Some("cs-3"), None).unwrap().set_id, "cs-3");
     }
 

@@ -59,10 +59,16 @@ pub fn set_tags(facts: &InstanceFacts, set_id: &str, now: i64, user: &[(String, 
     let mut t = tags::facts_to_tags(facts);
     t.insert(tags::SET.into(), set_id.into());
     t.insert(tags::TIME.into(), tags::rfc3339(now));
-    let label = facts.name.clone().unwrap_or_else(|| facts.instance_id.clone());
+    let label = facts
+        .name
+        .clone()
+        .unwrap_or_else(|| facts.instance_id.clone());
     t.insert(
         "Name".into(),
-        format!("coffer {label} {}", tags::rfc3339(now)).chars().take(256).collect(),
+        format!("coffer {label} {}", tags::rfc3339(now))
+            .chars()
+            .take(256)
+            .collect(),
     );
     for (k, v) in user {
         t.insert(k.clone(), v.clone());
@@ -197,7 +203,11 @@ pub fn wait(
     timeout: Duration,
     progress: impl FnMut(&[SnapshotState]),
 ) -> Result<SnapshotSet> {
-    let ids: Vec<String> = set.snapshots.iter().map(|s| s.snapshot_id.clone()).collect();
+    let ids: Vec<String> = set
+        .snapshots
+        .iter()
+        .map(|s| s.snapshot_id.clone())
+        .collect();
     wait_completed(
         clock,
         interval,
@@ -216,7 +226,10 @@ pub fn wait(
                 .iter()
                 .map(|s| SnapshotState {
                     snapshot_id: s.snapshot_id().unwrap_or_default().to_string(),
-                    state: s.state().map(|x| x.as_str().to_string()).unwrap_or_default(),
+                    state: s
+                        .state()
+                        .map(|x| x.as_str().to_string())
+                        .unwrap_or_default(),
                     percent: parse_percent(s.progress()),
                     message: s.state_message().map(String::from),
                 })

@@ -60,7 +60,8 @@ pub fn is_internal(key: &str) -> bool {
 /// coffer reserve and sizes AWS would refuse.
 pub fn parse_user_tag(s: &str) -> coffer_core::Result<(String, String)> {
     let (k, v) = s.split_once('=').unwrap_or((s, ""));
-    let bad = |why: &str| coffer_core::Error::invalid(format!("invalid --tag ({why})")).with_location(s);
+    let bad =
+        |why: &str| coffer_core::Error::invalid(format!("invalid --tag ({why})")).with_location(s);
     if k.is_empty() {
         return Err(bad("empty key; expected KEY=VALUE"));
     }
@@ -68,7 +69,9 @@ pub fn parse_user_tag(s: &str) -> coffer_core::Result<(String, String)> {
         return Err(bad("keys starting with aws: or coffer: are reserved"));
     }
     if k.chars().count() > 128 || v.chars().count() > MAX_VALUE {
-        return Err(bad("key longer than 128 or value longer than 256 characters"));
+        return Err(bad(
+            "key longer than 128 or value longer than 256 characters",
+        ));
     }
     Ok((k.to_string(), v.to_string()))
 }
@@ -234,7 +237,10 @@ mod tests {
 
     #[test]
     fn user_tags_are_checked() {
-        assert_eq!(parse_user_tag("env=prod").unwrap(), ("env".into(), "prod".into()));
+        assert_eq!(
+            parse_user_tag("env=prod").unwrap(),
+            ("env".into(), "prod".into())
+        );
         assert_eq!(parse_user_tag("flag").unwrap(), ("flag".into(), "".into()));
         assert_eq!(parse_user_tag("a=b=c").unwrap().1, "b=c");
         for bad in ["=x", "aws:x=1", "coffer:set=1"] {
@@ -248,6 +254,9 @@ mod tests {
         let b = new_set_id(1_700_000_001_000_000_000);
         assert!(a.starts_with("cs-20231114T221320Z-"), "{a}");
         assert!(a < b);
-        assert_eq!(parse_rfc3339(&rfc3339(1_700_000_000_000_000_000)), Some(1_700_000_000_000_000_000));
+        assert_eq!(
+            parse_rfc3339(&rfc3339(1_700_000_000_000_000_000)),
+            Some(1_700_000_000_000_000_000)
+        );
     }
 }

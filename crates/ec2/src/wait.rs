@@ -38,7 +38,13 @@ pub fn overall_percent(states: &[SnapshotState]) -> u8 {
     }
     let sum: u32 = states
         .iter()
-        .map(|s| if s.state == "completed" { 100 } else { s.percent as u32 })
+        .map(|s| {
+            if s.state == "completed" {
+                100
+            } else {
+                s.percent as u32
+            }
+        })
         .sum();
     (sum / states.len() as u32) as u8
 }
@@ -231,14 +237,23 @@ mod tests {
         bad.message = Some("volume gone".into());
         let e = wait_completed(&mut clock, SEC, 60 * SEC, || Ok(vec![bad.clone()]), |_| {})
             .unwrap_err();
-        assert_eq!(e.to_string(), "snapshot failed (state error: volume gone): snap-2");
+        assert_eq!(
+            e.to_string(),
+            "snapshot failed (state error: volume gone): snap-2"
+        );
         assert_eq!(clock.0, Duration::ZERO);
     }
 
     #[test]
     fn zero_timeout_polls_once() {
         let mut clock = FakeClock(Duration::ZERO);
-        let r = wait_completed(&mut clock, SEC, Duration::ZERO, || Ok(vec![st("a", "completed", 100)]), |_| {});
+        let r = wait_completed(
+            &mut clock,
+            SEC,
+            Duration::ZERO,
+            || Ok(vec![st("a", "completed", 100)]),
+            |_| {},
+        );
         assert!(r.is_ok());
     }
 

@@ -127,7 +127,11 @@ fn snapshot_image_launch_round_trip() {
     assert_eq!(req.architecture().map(|a| a.as_str()), Some("x86_64"));
     assert_eq!(req.root_device_name(), Some("/dev/sda1"));
     assert_eq!(req.ena_support(), Some(true), "t3 requires ENA");
-    assert_eq!(req.boot_mode().map(|b| b.as_str()), Some("uefi"), "from the source AMI");
+    assert_eq!(
+        req.boot_mode().map(|b| b.as_str()),
+        Some("uefi"),
+        "from the source AMI"
+    );
     let bdm: Vec<(String, String, bool, Option<i32>, Option<String>)> = req
         .block_device_mappings()
         .iter()
@@ -145,8 +149,20 @@ fn snapshot_image_launch_round_trip() {
     assert_eq!(
         bdm,
         vec![
-            ("/dev/sda1".into(), root.snapshot_id.clone(), true, root.size_gib, root.volume_type.clone()),
-            ("/dev/sdf".into(), data.snapshot_id.clone(), true, Some(5), Some("gp3".into())),
+            (
+                "/dev/sda1".into(),
+                root.snapshot_id.clone(),
+                true,
+                root.size_gib,
+                root.volume_type.clone()
+            ),
+            (
+                "/dev/sdf".into(),
+                data.snapshot_id.clone(),
+                true,
+                Some(5),
+                Some("gp3".into())
+            ),
         ]
     );
     let described = ec2.image(&image_id).unwrap().unwrap();
@@ -170,7 +186,11 @@ fn snapshot_image_launch_round_trip() {
     assert_eq!(new.image_id(), Some(image_id.as_str()));
     assert_eq!(new.instance_type().map(|t| t.as_str()), Some("t3.micro"));
     assert_eq!(new.subnet_id(), Some(src.subnet_id.as_str()));
-    let groups: Vec<&str> = new.security_groups().iter().filter_map(|g| g.group_id()).collect();
+    let groups: Vec<&str> = new
+        .security_groups()
+        .iter()
+        .filter_map(|g| g.group_id())
+        .collect();
     assert_eq!(groups, [src.security_group.as_str()]);
     assert_eq!(new.key_name(), Some(src.key_name.as_str()));
     assert_eq!(
@@ -198,7 +218,10 @@ fn root_only_snapshot_and_dry_run() {
     let dry = snapshot(&ec2, &o).unwrap();
     assert!(dry.set.is_none());
     assert_eq!(dry.volumes.len(), 1);
-    assert!(snapshots_tagged(&ec2, tags::SET, &dry.set_id).is_empty(), "dry run made nothing");
+    assert!(
+        snapshots_tagged(&ec2, tags::SET, &dry.set_id).is_empty(),
+        "dry run made nothing"
+    );
 
     let r = snapshot(&ec2, &snap_opts(&src.instance_id, Volumes::Root)).unwrap();
     let set = r.set.unwrap();
@@ -227,12 +250,21 @@ fn restore_when_the_instance_is_gone() {
     // Make the set belong to an instance EC2 no longer knows (moto keeps
     // terminated instances describable, AWS does so only for a while).
     let gone = format!("i-0{:016x}", rand_u64());
-    let snaps: Vec<String> = set.snapshots.iter().map(|s| s.snapshot_id.clone()).collect();
+    let snaps: Vec<String> = set
+        .snapshots
+        .iter()
+        .map(|s| s.snapshot_id.clone())
+        .collect();
     ec2.block_on(
         ec2.client()
             .create_tags()
             .set_resources(Some(snaps))
-            .tags(sdk::types::Tag::builder().key(tags::INSTANCE).value(&gone).build())
+            .tags(
+                sdk::types::Tag::builder()
+                    .key(tags::INSTANCE)
+                    .value(&gone)
+                    .build(),
+            )
             .send(),
     )
     .unwrap();
@@ -254,7 +286,11 @@ fn restore_when_the_instance_is_gone() {
     assert_eq!(new.instance_type().map(|t| t.as_str()), Some("t3.micro"));
     assert_eq!(new.subnet_id(), Some(src.subnet_id.as_str()));
     assert_eq!(new.key_name(), Some(src.key_name.as_str()));
-    let groups: Vec<&str> = new.security_groups().iter().filter_map(|g| g.group_id()).collect();
+    let groups: Vec<&str> = new
+        .security_groups()
+        .iter()
+        .filter_map(|g| g.group_id())
+        .collect();
     assert_eq!(groups, [src.security_group.as_str()]);
     assert_eq!(tags_of(new.tags())["Name"], src.name);
 
@@ -301,7 +337,12 @@ fn forget_applies_the_policy_and_keeps_snapshots_images_use() {
     let c = ec2.client();
     let instance = format!("i-0{:016x}", rand_u64());
     let volume = ec2
-        .block_on(c.create_volume().size(1).availability_zone("us-east-1a").send())
+        .block_on(
+            c.create_volume()
+                .size(1)
+                .availability_zone("us-east-1a")
+                .send(),
+        )
         .unwrap()
         .volume_id()
         .unwrap()
@@ -326,7 +367,11 @@ fn forget_applies_the_policy_and_keeps_snapshots_images_use() {
         .image_id()
         .unwrap()
         .to_string();
-    let foreign_snap = ec2.image(&foreign).unwrap().unwrap().block_device_mappings()[0]
+    let foreign_snap = ec2
+        .image(&foreign)
+        .unwrap()
+        .unwrap()
+        .block_device_mappings()[0]
         .ebs()
         .unwrap()
         .snapshot_id()
@@ -335,11 +380,36 @@ fn forget_applies_the_policy_and_keeps_snapshots_images_use() {
     ec2.block_on(
         c.create_tags()
             .resources(&foreign_snap)
-            .tags(sdk::types::Tag::builder().key(tags::SET).value(set_id("s1")).build())
-            .tags(sdk::types::Tag::builder().key(tags::INSTANCE).value(&instance).build())
-            .tags(sdk::types::Tag::builder().key(tags::TIME).value("2026-10-01T10:00:00Z").build())
-            .tags(sdk::types::Tag::builder().key(tags::ROOT).value("false").build())
-            .tags(sdk::types::Tag::builder().key(tags::DEVICE).value("/dev/sdf").build())
+            .tags(
+                sdk::types::Tag::builder()
+                    .key(tags::SET)
+                    .value(set_id("s1"))
+                    .build(),
+            )
+            .tags(
+                sdk::types::Tag::builder()
+                    .key(tags::INSTANCE)
+                    .value(&instance)
+                    .build(),
+            )
+            .tags(
+                sdk::types::Tag::builder()
+                    .key(tags::TIME)
+                    .value("2026-10-01T10:00:00Z")
+                    .build(),
+            )
+            .tags(
+                sdk::types::Tag::builder()
+                    .key(tags::ROOT)
+                    .value("false")
+                    .build(),
+            )
+            .tags(
+                sdk::types::Tag::builder()
+                    .key(tags::DEVICE)
+                    .value("/dev/sdf")
+                    .build(),
+            )
             .send(),
     )
     .unwrap();
@@ -378,18 +448,36 @@ fn forget_applies_the_policy_and_keeps_snapshots_images_use() {
         .iter()
         .map(|d| (d.snapshot.set_id.clone(), d.keep))
         .collect();
-    let want: Vec<(String, bool)> = [("s6", true), ("s5", true), ("s4", false), ("s3", false), ("s2", true), ("s1", false)]
-        .iter()
-        .map(|(l, k)| (set_id(l), *k))
-        .collect();
+    let want: Vec<(String, bool)> = [
+        ("s6", true),
+        ("s5", true),
+        ("s4", false),
+        ("s3", false),
+        ("s2", true),
+        ("s1", false),
+    ]
+    .iter()
+    .map(|(l, k)| (set_id(l), *k))
+    .collect();
     assert_eq!(decisions, want);
     assert_eq!(dry.removal.deregister, [s3_image.clone()]);
     assert_eq!(dry.removal.in_use.len(), 1);
     assert_eq!(dry.removal.in_use[0].snapshot_id, foreign_snap);
     assert_eq!(dry.removal.in_use[0].image_ids, [foreign.clone()]);
-    assert_eq!(ec2.sets(Some(&instance)).unwrap().len(), 6, "dry run deleted nothing");
+    assert_eq!(
+        ec2.sets(Some(&instance)).unwrap().len(),
+        6,
+        "dry run deleted nothing"
+    );
 
-    let done = forget(&ec2, &ForgetOptions { dry_run: false, ..o }).unwrap();
+    let done = forget(
+        &ec2,
+        &ForgetOptions {
+            dry_run: false,
+            ..o
+        },
+    )
+    .unwrap();
     assert_eq!(done.removal.delete.len(), 3, "{:?}", done.removal);
     let left: Vec<String> = ec2
         .sets(Some(&instance))
@@ -397,7 +485,10 @@ fn forget_applies_the_policy_and_keeps_snapshots_images_use() {
         .iter()
         .map(|s| s.set_id.clone())
         .collect();
-    assert_eq!(left, [set_id("s6"), set_id("s5"), set_id("s2"), set_id("s1")]);
+    assert_eq!(
+        left,
+        [set_id("s6"), set_id("s5"), set_id("s2"), set_id("s1")]
+    );
     let s1 = snapshots_tagged(&ec2, tags::SET, &set_id("s1"));
     assert_eq!(s1.len(), 1, "only the snapshot in use is left of s1");
     assert_eq!(s1[0].snapshot_id(), Some(foreign_snap.as_str()));
@@ -406,7 +497,10 @@ fn forget_applies_the_policy_and_keeps_snapshots_images_use() {
         gone.is_none() || gone.unwrap().state().map(|s| s.as_str()) == Some("deregistered"),
         "the image of s3 is deregistered"
     );
-    assert!(ec2.image(&foreign).unwrap().is_some(), "the foreign image stays");
+    assert!(
+        ec2.image(&foreign).unwrap().is_some(),
+        "the foreign image stays"
+    );
 }
 
 #[test]
@@ -428,5 +522,8 @@ fn a_missing_instance_is_a_clear_not_found() {
     )
     .unwrap_err();
     assert_eq!(e.kind(), Kind::NotFound, "{e}");
-    assert!(e.to_string().contains("no snapshot set of this instance"), "{e}");
+    assert!(
+        e.to_string().contains("no snapshot set of this instance"),
+        "{e}"
+    );
 }

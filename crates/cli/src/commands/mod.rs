@@ -5,6 +5,7 @@ mod backup;
 mod cat;
 mod check;
 mod diff;
+mod ec2;
 mod find;
 mod forget;
 mod init;
@@ -36,5 +37,6 @@ pub fn run(command: Command, s: &Settings) -> Result<i32> {
         Command::Diff(a) => diff::run(a, s),
         Command::Stats(a) => stats::run(a, s),
         Command::Find(a) => find::run(a, s),
+        Command::Ec2(c) => ec2::run(c, s),
     }
 }

@@ -33,7 +33,9 @@ pub fn config() -> sdk::config::Builder {
         .behavior_version_latest()
         .endpoint_url(endpoint())
         .region(sdk::config::Region::new("us-east-1"))
-        .credentials_provider(sdk::config::Credentials::new("test", "test", None, None, "test"))
+        .credentials_provider(sdk::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
 }
 
 /// A coffer_ec2 client for the test server.
@@ -54,7 +56,11 @@ pub fn unique(what: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos();
-    format!("{what}-{}-{t}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{what}-{}-{t}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// An IAM call on moto's query API (no SDK for IAM in the tree; the test
@@ -68,7 +74,11 @@ pub fn iam(params: &[(&str, &str)]) -> String {
         cmd.args(["--data-urlencode", &format!("{k}={v}")]);
     }
     let out = cmd.output().expect("curl");
-    assert!(out.status.success(), "IAM {params:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "IAM {params:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -111,7 +121,12 @@ pub fn source(ec2: &Ec2) -> Source {
         .unwrap()
         .to_string();
     let subnet_id = ec2
-        .block_on(c.create_subnet().vpc_id(&vpc).cidr_block("10.7.1.0/24").send())
+        .block_on(
+            c.create_subnet()
+                .vpc_id(&vpc)
+                .cidr_block("10.7.1.0/24")
+                .send(),
+        )
         .unwrap()
         .subnet()
         .unwrap()
@@ -130,10 +145,22 @@ pub fn source(ec2: &Ec2) -> Source {
         .group_id()
         .unwrap()
         .to_string();
-    ec2.block_on(c.create_key_pair().key_name(&name).send()).unwrap();
-    iam(&[("Action", "CreateRole"), ("RoleName", &name), ("AssumeRolePolicyDocument", "{}")]);
-    let out = iam(&[("Action", "CreateInstanceProfile"), ("InstanceProfileName", &name)]);
-    iam(&[("Action", "AddRoleToInstanceProfile"), ("InstanceProfileName", &name), ("RoleName", &name)]);
+    ec2.block_on(c.create_key_pair().key_name(&name).send())
+        .unwrap();
+    iam(&[
+        ("Action", "CreateRole"),
+        ("RoleName", &name),
+        ("AssumeRolePolicyDocument", "{}"),
+    ]);
+    let out = iam(&[
+        ("Action", "CreateInstanceProfile"),
+        ("InstanceProfileName", &name),
+    ]);
+    iam(&[
+        ("Action", "AddRoleToInstanceProfile"),
+        ("InstanceProfileName", &name),
+        ("RoleName", &name),
+    ]);
     let profile_arn = between(&out, "<Arn>", "</Arn>");
     let run = ec2
         .block_on(
@@ -145,7 +172,11 @@ pub fn source(ec2: &Ec2) -> Source {
                 .subnet_id(&subnet_id)
                 .security_group_ids(&security_group)
                 .key_name(&name)
-                .iam_instance_profile(IamInstanceProfileSpecification::builder().arn(&profile_arn).build())
+                .iam_instance_profile(
+                    IamInstanceProfileSpecification::builder()
+                        .arn(&profile_arn)
+                        .build(),
+                )
                 .tag_specifications(
                     TagSpecification::builder()
                         .resource_type(ResourceType::Instance)
@@ -158,7 +189,12 @@ pub fn source(ec2: &Ec2) -> Source {
         .unwrap();
     let inst = &run.instances()[0];
     let instance_id = inst.instance_id().unwrap().to_string();
-    let az = inst.placement().unwrap().availability_zone().unwrap().to_string();
+    let az = inst
+        .placement()
+        .unwrap()
+        .availability_zone()
+        .unwrap()
+        .to_string();
     let data_volume = ec2
         .block_on(
             c.create_volume()
@@ -212,7 +248,12 @@ pub fn snapshots_tagged(ec2: &Ec2, key: &str, value: &str) -> Vec<sdk::types::Sn
         ec2.client()
             .describe_snapshots()
             .owner_ids("self")
-            .filters(Filter::builder().name(format!("tag:{key}")).values(value).build())
+            .filters(
+                Filter::builder()
+                    .name(format!("tag:{key}"))
+                    .values(value)
+                    .build(),
+            )
             .send(),
     )
     .unwrap()
