@@ -132,7 +132,9 @@ fn snapshot_image_launch_round_trip() {
         Some("uefi"),
         "from the source AMI"
     );
-    let bdm: Vec<(String, String, bool, Option<i32>, Option<String>)> = req
+    // (device, snapshot, delete on termination, size, volume type)
+    type Mapping = (String, String, bool, Option<i32>, Option<String>);
+    let bdm: Vec<Mapping> = req
         .block_device_mappings()
         .iter()
         .map(|m| {
@@ -460,10 +462,13 @@ fn forget_applies_the_policy_and_keeps_snapshots_images_use() {
     .map(|(l, k)| (set_id(l), *k))
     .collect();
     assert_eq!(decisions, want);
-    assert_eq!(dry.removal.deregister, [s3_image.clone()]);
+    assert_eq!(dry.removal.deregister, std::slice::from_ref(&s3_image));
     assert_eq!(dry.removal.in_use.len(), 1);
     assert_eq!(dry.removal.in_use[0].snapshot_id, foreign_snap);
-    assert_eq!(dry.removal.in_use[0].image_ids, [foreign.clone()]);
+    assert_eq!(
+        dry.removal.in_use[0].image_ids,
+        std::slice::from_ref(&foreign)
+    );
     assert_eq!(
         ec2.sets(Some(&instance)).unwrap().len(),
         6,
