@@ -435,6 +435,9 @@ pub struct Ec2LaunchArgs {
     /// Instance type instead of the original's
     #[arg(long, value_name = "TYPE")]
     pub instance_type: Option<String>,
+    /// How long to wait for a pending image to become available
+    #[arg(long, value_name = "DURATION", default_value = "30m")]
+    pub timeout: String,
     /// Show the RunInstances request; launch nothing
     #[arg(short = 'n', long)]
     pub dry_run: bool,

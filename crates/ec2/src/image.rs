@@ -17,11 +17,13 @@ use crate::client::Ec2;
 use crate::facts::InstanceFacts;
 use crate::sets::SnapshotSet;
 use crate::tags;
+use crate::wait::{Clock, SnapshotState, wait_completed};
 use aws_sdk_ec2::types::{
     ArchitectureValues, BlockDeviceMapping, BootModeValues, EbsBlockDevice, ResourceType, Tag,
     TagSpecification, TpmSupportValues, VolumeType,
 };
 use coffer_core::{Error, Kind, Result};
+use std::time::Duration;
 
 /// Everything RegisterImage will be asked.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -266,6 +268,45 @@ pub fn register(ec2: &Ec2, set: &SnapshotSet, name: &str, dry_run: bool) -> Resu
 pub fn image(ec2: &Ec2, o: &ImageOptions) -> Result<ImageResult> {
     let set = find_set(ec2, &o.instance_id, o.set_id.as_deref(), None)?;
     register(ec2, &set, &o.name, o.dry_run)
+}
+
+/// Waits until image `id` is `available` (RegisterImage returns while it is
+/// still `pending`, and RunInstances refuses a pending image).
+pub fn wait_available(
+    ec2: &Ec2,
+    id: &str,
+    clock: &mut dyn Clock,
+    interval: Duration,
+    timeout: Duration,
+) -> Result<()> {
+    wait_completed(
+        clock,
+        interval,
+        timeout,
+        || {
+            let out = ec2
+                .block_on(ec2.client().describe_images().image_ids(id).send())
+                .map_err(|e| crate::error::map_err(e, "describe image", id))?;
+            let state = out
+                .images()
+                .first()
+                .and_then(|i| i.state())
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default();
+            Ok(vec![SnapshotState {
+                snapshot_id: id.to_string(),
+                state: match state.as_str() {
+                    "available" => "completed".into(),
+                    "failed" | "error" | "invalid" | "deregistered" => "error".into(),
+                    _ => "pending".into(),
+                },
+                percent: 0,
+                message: Some(format!("image is {state}")),
+            }])
+        },
+        |_| {},
+    )
+    .map(|_| ())
 }
 
 #[cfg(test)]

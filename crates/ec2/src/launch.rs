@@ -15,6 +15,9 @@ use aws_sdk_ec2::types::{
 };
 use coffer_core::{Error, Kind, Result};
 
+/// Between checks whether an image is available (it takes seconds to minutes).
+pub const WAIT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Everything RunInstances will be asked.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct LaunchPlan {
@@ -128,6 +131,8 @@ pub struct LaunchOptions {
     pub like: Option<String>,
     pub instance_type: Option<String>,
     pub dry_run: bool,
+    /// How long to wait for a pending image to become available.
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -142,7 +147,11 @@ pub struct LaunchResult {
 /// `coffer ec2 launch`: with `--like`, copies that instance; else, for an
 /// image coffer made, the instance it was made from (as it is now, or as
 /// its snapshot set recorded it if it is gone); else only `--instance-type`.
-pub fn run(ec2: &Ec2, o: &LaunchOptions) -> Result<LaunchResult> {
+pub fn run(
+    ec2: &Ec2,
+    o: &LaunchOptions,
+    clock: &mut dyn crate::wait::Clock,
+) -> Result<LaunchResult> {
     let (like, facts) = match &o.like {
         Some(id) => (Some(id.clone()), Some(ec2.facts(id)?)),
         None => {
@@ -179,6 +188,8 @@ pub fn run(ec2: &Ec2, o: &LaunchOptions) -> Result<LaunchResult> {
     let launched = if o.dry_run {
         None
     } else {
+        // An image registered a moment ago may still be pending.
+        crate::image::wait_available(ec2, &o.image_id, clock, WAIT_INTERVAL, o.timeout)?;
         Some(launch(ec2, &p)?)
     };
     Ok(LaunchResult {

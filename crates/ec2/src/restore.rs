@@ -9,10 +9,9 @@
 //! restore twice does not register twice.
 
 use crate::client::Ec2;
-use crate::error::map_err;
-use crate::image::{ImagePlan, facts_for, find_set, register};
+use crate::image::{ImagePlan, facts_for, find_set, register, wait_available};
 use crate::launch::{LaunchPlan, Launched, launch, plan as launch_plan};
-use crate::wait::{Clock, SnapshotState, wait_completed};
+use crate::wait::Clock;
 use coffer_core::{Error, Kind, Result};
 use std::time::Duration;
 
@@ -95,43 +94,4 @@ pub fn restore(ec2: &Ec2, o: &RestoreOptions, clock: &mut dyn Clock) -> Result<R
         launch: plan,
         launched,
     })
-}
-
-/// Waits until image `id` is `available` (RegisterImage returns while it is
-/// still `pending`, and RunInstances refuses a pending image).
-pub fn wait_available(
-    ec2: &Ec2,
-    id: &str,
-    clock: &mut dyn Clock,
-    interval: Duration,
-    timeout: Duration,
-) -> Result<()> {
-    wait_completed(
-        clock,
-        interval,
-        timeout,
-        || {
-            let out = ec2
-                .block_on(ec2.client().describe_images().image_ids(id).send())
-                .map_err(|e| map_err(e, "describe image", id))?;
-            let state = out
-                .images()
-                .first()
-                .and_then(|i| i.state())
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default();
-            Ok(vec![SnapshotState {
-                snapshot_id: id.to_string(),
-                state: match state.as_str() {
-                    "available" => "completed".into(),
-                    "failed" | "error" | "invalid" | "deregistered" => "error".into(),
-                    _ => "pending".into(),
-                },
-                percent: 0,
-                message: Some(format!("image is {state}")),
-            }])
-        },
-        |_| {},
-    )
-    .map(|_| ())
 }

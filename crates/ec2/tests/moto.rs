@@ -180,7 +180,9 @@ fn snapshot_image_launch_round_trip() {
             like: None,
             instance_type: None,
             dry_run: false,
+            timeout: Duration::from_secs(30),
         },
+        &mut SystemClock::start(),
     )
     .unwrap();
     assert_eq!(l.like.as_deref(), Some(src.instance_id.as_str()));

@@ -109,7 +109,7 @@ fn snapshot(a: Ec2SnapshotArgs, ec2: &Ec2, s: &Settings) -> Result<i32> {
             "instance_id": r.instance_id,
             "volumes": r.volumes,
             "tags": r.tags,
-            "set": r.set,
+            "set": r.set.as_ref().map(set_json),
         }))?;
         return Ok(0);
     }
@@ -256,7 +256,9 @@ fn launch(a: Ec2LaunchArgs, ec2: &Ec2, s: &Settings) -> Result<i32> {
             like: a.like,
             instance_type: a.instance_type,
             dry_run: a.dry_run,
+            timeout: parse_duration(&a.timeout)?,
         },
+        &mut SystemClock::start(),
     )?;
     if s.json {
         json(

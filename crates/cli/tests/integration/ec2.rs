@@ -46,6 +46,8 @@ fn snapshot_image_launch_list_forget_with_the_binary() {
     let v = snap.ok().json();
     let set_id = v["set_id"].as_str().unwrap().to_string();
     assert_eq!(v["set"]["snapshots"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(v["set"]["state"], "completed");
+    assert_eq!(v["set"]["size_gib"], 13, "8 GiB root + 5 GiB data");
 
     // The image, with moto's recorder on to see the request the binary sends.
     let name = fixture::unique("cli-img");
