@@ -104,6 +104,24 @@ impl Ec2 {
         self.facts_of(&inst)
     }
 
+    /// The facts of instance `id` if it still runs or could run again;
+    /// `None` if it does not exist or is terminated (or terminating: EC2
+    /// then no longer reports its subnet and security groups).
+    pub fn live_facts(&self, id: &str) -> Result<Option<InstanceFacts>> {
+        match self.instance(id) {
+            Ok(inst) => {
+                let state = inst.state().and_then(|s| s.name()).map(|n| n.as_str());
+                if matches!(state, Some("terminated" | "shutting-down")) {
+                    Ok(None)
+                } else {
+                    self.facts_of(&inst).map(Some)
+                }
+            }
+            Err(e) if e.kind() == Kind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     pub fn facts_of(&self, inst: &Instance) -> Result<InstanceFacts> {
         let id = inst.instance_id().unwrap_or_default();
         let image = inst

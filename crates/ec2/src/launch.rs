@@ -146,7 +146,7 @@ pub struct LaunchResult {
 
 /// `coffer ec2 launch`: with `--like`, copies that instance; else, for an
 /// image coffer made, the instance it was made from (as it is now, or as
-/// its snapshot set recorded it if it is gone); else only `--instance-type`.
+/// its snapshot set recorded it if it is gone or terminated); else only `--instance-type`.
 pub fn run(
     ec2: &Ec2,
     o: &LaunchOptions,
@@ -161,14 +161,13 @@ pub fn run(
             let t = crate::client::tag_map(image.tags());
             match t.get(tags::INSTANCE) {
                 Some(src) => {
-                    let facts = match ec2.facts(src) {
-                        Ok(f) => f,
-                        Err(e) if e.kind() == Kind::NotFound => {
+                    let facts = match ec2.live_facts(src)? {
+                        Some(f) => f,
+                        None => {
                             let set = t.get(tags::SET).map(String::as_str);
                             let set = crate::image::find_set(ec2, src, set, None)?;
                             crate::image::facts_for(ec2, &set)?
                         }
-                        Err(e) => return Err(e),
                     };
                     (Some(src.clone()), Some(facts))
                 }

@@ -3,8 +3,8 @@
 //! instance launched like the original.
 //!
 //! Works when the original is gone: the launch copies the original as it is
-//! now if it can still be described, else the facts recorded in the set's
-//! tags at snapshot time (type, subnet, security groups, key, IAM profile,
+//! now if it exists and is not terminated, else the facts recorded in the
+//! set's tags at snapshot time (type, subnet, security groups, key, IAM profile,
 //! Name). An image coffer already made from the set is reused, so running
 //! restore twice does not register twice.
 
@@ -46,19 +46,18 @@ pub struct RestoreResult {
 /// Restores (see the module docs).
 pub fn restore(ec2: &Ec2, o: &RestoreOptions, clock: &mut dyn Clock) -> Result<RestoreResult> {
     let set = find_set(ec2, &o.instance_id, None, o.at)?;
-    let (like, original_exists) = match ec2.facts(&o.instance_id) {
-        Ok(f) => (f, true),
-        Err(e) if e.kind() == Kind::NotFound => (
-            facts_for(ec2, &set).map_err(|_| {
+    let (like, original_exists) = match ec2.live_facts(&o.instance_id)? {
+        Some(f) => (f, true),
+        None => {
+            let f = facts_for(ec2, &set).map_err(|_| {
                 Error::at(
                     Kind::NotFound,
                     "the instance is gone and its snapshot set records nothing to launch it like",
                     &o.instance_id,
                 )
-            })?,
-            false,
-        ),
-        Err(e) => return Err(e),
+            })?;
+            (f, false)
+        }
     };
     let reuse = set
         .images

@@ -304,6 +304,38 @@ fn restore_when_the_instance_is_gone() {
     assert_eq!(again.image_id, r.image_id);
 }
 
+#[test]
+fn restore_after_terminate_uses_what_the_set_recorded() {
+    let ec2 = ec2();
+    let src = source(&ec2);
+    snapshot(&ec2, &snap_opts(&src.instance_id, Volumes::Root)).unwrap();
+    ec2.block_on(
+        ec2.client()
+            .terminate_instances()
+            .instance_ids(&src.instance_id)
+            .send(),
+    )
+    .unwrap();
+    let o = RestoreOptions {
+        instance_id: src.instance_id.clone(),
+        at: None,
+        instance_type: Some("t3.small".into()),
+        dry_run: false,
+        timeout: Duration::from_secs(30),
+        interval: Duration::from_millis(200),
+    };
+    let r = restore(&ec2, &o, &mut SystemClock::start()).unwrap();
+    assert!(!r.original_exists, "a terminated instance counts as gone");
+    let new = describe(&ec2, &r.launched.unwrap().instance_id);
+    assert_eq!(new.instance_type().map(|t| t.as_str()), Some("t3.small"));
+    assert_eq!(new.subnet_id(), Some(src.subnet_id.as_str()));
+    assert_eq!(new.key_name(), Some(src.key_name.as_str()));
+    assert_eq!(
+        new.iam_instance_profile().and_then(|p| p.arn()),
+        Some(src.profile_arn.as_str())
+    );
+}
+
 fn rand_u64() -> u64 {
     use std::hash::{BuildHasher, RandomState};
     RandomState::new().hash_one(unique("r"))
