@@ -89,11 +89,6 @@ impl Settings {
         s
     }
 
-    /// `--endpoint-url` and `--region`, for the EC2 commands.
-    pub fn aws_endpoint_region(&self) -> (Option<String>, Option<String>) {
-        (self.store.s3.endpoint.clone(), self.store.s3.region.clone())
-    }
-
     pub fn store(&self) -> Result<Arc<dyn Store>> {
         open_store(&self.repo, &self.store)
     }

@@ -2,12 +2,12 @@
 //! their retention. Each subcommand builds options, makes one coffer_ec2
 //! call and renders the result as text or JSON. Progress goes to stderr.
 
+use crate::args::Global;
 use crate::args::{
     Ec2Command, Ec2ForgetArgs, Ec2ImageArgs, Ec2LaunchArgs, Ec2ListArgs, Ec2RestoreArgs,
     Ec2SnapshotArgs,
 };
 use crate::output::{json, time, time_rfc3339};
-use crate::settings::Settings;
 use coffer_core::Result;
 use coffer_core::maintain::retention::{Policy, Span};
 use coffer_ec2::forget::{ForgetOptions, ForgetResult};
@@ -23,9 +23,13 @@ use std::time::Duration;
 /// Exit code when forget had to keep snapshots an image still uses.
 const EXIT_INCOMPLETE: i32 = coffer_core::error::EXIT_INCOMPLETE;
 
-pub fn run(c: Ec2Command, s: &Settings) -> Result<i32> {
-    let (endpoint, region) = s.aws_endpoint_region();
-    let connect = || Ec2::connect(&Ec2Settings { endpoint, region });
+pub fn run(c: Ec2Command, s: &Global) -> Result<i32> {
+    let connect = || {
+        Ec2::connect(&Ec2Settings {
+            endpoint: s.endpoint_url.clone(),
+            region: s.region.clone(),
+        })
+    };
     match c {
         Ec2Command::Snapshot(a) => snapshot(a, &connect()?, s),
         Ec2Command::Image(a) => image(a, &connect()?, s),
@@ -70,7 +74,7 @@ fn progress_line(quiet: bool) -> impl FnMut(&[SnapshotState]) {
     }
 }
 
-fn snapshot(a: Ec2SnapshotArgs, ec2: &Ec2, s: &Settings) -> Result<i32> {
+fn snapshot(a: Ec2SnapshotArgs, ec2: &Ec2, s: &Global) -> Result<i32> {
     let user_tags = a
         .tags
         .iter()
@@ -191,7 +195,7 @@ fn print_image_plan(p: &ImagePlan) {
     }
 }
 
-fn image(a: Ec2ImageArgs, ec2: &Ec2, s: &Settings) -> Result<i32> {
+fn image(a: Ec2ImageArgs, ec2: &Ec2, s: &Global) -> Result<i32> {
     let r = coffer_ec2::image::image(
         ec2,
         &ImageOptions {
@@ -248,7 +252,7 @@ fn print_launched(l: &Launched, image: &str) {
     );
 }
 
-fn launch(a: Ec2LaunchArgs, ec2: &Ec2, s: &Settings) -> Result<i32> {
+fn launch(a: Ec2LaunchArgs, ec2: &Ec2, s: &Global) -> Result<i32> {
     let r = coffer_ec2::launch::run(
         ec2,
         &LaunchOptions {
@@ -293,7 +297,7 @@ fn set_json(set: &SnapshotSet) -> serde_json::Value {
     })
 }
 
-fn list(a: Ec2ListArgs, ec2: &Ec2, s: &Settings) -> Result<i32> {
+fn list(a: Ec2ListArgs, ec2: &Ec2, s: &Global) -> Result<i32> {
     let sets = ec2.sets(a.instance.as_deref())?;
     let mut images = ec2.images(true)?;
     if let Some(i) = &a.instance {
@@ -350,7 +354,7 @@ fn list(a: Ec2ListArgs, ec2: &Ec2, s: &Settings) -> Result<i32> {
     Ok(0)
 }
 
-fn forget(a: Ec2ForgetArgs, ec2: &Ec2, s: &Settings) -> Result<i32> {
+fn forget(a: Ec2ForgetArgs, ec2: &Ec2, s: &Global) -> Result<i32> {
     let o = ForgetOptions {
         policy: Policy {
             last: a.keep_last,
@@ -464,7 +468,7 @@ fn forget_json(r: &ForgetResult, dry_run: bool) -> Result<()> {
     }))
 }
 
-fn restore(a: Ec2RestoreArgs, ec2: &Ec2, s: &Settings) -> Result<i32> {
+fn restore(a: Ec2RestoreArgs, ec2: &Ec2, s: &Global) -> Result<i32> {
     let o = RestoreOptions {
         instance_id: a.instance.clone(),
         at: a

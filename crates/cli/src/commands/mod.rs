@@ -17,11 +17,18 @@ mod snapshots;
 mod stats;
 mod unlock;
 
-use crate::args::Command;
+use crate::args::{Command, Global};
 use crate::settings::Settings;
 use coffer_core::Result;
 
-pub fn run(command: Command, s: &Settings) -> Result<i32> {
+pub fn run(command: Command, g: &Global) -> Result<i32> {
+    let s = match command {
+        // The EC2 commands use no repository: they need neither its settings
+        // nor HOME to find the default one (a systemd service may not have it).
+        Command::Ec2(c) => return ec2::run(c, g),
+        _ => Settings::new(g)?,
+    };
+    let s = &s;
     match command {
         Command::Init(a) => init::run(a, s),
         Command::Backup(a) => backup::run(a, s),
@@ -37,6 +44,6 @@ pub fn run(command: Command, s: &Settings) -> Result<i32> {
         Command::Diff(a) => diff::run(a, s),
         Command::Stats(a) => stats::run(a, s),
         Command::Find(a) => find::run(a, s),
-        Command::Ec2(c) => ec2::run(c, s),
+        Command::Ec2(c) => ec2::run(c, g),
     }
 }

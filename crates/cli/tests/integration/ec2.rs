@@ -272,3 +272,20 @@ fn missing_permissions_are_named() {
         o.stderr
     );
 }
+
+#[test]
+fn needs_no_repository_nor_home() {
+    // As a systemd service runs it: no HOME, no repository settings.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_coffer"))
+        .args(["ec2", "list", "--instance", "i-0123456789abcdef0"])
+        .env_clear()
+        .env("AWS_ENDPOINT_URL", fixture::endpoint())
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 snapshot set(s), 0 image(s)"));
+}
