@@ -60,17 +60,33 @@ fn age(ns: i64, now: i64) -> String {
     }
 }
 
-fn progress_line(quiet: bool) -> impl FnMut(&[SnapshotState]) {
+/// Progress of `--wait`, printed when it changes: a line on stderr, or with
+/// `--json` a `{"message_type":"status",…}` line on stdout (as `backup`).
+fn progress(quiet: bool, json: bool) -> impl FnMut(&[SnapshotState]) {
+    let mut last = None;
     move |states: &[SnapshotState]| {
-        if quiet {
+        let percent = overall_percent(states);
+        let done = states.iter().filter(|s| s.state == "completed").count();
+        if quiet || last == Some((percent, done)) {
             return;
         }
-        let done = states.iter().filter(|s| s.state == "completed").count();
-        eprintln!(
-            "waiting for snapshots: {}% ({done} of {} completed)",
-            overall_percent(states),
-            states.len()
-        );
+        last = Some((percent, done));
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "message_type": "status",
+                    "percent_done": percent as f64 / 100.0,
+                    "snapshots_done": done,
+                    "total_snapshots": states.len(),
+                })
+            );
+        } else {
+            eprintln!(
+                "waiting for snapshots: {percent}% ({done} of {} completed)",
+                states.len()
+            );
+        }
     }
 }
 
@@ -103,7 +119,7 @@ fn snapshot(a: Ec2SnapshotArgs, ec2: &Ec2, s: &Global) -> Result<i32> {
             &mut clock,
             Duration::from_secs(a.poll_interval.max(1)),
             timeout,
-            progress_line(s.quiet || s.json),
+            progress(s.quiet, s.json),
         )?);
     }
     if s.json {

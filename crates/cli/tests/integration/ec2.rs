@@ -43,7 +43,10 @@ fn snapshot_image_launch_list_forget_with_the_binary() {
         "env=ci",
         "--wait",
     ]);
-    let v = snap.ok().json();
+    let lines = snap.ok().json_lines();
+    assert_eq!(lines[0]["message_type"], "status", "{lines:?}");
+    assert_eq!(lines[0]["percent_done"], 1.0);
+    let v = lines.last().unwrap().clone();
     let set_id = v["set_id"].as_str().unwrap().to_string();
     assert_eq!(v["set"]["snapshots"].as_array().unwrap().len(), 2, "{v}");
     assert_eq!(v["set"]["state"], "completed");
@@ -124,6 +127,21 @@ fn snapshot_image_launch_list_forget_with_the_binary() {
     // A second set; forget --keep-last 1 removes the first and its image.
     let second = ec2(&["--json", "snapshot", "--instance", id, "--volumes", "root"]);
     let second_id = second.ok().json()["set_id"].as_str().unwrap().to_string();
+    let v = ec2(&[
+        "--json",
+        "forget",
+        "--keep-last",
+        "1",
+        "--instance",
+        id,
+        "--dry-run",
+    ])
+    .ok()
+    .json();
+    assert_eq!(v["dry_run"], true);
+    assert_eq!(v["groups"][0]["sets"][1]["set_id"], set_id.as_str());
+    assert_eq!(v["groups"][0]["sets"][1]["keep"], false);
+    assert_eq!(v["deregistered"][0], image_id.as_str());
     let dry = ec2(&["forget", "--keep-last", "1", "--instance", id, "--dry-run"]);
     assert!(
         dry.ok()
