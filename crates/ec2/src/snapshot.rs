@@ -92,10 +92,15 @@ pub fn snapshot(ec2: &Ec2, o: &SnapshotOptions) -> Result<SnapshotResult> {
     }
     let set_id = tags::new_set_id(o.now);
     let common = set_tags(&facts, &set_id, o.now, &o.tags);
-    if common.len() + 5 > 50 {
-        return Err(Error::invalid(
-            "too many tags: EC2 allows 50 per snapshot and coffer needs up to 23",
-        ));
+    // EC2 allows 50 tags per resource; each snapshot also gets up to 5
+    // per-volume tags (`tags::volume_tags`).
+    const MAX_TAGS: usize = 50;
+    const VOLUME_TAGS: usize = 5;
+    if common.len() + VOLUME_TAGS > MAX_TAGS {
+        return Err(Error::invalid(format!(
+            "too many --tag: EC2 allows {MAX_TAGS} tags per snapshot and coffer's own take {}",
+            common.len().saturating_sub(o.tags.len()) + VOLUME_TAGS
+        )));
     }
     let mut result = SnapshotResult {
         set_id: set_id.clone(),

@@ -253,6 +253,10 @@ fn bad_input_gets_one_clear_line_and_a_documented_code() {
         ),
         (&["forget"], "coffer: error: no policy given"),
         (
+            &["launch", "--image", "ami-0000000000000dead"],
+            "coffer: error: no such image",
+        ),
+        (
             &["restore", "--instance", "i-1", "--at", "yesterday"],
             "coffer: error: invalid time",
         ),
