@@ -90,6 +90,13 @@ pub enum Command {
     Stats(StatsArgs),
     /// Find which snapshots hold files matching a pattern
     Find(FindArgs),
+    /// Write files and directories as one tar archive (.tar, .tar.gz, .tar.zst)
+    /// to a file, stdout or S3, verified; no repository needed
+    Archive(ArchiveArgs),
+    /// Write a snapshot (or a path in it) as a standard tar stream
+    Export(ExportArgs),
+    /// Turn a tar archive (file, s3:// or -) into a snapshot, deduplicated
+    Import(ImportArgs),
     /// EC2: snapshot an instance's volumes, make a bootable image, launch it (docs/EC2.md)
     #[command(subcommand)]
     Ec2(Ec2Command),
@@ -364,6 +371,82 @@ pub struct UnlockArgs {
     /// Remove every lock, not only stale ones (only when no prune, check or forget runs)
     #[arg(long)]
     pub remove_all: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ArchiveArgs {
+    /// Files and directories to archive
+    #[arg(required_unless_present = "cleanup")]
+    pub paths: Vec<PathBuf>,
+    /// Where the archive goes: s3://bucket/key.tar.gz, a local file, or - for stdout
+    #[arg(long, value_name = "DEST", required_unless_present = "cleanup")]
+    pub to: Option<String>,
+    /// tar, tar.gz or tar.zst (default: from the destination's extension)
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Compression level (gzip 1-9, default 6; zstd 1-19, default 3)
+    #[arg(long)]
+    pub level: Option<i32>,
+    /// Compression threads (default: number of cores)
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Exclude paths matching this glob (repeatable; as for backup)
+    #[arg(short = 'e', long = "exclude")]
+    pub excludes: Vec<String>,
+    /// Read patterns to exclude from this file (one per line, '#' comments)
+    #[arg(long = "exclude-file")]
+    pub exclude_files: Vec<PathBuf>,
+    /// Do not cross filesystem boundaries below the given paths
+    #[arg(short = 'x', long)]
+    pub one_file_system: bool,
+    /// Storage class of the S3 object
+    #[arg(long, value_name = "CLASS", value_parser = ["STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"])]
+    pub storage_class: Option<String>,
+    /// Abort the incomplete multipart uploads (of killed runs) under the
+    /// s3:// prefix given with --to (or as the only path), then exit
+    #[arg(long)]
+    pub cleanup: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Snapshot: `latest`, an id or a unique id prefix
+    pub snapshot: String,
+    /// Path in the snapshot to export (default: everything)
+    pub path: Option<PathBuf>,
+    /// tar, tar.gz or tar.zst (default: from the output's extension; required for stdout)
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Where the archive goes: a file, s3://bucket/key, or - for stdout (default)
+    #[arg(short, long, value_name = "FILE", default_value = "-")]
+    pub output: String,
+    /// Compression level (gzip 1-9, default 6; zstd 1-19, default 3)
+    #[arg(long)]
+    pub level: Option<i32>,
+    /// Compression threads (default: number of cores)
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub filter: Filter,
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// The tar archive: a file, s3://bucket/key, or - for stdin (.tar, .tar.gz, .tar.zst;
+    /// the compression is recognized from the content)
+    pub archive: String,
+    /// Host name recorded in the snapshot (default: this machine's)
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Snapshot time (RFC 3339, e.g. 2024-05-01T03:00:00Z; default: the newest mtime in the archive)
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Tag the snapshot (repeatable)
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Directory the archive's relative names are placed under (default: /)
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub prefix: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]

@@ -81,6 +81,11 @@ impl Settings {
         })
     }
 
+    /// How to reach S3 (for objects outside a repository: archives).
+    pub fn s3(&self) -> &S3Settings {
+        &self.store.s3
+    }
+
     /// The same settings without the local cache: `check` must read what is
     /// in the store, not a cached copy of it.
     pub fn uncached(&self) -> Settings {
@@ -238,4 +243,19 @@ pub fn select_snapshots(
             .map(|sel| repo.find_snapshot(sel, &filter))
             .collect()
     }
+}
+
+/// A `--storage-class` / `--data-storage-class` value.
+pub fn storage_class(name: Option<&str>) -> Result<coffer_core::store::StorageClass> {
+    use coffer_core::store::StorageClass as C;
+    Ok(match name {
+        None | Some("STANDARD") => C::Standard,
+        Some("STANDARD_IA") => C::StandardIa,
+        Some("ONEZONE_IA") => C::OnezoneIa,
+        Some("INTELLIGENT_TIERING") => C::IntelligentTiering,
+        Some("GLACIER_IR") => C::GlacierIr,
+        Some("GLACIER") => C::Glacier,
+        Some("DEEP_ARCHIVE") => C::DeepArchive,
+        Some(other) => return Err(Error::invalid(format!("unknown storage class {other}"))),
+    })
 }

@@ -9,6 +9,8 @@
 #[macro_use]
 mod support;
 
+#[path = "integration/archive.rs"]
+mod archive;
 #[path = "integration/corruption.rs"]
 mod corruption;
 #[path = "integration/dedup.rs"]

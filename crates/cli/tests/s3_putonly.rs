@@ -151,3 +151,42 @@ fn rand_suffix() -> u32 {
         .unwrap();
     t.subsec_nanos() ^ std::process::id()
 }
+
+/// `coffer archive` with the same narrow credentials: the upload and its
+/// verification (HeadObject needs only GetObject) work; the multipart-upload
+/// cleanup and the SHA-256 tag, which the policy denies, are skipped with a
+/// note instead of failing the archive.
+#[test]
+fn archive_works_with_put_get_list_only_credentials() {
+    let m = moto();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    write_tree(&src);
+    // 20 MiB that do not compress: two parts, so the tag path runs too.
+    let mut big = Vec::with_capacity(20 << 20);
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    while big.len() < 20 << 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        big.extend_from_slice(&x.to_le_bytes());
+    }
+    std::fs::write(src.join("big.bin"), &big).unwrap();
+    let url = format!("s3://{}/archives/{}/a.tar", m.bucket, rand_suffix());
+    let out = coffer(
+        &m,
+        "unused",
+        &["archive", "--json", src.to_str().unwrap(), "--to", &url],
+    );
+    let stdout = ok(&out);
+    let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let d = &v["archive"]["delivered"];
+    assert_eq!(d["s3"]["parts"].as_u64(), Some(2), "{v}");
+    assert!(
+        d["s3"]["sha256_stored_as"]
+            .as_str()
+            .unwrap()
+            .starts_with("not stored"),
+        "{v}"
+    );
+}

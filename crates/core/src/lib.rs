@@ -3,6 +3,7 @@
 //! The order of the `mod` lines is the data flow and the allowed direction of
 //! dependencies: a module uses only those declared above it.
 
+pub mod archive;
 pub mod backup;
 pub mod blob;
 pub mod chunk;

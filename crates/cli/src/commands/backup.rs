@@ -4,13 +4,12 @@ use crate::settings::Settings;
 use coffer_core::backup::{BackupOptions, SERVER_EXCLUDES, backup, swap_files};
 use coffer_core::error::EXIT_INCOMPLETE;
 use coffer_core::id::SnapshotId;
-use coffer_core::store::StorageClass;
 use coffer_core::{Error, Result};
 use std::path::PathBuf;
 
 /// The lines of a list file (`--exclude-file`, `--files-from`): blank
 /// lines and lines starting with '#' are skipped; `what` names it in errors.
-fn read_list(f: &PathBuf, what: &str) -> Result<Vec<String>> {
+pub fn read_list(f: &PathBuf, what: &str) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(f)
         .map_err(|e| Error::io(format!("cannot read {what}"), f.display(), e))?;
     Ok(text
@@ -79,14 +78,7 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
     } else {
         s.connections
     };
-    opts.data_storage_class = match a.data_storage_class.as_deref() {
-        None | Some("STANDARD") => StorageClass::Standard,
-        Some("STANDARD_IA") => StorageClass::StandardIa,
-        Some("ONEZONE_IA") => StorageClass::OnezoneIa,
-        Some("INTELLIGENT_TIERING") => StorageClass::IntelligentTiering,
-        Some("GLACIER_IR") => StorageClass::GlacierIr,
-        Some(other) => return Err(Error::invalid(format!("unknown storage class {other}"))),
-    };
+    opts.data_storage_class = crate::settings::storage_class(a.data_storage_class.as_deref())?;
     if let Some(t) = a.threads {
         opts.threads = t.max(1);
     }

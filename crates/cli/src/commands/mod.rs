@@ -1,13 +1,16 @@
 //! One file per command; each builds options, makes one library call and
 //! renders the result as text or JSON. Each returns the exit code.
 
+mod archive;
 mod backup;
 mod cat;
 mod check;
 mod diff;
 mod ec2;
+mod export;
 mod find;
 mod forget;
+mod import;
 mod init;
 mod key;
 mod ls;
@@ -44,6 +47,9 @@ pub fn run(command: Command, g: &Global) -> Result<i32> {
         Command::Diff(a) => diff::run(a, s),
         Command::Stats(a) => stats::run(a, s),
         Command::Find(a) => find::run(a, s),
+        Command::Archive(a) => archive::run(a, s),
+        Command::Export(a) => export::run(a, s),
+        Command::Import(a) => import::run(a, s),
         Command::Ec2(c) => ec2::run(c, g),
     }
 }

@@ -20,6 +20,7 @@ mod walk;
 
 pub use exclude::{CACHEDIR_SIGNATURE, CACHEDIR_TAG, Excludes, SERVER_EXCLUDES, swap_files};
 pub use tree::Skipped;
+pub use walk::open_file;
 
 use crate::blob::BlobWriter;
 use crate::chunk::Chunker;
@@ -105,7 +106,7 @@ pub struct BackupResult {
 }
 
 /// Normalizes the requested paths: absolute, `.`/`..` resolved lexically.
-fn normalize(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+pub(crate) fn normalize(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     if paths.is_empty() {
         return Err(Error::invalid("nothing to back up: give at least one path"));
     }

@@ -10,9 +10,11 @@
 mod connect;
 mod errors;
 mod multipart;
+mod stream;
 
 pub use super::s3_settings::{ChecksumMode, S3Settings};
 pub use connect::connect;
+pub use stream::{ObjectReader, ObjectWriter, UploadReport};
 
 use super::{ObjectMeta, PutHints, StorageClass, Store};
 use crate::error::{Error, Kind, Result};

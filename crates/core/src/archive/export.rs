@@ -1,0 +1,131 @@
+//! A snapshot (or a path in it) as a standard tar stream: what `restore`
+//! would write, as an archive any `tar` extracts.
+//!
+//! Input: a repository, a snapshot's root tree, a start path. Output: pax
+//! members in tree order, named by their path in the snapshot without the
+//! leading `/` (so `tar -x -C /` puts them back where they were).
+//! Invariants: file content is the snapshot's blobs, checked (decrypted and
+//! hashed) as they are read, so a damaged repository fails the export
+//! instead of producing a wrong archive; sparse files keep their holes;
+//! names that share (dev, inode) become hardlinks; sockets are skipped.
+
+use super::write::{Follows, TarWriter};
+use crate::error::{Error, Result};
+use crate::format::tree::{Node, NodeKind};
+use crate::id::TreeId;
+use crate::maintain::ls::ls;
+use crate::progress::Progress;
+use crate::repo::Repository;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct ExportCounts {
+    pub files: u64,
+    pub dirs: u64,
+    pub links: u64,
+    pub other: u64,
+    pub content_bytes: u64,
+    pub sockets_skipped: u64,
+}
+
+/// The data regions of a file with `holes` (sorted, inside `size`).
+pub fn data_regions(holes: &[(u64, u64)], size: u64) -> Vec<(u64, u64)> {
+    let mut regions = Vec::new();
+    let mut at = 0;
+    for &(o, l) in holes {
+        if o > at {
+            regions.push((at, o - at));
+        }
+        at = o + l;
+    }
+    if at < size {
+        regions.push((at, size - at));
+    }
+    regions
+}
+
+fn sink_err(e: std::io::Error) -> Error {
+    Error::io("cannot write the archive", "stream", e)
+}
+
+/// Writes the tree at `start` of the snapshot `root` into `tar`.
+pub fn export<W: Write>(
+    repo: &Repository,
+    root: TreeId,
+    start: &Path,
+    tar: &mut TarWriter<W>,
+    progress: &dyn Progress,
+) -> Result<ExportCounts> {
+    let mut c = ExportCounts::default();
+    ls(repo, root, start, true, &mut |path: &Path, node: &Node| {
+        let mut name = path.as_os_str().as_bytes().to_vec();
+        while name.first() == Some(&b'/') {
+            name.remove(0);
+        }
+        if name.is_empty() {
+            name.push(b'.');
+        }
+        match node.kind {
+            NodeKind::Socket => {
+                progress.warning(path, "socket skipped (tar cannot hold sockets)");
+                c.sockets_skipped += 1;
+                return Ok(());
+            }
+            NodeKind::Dir => {
+                name.push(b'/');
+                c.dirs += 1;
+            }
+            _ => {}
+        }
+        let regions = (!node.holes.is_empty()).then(|| data_regions(&node.holes, node.size));
+        match tar
+            .begin(&name, node, regions.as_deref())
+            .map_err(sink_err)?
+        {
+            Follows::Data(_) => {
+                let mut n = 0u64;
+                for id in &node.content {
+                    let data = repo.read_blob(id)?;
+                    n += data.len() as u64;
+                    tar.data(&data).map_err(sink_err)?;
+                }
+                let short = tar.end().map_err(sink_err)?;
+                if short > 0 {
+                    return Err(Error::corrupt(
+                        format!("file content is {short} bytes shorter than its recorded size"),
+                        path.display(),
+                    ));
+                }
+                c.files += 1;
+                c.content_bytes += n;
+                progress.entry_done(path, n, node.size);
+            }
+            Follows::Nothing => {
+                tar.end().map_err(sink_err)?;
+                match node.kind {
+                    NodeKind::Dir => {}
+                    NodeKind::File => c.links += 1,
+                    _ => c.other += 1,
+                }
+                progress.entry_done(path, 0, 0);
+            }
+        }
+        Ok(())
+    })?;
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::data_regions;
+
+    #[test]
+    fn regions_are_the_complement_of_holes() {
+        assert_eq!(data_regions(&[], 10), vec![(0, 10)]);
+        assert_eq!(data_regions(&[(0, 4)], 10), vec![(4, 6)]);
+        assert_eq!(data_regions(&[(2, 3), (7, 3)], 10), vec![(0, 2), (5, 2)]);
+        assert_eq!(data_regions(&[(0, 10)], 10), Vec::<(u64, u64)>::new());
+    }
+}

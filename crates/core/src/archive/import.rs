@@ -1,0 +1,637 @@
+//! A tar archive becomes a snapshot: old `tar czf` backups join the
+//! deduplicated repository and restore like any backup.
+//!
+//! Input: a tar stream (plain, gzip or zstd, recognized by its first
+//! bytes): pax, ustar, GNU (long names, old sparse) and v7 members. Output:
+//! a snapshot whose trees hold every member at `prefix`/its name.
+//! Invariants: content is chunked and stored like a backup's (same blobs,
+//! so it dedups with them); pax sparse files (GNU formats 0.0, 0.1, 1.0)
+//! keep their holes; `SCHILY.xattr.*` become xattrs and `SCHILY.acl.*`
+//! become the ACL xattrs (unless the archive also carried those); hardlink
+//! members become names that share an inode number, so restore links them;
+//! a member whose name climbs out with `..` is refused (skipped and
+//! reported); directories the archive implies but does not hold are made
+//! with mode 0755 owned by root. Memory: the tree metadata of the archive
+//! (a few hundred bytes per entry), not its content.
+
+use super::pax::{acl_binary, dev_join};
+use super::read::{Member, TarReader};
+use crate::blob::BlobWriter;
+use crate::chunk::Chunker;
+use crate::error::{Error, Result};
+use crate::format::pack::BlobKind;
+use crate::format::snapshot::{Snapshot, Summary};
+use crate::format::tree::{Node, NodeKind, Tree, Xattr};
+use crate::fs::Owners;
+use crate::id::{SnapshotId, TreeId};
+use crate::progress::Progress;
+use crate::repo::Repository;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub host: String,
+    pub user: String,
+    /// ns since the epoch; default: the newest mtime in the archive.
+    pub time: Option<i64>,
+    pub tags: Vec<String>,
+    /// Where relative member names are placed (absolute).
+    pub prefix: PathBuf,
+    pub connections: usize,
+    /// Names the source in the snapshot's excludes-free record and errors.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImportResult {
+    pub id: SnapshotId,
+    pub snapshot: Snapshot,
+    /// Members left out, with the reason.
+    pub skipped: Vec<String>,
+}
+
+/// A directory being assembled.
+#[derive(Default)]
+struct Dir {
+    /// Its own member's metadata, if the archive had one.
+    node: Option<Node>,
+    dirs: BTreeMap<Vec<u8>, Dir>,
+    leaves: BTreeMap<Vec<u8>, Node>,
+}
+
+impl Dir {
+    fn dir_mut(&mut self, comps: &[Vec<u8>]) -> &mut Dir {
+        let mut d = self;
+        for c in comps {
+            d.leaves.remove(c);
+            d = d.dirs.entry(c.clone()).or_default();
+        }
+        d
+    }
+
+    fn leaf_mut(&mut self, comps: &[Vec<u8>]) -> Option<&mut Node> {
+        let (last, parents) = comps.split_last()?;
+        let mut d = self;
+        for c in parents {
+            d = d.dirs.get_mut(c)?;
+        }
+        d.leaves.get_mut(last)
+    }
+}
+
+/// Opens the input and undoes its compression (gzip, zstd or none).
+pub fn open_input(source: Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>> {
+    let mut r = BufReader::with_capacity(1 << 20, source);
+    let head = r
+        .fill_buf()
+        .map_err(|e| Error::io("cannot read", "archive", e))?
+        .to_vec();
+    Ok(if head.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::MultiGzDecoder::new(r))
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Box::new(zstd::Decoder::with_buffer(r).map_err(|e| Error::io("cannot read", "archive", e))?)
+    } else {
+        Box::new(r)
+    })
+}
+
+/// Name components of a member: no empty, `.` or leading `/`; `None` if
+/// it contains `..`.
+fn components(name: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    for c in name.split(|&b| b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => return None,
+            c => out.push(c.to_vec()),
+        }
+    }
+    Some(out)
+}
+
+/// A pax time (`secs[.frac]`, maybe negative) in ns.
+pub fn pax_ns(v: &[u8]) -> Option<i64> {
+    let s = std::str::from_utf8(v).ok()?.trim();
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s),
+    };
+    let (secs, frac) = s.split_once('.').unwrap_or((s, ""));
+    let secs: i64 = secs.parse().ok()?;
+    let mut f = frac.chars().take(9).collect::<String>();
+    while f.len() < 9 {
+        f.push('0');
+    }
+    let frac: i64 = f.parse().ok()?;
+    let ns = secs.checked_mul(1_000_000_000)?.checked_add(frac)?;
+    Some(if neg { -ns } else { ns })
+}
+
+fn num(v: &[u8]) -> Option<u64> {
+    std::str::from_utf8(v).ok()?.trim().parse().ok()
+}
+
+/// Reads one decimal number ended by `\n` (the pax 1.0 sparse map).
+fn map_number(r: &mut dyn Read, consumed: &mut u64) -> Option<u64> {
+    let mut s = Vec::new();
+    let mut b = [0u8; 1];
+    loop {
+        r.read_exact(&mut b).ok()?;
+        *consumed += 1;
+        if b[0] == b'\n' {
+            return num(&s);
+        }
+        s.push(b[0]);
+        if s.len() > 20 {
+            return None;
+        }
+    }
+}
+
+/// A sparse file's data regions (offset, length) and its real size.
+type SparseLayout = (Vec<(u64, u64)>, u64);
+
+struct Importer<'a> {
+    writer: &'a BlobWriter,
+    chunker: &'a Chunker,
+    owners: &'a Owners,
+    progress: &'a dyn Progress,
+    root: Dir,
+    /// Inode numbers given to files that have hardlinks, and their names.
+    links: HashMap<u64, u64>,
+    next_inode: u64,
+    newest: i64,
+    summary: Summary,
+    skipped: Vec<String>,
+    /// First components of members (the snapshot's paths).
+    tops: std::collections::BTreeSet<Vec<u8>>,
+    has_root: bool,
+    /// The archive's name, for errors.
+    source: &'a str,
+}
+
+impl Importer<'_> {
+    /// Chunks `len` bytes of `r` into blobs.
+    fn store(
+        &mut self,
+        r: &mut dyn Read,
+        len: u64,
+        what: &str,
+        content: &mut Vec<crate::id::BlobId>,
+    ) -> Result<u64> {
+        let writer = self.writer;
+        let mut n = 0u64;
+        let what = format!("{what} in {}", self.source);
+        self.chunker.chunks(r.take(len), len, &what, &mut |chunk| {
+            n += chunk.len() as u64;
+            let (id, _) = writer.add(BlobKind::Data, &chunk)?;
+            content.push(id);
+            Ok(())
+        })?;
+        if n != len {
+            return Err(Error::corrupt(
+                format!("archive ends inside a member ({n} of {len} bytes)"),
+                &what,
+            ));
+        }
+        Ok(n)
+    }
+
+    fn member(&mut self, m: Member, data: &mut dyn Read) -> Result<()> {
+        let get = |k: &str| m.pax(k).map(<[u8]>::to_vec);
+        let name = get("GNU.sparse.name").unwrap_or_else(|| m.name.clone());
+        let shown = String::from_utf8_lossy(&name).into_owned();
+        let Some(comps) = components(&name) else {
+            self.skip(&shown, "name contains `..`");
+            return Ok(());
+        };
+        let kind = match m.flag {
+            b'0' | b'7' if name.ends_with(b"/") => NodeKind::Dir,
+            b'0' | b'7' | b'S' | b'1' => NodeKind::File,
+            b'5' => NodeKind::Dir,
+            b'2' => NodeKind::Symlink,
+            b'3' => NodeKind::Chardev,
+            b'4' => NodeKind::Blockdev,
+            b'6' => NodeKind::Fifo,
+            other => {
+                self.skip(
+                    &shown,
+                    &format!("unsupported member type {:?}", other as char),
+                );
+                return Ok(());
+            }
+        };
+        let mtime = get("mtime").and_then(|v| pax_ns(&v)).unwrap_or(m.mtime);
+        self.newest = self.newest.max(mtime);
+        let mut node = Node {
+            name: comps.last().cloned().unwrap_or_default(),
+            kind,
+            mode: m.mode & 0o7777,
+            uid: u32::try_from(m.uid).unwrap_or(u32::MAX),
+            gid: u32::try_from(m.gid).unwrap_or(u32::MAX),
+            user: String::from_utf8_lossy(&m.user).into_owned(),
+            group: String::from_utf8_lossy(&m.group).into_owned(),
+            mtime,
+            atime: get("atime").and_then(|v| pax_ns(&v)).unwrap_or(0),
+            links: 1,
+            ..Node::default()
+        };
+        for (k, v) in &m.pax {
+            if let Some(x) = k.strip_prefix("SCHILY.xattr.") {
+                node.xattrs.push(Xattr {
+                    name: x.as_bytes().to_vec(),
+                    value: v.clone(),
+                });
+            }
+        }
+        for (key, xname) in [
+            ("SCHILY.acl.access", "system.posix_acl_access"),
+            ("SCHILY.acl.default", "system.posix_acl_default"),
+        ] {
+            if let Some(t) = get(key)
+                && !node.xattrs.iter().any(|x| x.name == xname.as_bytes())
+                && let Some(bin) = acl_binary(
+                    &String::from_utf8_lossy(&t),
+                    &|n| self.owners.uid_of(n),
+                    &|n| self.owners.gid_of(n),
+                )
+            {
+                node.xattrs.push(Xattr {
+                    name: xname.as_bytes().to_vec(),
+                    value: bin,
+                });
+            }
+        }
+        // The last value of a name wins, as when a tool applies them in order.
+        node.xattrs.reverse();
+        node.xattrs.sort_by(|a, b| a.name.cmp(&b.name));
+        node.xattrs.dedup_by(|a, b| a.name == b.name);
+        match m.flag {
+            b'2' => node.target = Some(m.link.clone()),
+            b'3' | b'4' => node.rdev = dev_join(m.devmajor, m.devminor),
+            b'1' => return self.hardlink(&shown, &comps, node, &m.link),
+            _ => {}
+        }
+        if kind == NodeKind::File {
+            self.content(&m, data, &mut node, &shown)?;
+            self.summary.files_new += 1;
+            self.summary.total_bytes += node.size;
+        } else if kind == NodeKind::Dir {
+            self.summary.dirs += 1;
+        } else {
+            self.summary.other_entries += 1;
+        }
+        self.progress
+            .entry_done(Path::new(&shown), node.size, node.size);
+        self.place(comps, node);
+        Ok(())
+    }
+
+    /// The data regions and real size of a sparse member (pax 0.0, 0.1 and
+    /// 1.0, old GNU), reading a 1.0 map from the front of `data`.
+    fn sparse_regions(
+        m: &Member,
+        data: &mut dyn Read,
+        shown: &str,
+    ) -> Result<Option<SparseLayout>> {
+        if let Some(gnu) = &m.gnu_sparse {
+            return Ok(Some(gnu.clone()));
+        }
+        let Some(real) = m
+            .pax("GNU.sparse.realsize")
+            .or_else(|| m.pax("GNU.sparse.size"))
+            .and_then(num)
+        else {
+            return Ok(None);
+        };
+        let bad_map = || Error::corrupt("malformed sparse map", shown);
+        if m.pax("GNU.sparse.major") == Some(b"1") {
+            let mut consumed = 0u64;
+            let n = map_number(data, &mut consumed).ok_or_else(bad_map)?;
+            let mut regions = Vec::new();
+            for _ in 0..n {
+                let o = map_number(data, &mut consumed).ok_or_else(bad_map)?;
+                let l = map_number(data, &mut consumed).ok_or_else(bad_map)?;
+                regions.push((o, l));
+            }
+            let pad = (512 - consumed % 512) % 512;
+            std::io::copy(&mut data.take(pad), &mut std::io::sink())
+                .map_err(|err| Error::io("cannot read", shown, err))?;
+            return Ok(Some((regions, real)));
+        }
+        if let Some(map) = m.pax("GNU.sparse.map") {
+            let nums: Option<Vec<u64>> = map.split(|&b| b == b',').map(num).collect();
+            let nums = nums.ok_or_else(bad_map)?;
+            return Ok(Some((
+                nums.chunks(2)
+                    .filter(|c| c.len() == 2)
+                    .map(|c| (c[0], c[1]))
+                    .collect(),
+                real,
+            )));
+        }
+        // 0.0: GNU.sparse.offset / GNU.sparse.numbytes pairs, in order.
+        let offsets = m
+            .pax
+            .iter()
+            .filter(|(k, _)| k == "GNU.sparse.offset")
+            .map(|(_, v)| num(v));
+        let lengths = m
+            .pax
+            .iter()
+            .filter(|(k, _)| k == "GNU.sparse.numbytes")
+            .map(|(_, v)| num(v));
+        let regions: Option<Vec<(u64, u64)>> =
+            offsets.zip(lengths).map(|(o, l)| Some((o?, l?))).collect();
+        Ok(Some((regions.ok_or_else(bad_map)?, real)))
+    }
+
+    fn content(
+        &mut self,
+        m: &Member,
+        data: &mut dyn Read,
+        node: &mut Node,
+        shown: &str,
+    ) -> Result<()> {
+        let mut content = Vec::new();
+        match Self::sparse_regions(m, data, shown)? {
+            Some((regions, real)) => {
+                let mut at = 0u64;
+                for (o, l) in regions {
+                    if o < at || o.checked_add(l).is_none_or(|end| end > real) {
+                        return Err(Error::corrupt("malformed sparse map", shown));
+                    }
+                    if o > at {
+                        node.holes.push((at, o - at));
+                    }
+                    if l > 0 {
+                        self.store(data, l, shown, &mut content)?;
+                    }
+                    at = o + l;
+                }
+                if at < real {
+                    node.holes.push((at, real - at));
+                }
+                node.size = real;
+            }
+            None => node.size = self.store(data, m.size, shown, &mut content)?,
+        }
+        self.summary.bytes_read += node.size;
+        node.content = content;
+        Ok(())
+    }
+
+    fn hardlink(
+        &mut self,
+        shown: &str,
+        comps: &[Vec<u8>],
+        mut node: Node,
+        target: &[u8],
+    ) -> Result<()> {
+        let Some(tcomps) = components(target) else {
+            self.skip(shown, "hardlink target contains `..`");
+            return Ok(());
+        };
+        let next = self.next_inode + 1;
+        let Some(first) = self
+            .root
+            .leaf_mut(&tcomps)
+            .filter(|n| n.kind == NodeKind::File)
+        else {
+            self.skip(
+                shown,
+                "hardlink to a file that is not in the archive before it",
+            );
+            return Ok(());
+        };
+        if first.inode == 0 {
+            first.inode = next;
+            self.next_inode = next;
+        }
+        let inode = first.inode;
+        let name = node.name.clone();
+        node = first.clone();
+        node.name = name;
+        *self.links.entry(inode).or_insert(1) += 1;
+        self.summary.files_new += 1;
+        self.summary.total_bytes += node.size;
+        self.place(comps.to_vec(), node);
+        Ok(())
+    }
+
+    fn place(&mut self, comps: Vec<Vec<u8>>, node: Node) {
+        match comps.first() {
+            None => {
+                self.has_root = true;
+                if node.kind == NodeKind::Dir {
+                    self.root.node = Some(node);
+                }
+                return;
+            }
+            Some(top) => {
+                self.tops.insert(top.clone());
+            }
+        }
+        let (last, parents) = comps.split_last().expect("not empty");
+        let parent = self.root.dir_mut(parents);
+        if node.kind == NodeKind::Dir {
+            parent.leaves.remove(last);
+            parent.dirs.entry(last.clone()).or_default().node = Some(node);
+        } else {
+            parent.dirs.remove(last);
+            parent.leaves.insert(last.clone(), node);
+        }
+    }
+
+    fn skip(&mut self, name: &str, why: &str) {
+        self.progress.warning(Path::new(name), why);
+        self.summary.errors += 1;
+        self.skipped.push(format!("{name}: {why}"));
+    }
+
+    /// Stores the trees of `d` bottom-up; returns its tree id.
+    fn save(&self, d: Dir, time: i64) -> Result<TreeId> {
+        let mut nodes = Vec::with_capacity(d.dirs.len() + d.leaves.len());
+        for (name, sub) in d.dirs {
+            let mut node = sub.node.clone().unwrap_or_else(|| implied_dir(time));
+            node.name = name;
+            node.kind = NodeKind::Dir;
+            node.subtree = Some(self.save(sub, time)?);
+            nodes.push(node);
+        }
+        for (_, mut node) in d.leaves {
+            if node.inode != 0 {
+                node.links = self.links.get(&node.inode).copied().unwrap_or(1);
+            }
+            nodes.push(node);
+        }
+        let (id, _) = self
+            .writer
+            .add(BlobKind::Tree, &Tree::new(nodes).encode())?;
+        Ok(id.tree())
+    }
+}
+
+/// A directory the archive implies but does not hold.
+fn implied_dir(time: i64) -> Node {
+    Node {
+        kind: NodeKind::Dir,
+        mode: 0o755,
+        user: "root".into(),
+        group: "root".into(),
+        mtime: time,
+        links: 1,
+        ..Node::default()
+    }
+}
+
+/// Imports the tar stream `input` into `repo` as a new snapshot.
+pub fn import(
+    repo: Arc<Repository>,
+    input: Box<dyn Read + Send>,
+    opts: &ImportOptions,
+    progress: &dyn Progress,
+) -> Result<ImportResult> {
+    let started = Instant::now();
+    if !opts.prefix.is_absolute() {
+        return Err(Error::invalid("--prefix must be an absolute path")
+            .with_location(opts.prefix.display()));
+    }
+    let prefix: Vec<Vec<u8>> =
+        components(opts.prefix.as_os_str().as_encoded_bytes()).ok_or_else(|| {
+            Error::invalid("--prefix must not contain ..").with_location(opts.prefix.display())
+        })?;
+    let chunker = Chunker::new(repo.config().chunker.clone(), repo.key().gear_seed);
+    let writer = BlobWriter::new(Arc::clone(&repo), opts.connections, Default::default());
+    let owners = Owners::new();
+    let mut imp = Importer {
+        writer: &writer,
+        chunker: &chunker,
+        owners: &owners,
+        progress,
+        root: Dir::default(),
+        links: HashMap::new(),
+        next_inode: 0,
+        newest: i64::MIN,
+        summary: Summary::default(),
+        skipped: Vec::new(),
+        tops: Default::default(),
+        has_root: false,
+        source: &opts.source,
+    };
+    let mut reader = TarReader::new(open_input(input)?);
+    let mut members = 0u64;
+    while let Some(m) = reader
+        .next_member()
+        .map_err(|e| Error::io("cannot read the archive", &opts.source, e))?
+    {
+        imp.member(m, &mut reader.data())?;
+        members += 1;
+    }
+    if members == 0 {
+        return Err(
+            Error::invalid("the archive holds no members (empty, or not a tar archive)")
+                .with_location(&opts.source),
+        );
+    }
+    let time = opts.time.unwrap_or(if imp.newest == i64::MIN {
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+    } else {
+        imp.newest
+    });
+    // Place the archive's tree under the prefix.
+    let mut tree = std::mem::take(&mut imp.root);
+    for c in prefix.iter().rev() {
+        let mut up = Dir::default();
+        up.dirs.insert(c.clone(), tree);
+        tree = up;
+    }
+    let prefix_path = PathBuf::from("/").join(&opts.prefix);
+    let paths: Vec<String> = if imp.has_root || imp.tops.is_empty() {
+        vec![prefix_path.to_string_lossy().into_owned()]
+    } else {
+        imp.tops
+            .iter()
+            .map(|t| {
+                prefix_path
+                    .join(String::from_utf8_lossy(t).as_ref())
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect()
+    };
+    let root = imp.save(tree, time)?;
+    let mut summary = std::mem::take(&mut imp.summary);
+    let skipped = std::mem::take(&mut imp.skipped);
+    drop(imp);
+    let (flushed, stats) = writer.finish()?;
+    summary.blobs_new = stats.blobs_new;
+    summary.bytes_new = stats.bytes_new;
+    summary.bytes_stored = stats.bytes_stored;
+    summary.duration_ns = started.elapsed().as_nanos() as u64;
+    let mut snapshot = Snapshot {
+        version: crate::format::FORMAT_VERSION,
+        time,
+        host: opts.host.clone(),
+        user: opts.user.clone(),
+        paths,
+        tags: opts.tags.clone(),
+        tree: root,
+        parent: None,
+        excludes: Vec::new(),
+        program_version: crate::VERSION.to_string(),
+        summary,
+    };
+    let (id, size) = repo.save_snapshot(&flushed, &snapshot)?;
+    snapshot.summary.bytes_stored += size;
+    Ok(ImportResult {
+        id,
+        snapshot,
+        skipped,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pax_times_parse_to_ns() {
+        assert_eq!(pax_ns(b"1700000000.5"), Some(1_700_000_000_500_000_000));
+        assert_eq!(pax_ns(b"12"), Some(12_000_000_000));
+        assert_eq!(pax_ns(b"-1.25"), Some(-1_250_000_000));
+        assert_eq!(pax_ns(b"1.123456789123"), Some(1_123_456_789));
+        assert_eq!(pax_ns(b"x"), None);
+        for ns in [
+            0i64,
+            1,
+            -1,
+            1_700_000_000_123_456_789,
+            -315_619_200_999_999_999,
+        ] {
+            assert_eq!(
+                pax_ns(super::super::pax::pax_time(ns).as_bytes()),
+                Some(ns),
+                "{ns}"
+            );
+        }
+    }
+
+    #[test]
+    fn member_names_are_cleaned_and_dotdot_refused() {
+        assert_eq!(
+            components(b"./etc//passwd"),
+            Some(vec![b"etc".to_vec(), b"passwd".to_vec()])
+        );
+        assert_eq!(
+            components(b"/abs/x"),
+            Some(vec![b"abs".to_vec(), b"x".to_vec()])
+        );
+        assert_eq!(components(b"./"), Some(vec![]));
+        assert_eq!(components(b"a/../../etc"), None);
+    }
+}

@@ -1,0 +1,272 @@
+//! The file system as a tar stream: walks the given paths (depth first,
+//! names in byte order, never following symlinks) and writes each entry
+//! with its metadata and content into a [`TarWriter`].
+//!
+//! Input: absolute paths, excludes, `one_file_system`. Output: members
+//! named like GNU tar names them (the path without its leading `/`,
+//! directories with a trailing `/`), and the counts of what was written.
+//! Invariants: an entry that cannot be opened or listed is left out and
+//! reported (the archive is then incomplete, exit 3); a file that changes
+//! while it is read still gets exactly the length its header declared;
+//! sparse files are written as pax sparse 1.0 (holes are not stored);
+//! sockets are skipped, as tar cannot hold them.
+
+use super::write::{Follows, TarWriter};
+use crate::backup::{Excludes, open_file};
+use crate::error::{Error, Result};
+use crate::format::tree::NodeKind;
+use crate::fs::at::Dir;
+use crate::fs::{Meta, read_node};
+use crate::fs::{Owners, sparse};
+use crate::progress::Progress;
+use std::ffi::OsStr;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Counts {
+    pub files: u64,
+    pub dirs: u64,
+    pub links: u64,
+    pub other: u64,
+    /// Bytes of file content (holes excluded).
+    pub content_bytes: u64,
+    /// Entries left out or cut short (they are listed in `errors`).
+    #[serde(skip)]
+    pub errors: Vec<(PathBuf, String)>,
+    /// Files that changed while they were read.
+    #[serde(skip)]
+    pub changed: Vec<PathBuf>,
+}
+
+pub struct Source<'a, W: Write> {
+    pub tar: &'a mut TarWriter<W>,
+    pub excludes: &'a Excludes,
+    pub one_file_system: bool,
+    pub owners: &'a Owners,
+    pub progress: &'a dyn Progress,
+    pub counts: Counts,
+    /// Bytes consumed, for the read-ahead (see `prefetch`).
+    pub consumed: &'a std::sync::atomic::AtomicU64,
+}
+
+/// A failure of the archive stream itself (the sink), which ends the run.
+fn sink_err(e: std::io::Error) -> Error {
+    Error::io("cannot write the archive", "stream", e)
+}
+
+/// The member name of `path`: without the leading `/`.
+fn member(path: &Path, is_dir: bool) -> Vec<u8> {
+    let mut m = path.as_os_str().as_bytes().to_vec();
+    while m.first() == Some(&b'/') {
+        m.remove(0);
+    }
+    if m.is_empty() {
+        m.push(b'.');
+    }
+    if is_dir {
+        m.push(b'/');
+    }
+    m
+}
+
+impl<W: Write> Source<'_, W> {
+    fn skip(&mut self, path: &Path, e: Error) {
+        self.progress.warning(path, &e.to_string());
+        self.counts.errors.push((path.to_path_buf(), e.to_string()));
+    }
+
+    /// Archives one given path (absolute, normalized).
+    pub fn add_root(&mut self, path: &Path) -> Result<()> {
+        let (parent, name) = match (path.parent(), path.file_name()) {
+            (Some(p), Some(n)) => (p.to_path_buf(), n.to_os_string()),
+            _ => (PathBuf::from("/"), OsStr::new(".").to_os_string()),
+        };
+        let dir = match Dir::open(&parent) {
+            Ok(d) => d,
+            Err(e) => {
+                self.skip(path, Error::io("cannot open", parent.display(), e));
+                return Ok(());
+            }
+        };
+        let st = match dir.stat(&name) {
+            Ok(s) => s,
+            Err(e) => {
+                self.skip(path, Error::io("cannot stat", path.display(), e));
+                return Ok(());
+            }
+        };
+        let meta = Meta::from_stat(&st);
+        self.entry(&dir, &name, path, &meta, meta.dev)
+    }
+
+    fn entry(
+        &mut self,
+        dir: &Dir,
+        name: &OsStr,
+        path: &Path,
+        meta: &Meta,
+        root_dev: u64,
+    ) -> Result<()> {
+        let is_dir = meta.kind == NodeKind::Dir;
+        if self.excludes.is_excluded(path, is_dir) {
+            return Ok(());
+        }
+        if meta.kind == NodeKind::Socket {
+            self.progress
+                .warning(path, "socket skipped (tar cannot hold sockets)");
+            return Ok(());
+        }
+        let node = match read_node(dir, name, path, meta, self.owners) {
+            Ok(n) => n,
+            Err(e) => {
+                self.skip(path, e);
+                return Ok(());
+            }
+        };
+        let m = member(path, is_dir);
+        match meta.kind {
+            NodeKind::Dir => {
+                // List before writing the header: an unreadable directory
+                // is reported and left out, like an unreadable file.
+                let listed = dir.child(name).and_then(|d| d.names().map(|n| (d, n)));
+                let (sub, names) = match listed {
+                    Ok(x) => x,
+                    Err(e) => {
+                        self.skip(path, Error::io("cannot list", path.display(), e));
+                        return Ok(());
+                    }
+                };
+                self.tar.begin(&m, &node, None).map_err(sink_err)?;
+                self.tar.end().map_err(sink_err)?;
+                self.counts.dirs += 1;
+                self.progress.entry_done(path, 0, 0);
+                if self.one_file_system && meta.dev != root_dev {
+                    return Ok(());
+                }
+                for child in names {
+                    let cpath = path.join(&child);
+                    let st = match sub.stat(&child) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            self.skip(&cpath, Error::io("cannot stat", cpath.display(), e));
+                            continue;
+                        }
+                    };
+                    let cmeta = Meta::from_stat(&st);
+                    self.entry(&sub, &child, &cpath, &cmeta, root_dev)?;
+                }
+                Ok(())
+            }
+            NodeKind::File if !self.tar.is_hardlink(&node) => {
+                let file = match open_file(dir, name) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        self.skip(path, Error::io("cannot open", path.display(), e));
+                        return Ok(());
+                    }
+                };
+                let regions = if sparse::may_have_holes(node.size, meta.allocated) {
+                    match sparse::data_regions(&file) {
+                        Ok(r) if r != [(0, node.size)] => Some(r),
+                        Ok(_) => None,
+                        Err(e) => {
+                            self.skip(path, Error::io("cannot find holes in", path.display(), e));
+                            return Ok(());
+                        }
+                    }
+                } else {
+                    None
+                };
+                let Follows::Data(_) = self
+                    .tar
+                    .begin(&m, &node, regions.as_deref())
+                    .map_err(sink_err)?
+                else {
+                    return Ok(());
+                };
+                let ranges = regions.clone().unwrap_or_else(|| vec![(0, node.size)]);
+                let mut read = 0u64;
+                let mut failure = None;
+                for (offset, len) in ranges {
+                    match self.copy(&file, offset, len) {
+                        Ok(n) => read += n,
+                        Err(CopyError::Sink(e)) => return Err(sink_err(e)),
+                        Err(CopyError::Source(e)) => {
+                            failure = Some(e);
+                            break;
+                        }
+                    }
+                }
+                let short = self.tar.end().map_err(sink_err)?;
+                if let Some(e) = failure {
+                    self.skip(
+                        path,
+                        Error::io(
+                            "cannot read (zero-filled in the archive)",
+                            path.display(),
+                            e,
+                        ),
+                    );
+                } else {
+                    let after = file.metadata().ok();
+                    let changed = short > 0
+                        || after.is_none_or(|a| {
+                            a.size() != node.size
+                                || a.mtime() * 1_000_000_000 + a.mtime_nsec() != node.mtime
+                        });
+                    if changed {
+                        self.progress.changed_while_reading(path);
+                        self.counts.changed.push(path.to_path_buf());
+                    }
+                }
+                self.counts.files += 1;
+                self.counts.content_bytes += read;
+                self.progress.entry_done(path, read, node.size);
+                Ok(())
+            }
+            _ => {
+                self.tar.begin(&m, &node, None).map_err(sink_err)?;
+                self.tar.end().map_err(sink_err)?;
+                if meta.kind == NodeKind::File {
+                    self.counts.links += 1;
+                } else {
+                    self.counts.other += 1;
+                }
+                self.progress.entry_done(path, 0, 0);
+                Ok(())
+            }
+        }
+    }
+
+    /// Copies `len` bytes at `offset` of `file` into the current member.
+    fn copy(
+        &mut self,
+        file: &std::fs::File,
+        offset: u64,
+        len: u64,
+    ) -> std::result::Result<u64, CopyError> {
+        let mut f = file;
+        f.seek(SeekFrom::Start(offset)).map_err(CopyError::Source)?;
+        let mut r = f.take(len);
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut n = 0u64;
+        loop {
+            let k = match r.read(&mut buf) {
+                Ok(0) => return Ok(n),
+                Ok(k) => k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(CopyError::Source(e)),
+            };
+            self.tar.data(&buf[..k]).map_err(CopyError::Sink)?;
+            n += k as u64;
+        }
+    }
+}
+
+enum CopyError {
+    Source(std::io::Error),
+    Sink(std::io::Error),
+}

@@ -1,0 +1,20 @@
+//! `coffer import`'s tar reader: any bytes (a damaged or hostile archive)
+//! give members or an error, never a panic or an endless loop.
+#![no_main]
+
+use coffer_core::archive::read::TarReader;
+use libfuzzer_sys::fuzz_target;
+use std::io::Read;
+
+fuzz_target!(|data: &[u8]| {
+    let mut r = TarReader::new(data);
+    for _ in 0..10_000 {
+        match r.next_member() {
+            Ok(Some(_)) => {
+                let mut sink = Vec::new();
+                let _ = r.data().take(1 << 20).read_to_end(&mut sink);
+            }
+            _ => break,
+        }
+    }
+});
