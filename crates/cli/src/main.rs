@@ -19,13 +19,12 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = args::Cli::parse();
-    let code =
-        match settings::Settings::new(&cli.global).and_then(|s| commands::run(cli.command, &s)) {
-            Ok(code) => code,
-            Err(e) => {
-                eprintln!("coffer: error: {e}");
-                e.exit_code()
-            }
-        };
+    let code = match commands::run(cli.command, &cli.global) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("coffer: error: {e}");
+            e.exit_code()
+        }
+    };
     std::process::exit(code);
 }

@@ -6,6 +6,7 @@ mod backup;
 mod cat;
 mod check;
 mod diff;
+mod ec2;
 mod export;
 mod find;
 mod forget;
@@ -19,11 +20,18 @@ mod snapshots;
 mod stats;
 mod unlock;
 
-use crate::args::Command;
+use crate::args::{Command, Global};
 use crate::settings::Settings;
 use coffer_core::Result;
 
-pub fn run(command: Command, s: &Settings) -> Result<i32> {
+pub fn run(command: Command, g: &Global) -> Result<i32> {
+    let s = match command {
+        // The EC2 commands use no repository: they need neither its settings
+        // nor HOME to find the default one (a systemd service may not have it).
+        Command::Ec2(c) => return ec2::run(c, g),
+        _ => Settings::new(g)?,
+    };
+    let s = &s;
     match command {
         Command::Init(a) => init::run(a, s),
         Command::Backup(a) => backup::run(a, s),
@@ -42,5 +50,6 @@ pub fn run(command: Command, s: &Settings) -> Result<i32> {
         Command::Archive(a) => archive::run(a, s),
         Command::Export(a) => export::run(a, s),
         Command::Import(a) => import::run(a, s),
+        Command::Ec2(c) => ec2::run(c, g),
     }
 }

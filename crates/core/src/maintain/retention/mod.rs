@@ -28,6 +28,11 @@
 //! forget — a repository shared by hosts in several zones gets one answer.
 //! Ties (equal times) are ordered by snapshot id, highest first, so the
 //! result is deterministic.
+//!
+//! The policy is not tied to repository snapshots: anything with a time, a
+//! tie-breaking id and tags ([`Retained`]) can be kept or removed by it.
+//! coffer_ec2 applies the same function to EBS snapshot sets, so
+//! `coffer forget` and `coffer ec2 forget` cannot drift apart.
 
 mod span;
 #[cfg(test)]
@@ -60,10 +65,33 @@ impl Policy {
     }
 }
 
+/// What retention needs to know of a snapshot (a repository snapshot, or an
+/// EBS snapshot set in coffer_ec2).
+pub trait Retained {
+    /// When it was taken, in ns since the epoch.
+    fn time_ns(&self) -> i64;
+    /// Orders snapshots with equal times (the higher one counts as newer).
+    fn id_key(&self) -> &[u8];
+    /// The tags `--keep-tag` matches against.
+    fn tags(&self) -> &[String];
+}
+
+impl Retained for SnapshotRef {
+    fn time_ns(&self) -> i64 {
+        self.snapshot.time
+    }
+    fn id_key(&self) -> &[u8] {
+        &self.id.0
+    }
+    fn tags(&self) -> &[String] {
+        &self.snapshot.tags
+    }
+}
+
 /// One snapshot's fate.
 #[derive(Debug, Clone)]
-pub struct Decision {
-    pub snapshot: SnapshotRef,
+pub struct Decision<T = SnapshotRef> {
+    pub snapshot: T,
     pub keep: bool,
     /// Why it is kept ("daily snapshot", "within 2d", …); empty if removed.
     pub reasons: Vec<String>,
@@ -197,17 +225,25 @@ impl Period {
     }
 }
 
-fn has_tags(s: &SnapshotRef, set: &str) -> bool {
+fn has_tags<T: Retained>(s: &T, set: &str) -> bool {
     set.split(',')
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .all(|t| s.snapshot.tags.iter().any(|st| st == t))
+        .all(|t| s.tags().iter().any(|st| st == t))
 }
 
 /// Applies `policy` to one group of snapshots (see the module docs).
-pub fn apply_policy(snapshots: &[SnapshotRef], policy: &Policy, now: i64) -> Vec<Decision> {
-    let mut list: Vec<&SnapshotRef> = snapshots.iter().collect();
-    list.sort_by(|a, b| b.snapshot.time.cmp(&a.snapshot.time).then(b.id.cmp(&a.id)));
+pub fn apply_policy<T: Retained + Clone>(
+    snapshots: &[T],
+    policy: &Policy,
+    now: i64,
+) -> Vec<Decision<T>> {
+    let mut list: Vec<&T> = snapshots.iter().collect();
+    list.sort_by(|a, b| {
+        b.time_ns()
+            .cmp(&a.time_ns())
+            .then(b.id_key().cmp(a.id_key()))
+    });
     if policy.is_empty() {
         return list
             .into_iter()
@@ -220,7 +256,7 @@ pub fn apply_policy(snapshots: &[SnapshotRef], policy: &Policy, now: i64) -> Vec
     }
     let reference = list
         .iter()
-        .map(|s| s.snapshot.time)
+        .map(|s| s.time_ns())
         .find(|&t| t <= now)
         .unwrap_or(now);
     // Snapshots strictly newer than this are "within" (a bound before what
@@ -253,11 +289,11 @@ pub fn apply_policy(snapshots: &[SnapshotRef], policy: &Policy, now: i64) -> Vec
             }
         }
         if let (Some(span), Some(after)) = (policy.within, within_after)
-            && (s.snapshot.time > after || after == i64::MIN)
+            && (s.time_ns() > after || after == i64::MIN)
         {
             reasons.push(format!("within {span}"));
         }
-        let t = utc(s.snapshot.time);
+        let t = utc(s.time_ns());
         for (period, left, last) in buckets.iter_mut() {
             let value = period.of(t, position);
             if *left > 0 && *last != Some(value) {
