@@ -56,7 +56,12 @@ impl Settings {
     pub fn new(g: &Global) -> Result<Self> {
         let repo = match &g.repo {
             Some(r) if !r.is_empty() => r.clone(),
-            _ => default_repo()?.to_string_lossy().into_owned(),
+            // Without HOME there is no default: commands that need no
+            // repository (archive) still run; the others fail when they
+            // open it (`store`).
+            _ => default_repo()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default(),
         };
         Ok(Settings {
             repo,
@@ -95,6 +100,9 @@ impl Settings {
     }
 
     pub fn store(&self) -> Result<Arc<dyn Store>> {
+        if self.repo.is_empty() {
+            default_repo()?;
+        }
         open_store(&self.repo, &self.store)
     }
 

@@ -628,3 +628,33 @@ fn import_from_s3_and_stdin() {
     let ls = c.run(&["ls", "latest"]).ok().stdout.clone();
     assert!(ls.contains("/old/"), "{ls}");
 }
+
+#[test]
+fn archive_needs_no_repository_nor_home() {
+    let c = Coffer::new();
+    let src = c.path("src");
+    write(&src.join("f"), b"x\n");
+    let dest = c.path("a.tar");
+    let o = c
+        .command(&["archive", arg(&src), "--to", arg(&dest)])
+        .env_remove("HOME")
+        .env_remove("COFFER_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(dest.exists());
+    // A command that needs the repository still says why it cannot find it.
+    let mut c2 = Coffer::new();
+    c2.pass_repo = false;
+    let o = c2
+        .command(&["snapshots"])
+        .env_remove("HOME")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("HOME is not set"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
