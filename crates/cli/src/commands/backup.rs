@@ -71,13 +71,11 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
         ));
     }
     opts.force = a.force;
-    // Writing a pack to a local disk is quick: two writers keep up, and
-    // every pack waiting for a writer is 32 MiB of memory.
-    opts.connections = if s.is_local() {
-        s.connections.min(2)
-    } else {
-        s.connections
-    };
+    // Writing a pack to a local disk is quick: one writer keeps up, and
+    // every pack waiting for a writer is 32 MiB of memory. Measured on the
+    // 3 GiB benchmark tree: two writers were 3-5 % faster but peaked at
+    // 174 MiB instead of 145-157 MiB (restic: 159-165 MiB).
+    opts.connections = if s.is_local() { 1 } else { s.connections };
     opts.data_storage_class = crate::settings::storage_class(a.data_storage_class.as_deref())?;
     if let Some(t) = a.threads {
         opts.threads = t.max(1);

@@ -35,11 +35,7 @@ pub fn run(a: ImportArgs, s: &Settings) -> Result<i32> {
         time,
         tags: a.tags,
         prefix: a.prefix,
-        connections: if s.is_local() {
-            s.connections.min(2)
-        } else {
-            s.connections
-        },
+        connections: if s.is_local() { 1 } else { s.connections },
         source: a.archive.clone(),
     };
     let reporter = crate::progress::Reporter::new(s.json, s.quiet, "imported");
