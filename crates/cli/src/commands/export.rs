@@ -34,8 +34,9 @@ pub fn run(a: ExportArgs, s: &Settings) -> Result<i32> {
         s3: s.s3(),
     };
     let reporter = crate::progress::Reporter::new(s.json && !to_stdout, s.quiet, "exported");
+    let name = destination.name();
     let r = stream(&target, |tar| {
-        export(&repo, snap.snapshot.tree, &start, tar, &reporter)
+        export(&repo, snap.snapshot.tree, &start, tar, &name, &reporter)
     });
     reporter.finish();
     let (counts, tar_bytes, delivered) = r?;

@@ -658,3 +658,25 @@ fn archive_needs_no_repository_nor_home() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn full_disk_is_one_line_naming_the_cause() {
+    // /dev/full answers every write with ENOSPC, like a full disk.
+    let c = Coffer::new();
+    let src = c.path("src");
+    write(&src.join("random.bin"), pseudo_random(9, 3 << 20));
+    for format in ["tar", "tar.gz", "tar.zst"] {
+        let out = c
+            .command(&["archive", "--format", format, arg(&src), "--to", "-"])
+            .stdout(fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{format}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            stderr.trim().lines().count() == 1 && stderr.contains("No space left on device"),
+            "{format}: {stderr}"
+        );
+    }
+}

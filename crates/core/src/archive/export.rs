@@ -46,16 +46,18 @@ pub fn data_regions(holes: &[(u64, u64)], size: u64) -> Vec<(u64, u64)> {
     regions
 }
 
-fn sink_err(e: std::io::Error) -> Error {
-    Error::io("cannot write the archive", "stream", e)
+fn sink_err(dest: &str, e: std::io::Error) -> Error {
+    Error::io("cannot write the archive", dest, e)
 }
 
-/// Writes the tree at `start` of the snapshot `root` into `tar`.
+/// Writes the tree at `start` of the snapshot `root` into `tar` (going to
+/// `dest`, named in errors).
 pub fn export<W: Write>(
     repo: &Repository,
     root: TreeId,
     start: &Path,
     tar: &mut TarWriter<W>,
+    dest: &str,
     progress: &dyn Progress,
 ) -> Result<ExportCounts> {
     let mut c = ExportCounts::default();
@@ -82,16 +84,16 @@ pub fn export<W: Write>(
         let regions = (!node.holes.is_empty()).then(|| data_regions(&node.holes, node.size));
         match tar
             .begin(&name, node, regions.as_deref())
-            .map_err(sink_err)?
+            .map_err(|e| sink_err(dest, e))?
         {
             Follows::Data(_) => {
                 let mut n = 0u64;
                 for id in &node.content {
                     let data = repo.read_blob(id)?;
                     n += data.len() as u64;
-                    tar.data(&data).map_err(sink_err)?;
+                    tar.data(&data).map_err(|e| sink_err(dest, e))?;
                 }
-                let short = tar.end().map_err(sink_err)?;
+                let short = tar.end().map_err(|e| sink_err(dest, e))?;
                 if short > 0 {
                     return Err(Error::corrupt(
                         format!("file content is {short} bytes shorter than its recorded size"),
@@ -103,7 +105,7 @@ pub fn export<W: Write>(
                 progress.entry_done(path, n, node.size);
             }
             Follows::Nothing => {
-                tar.end().map_err(sink_err)?;
+                tar.end().map_err(|e| sink_err(dest, e))?;
                 match node.kind {
                     NodeKind::Dir => {}
                     NodeKind::File => c.links += 1,

@@ -134,25 +134,35 @@ impl<W: Write + Send + 'static> ParGz<W> {
         let dict = std::mem::take(&mut self.dict);
         self.dict = data[data.len().saturating_sub(WINDOW)..].to_vec();
         let (done, rx) = bounded(1);
-        let broken = || io::Error::other("the gzip writer stopped");
         // Order first, so the writer waits for this block's result.
-        self.order
-            .as_ref()
-            .ok_or_else(broken)?
-            .send(rx)
-            .map_err(|_| broken())?;
-        let job = Job {
-            data,
-            dict,
-            last,
-            done,
+        let sent = match (&self.order, &self.jobs) {
+            (Some(order), Some(jobs)) => {
+                order.send(rx).is_ok()
+                    && jobs
+                        .send(Job {
+                            data,
+                            dict,
+                            last,
+                            done,
+                        })
+                        .is_ok()
+            }
+            _ => false,
         };
-        self.jobs
-            .as_ref()
-            .ok_or_else(broken)?
-            .send(job)
-            .map_err(|_| broken())?;
-        Ok(())
+        if sent {
+            Ok(())
+        } else {
+            Err(self.why_stopped())
+        }
+    }
+
+    /// The error that stopped the writer thread (a full disk, a failed
+    /// upload), so the caller reports the cause, not the symptom.
+    fn why_stopped(&mut self) -> io::Error {
+        match self.stop() {
+            Err(e) => e,
+            Ok(_) => io::Error::other("the gzip writer stopped"),
+        }
     }
 
     /// Compresses what is buffered, writes the trailer and returns the sink.

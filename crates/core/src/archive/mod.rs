@@ -221,6 +221,7 @@ pub fn archive(opts: &ArchiveOptions, progress: &dyn Progress) -> Result<Archive
         storage_class: opts.storage_class,
         s3: &opts.s3,
     };
+    let dest_name = opts.destination.name();
     let consumed = std::sync::atomic::AtomicU64::new(0);
     let stop = std::sync::atomic::AtomicBool::new(false);
     let (counts, tar_bytes, delivered) = std::thread::scope(|s| {
@@ -235,6 +236,7 @@ pub fn archive(opts: &ArchiveOptions, progress: &dyn Progress) -> Result<Archive
                 owners: &owners,
                 progress,
                 counts: source::Counts::default(),
+                dest: &dest_name,
                 consumed: &consumed,
             };
             for p in &paths {

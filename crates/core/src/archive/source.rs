@@ -48,13 +48,15 @@ pub struct Source<'a, W: Write> {
     pub owners: &'a Owners,
     pub progress: &'a dyn Progress,
     pub counts: Counts,
+    /// The destination's name, for errors.
+    pub dest: &'a str,
     /// Bytes consumed, for the read-ahead (see `prefetch`).
     pub consumed: &'a std::sync::atomic::AtomicU64,
 }
 
 /// A failure of the archive stream itself (the sink), which ends the run.
-fn sink_err(e: std::io::Error) -> Error {
-    Error::io("cannot write the archive", "stream", e)
+fn sink_err(dest: &str, e: std::io::Error) -> Error {
+    Error::io("cannot write the archive", dest, e)
 }
 
 /// The member name of `path`: without the leading `/`.
@@ -139,8 +141,10 @@ impl<W: Write> Source<'_, W> {
                         return Ok(());
                     }
                 };
-                self.tar.begin(&m, &node, None).map_err(sink_err)?;
-                self.tar.end().map_err(sink_err)?;
+                self.tar
+                    .begin(&m, &node, None)
+                    .map_err(|e| sink_err(self.dest, e))?;
+                self.tar.end().map_err(|e| sink_err(self.dest, e))?;
                 self.counts.dirs += 1;
                 self.progress.entry_done(path, 0, 0);
                 if self.one_file_system && meta.dev != root_dev {
@@ -183,7 +187,7 @@ impl<W: Write> Source<'_, W> {
                 let Follows::Data(_) = self
                     .tar
                     .begin(&m, &node, regions.as_deref())
-                    .map_err(sink_err)?
+                    .map_err(|e| sink_err(self.dest, e))?
                 else {
                     return Ok(());
                 };
@@ -193,14 +197,14 @@ impl<W: Write> Source<'_, W> {
                 for (offset, len) in ranges {
                     match self.copy(&file, offset, len) {
                         Ok(n) => read += n,
-                        Err(CopyError::Sink(e)) => return Err(sink_err(e)),
+                        Err(CopyError::Sink(e)) => return Err(sink_err(self.dest, e)),
                         Err(CopyError::Source(e)) => {
                             failure = Some(e);
                             break;
                         }
                     }
                 }
-                let short = self.tar.end().map_err(sink_err)?;
+                let short = self.tar.end().map_err(|e| sink_err(self.dest, e))?;
                 if let Some(e) = failure {
                     self.skip(
                         path,
@@ -228,8 +232,10 @@ impl<W: Write> Source<'_, W> {
                 Ok(())
             }
             _ => {
-                self.tar.begin(&m, &node, None).map_err(sink_err)?;
-                self.tar.end().map_err(sink_err)?;
+                self.tar
+                    .begin(&m, &node, None)
+                    .map_err(|e| sink_err(self.dest, e))?;
+                self.tar.end().map_err(|e| sink_err(self.dest, e))?;
                 if meta.kind == NodeKind::File {
                     self.counts.links += 1;
                 } else {
