@@ -281,6 +281,22 @@ fn run_s3(c: &Coffer, args: &[&str]) -> crate::support::Out {
     c.run_env(args, &env)
 }
 
+/// `bucket/prefix`: a fresh prefix in one bucket shared by these tests
+/// (a bucket per test would cost the test server volumes of its own).
+fn shared_prefix(test: &str) -> String {
+    static BUCKET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let bucket = BUCKET.get_or_init(|| {
+        coffer_testkit::s3::fresh_location("archive", "")
+            .trim_start_matches("s3://")
+            .trim_end_matches('/')
+            .to_string()
+    });
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{bucket}/{test}-{}-{n}", std::process::id())
+}
+
+/// Incomplete multipart uploads under `store`'s prefix.
 fn pending_uploads(store: &S3Store) -> usize {
     store.incomplete_uploads("").unwrap().len()
 }
@@ -288,16 +304,12 @@ fn pending_uploads(store: &S3Store) -> usize {
 #[test]
 fn archive_larger_than_a_part_arrives_in_s3_and_verifies() {
     let c = Coffer::new();
-    let location = coffer_testkit::s3::fresh_location("archive-multipart", "");
-    let bucket = location
-        .trim_start_matches("s3://")
-        .trim_end_matches('/')
-        .to_string();
+    let base = shared_prefix("archive-multipart");
     let src = c.path("src");
     // Incompressible, 40 MiB: three parts of 16 MiB.
     write(&src.join("random.bin"), pseudo_random(11, 40 << 20));
     write(&src.join("small.txt"), b"small\n");
-    let url = format!("s3://{bucket}/web1/2026-11-29.tar.zst");
+    let url = format!("s3://{base}/web1/2026-11-29.tar.zst");
     let out = run_s3(
         &c,
         &[
@@ -315,7 +327,7 @@ fn archive_larger_than_a_part_arrives_in_s3_and_verifies() {
     let d = &v["archive"]["delivered"];
     assert_eq!(d["s3"]["parts"].as_u64(), Some(3), "{v}");
     assert_eq!(d["s3"]["etag_verified"].as_bool(), Some(true), "{v}");
-    let store = coffer_testkit::s3::store(&format!("s3://{bucket}/web1"));
+    let store = coffer_testkit::s3::store(&format!("s3://{base}/web1"));
     let body = coffer_core::store::Store::get(&store, "2026-11-29.tar.zst", None).unwrap();
     assert_eq!(Some(body.len() as u64), d["bytes"].as_u64());
     let local = c.path("got.tar.zst");
@@ -336,20 +348,16 @@ fn archive_larger_than_a_part_arrives_in_s3_and_verifies() {
 #[test]
 fn small_archive_is_one_put_with_its_sha256_in_metadata() {
     let c = Coffer::new();
-    let location = coffer_testkit::s3::fresh_location("archive-small", "");
-    let bucket = location
-        .trim_start_matches("s3://")
-        .trim_end_matches('/')
-        .to_string();
+    let base = shared_prefix("archive-small");
     let src = c.path("src");
     write(&src.join("a.txt"), b"hello\n");
-    let url = format!("s3://{bucket}/a.tar.gz");
+    let url = format!("s3://{base}/a.tar.gz");
     let out = run_s3(&c, &["archive", "--json", arg(&src), "--to", &url]);
     let v = out.ok().json();
     let d = &v["archive"]["delivered"];
     assert_eq!(d["s3"]["parts"].as_u64(), Some(1), "{v}");
     assert_eq!(d["s3"]["etag_verified"].as_bool(), Some(true), "{v}");
-    let store = coffer_testkit::s3::store(&format!("s3://{bucket}"));
+    let store = coffer_testkit::s3::store(&format!("s3://{base}"));
     assert_eq!(
         store
             .user_metadata("a.tar.gz", "coffer-sha256")
@@ -384,15 +392,11 @@ fn archive_to_a_missing_bucket_is_one_clear_error() {
 #[test]
 fn killed_upload_leaves_no_incomplete_upload_after_the_next_run() {
     let c = Coffer::new();
-    let location = coffer_testkit::s3::fresh_location("archive-killed", "");
-    let bucket = location
-        .trim_start_matches("s3://")
-        .trim_end_matches('/')
-        .to_string();
-    let store = coffer_testkit::s3::store(&format!("s3://{bucket}"));
+    let base = shared_prefix("archive-killed");
+    let store = coffer_testkit::s3::store(&format!("s3://{base}"));
     let src = c.path("src");
     write(&src.join("random.bin"), pseudo_random(5, 64 << 20));
-    let url = format!("s3://{bucket}/k/big.tar.zst");
+    let url = format!("s3://{base}/k/big.tar.zst");
     // zstd -19 on one thread is slow: the first part goes up long before
     // the last, so the process is killed in the middle of the upload.
     let env = s3_env();
@@ -435,7 +439,7 @@ fn killed_upload_leaves_no_incomplete_upload_after_the_next_run() {
         "archive",
         arg(&src),
         "--to",
-        &format!("s3://{bucket}/other/x.tar.zst"),
+        &format!("s3://{base}/other/x.tar.zst"),
         "--level",
         "19",
         "--threads",
@@ -460,7 +464,7 @@ fn killed_upload_leaves_no_incomplete_upload_after_the_next_run() {
             "archive",
             "--cleanup",
             "--to",
-            &format!("s3://{bucket}/other/"),
+            &format!("s3://{base}/other/"),
         ],
     );
     out.ok();
@@ -601,14 +605,10 @@ fn import_of_a_non_tar_or_truncated_archive_fails_cleanly() {
 #[test]
 fn import_from_s3_and_stdin() {
     let c = Coffer::init();
-    let location = coffer_testkit::s3::fresh_location("archive-import", "");
-    let bucket = location
-        .trim_start_matches("s3://")
-        .trim_end_matches('/')
-        .to_string();
+    let base = shared_prefix("archive-import");
     let src = c.path("src");
     write(&src.join("a.txt"), b"from s3\n");
-    let url = format!("s3://{bucket}/old.tar.zst");
+    let url = format!("s3://{base}/old.tar.zst");
     run_s3(&c, &["archive", arg(&src), "--to", &url]).ok();
     run_s3(&c, &["import", &url, "--time", "2024-05-01T03:00:00Z"]).ok();
     let snaps = c.run(&["snapshots", "--json"]).ok().json();
