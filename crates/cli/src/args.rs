@@ -269,30 +269,8 @@ pub struct NewPasswordArgs {
 pub struct ForgetArgs {
     /// Remove exactly these snapshots (ids or unique prefixes) instead of applying a policy
     pub snapshots: Vec<String>,
-    /// Keep the N newest snapshots
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub keep_last: u32,
-    /// Keep the newest snapshot of each of the last N hours that have snapshots
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub keep_hourly: u32,
-    /// Keep the newest snapshot of each of the last N days (UTC) that have snapshots
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub keep_daily: u32,
-    /// Keep the newest snapshot of each of the last N ISO weeks that have snapshots
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub keep_weekly: u32,
-    /// Keep the newest snapshot of each of the last N months that have snapshots
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub keep_monthly: u32,
-    /// Keep the newest snapshot of each of the last N years that have snapshots
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub keep_yearly: u32,
-    /// Keep every snapshot newer than the newest one minus this span (e.g. 2d, 1y2m3d4h)
-    #[arg(long, value_name = "SPAN")]
-    pub keep_within: Option<String>,
-    /// Keep snapshots with all of these tags (repeat for alternatives)
-    #[arg(long = "keep-tag", value_name = "TAG[,TAG]")]
-    pub keep_tags: Vec<String>,
+    #[command(flatten)]
+    pub keep: Keep,
     /// Apply the policy to each group of snapshots sharing these fields
     #[arg(long, value_name = "host,paths,tags", default_value = "host,paths")]
     pub group_by: String,
@@ -535,30 +513,8 @@ pub struct Ec2ListArgs {
 
 #[derive(Args, Debug)]
 pub struct Ec2ForgetArgs {
-    /// Keep the N newest sets
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub keep_last: u32,
-    /// Keep the newest set of each of the last N hours that have sets
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub keep_hourly: u32,
-    /// Keep the newest set of each of the last N days (UTC) that have sets
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub keep_daily: u32,
-    /// Keep the newest set of each of the last N ISO weeks that have sets
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub keep_weekly: u32,
-    /// Keep the newest set of each of the last N months that have sets
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub keep_monthly: u32,
-    /// Keep the newest set of each of the last N years that have sets
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub keep_yearly: u32,
-    /// Keep every set newer than the newest one minus this span (e.g. 2d, 1y2m3d4h)
-    #[arg(long, value_name = "SPAN")]
-    pub keep_within: Option<String>,
-    /// Keep sets with all of these KEY=VALUE tags (comma-separated; repeat for alternatives)
-    #[arg(long = "keep-tag", value_name = "TAG[,TAG]")]
-    pub keep_tags: Vec<String>,
+    #[command(flatten)]
+    pub keep: Keep,
     /// Only this instance's sets (default: every instance, each on its own)
     #[arg(long)]
     pub instance: Option<String>,
@@ -584,4 +540,35 @@ pub struct Ec2RestoreArgs {
     /// Show what would be done; create nothing
     #[arg(short = 'n', long)]
     pub dry_run: bool,
+}
+
+/// A retention policy's flags, shared by `forget` (snapshots) and
+/// `ec2 forget` (snapshot sets).
+#[derive(Args, Debug, Clone, Default)]
+pub struct Keep {
+    /// Keep the N newest snapshots (sets)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep_last: u32,
+    /// Keep the newest of each of the last N hours that have snapshots
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep_hourly: u32,
+    /// Keep the newest of each of the last N days (UTC) that have snapshots
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep_daily: u32,
+    /// Keep the newest of each of the last N ISO weeks that have snapshots
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep_weekly: u32,
+    /// Keep the newest of each of the last N months that have snapshots
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep_monthly: u32,
+    /// Keep the newest of each of the last N years that have snapshots
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep_yearly: u32,
+    /// Keep everything newer than the newest one minus this span (e.g. 2d, 1y2m3d4h)
+    #[arg(long, value_name = "SPAN")]
+    pub keep_within: Option<String>,
+    /// Keep what has all of these tags (comma-separated; repeat for
+    /// alternatives; EC2 sets: KEY=VALUE tags)
+    #[arg(long = "keep-tag", value_name = "TAG[,TAG]")]
+    pub keep_tags: Vec<String>,
 }

@@ -267,3 +267,21 @@ pub fn storage_class(name: Option<&str>) -> Result<coffer_core::store::StorageCl
         Some(other) => return Err(Error::invalid(format!("unknown storage class {other}"))),
     })
 }
+
+/// The retention policy the `--keep-*` flags give.
+pub fn policy(k: &crate::args::Keep) -> Result<coffer_core::maintain::retention::Policy> {
+    Ok(coffer_core::maintain::retention::Policy {
+        last: k.keep_last,
+        hourly: k.keep_hourly,
+        daily: k.keep_daily,
+        weekly: k.keep_weekly,
+        monthly: k.keep_monthly,
+        yearly: k.keep_yearly,
+        within: k
+            .keep_within
+            .as_deref()
+            .map(coffer_core::maintain::retention::Span::parse)
+            .transpose()?,
+        tags: k.keep_tags.clone(),
+    })
+}

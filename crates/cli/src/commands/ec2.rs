@@ -9,7 +9,6 @@ use crate::args::{
 };
 use crate::output::{json, time, time_rfc3339};
 use coffer_core::Result;
-use coffer_core::maintain::retention::{Policy, Span};
 use coffer_ec2::forget::{ForgetOptions, ForgetResult};
 use coffer_ec2::image::{ImageOptions, ImagePlan};
 use coffer_ec2::launch::{LaunchOptions, LaunchPlan, Launched};
@@ -372,16 +371,7 @@ fn list(a: Ec2ListArgs, ec2: &Ec2, s: &Global) -> Result<i32> {
 
 fn forget(a: Ec2ForgetArgs, ec2: &Ec2, s: &Global) -> Result<i32> {
     let o = ForgetOptions {
-        policy: Policy {
-            last: a.keep_last,
-            hourly: a.keep_hourly,
-            daily: a.keep_daily,
-            weekly: a.keep_weekly,
-            monthly: a.keep_monthly,
-            yearly: a.keep_yearly,
-            within: a.keep_within.as_deref().map(Span::parse).transpose()?,
-            tags: a.keep_tags.clone(),
-        },
+        policy: crate::settings::policy(&a.keep)?,
         instance_id: a.instance.clone(),
         dry_run: a.dry_run,
         now: now(),

@@ -6,7 +6,7 @@ use crate::output::{time, time_rfc3339};
 use crate::settings::{Settings, snapshot_filter};
 use coffer_core::Result;
 use coffer_core::maintain::forget::{ForgetGroup, ForgetOptions, ForgetResult, forget};
-use coffer_core::maintain::retention::{GroupBy, GroupKey, Policy, Span};
+use coffer_core::maintain::retention::{GroupBy, GroupKey};
 use std::sync::Arc;
 
 pub fn run(a: ForgetArgs, s: &Settings) -> Result<i32> {
@@ -30,16 +30,7 @@ pub fn run(a: ForgetArgs, s: &Settings) -> Result<i32> {
 
 pub fn options(a: &ForgetArgs) -> Result<ForgetOptions> {
     Ok(ForgetOptions {
-        policy: Policy {
-            last: a.keep_last,
-            hourly: a.keep_hourly,
-            daily: a.keep_daily,
-            weekly: a.keep_weekly,
-            monthly: a.keep_monthly,
-            yearly: a.keep_yearly,
-            within: a.keep_within.as_deref().map(Span::parse).transpose()?,
-            tags: a.keep_tags.clone(),
-        },
+        policy: crate::settings::policy(&a.keep)?,
         group_by: GroupBy::parse(&a.group_by)?,
         filter: snapshot_filter(&a.filter),
         ids: a.snapshots.clone(),
