@@ -9,7 +9,7 @@
 //! instead of producing a wrong archive; sparse files keep their holes;
 //! names that share (dev, inode) become hardlinks; sockets are skipped.
 
-use super::write::{Follows, TarWriter};
+use super::write::{Follows, TarWriter, member_name, sink_err};
 use crate::error::{Error, Result};
 use crate::format::tree::{Node, NodeKind};
 use crate::id::TreeId;
@@ -17,7 +17,6 @@ use crate::maintain::ls::ls;
 use crate::progress::Progress;
 use crate::repo::Repository;
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -46,10 +45,6 @@ pub fn data_regions(holes: &[(u64, u64)], size: u64) -> Vec<(u64, u64)> {
     regions
 }
 
-fn sink_err(dest: &str, e: std::io::Error) -> Error {
-    Error::io("cannot write the archive", dest, e)
-}
-
 /// Writes the tree at `start` of the snapshot `root` into `tar` (going to
 /// `dest`, named in errors).
 pub fn export<W: Write>(
@@ -62,23 +57,14 @@ pub fn export<W: Write>(
 ) -> Result<ExportCounts> {
     let mut c = ExportCounts::default();
     ls(repo, root, start, true, &mut |path: &Path, node: &Node| {
-        let mut name = path.as_os_str().as_bytes().to_vec();
-        while name.first() == Some(&b'/') {
-            name.remove(0);
-        }
-        if name.is_empty() {
-            name.push(b'.');
-        }
+        let name = member_name(path, node.kind == NodeKind::Dir);
         match node.kind {
             NodeKind::Socket => {
                 progress.warning(path, "socket skipped (tar cannot hold sockets)");
                 c.sockets_skipped += 1;
                 return Ok(());
             }
-            NodeKind::Dir => {
-                name.push(b'/');
-                c.dirs += 1;
-            }
+            NodeKind::Dir => c.dirs += 1,
             _ => {}
         }
         let regions = (!node.holes.is_empty()).then(|| data_regions(&node.holes, node.size));

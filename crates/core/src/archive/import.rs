@@ -565,15 +565,10 @@ pub fn import(
             .collect()
     };
     let root = imp.save(tree, time)?;
-    let mut summary = std::mem::take(&mut imp.summary);
+    let summary = std::mem::take(&mut imp.summary);
     let skipped = std::mem::take(&mut imp.skipped);
     drop(imp);
-    let (flushed, stats) = writer.finish()?;
-    summary.blobs_new = stats.blobs_new;
-    summary.bytes_new = stats.bytes_new;
-    summary.bytes_stored = stats.bytes_stored;
-    summary.duration_ns = started.elapsed().as_nanos() as u64;
-    let mut snapshot = Snapshot {
+    let snapshot = Snapshot {
         version: crate::format::FORMAT_VERSION,
         time,
         host: opts.host.clone(),
@@ -586,8 +581,7 @@ pub fn import(
         program_version: crate::VERSION.to_string(),
         summary,
     };
-    let (id, size) = repo.save_snapshot(&flushed, &snapshot)?;
-    snapshot.summary.bytes_stored += size;
+    let (id, snapshot) = crate::backup::save_snapshot(&repo, writer, snapshot, started)?;
     Ok(ImportResult {
         id,
         snapshot,

@@ -107,11 +107,19 @@ pub fn open_sink(dest: &Destination, storage_class: StorageClass, s3: &S3Setting
 
 #[cfg(feature = "s3")]
 fn open_s3(url: &str, storage_class: StorageClass, s3: &S3Settings) -> Result<Sink> {
+    let (store, key) = connect_object(url, s3)?;
+    let w = crate::store::s3::ObjectWriter::new(store, &key, storage_class)?;
+    Ok(Sink::S3(Some(Box::new(w))))
+}
+
+/// The store holding the object `s3://bucket/…/name` (its bucket checked)
+/// and the object's key in it.
+#[cfg(feature = "s3")]
+fn connect_object(url: &str, s3: &S3Settings) -> Result<(crate::store::s3::S3Store, String)> {
     let (dir, key) = split_object_url(url)?;
     let store = crate::store::s3::connect(&dir, s3)?;
     store.check_bucket()?;
-    let w = crate::store::s3::ObjectWriter::new(store, &key, storage_class)?;
-    Ok(Sink::S3(Some(Box::new(w))))
+    Ok((store, key))
 }
 
 #[cfg(not(feature = "s3"))]
@@ -132,9 +140,7 @@ pub fn open_source(name: &str, s3: &S3Settings) -> Result<Box<dyn std::io::Read 
 
 #[cfg(feature = "s3")]
 fn open_s3_source(url: &str, s3: &S3Settings) -> Result<Box<dyn std::io::Read + Send>> {
-    let (dir, key) = split_object_url(url)?;
-    let store = crate::store::s3::connect(&dir, s3)?;
-    store.check_bucket()?;
+    let (store, key) = connect_object(url, s3)?;
     Ok(Box::new(crate::store::s3::ObjectReader::open(store, &key)?))
 }
 

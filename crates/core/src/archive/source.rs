@@ -11,7 +11,7 @@
 //! sparse files are written as pax sparse 1.0 (holes are not stored);
 //! sockets are skipped, as tar cannot hold them.
 
-use super::write::{Follows, TarWriter};
+use super::write::{Follows, TarWriter, member_name as member, sink_err};
 use crate::backup::{Excludes, open_file};
 use crate::error::{Error, Result};
 use crate::format::tree::NodeKind;
@@ -21,7 +21,6 @@ use crate::fs::{Owners, sparse};
 use crate::progress::Progress;
 use std::ffi::OsStr;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -52,26 +51,6 @@ pub struct Source<'a, W: Write> {
     pub dest: &'a str,
     /// Bytes consumed, for the read-ahead (see `prefetch`).
     pub consumed: &'a std::sync::atomic::AtomicU64,
-}
-
-/// A failure of the archive stream itself (the sink), which ends the run.
-fn sink_err(dest: &str, e: std::io::Error) -> Error {
-    Error::io("cannot write the archive", dest, e)
-}
-
-/// The member name of `path`: without the leading `/`.
-fn member(path: &Path, is_dir: bool) -> Vec<u8> {
-    let mut m = path.as_os_str().as_bytes().to_vec();
-    while m.first() == Some(&b'/') {
-        m.remove(0);
-    }
-    if m.is_empty() {
-        m.push(b'.');
-    }
-    if is_dir {
-        m.push(b'/');
-    }
-    m
 }
 
 impl<W: Write> Source<'_, W> {

@@ -14,6 +14,28 @@ use crate::format::tree::{Node, NodeKind};
 use std::collections::HashMap;
 use std::io::{self, Write};
 
+/// The member name of `path`, as GNU tar names it: without the leading
+/// `/` (`.` for the root), directories with a trailing `/`.
+pub fn member_name(path: &std::path::Path, is_dir: bool) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    let start = bytes.iter().position(|&b| b != b'/').unwrap_or(bytes.len());
+    let mut m = bytes[start..].to_vec();
+    if m.is_empty() {
+        m.push(b'.');
+    }
+    if is_dir {
+        m.push(b'/');
+    }
+    m
+}
+
+/// A failure of the archive stream itself (the sink, going to `dest`),
+/// which ends the run.
+pub fn sink_err(dest: &str, e: io::Error) -> crate::error::Error {
+    crate::error::Error::io("cannot write the archive", dest, e)
+}
+
 pub struct TarWriter<W: Write> {
     out: W,
     /// (dev, inode) of multiply-linked files already written → their path.

@@ -160,6 +160,26 @@ fn find_parent(
         .rfind(|s| filter.matches(&s.snapshot) && s.snapshot.paths == paths))
 }
 
+/// Finishes `writer` (its packs and index stored), completes the
+/// snapshot's summary with what was written and the time since `started`,
+/// and saves the snapshot, last. Shared by backup and tar import.
+pub(crate) fn save_snapshot(
+    repo: &Repository,
+    writer: BlobWriter,
+    mut snapshot: Snapshot,
+    started: Instant,
+) -> Result<(SnapshotId, Snapshot)> {
+    let (flushed, stats) = writer.finish()?;
+    let summary = &mut snapshot.summary;
+    summary.blobs_new = stats.blobs_new;
+    summary.bytes_new = stats.bytes_new;
+    summary.bytes_stored = stats.bytes_stored;
+    summary.duration_ns = started.elapsed().as_nanos() as u64;
+    let (id, size) = repo.save_snapshot(&flushed, &snapshot)?;
+    snapshot.summary.bytes_stored += size;
+    Ok((id, snapshot))
+}
+
 /// Backs up `opts.paths` into `repo` and saves a snapshot.
 pub fn backup(
     repo: Arc<Repository>,
@@ -241,13 +261,7 @@ pub fn backup(
         changed,
         ..
     } = builder;
-    let (flushed, stats) = writer.finish()?;
-    let mut summary = summary;
-    summary.blobs_new = stats.blobs_new;
-    summary.bytes_new = stats.bytes_new;
-    summary.bytes_stored = stats.bytes_stored;
-    summary.duration_ns = started.elapsed().as_nanos() as u64;
-    let mut snapshot = Snapshot {
+    let snapshot = Snapshot {
         version: crate::format::FORMAT_VERSION,
         time,
         host: opts.host.clone(),
@@ -260,8 +274,7 @@ pub fn backup(
         program_version: crate::VERSION.to_string(),
         summary,
     };
-    let (id, size) = repo.save_snapshot(&flushed, &snapshot)?;
-    snapshot.summary.bytes_stored += size;
+    let (id, snapshot) = save_snapshot(&repo, writer, snapshot, started)?;
     Ok(BackupResult {
         id,
         snapshot,

@@ -125,13 +125,14 @@ impl S3Store {
         }
     }
 
-    /// The storage class S3 reports for an object (`STANDARD` when none is
-    /// given, as S3 omits it then).
-    pub fn storage_class(&self, key: &str) -> Result<String> {
+    /// HeadObject of `key` (relative to the prefix).
+    fn head_object(
+        &self,
+        key: &str,
+    ) -> Result<aws_sdk_s3::operation::head_object::HeadObjectOutput> {
         let full = self.key(key)?;
         let url = self.url(key);
-        let out = self
-            .rt
+        self.rt
             .block_on(
                 self.client
                     .head_object()
@@ -139,7 +140,13 @@ impl S3Store {
                     .key(&full)
                     .send(),
             )
-            .map_err(|e| map_err(e, &url))?;
+            .map_err(|e| map_err(e, &url))
+    }
+
+    /// The storage class S3 reports for an object (`STANDARD` when none is
+    /// given, as S3 omits it then).
+    pub fn storage_class(&self, key: &str) -> Result<String> {
+        let out = self.head_object(key)?;
         Ok(out
             .storage_class()
             .map(|c| c.as_str().to_string())
@@ -234,21 +241,10 @@ impl Store for S3Store {
     }
 
     fn head(&self, key: &str) -> Result<ObjectMeta> {
-        let full = self.key(key)?;
-        let url = self.url(key);
-        self.rt.block_on(async {
-            let out = self
-                .client
-                .head_object()
-                .bucket(&self.bucket)
-                .key(&full)
-                .send()
-                .await
-                .map_err(|e| map_err(e, &url))?;
-            Ok(ObjectMeta {
-                key: key.to_string(),
-                size: out.content_length().unwrap_or(0).max(0) as u64,
-            })
+        let out = self.head_object(key)?;
+        Ok(ObjectMeta {
+            key: key.to_string(),
+            size: out.content_length().unwrap_or(0).max(0) as u64,
         })
     }
 

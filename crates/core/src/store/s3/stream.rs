@@ -429,18 +429,7 @@ impl S3Store {
 
     /// The user metadata `name` of the object `key` (`x-amz-meta-NAME`).
     pub fn user_metadata(&self, key: &str, name: &str) -> Result<Option<String>> {
-        let full = self.key(key)?;
-        let url = self.url(key);
-        let head = self
-            .rt
-            .block_on(
-                self.client
-                    .head_object()
-                    .bucket(&self.bucket)
-                    .key(&full)
-                    .send(),
-            )
-            .map_err(|e| map_err(e, &url))?;
+        let head = self.head_object(key)?;
         Ok(head.metadata().and_then(|m| m.get(name)).cloned())
     }
 }
