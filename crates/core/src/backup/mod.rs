@@ -211,6 +211,7 @@ pub fn backup(
         owners: &owners,
         scanner: &scanner,
         one_file_system: opts.one_file_system,
+        force: opts.force,
     };
 
     // Events (in batches) hold metadata only; jobs wait for a reader;

@@ -21,7 +21,7 @@ use super::walk::open_file;
 use crate::error::Error;
 use crate::format::tree::{Node, NodeKind, Tree};
 use crate::fs::at::Dir;
-use crate::fs::{Meta, Owners, read_node};
+use crate::fs::{Meta, Owners, read_node_since};
 use crate::id::TreeId;
 use crate::repo::Repository;
 use std::collections::{BTreeMap, VecDeque};
@@ -76,6 +76,8 @@ pub struct ScanCtx<'a> {
     pub owners: &'a Owners,
     pub scanner: &'a Scanner,
     pub one_file_system: bool,
+    /// `--force`: read everything, trust nothing from the parent snapshot.
+    pub force: bool,
 }
 
 impl ScanCtx<'_> {
@@ -104,13 +106,16 @@ impl ScanCtx<'_> {
     }
 
     /// The entry `name` of `dir` (full path `path`) from its lstat;
-    /// `None` when it is excluded.
+    /// `None` when it is excluded. `last` is the parent snapshot's node of
+    /// the same path, whose target and xattrs are reused when it is
+    /// unchanged ([`read_node_since`]).
     pub fn entry(
         &self,
         dir: &Dir,
         name: &OsStr,
         path: PathBuf,
         stat: std::io::Result<Meta>,
+        last: Option<&Node>,
     ) -> Option<Entry> {
         let name = name.to_os_string();
         let meta = match stat {
@@ -123,7 +128,8 @@ impl ScanCtx<'_> {
         if self.excludes.is_excluded(&path, meta.kind == NodeKind::Dir) {
             return None;
         }
-        let read = read_node(dir, &name, &path, &meta, self.owners).map(|n| (meta, n));
+        let last = last.filter(|_| !self.force);
+        let read = read_node_since(dir, &name, &path, &meta, self.owners, last).map(|n| (meta, n));
         Some(Entry { name, path, read })
     }
 
@@ -141,7 +147,8 @@ impl ScanCtx<'_> {
         for name in names {
             let path = path.join(&name);
             let stat = dir.stat(&name).map(|st| Meta::from_stat(&st));
-            entries.extend(self.entry(&dir, &name, path, stat));
+            let last = parent.as_ref().and_then(|t| t.find(name.as_bytes()));
+            entries.extend(self.entry(&dir, &name, path, stat, last));
         }
         debug_assert!(entries.is_sorted_by(|a, b| a.name.as_bytes() <= b.name.as_bytes()));
         let jobs: Vec<Job> = entries

@@ -180,7 +180,7 @@ impl Walker<'_> {
             };
             let parent_node = parent.and_then(|t| t.find(name.as_bytes()));
             if child.leaf {
-                let Some(entry) = self.ctx.entry(dir, name, path, Ok(meta)) else {
+                let Some(entry) = self.ctx.entry(dir, name, path, Ok(meta), parent_node) else {
                     continue;
                 };
                 let ticket = self.ctx.descends(&entry, meta.dev).then(|| {

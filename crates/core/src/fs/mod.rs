@@ -15,7 +15,7 @@ pub mod sparse;
 
 pub use apply::{ApplyOptions, apply_metadata, apply_metadata_at, owner_ids};
 pub use owners::Owners;
-pub use read::{Meta, read_node, read_xattrs};
+pub use read::{Meta, read_node, read_node_since, read_xattrs};
 
 use crate::format::tree::Node;
 

@@ -84,17 +84,44 @@ pub fn read_node(
     meta: &Meta,
     owners: &Owners,
 ) -> Result<Node> {
-    let kind = meta.kind;
-    let target = if kind == NodeKind::Symlink {
+    read_node_since(dir, name, path, meta, owners, None)
+}
+
+/// As [`read_node`], given what the last backup recorded for the same
+/// path: when that is the same inode, unchanged ([`super::unchanged`]:
+/// kind, size, mtime, ctime, inode), its symlink target and xattrs are taken
+/// from it instead of read again. Both can only change with the ctime
+/// (setting or removing an xattr or ACL updates it; a symlink's target
+/// cannot change at all), so this saves a readlink and an xattr listing by
+/// path per entry of an unchanged tree.
+pub fn read_node_since(
+    dir: &Dir,
+    name: &OsStr,
+    path: &Path,
+    meta: &Meta,
+    owners: &Owners,
+    last: Option<&Node>,
+) -> Result<Node> {
+    let mut node = stat_node(name, meta, owners);
+    if let Some(last) = last.filter(|l| super::unchanged(l, &node)) {
+        node.target = last.target.clone();
+        node.xattrs = last.xattrs.clone();
+        return Ok(node);
+    }
+    if node.kind == NodeKind::Symlink {
         let t = dir
             .readlink(name)
             .map_err(|e| Error::io("cannot read symlink", path.display(), e))?;
-        Some(t)
-    } else {
-        None
-    };
-    let xattrs = read_xattrs(&xattr_path(dir, name, path), path)?;
-    Ok(Node {
+        node.target = Some(t);
+    }
+    node.xattrs = read_xattrs(&xattr_path(dir, name, path), path)?;
+    Ok(node)
+}
+
+/// The node of `name` from its lstat alone: no target, xattrs or content.
+fn stat_node(name: &OsStr, meta: &Meta, owners: &Owners) -> Node {
+    let kind = meta.kind;
+    Node {
         name: name.as_bytes().to_vec(),
         kind,
         mode: meta.mode,
@@ -122,12 +149,12 @@ pub fn read_node(
         } else {
             0
         },
-        target,
-        xattrs,
+        target: None,
+        xattrs: Vec::new(),
         holes: Vec::new(),
         content: Vec::new(),
         subtree: None,
-    })
+    }
 }
 
 /// The path through which the xattr calls (which take only paths) reach
