@@ -53,13 +53,20 @@ impl Dir {
         Ok(Dir(fd))
     }
 
-    /// Entry names, sorted by bytes, without `.` and `..`.
+    /// Entry names, sorted by bytes, without `.` and `..`. Reads through
+    /// this descriptor (getdents64 from its current offset, which is the
+    /// start for a directory opened here), so it is called once per `Dir`;
+    /// rustix's `Dir::read_from` would duplicate the descriptor first (an
+    /// openat, fcntl and close more per directory).
     pub fn names(&self) -> io::Result<Vec<OsString>> {
+        let mut buf = vec![std::mem::MaybeUninit::<u8>::uninit(); 32 * 1024];
+        let mut raw = rustix::fs::RawDir::new(&self.0, &mut buf);
         let mut names = Vec::new();
-        for entry in rustix::fs::Dir::read_from(&self.0)? {
-            let bytes = entry?.file_name().to_bytes().to_vec();
+        while let Some(entry) = raw.next() {
+            let entry = entry?;
+            let bytes = entry.file_name().to_bytes();
             if bytes != b"." && bytes != b".." {
-                names.push(OsString::from_vec(bytes));
+                names.push(OsString::from_vec(bytes.to_vec()));
             }
         }
         names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));

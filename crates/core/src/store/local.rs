@@ -8,20 +8,72 @@
 use super::{ObjectMeta, PutHints, Store};
 use crate::error::{Error, Kind, Result};
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 use std::ops::Range;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 const TMP_PREFIX: &str = ".tmp-";
 
+/// Objects kept open for ranged reads (packs): a backup reads thousands of
+/// tree blobs from a few packs, a restore many blobs from each pack.
+const OPEN_FILES: usize = 16;
+
 pub struct LocalStore {
     root: PathBuf,
+    /// Recently read objects, most recent last. An object is immutable
+    /// once stored; an entry is dropped when this store deletes or
+    /// replaces its key.
+    open: Mutex<Vec<(String, Arc<File>)>>,
 }
 
 impl LocalStore {
     /// A store rooted at `root`. The directory need not exist yet.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        LocalStore { root: root.into() }
+        LocalStore {
+            root: root.into(),
+            open: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// `key` opened as a regular file, from the cache when it is there.
+    fn open_object(&self, key: &str) -> Result<Arc<File>> {
+        let mut open = self.open.lock().expect("open files lock");
+        if let Some(i) = open.iter().position(|(k, _)| k == key) {
+            let entry = open.remove(i);
+            let file = Arc::clone(&entry.1);
+            open.push(entry);
+            return Ok(file);
+        }
+        drop(open);
+        let file = Arc::new(self.open_file(key)?);
+        let mut open = self.open.lock().expect("open files lock");
+        if open.len() >= OPEN_FILES {
+            open.remove(0);
+        }
+        open.push((key.to_string(), Arc::clone(&file)));
+        Ok(file)
+    }
+
+    fn open_file(&self, key: &str) -> Result<File> {
+        let path = self.path(key)?;
+        let f = File::open(&path).map_err(|e| not_found_or(e, "cannot open object", key))?;
+        if !f
+            .metadata()
+            .map_err(|e| Error::io("cannot stat object", key, e))?
+            .is_file()
+        {
+            return Err(Error::at(Kind::NotFound, "not an object", key));
+        }
+        Ok(f)
+    }
+
+    fn forget_open(&self, key: &str) {
+        self.open
+            .lock()
+            .expect("open files lock")
+            .retain(|(k, _)| k != key);
     }
 
     pub fn root(&self) -> &Path {
@@ -75,6 +127,7 @@ impl LocalStore {
 impl Store for LocalStore {
     fn put(&self, key: &str, data: &[u8], hints: &PutHints) -> Result<()> {
         let dst = self.path(key)?;
+        self.forget_open(key);
         self.write_new(&dst, data, hints.create_only).map_err(|e| {
             if e.kind() == Kind::AlreadyExists {
                 Error::at(Kind::AlreadyExists, "object already exists", key)
@@ -85,43 +138,30 @@ impl Store for LocalStore {
     }
 
     fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<Vec<u8>> {
-        let path = self.path(key)?;
-        let mut f = File::open(&path).map_err(|e| not_found_or(e, "cannot open object", key))?;
-        if !f
-            .metadata()
-            .map_err(|e| Error::io("cannot stat object", key, e))?
-            .is_file()
-        {
-            return Err(Error::at(Kind::NotFound, "not an object", key));
-        }
-        match range {
-            None => {
-                let mut buf = Vec::new();
-                f.read_to_end(&mut buf)
-                    .map_err(|e| Error::io("cannot read object", key, e))?;
-                Ok(buf)
-            }
-            Some(r) => {
-                let len = r.end.checked_sub(r.start).ok_or_else(|| {
-                    Error::invalid(format!("invalid range {}..{}", r.start, r.end))
-                        .with_location(key)
-                })?;
-                let mut buf = vec![0u8; len as usize];
-                f.seek(SeekFrom::Start(r.start))
-                    .map_err(|e| Error::io("cannot seek object", key, e))?;
-                f.read_exact(&mut buf).map_err(|e| {
-                    if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                        Error::corrupt(
-                            format!("object is shorter than range {}..{}", r.start, r.end),
-                            key,
-                        )
-                    } else {
-                        Error::io("cannot read object", key, e)
-                    }
-                })?;
-                Ok(buf)
-            }
-        }
+        let Some(r) = range else {
+            let mut buf = Vec::new();
+            self.open_file(key)?
+                .read_to_end(&mut buf)
+                .map_err(|e| Error::io("cannot read object", key, e))?;
+            return Ok(buf);
+        };
+        let len = r.end.checked_sub(r.start).ok_or_else(|| {
+            Error::invalid(format!("invalid range {}..{}", r.start, r.end)).with_location(key)
+        })?;
+        let mut buf = vec![0u8; len as usize];
+        self.open_object(key)?
+            .read_exact_at(&mut buf, r.start)
+            .map_err(|e| {
+                if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                    Error::corrupt(
+                        format!("object is shorter than range {}..{}", r.start, r.end),
+                        key,
+                    )
+                } else {
+                    Error::io("cannot read object", key, e)
+                }
+            })?;
+        Ok(buf)
     }
 
     fn head(&self, key: &str) -> Result<ObjectMeta> {
@@ -186,6 +226,7 @@ impl Store for LocalStore {
 
     fn delete(&self, key: &str) -> Result<()> {
         let path = self.path(key)?;
+        self.forget_open(key);
         match fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(e) => match not_found_or(e, "cannot delete object", key) {
