@@ -428,6 +428,17 @@ proptest! {
         prop_assert_eq!(fast, Some(serde));
     }
 
+    /// The direct index decoder takes every index coffer writes, and gives
+    /// exactly what the serde decoder gives.
+    #[test]
+    fn fast_index_decoder_agrees_with_serde(i in index_file()) {
+        let bytes = i.encode();
+        let fast = coffer_core::format::index_fast::decode(&bytes);
+        prop_assert_eq!(fast.as_ref(), Some(&i));
+        let serde: IndexFile = ciborium::from_reader(&bytes[..]).unwrap();
+        prop_assert_eq!(fast, Some(serde));
+    }
+
     #[test]
     fn snapshot_round_trips(s in snapshot(), level in level(), key in id32(), at in any::<Index>()) {
         let sealed = round_trip(&s, s.encode(), level, &key, Sealed::Snapshot, |b| Snapshot::decode(b, "test"))?;

@@ -33,7 +33,10 @@ impl IndexFile {
     }
 
     pub fn decode(plain: &[u8], what: &str) -> Result<Self> {
-        let i: IndexFile = from_cbor(plain, what)?;
+        let i: IndexFile = match super::index_fast::decode(plain) {
+            Some(i) => i,
+            None => from_cbor(plain, what)?,
+        };
         check_version(i.version, what)?;
         Ok(i)
     }

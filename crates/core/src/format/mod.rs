@@ -6,8 +6,10 @@
 //! then the body. Structured bodies (trees, index, snapshots, pack headers)
 //! are CBOR (RFC 8949) maps with the field names given in each struct.
 
+mod cbor_read;
 pub mod config;
 pub mod index;
+pub mod index_fast;
 pub mod key;
 pub mod pack;
 pub mod payload;

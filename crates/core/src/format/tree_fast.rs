@@ -10,89 +10,11 @@
 //! stay exactly those of the serde decoder. A property test checks that
 //! both decoders agree on every tree they both decode.
 
+use super::cbor_read::R;
 use super::tree::{Node, NodeKind, Tree, Xattr};
 use crate::id::{BlobId, TreeId};
 
-struct R<'a> {
-    b: &'a [u8],
-    i: usize,
-}
-
-const NULL: u8 = 0xf6;
-
-impl<'a> R<'a> {
-    fn byte(&mut self) -> Option<u8> {
-        let v = *self.b.get(self.i)?;
-        self.i += 1;
-        Some(v)
-    }
-
-    fn take(&mut self, n: u64) -> Option<&'a [u8]> {
-        let n = usize::try_from(n).ok()?;
-        let end = self.i.checked_add(n)?;
-        let s = self.b.get(self.i..end)?;
-        self.i = end;
-        Some(s)
-    }
-
-    /// Major type and argument of the next head (definite lengths only).
-    fn head(&mut self) -> Option<(u8, u64)> {
-        let h = self.byte()?;
-        let arg = match h & 0x1f {
-            n @ 0..=23 => u64::from(n),
-            24 => u64::from(self.byte()?),
-            25 => u64::from(u16::from_be_bytes(self.take(2)?.try_into().ok()?)),
-            26 => u64::from(u32::from_be_bytes(self.take(4)?.try_into().ok()?)),
-            27 => u64::from_be_bytes(self.take(8)?.try_into().ok()?),
-            _ => return None,
-        };
-        Some((h >> 5, arg))
-    }
-
-    fn expect(&mut self, major: u8) -> Option<u64> {
-        let (m, arg) = self.head()?;
-        (m == major).then_some(arg)
-    }
-
-    fn uint(&mut self) -> Option<u64> {
-        self.expect(0)
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        u32::try_from(self.uint()?).ok()
-    }
-
-    fn i64(&mut self) -> Option<i64> {
-        match self.head()? {
-            (0, n) => i64::try_from(n).ok(),
-            (1, n) => Some(-1 - i64::try_from(n).ok()?),
-            _ => None,
-        }
-    }
-
-    fn bytes(&mut self) -> Option<&'a [u8]> {
-        let n = self.expect(2)?;
-        self.take(n)
-    }
-
-    fn text(&mut self) -> Option<&'a str> {
-        let n = self.expect(3)?;
-        std::str::from_utf8(self.take(n)?).ok()
-    }
-
-    fn is_null(&mut self) -> bool {
-        if self.b.get(self.i) == Some(&NULL) {
-            self.i += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn id(&mut self) -> Option<[u8; 32]> {
-        self.bytes()?.try_into().ok()
-    }
-
+impl R<'_> {
     fn node(&mut self) -> Option<Node> {
         let fields = self.expect(5)?;
         let mut n = Node::default();
