@@ -1,7 +1,7 @@
 use crate::args::BackupArgs;
 use crate::output::size;
 use crate::settings::Settings;
-use coffer_core::backup::{BackupOptions, SERVER_EXCLUDES, backup, swap_files};
+use coffer_core::backup::{BackupOptions, SERVER_EXCLUDES, WarmUp, backup, swap_files};
 use coffer_core::error::EXIT_INCOMPLETE;
 use coffer_core::id::SnapshotId;
 use coffer_core::{Error, Result};
@@ -35,14 +35,6 @@ fn server_preset(opts: &mut BackupOptions) {
 }
 
 pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
-    let (repo, created) = s.open_or_create_local()?;
-    if created && !s.quiet && !s.json {
-        eprintln!(
-            "created new repository {} at {}",
-            repo.config().id.short(),
-            s.repo
-        );
-    }
     let mut opts = BackupOptions::new(a.paths);
     for f in &a.files_from {
         opts.paths.extend(
@@ -85,6 +77,18 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
         if let Ok(p) = std::path::absolute(&s.repo) {
             opts.exclude_paths.push(p);
         }
+    }
+    // The tree's metadata is read into the kernel's caches while the key
+    // is derived and the index loaded; stopped before the backup starts.
+    let warm_up = WarmUp::start(&opts);
+    let (repo, created) = s.open_or_create_local()?;
+    drop(warm_up);
+    if created && !s.quiet && !s.json {
+        eprintln!(
+            "created new repository {} at {}",
+            repo.config().id.short(),
+            s.repo
+        );
     }
     opts.parent = match &a.parent {
         Some(p) => Some(repo.find_snapshot(p, &Default::default())?.id),

@@ -17,10 +17,12 @@ mod read;
 mod scan;
 mod tree;
 mod walk;
+mod warm;
 
 pub use exclude::{CACHEDIR_SIGNATURE, CACHEDIR_TAG, Excludes, SERVER_EXCLUDES, swap_files};
 pub use tree::Skipped;
 pub use walk::open_file;
+pub use warm::WarmUp;
 
 use crate::blob::BlobWriter;
 use crate::chunk::Chunker;
