@@ -94,9 +94,12 @@ impl BlobWriter {
             bytes_stored: AtomicU64::new(0),
             packs: AtomicU64::new(0),
         });
-        // One pack waiting per connection bounds memory to about
-        // (2 * connections + 2) packs whatever the size of the backup.
-        let (tx, rx) = bounded::<Sealed>(connections);
+        // One pack uploading per connection, one fewer waiting, and one
+        // held by an adder (see `add_with_id`): about 2 * connections packs
+        // of each kind in memory whatever the size of the backup; 2 on a
+        // local disk (one writer: a pack is handed over only when the
+        // writer is free).
+        let (tx, rx) = bounded::<Sealed>(connections - 1);
         let uploaders = (0..connections)
             .map(|i| {
                 let shared = Arc::clone(&shared);
@@ -148,14 +151,17 @@ impl BlobWriter {
             crypto::Sealed::Blob,
             &payload::encode(plain, level),
         );
-        let mut full = Vec::new();
         {
+            // A full pack is handed over with the open pack's lock held: if
+            // every uploader is busy, adders of this kind wait here instead
+            // of filling another pack meanwhile. That bounds the packs in
+            // memory to those uploading, queued, and this one.
             let mut open = self.open_pack(kind).lock().expect("poisoned");
             // Offsets in a pack are u32: a blob that would end past 4 GiB
             // goes into the next pack. (With `pack_size` ≤ 1 GiB and blobs
             // ≤ MAX_PLAIN this does not happen; the bound must hold anyway.)
             if open.body.len() + sealed.len() > MAX_PACK_BODY {
-                full.push(std::mem::take(&mut *open));
+                self.send(kind, std::mem::take(&mut *open))?;
             }
             let offset = u32::try_from(open.body.len()).expect("pack body below 4 GiB");
             open.blobs.push(PackBlob {
@@ -166,16 +172,13 @@ impl BlobWriter {
             });
             open.body.extend_from_slice(&sealed);
             if open.body.len() >= self.shared.repo.config().pack_size as usize {
-                full.push(std::mem::take(&mut *open));
+                self.send(kind, std::mem::take(&mut *open))?;
             }
         }
         self.shared.blobs_new.fetch_add(1, Ordering::Relaxed);
         self.shared
             .bytes_new
             .fetch_add(plain.len() as u64, Ordering::Relaxed);
-        for p in full {
-            self.send(kind, p)?;
-        }
         Ok(true)
     }
 
