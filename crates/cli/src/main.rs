@@ -18,6 +18,15 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // glibc gives each thread that allocates an arena of its own (up to 8
+    // per core); freed chunk and pack buffers stay in them. Four arenas
+    // took the 3 GiB benchmark's initial backup from 148-175 MiB to
+    // 136-140 MiB at the same speed (one or two slowed the listers).
+    #[cfg(target_env = "gnu")]
+    // SAFETY: called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 4);
+    }
     let cli = args::Cli::parse();
     let code = match commands::run(cli.command, &cli.global) {
         Ok(code) => code,
