@@ -102,7 +102,10 @@ impl LocalStore {
                 .create_new(true)
                 .open(&tmp)
                 .map_err(|e| Error::io("cannot create file", tmp.display(), e))?;
-            f.write_all(data)
+            // Packs bypass the page cache; the rest (and any tail) is
+            // written as usual.
+            let rest = super::direct::write_prefix(&f, data);
+            f.write_all(rest)
                 .map_err(|e| Error::io("cannot write file", tmp.display(), e))?;
             f.sync_all()
                 .map_err(|e| Error::io("cannot sync file", tmp.display(), e))?;

@@ -28,6 +28,7 @@
 //! [`open::open_store`] refuses `s3://` locations.
 
 pub mod cache;
+mod direct;
 pub mod local;
 pub mod open;
 #[cfg(feature = "s3")]

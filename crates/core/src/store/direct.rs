@@ -1,0 +1,108 @@
+//! Writing large objects around the page cache (`O_DIRECT`).
+//!
+//! A backup writes every pack once and does not read it again; through the
+//! page cache each byte is copied into a fresh cache page first, which on
+//! the benchmark machine was 7 % of an initial backup's CPU (perf:
+//! `copy_folio_from_iter_atomic`) and evicted the very files being backed
+//! up. Writing the aligned bulk of a pack with `O_DIRECT` took the 3 GiB
+//! benchmark's initial backup from 19.9 / 18.6 s to 18.6 / 17.3 s, 2.7 s
+//! less system time.
+//!
+//! Input: a file just created for writing, and its whole content.
+//! Output: what is left to write the usual way (the unaligned tail, or
+//! everything when the file system refuses `O_DIRECT` or the object is
+//! small). Invariant: the file offset always equals the bytes written, so
+//! the caller's ordinary write continues exactly where this stopped; any
+//! error here only hands more to that write, which reports it.
+
+use std::alloc::{Layout, alloc, dealloc};
+use std::fs::File;
+use std::os::fd::AsRawFd;
+
+/// `O_DIRECT` wants buffer, offset and length aligned to the logical block
+/// size; 4096 covers every common device.
+const ALIGN: usize = 4096;
+/// The aligned buffer the bytes pass through, and the smallest object
+/// written this way (below it, the copy through the cache is cheap).
+const PIECE: usize = 8 << 20;
+
+/// One page-aligned buffer of `PIECE` bytes per writing thread, made on
+/// first use (small objects never make one).
+struct Aligned(*mut u8);
+
+impl Aligned {
+    fn layout() -> Layout {
+        Layout::from_size_align(PIECE, ALIGN).expect("valid layout")
+    }
+
+    fn new() -> Option<Aligned> {
+        // SAFETY: the layout has a non-zero size.
+        let p = unsafe { alloc(Self::layout()) };
+        (!p.is_null()).then_some(Aligned(p))
+    }
+}
+
+impl Drop for Aligned {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with the same layout.
+        unsafe { dealloc(self.0, Self::layout()) }
+    }
+}
+
+thread_local! {
+    static BUFFER: Option<Aligned> = Aligned::new();
+}
+
+/// Sets or clears `O_DIRECT` on `f`; false if the file system refuses.
+fn set_direct(f: &File, on: bool) -> bool {
+    let fd = f.as_raw_fd();
+    // SAFETY: plain fcntl calls on a descriptor we own.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags < 0 {
+            return false;
+        }
+        let flags = if on {
+            flags | libc::O_DIRECT
+        } else {
+            flags & !libc::O_DIRECT
+        };
+        libc::fcntl(fd, libc::F_SETFL, flags) == 0
+    }
+}
+
+/// Writes the aligned bulk of `data` to the start of the new file `f` with
+/// `O_DIRECT`; returns the rest, for an ordinary write.
+pub fn write_prefix<'a>(f: &File, data: &'a [u8]) -> &'a [u8] {
+    let aligned = data.len() & !(ALIGN - 1);
+    if aligned < PIECE || !set_direct(f, true) {
+        return data;
+    }
+    let written = BUFFER.with(|buffer| {
+        let Some(buffer) = buffer else { return 0 };
+        let mut done = 0;
+        while done < aligned {
+            let n = (aligned - done).min(PIECE);
+            // SAFETY: the buffer holds PIECE ≥ n bytes and does not overlap
+            // `data`; the write reads n initialized bytes from it.
+            let w = unsafe {
+                std::ptr::copy_nonoverlapping(data[done..].as_ptr(), buffer.0, n);
+                libc::write(f.as_raw_fd(), buffer.0.cast(), n)
+            };
+            match usize::try_from(w) {
+                Ok(w) if w > 0 => {
+                    done += w;
+                    if w < n {
+                        break; // short write: the rest goes the usual way
+                    }
+                }
+                _ => break, // an error: the usual write meets it again
+            }
+        }
+        done
+    });
+    // Should this fail, the descriptor stays in O_DIRECT and the unaligned
+    // tail's write fails and is reported: nothing is stored half-written.
+    let _ = set_direct(f, false);
+    &data[written..]
+}
