@@ -27,6 +27,7 @@ fn main() {
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 4);
     }
+    coffer_core::fs::raise_open_files_limit();
     let cli = args::Cli::parse();
     let code = match commands::run(cli.command, &cli.global) {
         Ok(code) => code,

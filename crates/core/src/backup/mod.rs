@@ -205,7 +205,7 @@ pub fn backup(
     let writer = BlobWriter::new(Arc::clone(&repo), opts.connections, opts.data_storage_class);
     let owners = Owners::new();
     let trie = walk::Trie::from_paths(&paths);
-    let scanner = scan::Scanner::default();
+    let scanner = scan::Scanner::new(scan::Limits::for_open_files(crate::fs::open_files_limit()));
     let over = std::sync::atomic::AtomicBool::new(false);
     let ctx = scan::ScanCtx {
         repo: &repo,

@@ -28,3 +28,29 @@ pub fn unchanged(old: &Node, new: &Node) -> bool {
         && old.ctime == new.ctime
         && old.inode == new.inode
 }
+
+/// The soft limit on open files (`RLIMIT_NOFILE`); 1024 when unknown.
+pub fn open_files_limit() -> u64 {
+    use rustix::process::{Resource, getrlimit};
+    getrlimit(Resource::Nofile).current.unwrap_or(1024)
+}
+
+/// Raises the soft limit on open files to the hard limit (at most 65,536),
+/// as Go programs such as restic do at start: the default soft limit of
+/// 1024 would cap how far a backup's listers run ahead. Returns the limit
+/// now in effect.
+pub fn raise_open_files_limit() -> u64 {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let want = limit.maximum.unwrap_or(u64::MAX).min(1 << 16);
+    if limit.current.is_some_and(|c| c < want) {
+        let _ = setrlimit(
+            Resource::Nofile,
+            rustix::process::Rlimit {
+                current: Some(want),
+                maximum: limit.maximum,
+            },
+        );
+    }
+    open_files_limit()
+}
