@@ -88,6 +88,9 @@ impl Trie {
 /// Opens a regular file for reading without following a symlink, without
 /// blocking (should it have become a FIFO) and, where allowed, without
 /// updating its atime (O_NOATIME: only the owner or root may use it).
+/// Bytes of each file to read ahead when it is queued for a reader.
+const PREFETCH: u64 = 1 << 20;
+
 pub fn open_file(dir: &Dir, name: &OsStr) -> std::io::Result<File> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let fd = match rustix::fs::openat(dir.fd(), name, flags | OFlags::NOATIME, Mode::empty()) {
@@ -279,6 +282,16 @@ impl Walker<'_> {
                             .skip(path.clone(), Error::io("cannot open", path.display(), e));
                     }
                 };
+                // Ask the kernel to start reading now: the job waits in a
+                // queue of several files before a reader takes it, so its
+                // first megabytes are usually cached by then (the reader's
+                // own sequential read-ahead covers the rest of a big file).
+                let _ = rustix::fs::fadvise(
+                    &file,
+                    0,
+                    std::num::NonZeroU64::new(node.size.min(PREFETCH)),
+                    rustix::fs::Advice::WillNeed,
+                );
                 let (tx, rx) = bounded(1);
                 let job = FileJob {
                     file,
