@@ -77,11 +77,14 @@ pub fn holes(regions: &[(u64, u64)], size: u64) -> Vec<(u64, u64)> {
 
 /// Writes `data` at `offset` of a file that is a hole there (new, or just
 /// truncated), leaving its all-zero blocks unwritten so they stay holes.
-pub fn write_sparse(file: &File, offset: u64, data: &[u8]) -> io::Result<()> {
+/// Returns where the last byte it wrote ends (`offset` if none): past it,
+/// the file is as long as it was.
+pub fn write_sparse(file: &File, offset: u64, data: &[u8]) -> io::Result<u64> {
     let end = offset + data.len() as u64;
     let mut pos = offset;
     // Start of a run of non-zero blocks not yet written.
     let mut run: Option<u64> = None;
+    let mut written_end = offset;
     while pos < end {
         // Block boundaries in file coordinates, so skipped blocks are whole.
         let next = ((pos / BLOCK + 1) * BLOCK).min(end);
@@ -91,16 +94,20 @@ pub fn write_sparse(file: &File, offset: u64, data: &[u8]) -> io::Result<()> {
             (false, None) => run = Some(pos),
             (true, Some(s)) => {
                 file.write_all_at(&data[(s - offset) as usize..(pos - offset) as usize], s)?;
+                written_end = pos;
                 run = None;
             }
             _ => {}
         }
         pos = next;
     }
-    if let Some(s) = run {
-        file.write_all_at(&data[(s - offset) as usize..], s)?;
+    match run {
+        Some(s) => {
+            file.write_all_at(&data[(s - offset) as usize..], s)?;
+            Ok(end)
+        }
+        None => Ok(written_end),
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -105,9 +105,10 @@ pub fn temp_path(path: &Path) -> PathBuf {
     temp_path_n(path, temp_number())
 }
 
-/// A number for [`temp_path_n`], never the same twice in a process.
+/// A number for [`temp_path_n`], never the same twice in a process, and
+/// never 0 (see [`super::plan::PlannedFile::temp_n`]).
 pub fn temp_number() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 

@@ -6,12 +6,13 @@
 //!         what is there (overwrite mode), remove what --delete removes,
 //!         make directories, links, devices; list files and, per pack,
 //!         which blobs go where
-//! create  make every file under a temporary name, in parallel (creating
-//!         100k files costs more kernel time than decompressing them)
+//! create  make every file, in parallel (creating 100k files costs more
+//!         kernel time than decompressing them): under its own name where
+//!         nothing is, else under a temporary name
 //! fetch   per pack, in parallel: read the needed ranges once, open and
 //!         verify each blob, write it at its offsets (zeros stay holes);
 //!         the write that completes a file sets its length and metadata
-//!         and renames it into place
+//!         and, if it has a temporary name, renames it into place
 //! finish  hardlinks, then directory metadata deepest first (writing into
 //!         a directory changes its mtime); with --verify, read every
 //!         restored file back and check it against its blob ids

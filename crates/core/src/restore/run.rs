@@ -7,7 +7,8 @@
 //! Invariants: a file's temporary name is renamed to its final name only
 //! when every blob it needs was written and its metadata applied; a file
 //! that failed leaves no temporary file behind and its old version (if
-//! any) untouched. Only the store failing stops the restore.
+//! any) untouched. A file where nothing was is written under its own name
+//! (no rename), and removed if it fails. Only the store failing stops the restore.
 
 use super::plan::{PackPlan, Plan};
 use super::{Failed, write};
@@ -139,7 +140,13 @@ impl<'a> Run<'a> {
             Ok(())
         }
         .and_then(|_| apply_metadata_at(&temp, &f.path, &f.node, self.owners, self.apply))
-        .and_then(|_| write::rename_into_place(&temp, &f.path));
+        .and_then(|_| {
+            if temp == f.path {
+                Ok(())
+            } else {
+                write::rename_into_place(&temp, &f.path)
+            }
+        });
         match r {
             Ok(()) => self.progress.entry_done(&f.path, f.node.size, f.node.size),
             Err(e) => {

@@ -21,14 +21,16 @@ fn at<'a>(path: &'a Path, shown: &Path) -> Result<At<'a>> {
     At::new(path).map_err(|e| Error::io("cannot reach", shown.display(), e))
 }
 
-/// Creates the new file `path` (a temporary name) to restore `shown` into.
+/// Creates the new file `path` to restore `shown` into: a temporary name,
+/// or `shown` itself when nothing was there ([`super::plan::PlannedFile`]).
 pub fn create_new(path: &Path, shown: &Path) -> Result<File> {
     let a = at(path, shown)?;
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let open = || rustix::fs::openat(a.dir(), a.name(), flags, Mode::from_raw_mode(0o600));
     let fd = match open() {
-        // A leftover of an interrupted restore that had our process id.
-        Err(rustix::io::Errno::EXIST) => {
+        // A leftover of an interrupted restore that had our process id (a
+        // file's own name is never removed here: something appeared there).
+        Err(rustix::io::Errno::EXIST) if path != shown => {
             let _ = rustix::fs::unlinkat(a.dir(), a.name(), AtFlags::empty());
             open()
         }
@@ -50,10 +52,14 @@ fn open_write(path: &Path, shown: &Path) -> Result<File> {
 /// of one blob: most files of a system), in one open.
 pub fn write_whole(path: &Path, shown: &Path, offset: u64, data: &[u8], len: u64) -> Result<()> {
     let f = create_new(path, shown)?;
-    write_sparse(&f, offset, data).map_err(|e| Error::io("cannot write", shown.display(), e))?;
-    // Always: trailing zero blocks were skipped, so the file may be short.
-    f.set_len(len)
-        .map_err(|e| Error::io("cannot set length", shown.display(), e))
+    let written = write_sparse(&f, offset, data)
+        .map_err(|e| Error::io("cannot write", shown.display(), e))?;
+    // Trailing zero blocks were skipped (or the file ends in a hole).
+    if written < len {
+        f.set_len(len)
+            .map_err(|e| Error::io("cannot set length", shown.display(), e))?;
+    }
+    Ok(())
 }
 
 /// Writes `data` at `offset`; its all-zero blocks are skipped so they stay
@@ -63,7 +69,9 @@ pub fn write_at(path: &Path, shown: &Path, offset: u64, data: &[u8]) -> Result<(
         return Ok(());
     }
     let f = open_write(path, shown)?;
-    write_sparse(&f, offset, data).map_err(|e| Error::io("cannot write", shown.display(), e))
+    write_sparse(&f, offset, data)
+        .map(drop)
+        .map_err(|e| Error::io("cannot write", shown.display(), e))
 }
 
 pub fn set_length(path: &Path, shown: &Path, len: u64) -> Result<()> {
