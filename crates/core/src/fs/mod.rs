@@ -13,7 +13,7 @@ mod owners;
 mod read;
 pub mod sparse;
 
-pub use apply::{ApplyOptions, apply_metadata, apply_metadata_at, owner_ids};
+pub use apply::{ApplyOptions, apply_metadata, apply_metadata_at, apply_metadata_fd, owner_ids};
 pub use owners::Owners;
 pub use read::{Meta, read_node, read_node_since, read_xattrs};
 

@@ -14,7 +14,7 @@ use super::plan::{PackPlan, Plan};
 use super::{Failed, write};
 use super::{MAX_GAP, MAX_RANGE};
 use crate::error::{Error, Kind, Result};
-use crate::fs::{ApplyOptions, Owners, apply_metadata_at};
+use crate::fs::{ApplyOptions, Owners, apply_metadata_at, apply_metadata_fd};
 use crate::progress::Progress;
 use crate::repo::Repository;
 use std::sync::Mutex;
@@ -115,20 +115,21 @@ impl<'a> Run<'a> {
             return;
         }
         if self.plan.blobs_per_file[file] == 0 {
-            self.finish_file(file, true);
+            self.finish_file(file, true, None);
         }
     }
 
     /// One blob of `file` is done (written or failed).
     fn blob_done(&self, file: usize) {
         if self.remaining[file].fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.finish_file(file, true);
+            self.finish_file(file, true, None);
         }
     }
 
-    /// Sets the final length (unless already set) and the metadata, and
-    /// renames the file into place; a file that failed is discarded.
-    fn finish_file(&self, file: usize, set_length: bool) {
+    /// Sets the final length (unless already set) and the metadata
+    /// (through `open` when the file is still open), and renames the file
+    /// into place; a file that failed is discarded.
+    fn finish_file(&self, file: usize, set_length: bool, open: Option<&std::fs::File>) {
         let f = &self.plan.files[file];
         let temp = f.temp();
         if self.file_failed[file].load(Ordering::Relaxed) {
@@ -139,7 +140,10 @@ impl<'a> Run<'a> {
         } else {
             Ok(())
         }
-        .and_then(|_| apply_metadata_at(&temp, &f.path, &f.node, self.owners, self.apply))
+        .and_then(|_| match open {
+            Some(open) => apply_metadata_fd(open, &f.path, &f.node, self.owners, self.apply),
+            None => apply_metadata_at(&temp, &f.path, &f.node, self.owners, self.apply),
+        })
         .and_then(|_| {
             if temp == f.path {
                 Ok(())
@@ -209,8 +213,8 @@ impl<'a> Run<'a> {
                     let r = match &plain {
                         Ok(data) if whole => {
                             match write::write_whole(&temp, &f.path, t.offset, data, f.node.size) {
-                                Ok(()) => {
-                                    self.finish_file(t.file, false);
+                                Ok(open) => {
+                                    self.finish_file(t.file, false, Some(&open));
                                     continue;
                                 }
                                 Err(e) => Err(e),

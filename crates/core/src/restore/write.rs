@@ -49,8 +49,9 @@ fn open_write(path: &Path, shown: &Path) -> Result<File> {
 }
 
 /// Creates `path` holding `data` at `offset` and `len` bytes in all (a file
-/// of one blob: most files of a system), in one open.
-pub fn write_whole(path: &Path, shown: &Path, offset: u64, data: &[u8], len: u64) -> Result<()> {
+/// of one blob: most files of a system), in one open; returns it open, for
+/// its metadata.
+pub fn write_whole(path: &Path, shown: &Path, offset: u64, data: &[u8], len: u64) -> Result<File> {
     let f = create_new(path, shown)?;
     let written = write_sparse(&f, offset, data)
         .map_err(|e| Error::io("cannot write", shown.display(), e))?;
@@ -59,7 +60,7 @@ pub fn write_whole(path: &Path, shown: &Path, offset: u64, data: &[u8], len: u64
         f.set_len(len)
             .map_err(|e| Error::io("cannot set length", shown.display(), e))?;
     }
-    Ok(())
+    Ok(f)
 }
 
 /// Writes `data` at `offset`; its all-zero blocks are skipped so they stay
