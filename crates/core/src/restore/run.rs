@@ -145,8 +145,8 @@ impl<'a> Run<'a> {
             None => apply_metadata_at(&temp, &f.path, &f.node, self.owners, self.apply),
         })
         .and_then(|_| {
-            if temp == f.path {
-                Ok(())
+            if f.temp_n == 0 {
+                Ok(()) // written under its own name
             } else {
                 write::rename_into_place(&temp, &f.path)
             }
