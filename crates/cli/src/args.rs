@@ -84,6 +84,9 @@ pub enum Command {
     Unlock(UnlockArgs),
     /// Remove data that no snapshot uses (safe while backups run)
     Prune(PruneArgs),
+    /// Repair a damaged repository: rebuild the index, rewrite snapshots that lost data
+    #[command(subcommand)]
+    Repair(crate::commands::repair::RepairCommand),
     /// Show what changed between two snapshots
     Diff(DiffArgs),
     /// Sizes of snapshots: as restored, deduplicated, or as stored

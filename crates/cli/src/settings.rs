@@ -155,7 +155,13 @@ impl Settings {
 
     pub fn open(&self) -> Result<Arc<Repository>> {
         let pw = self.password(false)?;
-        Ok(Arc::new(Repository::open(self.store()?, &pw)?))
+        let repo = Repository::open(self.store()?, &pw)?;
+        for (_, e) in repo.skipped_index() {
+            eprintln!(
+                "coffer: warning: damaged index object skipped (`coffer repair index` rebuilds the index): {e}"
+            );
+        }
+        Ok(Arc::new(repo))
     }
 
     pub fn open_without_index(&self) -> Result<Repository> {

@@ -27,6 +27,8 @@ mod interrupted;
 mod json;
 #[path = "integration/keys.rs"]
 mod keys;
+#[path = "integration/repair.rs"]
+mod repair;
 #[path = "integration/roundtrip.rs"]
 mod roundtrip;
 #[path = "integration/select.rs"]

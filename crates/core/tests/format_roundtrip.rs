@@ -288,13 +288,15 @@ fn key_file() -> impl Strategy<Value = KeyFile> {
         ".{0,25}",
         ".{0,20}",
         ".{0,20}",
+        prop::option::of(any::<[u8; 32]>()),
     )
-        .prop_map(|(params, salt, sealed, created, host, user)| KeyFile {
+        .prop_map(|(params, salt, sealed, created, host, user, mac)| KeyFile {
             version: FORMAT_VERSION,
             kdf: "argon2id".into(),
             params,
             salt: hex::encode(salt),
             sealed: hex::encode(sealed),
+            config_mac: mac.map(hex::encode),
             created,
             host,
             user,

@@ -16,8 +16,8 @@ use coffer_core::format::snapshot::{Snapshot, Summary};
 use coffer_core::format::tree::{Node, NodeKind, Tree, Xattr};
 use coffer_core::format::{FORMAT_VERSION, payload};
 use coffer_core::id::{IndexId, KeyId, PackId, RepoId, SnapshotId, TreeId, hash_object};
-use coffer_core::repo::PruneRecord;
 use coffer_core::repo::lock::LockFile;
+use coffer_core::repo::{CONFIG_MAC_CONTEXT, PruneRecord, config_mac};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
@@ -287,6 +287,7 @@ fn key_file() -> (KeyFile, [u8; 32]) {
             &nonce(NONCE_KEY),
             &master().encode(),
         )),
+        config_mac: Some(hex::encode(config_mac(&master(), &config().encode()))),
         created: "2024-01-01T00:00:00Z".into(),
         host: "host.example".into(),
         user: "root".into(),
@@ -635,6 +636,9 @@ fn key_file_unwraps() {
             "nonce": hex::encode(nonce(NONCE_KEY)),
             "master_key": hex::encode(master().encode()),
             "key_id": KeyId(hash_object(&bytes)).to_hex(),
+            "config_mac_context": CONFIG_MAC_CONTEXT,
+            "config_mac_key": hex::encode(blake3::derive_key(CONFIG_MAC_CONTEXT, &master().encode())),
+            "config_mac": hex::encode(config_mac(&master(), &config().encode())),
         }),
     );
 
@@ -656,6 +660,19 @@ fn key_file_unwraps() {
     )
     .unwrap();
     assert_eq!(MasterKey::decode(&plain).unwrap(), master());
+
+    // Its config tag authenticates the bytes of `config.json`, as `open`
+    // checks: keyed BLAKE3 under the derived key.
+    let tag = f.config_mac_bytes("vector").unwrap().expect("a config tag");
+    assert_eq!(tag.to_vec(), field(&v, "config_mac"));
+    let mac_key: [u8; 32] = field(&v, "config_mac_key").try_into().unwrap();
+    let config = read_vector("config.json");
+    assert_eq!(*blake3::keyed_hash(&mac_key, &config).as_bytes(), tag);
+    // One changed byte of config (compression 3 -> 2) no longer matches.
+    let changed = String::from_utf8(config)
+        .unwrap()
+        .replace("\"compression\": 3", "\"compression\": 2");
+    assert_ne!(config_mac(&master(), changed.as_bytes()), tag);
 }
 
 #[test]

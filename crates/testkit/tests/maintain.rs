@@ -17,3 +17,5 @@ mod locks;
 mod prune;
 #[path = "maintain/prune_races.rs"]
 mod prune_races;
+#[path = "maintain/resume.rs"]
+mod resume;

@@ -15,6 +15,7 @@ mod init;
 mod key;
 mod ls;
 mod prune;
+pub mod repair;
 mod restore;
 mod snapshots;
 mod stats;
@@ -44,6 +45,7 @@ pub fn run(command: Command, g: &Global) -> Result<i32> {
         Command::Forget(a) => forget::run(a, s),
         Command::Unlock(a) => unlock::run(a, s),
         Command::Prune(a) => prune::run(a, s),
+        Command::Repair(c) => repair::run(c, s),
         Command::Diff(a) => diff::run(a, s),
         Command::Stats(a) => stats::run(a, s),
         Command::Find(a) => find::run(a, s),

@@ -47,6 +47,9 @@ fn text(r: &PruneReport, quiet: bool) {
     for l in &r.stale_locks {
         eprintln!("coffer: warning: ignored a stale lock: {l}; `coffer unlock` removes it");
     }
+    for e in &r.index_damaged {
+        eprintln!("coffer: warning: damaged index object replaced by the new index: {e}");
+    }
     let would = if r.dry_run { "would be " } else { "" };
     if !quiet {
         println!(
@@ -75,6 +78,12 @@ fn text(r: &PruneReport, quiet: bool) {
                 "index: {} object(s) written, {} superseded object(s) deleted",
                 r.index_written, r.index_deleted
             );
+            if r.fragments_removed > 0 {
+                println!(
+                    "removed {} fragment(s) of interrupted writes",
+                    r.fragments_removed
+                );
+            }
         }
     }
     println!(

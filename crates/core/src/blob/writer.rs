@@ -72,8 +72,46 @@ pub struct BlobWriter {
 
 impl BlobWriter {
     /// Starts a writer with `connections` uploader threads; data packs are
-    /// stored with `data_class`.
+    /// stored with `data_class`. First it *resumes*: packs that no index
+    /// names (what an interrupted backup uploaded after its last index
+    /// checkpoint) are adopted by reading their headers and named in an
+    /// index object at once, so their blobs are not uploaded again. This is
+    /// best effort: a pack whose header cannot be read stays unindexed
+    /// (`check` notes it, `prune` removes it).
     pub fn new(repo: Arc<Repository>, connections: usize, data_class: StorageClass) -> Self {
+        let w = Self::without_resume(repo, connections, data_class);
+        w.resume();
+        w
+    }
+
+    /// Adopts the packs no index names (see [`new`](Self::new)); returns
+    /// how many.
+    fn resume(&self) -> usize {
+        let Ok(packs) = self.shared.repo.unindexed_packs() else {
+            return 0;
+        };
+        if packs.is_empty() {
+            return 0;
+        }
+        let (adopted, _unreadable) = self.shared.repo.adopt_packs(&packs);
+        let n = adopted.len();
+        self.shared
+            .pending
+            .lock()
+            .expect("poisoned")
+            .extend(adopted);
+        // Named now, so a second interruption does not read them again.
+        let _ = write_index(&self.shared, 1);
+        n
+    }
+
+    /// A writer that does not resume: prune's, whose index leaves out on
+    /// purpose the packs it condemns.
+    pub fn without_resume(
+        repo: Arc<Repository>,
+        connections: usize,
+        data_class: StorageClass,
+    ) -> Self {
         let connections = connections.max(1);
         let shared = Arc::new(Shared {
             repo,

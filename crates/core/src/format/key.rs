@@ -50,6 +50,12 @@ pub struct KeyFile {
     pub salt: String,
     /// Sealed box of the 72-byte master key under the derived key, hex.
     pub sealed: String,
+    /// The tag that authenticates `config`: keyed BLAKE3 of its exact bytes
+    /// under a key derived from the master key (docs/FORMAT.md §3), hex.
+    /// Absent in key files written before config was authenticated; the
+    /// next key operation (`key add`, `key passwd`) writes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_mac: Option<String>,
     /// When, where and by whom the key was added (informational).
     pub created: String,
     pub host: String,
@@ -80,6 +86,19 @@ impl KeyFile {
 
     pub fn salt_bytes(&self, what: &str) -> Result<Vec<u8>> {
         hex::decode(&self.salt).map_err(|_| Error::corrupt("key salt is not hex", what))
+    }
+
+    /// The config tag, if the file has one.
+    pub fn config_mac_bytes(&self, what: &str) -> Result<Option<[u8; 32]>> {
+        self.config_mac
+            .as_deref()
+            .map(|h| {
+                hex::decode(h)
+                    .ok()
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .ok_or_else(|| Error::corrupt("config tag is not 64 hex digits", what))
+            })
+            .transpose()
     }
 
     pub fn sealed_bytes(&self, what: &str) -> Result<Vec<u8>> {

@@ -71,6 +71,11 @@ pub fn check_with(
             "{e} (this key cannot open the repository; remove it with `coffer key remove`)"
         ));
     }
+    if !repo.config_authenticated() {
+        r.notes.push(
+            "config is not authenticated: every key file predates config authentication; `coffer key passwd` (or `key add`) adds the tag".into(),
+        );
+    }
     load_index(repo, &mut r)?;
     let packs: Vec<PackInfo> = {
         let index = repo.index();

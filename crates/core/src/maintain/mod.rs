@@ -9,6 +9,7 @@ pub mod find;
 pub mod forget;
 pub mod ls;
 pub mod prune;
+pub mod repair;
 pub mod retention;
 pub mod stats;
 pub mod used;

@@ -24,10 +24,24 @@ fn key_name(id: &KeyId) -> String {
     format!("keys/{id}")
 }
 
-/// Wraps `key` under `password` and stores a new key file.
+/// The BLAKE3 derive-key context of the config tag's key.
+pub const CONFIG_MAC_CONTEXT: &str = "coffer/v1/config-mac";
+
+/// The tag that authenticates `config` (docs/FORMAT.md §3): keyed BLAKE3 of
+/// its exact bytes, keyed with `BLAKE3-derive-key(CONFIG_MAC_CONTEXT,
+/// master key's 72 bytes)`. Only a holder of the master key can make one,
+/// and every key file of a repository carries the same tag.
+pub fn config_mac(key: &MasterKey, config: &[u8]) -> [u8; 32] {
+    let mac_key = blake3::derive_key(CONFIG_MAC_CONTEXT, &key.encode());
+    *blake3::keyed_hash(&mac_key, config).as_bytes()
+}
+
+/// Wraps `key` under `password` and stores a new key file carrying the
+/// config tag `config_mac`.
 pub(super) fn add_key(
     store: &dyn Store,
     key: &MasterKey,
+    config_mac: [u8; 32],
     password: &[u8],
     kdf: KdfParams,
 ) -> Result<KeyId> {
@@ -39,6 +53,7 @@ pub(super) fn add_key(
         params: kdf,
         salt: hex::encode(salt),
         sealed: hex::encode(crypto::seal(&wrapping, Sealed::MasterKey, &key.encode())),
+        config_mac: Some(hex::encode(config_mac)),
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         host: gethostname::gethostname().to_string_lossy().into_owned(),
         user: uzers::get_current_username()
@@ -75,14 +90,14 @@ fn read_key_file(store: &dyn Store, id: &KeyId) -> Result<KeyFile> {
 
 /// Tries one key file: `Ok(None)` if `password` does not open it, an error
 /// if it is damaged.
-fn try_key(store: &dyn Store, id: &KeyId, password: &[u8]) -> Result<Option<MasterKey>> {
+fn try_key(store: &dyn Store, id: &KeyId, password: &[u8]) -> Result<Option<(MasterKey, KeyFile)>> {
     let what = key_name(id);
     let f = read_key_file(store, id)?;
     let wrapping = crypto::derive_wrapping_key(password, &f.salt_bytes(&what)?, &f.params)
         .map_err(|e| e.with_location(&what))?;
     match crypto::open(&wrapping, Sealed::MasterKey, &f.sealed_bytes(&what)?, &what) {
         Ok(plain) => MasterKey::decode(&plain)
-            .map(Some)
+            .map(|k| Some((k, f)))
             .map_err(|e| e.with_location(&what)),
         Err(_) => Ok(None),
     }
@@ -93,7 +108,7 @@ fn try_key(store: &dyn Store, id: &KeyId, password: &[u8]) -> Result<Option<Mast
 /// decode, refused KDF parameters, wrong master key length) is skipped, and
 /// named in the error if no other key opens. Only store failures stop the
 /// search.
-pub(super) fn unlock(store: &dyn Store, password: &[u8]) -> Result<(KeyId, MasterKey)> {
+pub(super) fn unlock(store: &dyn Store, password: &[u8]) -> Result<(KeyId, MasterKey, KeyFile)> {
     let ids = key_ids(store)?;
     if ids.is_empty() {
         return Err(Error::corrupt(
@@ -105,7 +120,7 @@ pub(super) fn unlock(store: &dyn Store, password: &[u8]) -> Result<(KeyId, Maste
     let mut damaged = Vec::new();
     for id in &ids {
         match try_key(store, id, password) {
-            Ok(Some(key)) => return Ok((*id, key)),
+            Ok(Some((key, file))) => return Ok((*id, key, file)),
             Ok(None) => tried += 1,
             // Removed since the listing (`key passwd` elsewhere): not a key.
             Err(e) if e.kind() == Kind::NotFound => {}
@@ -140,13 +155,71 @@ pub(super) fn unlock(store: &dyn Store, password: &[u8]) -> Result<(KeyId, Maste
     ))
 }
 
+/// Checks `config`'s bytes against the tags of the key files, with the
+/// master key that `opened` (the key file `id`) unwrapped; returns whether
+/// a tag authenticated them.
+///
+/// The key file that opened the repository decides when it has a tag: it
+/// must match. A key file without one (written before config was
+/// authenticated) defers to the others: if any carries a tag it must match,
+/// and if none does the repository is from before authentication and its
+/// config is accepted as it is (`Ok(false)`). A tag that does not match is
+/// a `config` changed after `init`: refused, never used.
+pub(super) fn verify_config(
+    store: &dyn Store,
+    key: &MasterKey,
+    id: &KeyId,
+    opened: &KeyFile,
+    config: &[u8],
+) -> Result<bool> {
+    let mac = config_mac(key, config);
+    let refuse = |by: &KeyId| {
+        Error::corrupt(
+            format!(
+                "config does not match the tag in {} (it was changed after the repository was created); its chunker, pack size and compression are not used",
+                key_name(by)
+            ),
+            "config",
+        )
+    };
+    if let Some(tag) = opened.config_mac_bytes(&key_name(id))? {
+        return if tag == mac {
+            Ok(true)
+        } else {
+            Err(refuse(id))
+        };
+    }
+    let mut authenticated = false;
+    for other in key_ids(store)?.iter().filter(|o| *o != id) {
+        let tag = match read_key_file(store, other) {
+            Ok(f) => f.config_mac_bytes(&key_name(other)),
+            Err(e) => Err(e),
+        };
+        match tag {
+            Ok(Some(tag)) if tag == mac => authenticated = true,
+            Ok(Some(_)) => return Err(refuse(other)),
+            Ok(None) => {}
+            // Damaged or removed since the listing: not a witness either way.
+            Err(e) if matches!(e.kind(), Kind::NotFound | Kind::Corrupt | Kind::Unsupported) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(authenticated)
+}
+
 impl Repository {
     /// Adds a key file for another password; returns its id.
     pub fn add_key(&self, password: &[u8], kdf: KdfParams) -> Result<KeyId> {
         if password.is_empty() {
             return Err(Error::invalid("an empty password is not allowed"));
         }
-        add_key(self.store().as_ref(), self.key(), password, kdf)
+        add_key(
+            self.store().as_ref(),
+            self.key(),
+            self.config_mac,
+            password,
+            kdf,
+        )
     }
 
     pub fn list_keys(&self) -> Result<Vec<KeyInfo>> {

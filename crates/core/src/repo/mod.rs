@@ -7,12 +7,14 @@ mod keys;
 pub mod lock;
 mod objects;
 mod records;
+mod resume;
 mod snapshots;
 
 pub use index::{BlobLoc, Index, PackInfo};
-pub use keys::KeyInfo;
+pub use keys::{CONFIG_MAC_CONTEXT, KeyInfo, config_mac};
 pub use lock::{LockGuard, LockInfo};
 pub use records::PruneRecord;
+pub use resume::StoredPack;
 pub use snapshots::{Flushed, SnapshotFilter, SnapshotRef};
 
 use crate::crypto::{MasterKey, Sealed};
@@ -28,9 +30,16 @@ use std::sync::{Arc, RwLock};
 pub struct Repository {
     store: Arc<dyn Store>,
     config: Config,
+    /// The tag of `config`'s bytes (written into every new key file), and
+    /// whether a key file's tag authenticated them at open.
+    config_mac: [u8; 32],
+    config_authenticated: bool,
     key: MasterKey,
     key_id: KeyId,
     index: RwLock<Index>,
+    /// Index objects the last load skipped because they are damaged, with
+    /// why: readers go on without them (see [`Repository::skipped_index`]).
+    skipped: std::sync::Mutex<Vec<(IndexId, String)>>,
 }
 
 /// Settings chosen once at `init`.
@@ -64,14 +73,19 @@ impl Repository {
             return Err(Error::invalid("an empty password is not allowed"));
         }
         let key = MasterKey::generate();
-        let key_id = keys::add_key(store.as_ref(), &key, password, opts.kdf)?;
-        store.put("config", &opts.config.encode(), &PutHints::immutable())?;
+        let config_bytes = opts.config.encode();
+        let config_mac = keys::config_mac(&key, &config_bytes);
+        let key_id = keys::add_key(store.as_ref(), &key, config_mac, password, opts.kdf)?;
+        store.put("config", &config_bytes, &PutHints::immutable())?;
         Ok(Repository {
             store,
             config: opts.config,
+            config_mac,
+            config_authenticated: true,
             key,
             key_id,
             index: RwLock::new(Index::new()),
+            skipped: Default::default(),
         })
     }
 
@@ -97,13 +111,18 @@ impl Repository {
             Err(e) => return Err(e),
         };
         let config = Config::decode(&config_bytes)?;
-        let (key_id, key) = keys::unlock(store.as_ref(), password)?;
+        let (key_id, key, file) = keys::unlock(store.as_ref(), password)?;
+        let config_authenticated =
+            keys::verify_config(store.as_ref(), &key, &key_id, &file, &config_bytes)?;
         Ok(Repository {
             store,
             config,
+            config_mac: keys::config_mac(&key, &config_bytes),
+            config_authenticated,
             key,
             key_id,
             index: RwLock::new(Index::new()),
+            skipped: Default::default(),
         })
     }
 
@@ -115,9 +134,12 @@ impl Repository {
         Repository {
             store: Arc::clone(&self.store),
             config: self.config.clone(),
+            config_mac: self.config_mac,
+            config_authenticated: self.config_authenticated,
             key: self.key.clone(),
             key_id: self.key_id,
             index: RwLock::new(Index::new()),
+            skipped: Default::default(),
         }
     }
 
@@ -127,6 +149,13 @@ impl Repository {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Whether a key file's tag authenticated `config` at open; `false` for
+    /// a repository whose key files all predate config authentication (the
+    /// next `key add` or `key passwd` adds the tag).
+    pub fn config_authenticated(&self) -> bool {
+        self.config_authenticated
     }
 
     pub fn key(&self) -> &MasterKey {
@@ -188,7 +217,12 @@ impl Repository {
         *self.index_mut() = index;
     }
 
-    /// Every index object, decoded.
+    /// Every index object that decodes. A damaged one (it does not match
+    /// its id, does not open or does not decode) is skipped and remembered
+    /// (see [`skipped_index`](Self::skipped_index)), so one damaged object
+    /// does not stop every command: the blobs only it names are unknown
+    /// until `coffer repair index` rebuilds the index from pack headers.
+    /// An object of a newer format is still refused.
     ///
     /// Prune deletes index objects once the index that supersedes them is
     /// stored; one that vanishes between the listing and its read means
@@ -204,8 +238,15 @@ impl Repository {
         }
     }
 
+    /// The index objects the last load skipped as damaged, each with the
+    /// one-line error that names it.
+    pub fn skipped_index(&self) -> Vec<(IndexId, String)> {
+        self.skipped.lock().expect("poisoned").clone()
+    }
+
     fn load_index_files_once(&self) -> Result<Vec<(IndexId, IndexFile)>> {
         let mut out = Vec::new();
+        let mut skipped = Vec::new();
         for meta in crate::store::list_all(self.store.as_ref(), "index/")? {
             let Some(id) = meta
                 .key
@@ -214,9 +255,16 @@ impl Repository {
             else {
                 continue;
             };
-            let plain = self.load_sealed(Sealed::Index, &meta.key)?;
-            out.push((id, IndexFile::decode(&plain, &meta.key)?));
+            match self
+                .load_sealed(Sealed::Index, &meta.key)
+                .and_then(|plain| IndexFile::decode(&plain, &meta.key))
+            {
+                Ok(f) => out.push((id, f)),
+                Err(e) if e.kind() == Kind::Corrupt => skipped.push((id, e.to_string())),
+                Err(e) => return Err(e),
+            }
         }
+        *self.skipped.lock().expect("poisoned") = skipped;
         Ok(out)
     }
 }

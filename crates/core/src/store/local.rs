@@ -242,6 +242,37 @@ impl Store for LocalStore {
     fn location(&self) -> String {
         self.root.display().to_string()
     }
+
+    fn remove_fragments(&self, before: std::time::SystemTime) -> Result<u64> {
+        let mut removed = 0;
+        let mut stack = vec![self.root.clone()];
+        while let Some(dir) = stack.pop() {
+            let rd = match fs::read_dir(&dir) {
+                Ok(rd) => rd,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io("cannot list directory", dir.display(), e)),
+            };
+            for entry in rd {
+                let entry =
+                    entry.map_err(|e| Error::io("cannot list directory", dir.display(), e))?;
+                let path = entry.path();
+                let Ok(md) = fs::symlink_metadata(&path) else {
+                    continue; // gone meanwhile
+                };
+                let fragment = entry.file_name().to_string_lossy().starts_with(TMP_PREFIX);
+                if md.is_dir() && !fragment {
+                    stack.push(path);
+                } else if md.is_file() && fragment && md.modified().is_ok_and(|t| t < before) {
+                    match fs::remove_file(&path) {
+                        Ok(()) => removed += 1,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(Error::io("cannot remove", path.display(), e)),
+                    }
+                }
+            }
+        }
+        Ok(removed)
+    }
 }
 
 /// An I/O error on `key`, where a key that names a directory of objects

@@ -93,6 +93,15 @@ pub trait Store: Send + Sync {
     fn delete(&self, key: &str) -> Result<()>;
     /// Where this store is, for messages (`/srv/repo`, `s3://bucket/prefix`).
     fn location(&self) -> String;
+    /// Housekeeping, not a verb: removes the leftovers of puts that never
+    /// finished (their writer was killed) last modified before `before`,
+    /// and returns how many. Never an object, never a put still running
+    /// (callers pass a time older than any put takes). Only stores whose
+    /// puts can leave such fragments implement it (local: `.tmp-*` files);
+    /// for the others there is nothing to remove.
+    fn remove_fragments(&self, _before: std::time::SystemTime) -> Result<u64> {
+        Ok(0)
+    }
 }
 
 /// Collects a listing into a vector (for small prefixes such as `keys/`).

@@ -22,6 +22,7 @@
 
 mod plan;
 mod run;
+pub(crate) use run::write_index;
 #[cfg(test)]
 mod tests;
 
@@ -34,7 +35,7 @@ use crate::format::index::{IndexFile, IndexPack};
 use crate::format::pack::BlobKind;
 use crate::id::{IndexId, PackId, PruneRecordId};
 use crate::repo::{PruneRecord, Repository};
-use crate::store::{StorageClass, list_all};
+use crate::store::StorageClass;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -148,11 +149,22 @@ pub struct PruneReport {
     pub stats: PlanStats,
     /// Stale locks of others that were ignored.
     pub stale_locks: Vec<String>,
+    /// Leftovers of puts a killed writer never finished (local `.tmp-*`
+    /// files) older than the grace period, removed.
+    pub fragments_removed: u64,
+    /// Damaged index objects: skipped, their packs read by their headers,
+    /// and replaced by the new index.
+    pub index_damaged: Vec<String>,
 }
 
 /// What one run loaded.
 pub(crate) struct State {
     pub files: Vec<(IndexId, IndexFile)>,
+    /// Index objects that are damaged (skipped by the load): the new index
+    /// supersedes them, as it names every pack they could have named.
+    pub damaged: Vec<IndexId>,
+    /// Whether packs no index named were adopted into `current`.
+    pub adopted: bool,
     pub current: Vec<IndexPack>,
     pub records: Vec<(PruneRecordId, PruneRecord)>,
     pub stored: HashMap<PackId, (BlobKind, u64)>,
@@ -190,9 +202,28 @@ pub fn prune(repo: &Arc<Repository>, opts: &PruneOptions) -> Result<PruneReport>
         }
         Ok(())
     });
+    let result = result.and_then(|_| {
+        if !opts.dry_run {
+            report.fragments_removed = repo.store().remove_fragments(fragments_before(opts))?;
+        }
+        Ok(())
+    });
     // Show the caller the repository as it now is.
     let reloaded = repo.reload_index();
     result.and(reloaded).map(|_| report)
+}
+
+/// Fragments of puts last written before the grace period are removed
+/// (all of them with `--now`, like condemned packs).
+fn fragments_before(opts: &PruneOptions) -> std::time::SystemTime {
+    let ns = match opts.grace {
+        None => opts.now,
+        Some(span) => span
+            .before(chrono::DateTime::from_timestamp_nanos(opts.now))
+            .and_then(|t| t.timestamp_nanos_opt())
+            .unwrap_or(0),
+    };
+    std::time::UNIX_EPOCH + std::time::Duration::from_nanos(ns.max(0) as u64)
 }
 
 /// One pass; returns whether it condemned packs.
@@ -203,6 +234,7 @@ fn one_pass(
     report: &mut PruneReport,
 ) -> Result<bool> {
     let state = load(repo)?;
+    report.index_damaged = repo.skipped_index().into_iter().map(|(_, e)| e).collect();
     let snapshots = repo.snapshots()?;
     let roots: Vec<_> = snapshots.iter().map(|s| (s.id, s.snapshot.tree)).collect();
     let condemned: Vec<IndexPack> = state
@@ -210,7 +242,13 @@ fn one_pass(
         .iter()
         .flat_map(|(_, r)| r.packs.iter().cloned())
         .collect();
-    repo.replace_index_with(&state.files, &condemned);
+    // The current packs, adopted ones included, so their trees are found.
+    let current = IndexFile {
+        version: crate::format::FORMAT_VERSION,
+        packs: state.current.clone(),
+        supersedes: Vec::new(),
+    };
+    repo.replace_index_with(&[(IndexId::default(), current)], &condemned);
     let used = used_blobs(repo, &roots)?;
     let mature_before = match opts.grace {
         None => opts.now,
@@ -266,15 +304,19 @@ fn one_pass(
 }
 
 /// Index objects, records and the pack listing — in this order, so every
-/// pack an index object names was stored before the listing.
+/// pack an index object names was stored before the listing. Stored packs
+/// that no index names and no record condemns are adopted by reading their
+/// headers (a damaged index object, an interrupted backup): a snapshot that
+/// uses them keeps them; one whose header cannot be read stays an orphan.
 fn load(repo: &Repository) -> Result<State> {
     let files = repo.load_index_files()?;
+    let damaged: Vec<IndexId> = repo.skipped_index().into_iter().map(|(id, _)| id).collect();
     let superseded: HashSet<IndexId> = files
         .iter()
         .flat_map(|(_, f)| f.supersedes.iter().copied())
         .collect();
     let mut seen = HashSet::new();
-    let current: Vec<IndexPack> = files
+    let mut current: Vec<IndexPack> = files
         .iter()
         .filter(|(id, _)| !superseded.contains(id))
         .flat_map(|(_, f)| f.packs.iter())
@@ -282,19 +324,29 @@ fn load(repo: &Repository) -> Result<State> {
         .cloned()
         .collect();
     let records = repo.prune_records()?;
+    let condemned: HashSet<PackId> = records
+        .iter()
+        .flat_map(|(_, r)| r.packs.iter().map(|p| p.id))
+        .collect();
     let mut stored = HashMap::new();
-    for kind in [BlobKind::Data, BlobKind::Tree] {
-        for m in list_all(repo.store().as_ref(), &format!("{}/", kind.dir()))? {
-            let Some(id) = m.key.rsplit('/').next().and_then(|h| PackId::parse(h).ok()) else {
-                continue;
-            };
-            if crate::format::pack::key(kind, &id) == m.key {
-                stored.insert(id, (kind, m.size));
-            }
+    let mut orphans = Vec::new();
+    for p in repo.stored_packs()? {
+        stored.insert(p.id, (p.kind, p.size));
+        if !seen.contains(&p.id) && !condemned.contains(&p.id) {
+            orphans.push(p);
+        }
+    }
+    let mut adopted = false;
+    for p in orphans {
+        if let Ok(entry) = repo.read_pack_header(p.kind, p.id, p.size) {
+            current.push(entry);
+            adopted = true;
         }
     }
     Ok(State {
         files,
+        damaged,
+        adopted,
         current,
         records,
         stored,

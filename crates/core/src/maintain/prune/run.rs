@@ -49,13 +49,16 @@ pub(super) fn execute(
     }
     let current: HashSet<PackId> = state.current.iter().map(|p| p.id).collect();
     let rewrite = state.files.len() > 1
+        || !state.damaged.is_empty()
+        || state.adopted
         || !plan.resurrect.is_empty()
         || plan.condemn.iter().any(|c| current.contains(&c.id));
     if rewrite {
-        let supersedes: Vec<IndexId> = state.files.iter().map(|(id, _)| *id).collect();
-        report.index_written = write_index(repo, &plan.keep, supersedes)?;
+        let read = state.files.iter().map(|(id, _)| *id);
+        let supersedes: Vec<IndexId> = read.chain(state.damaged.iter().copied()).collect();
+        report.index_written = write_index(repo, &plan.keep, supersedes.clone())?;
         lock.check()?;
-        for (id, _) in &state.files {
+        for id in &supersedes {
             repo.store().delete(&format!("index/{id}"))?;
             report.index_deleted += 1;
         }
@@ -72,7 +75,8 @@ fn repack(repo: &Arc<Repository>, opts: &PruneOptions, plan: &Plan) -> Result<()
         supersedes: Vec::new(),
     };
     repo.replace_index(&[(IndexId::default(), staying)]);
-    let writer = BlobWriter::new(Arc::clone(repo), opts.connections, opts.data_storage_class);
+    let writer =
+        BlobWriter::without_resume(Arc::clone(repo), opts.connections, opts.data_storage_class);
     for r in &plan.repack {
         let key = pack::key(r.pack.kind, &r.pack.id);
         let bytes = repo.store().get(&key, None)?;
@@ -91,7 +95,11 @@ fn repack(repo: &Arc<Repository>, opts: &PruneOptions, plan: &Plan) -> Result<()
 
 /// Writes `packs` as index objects, the last one superseding `supersedes`;
 /// returns how many objects were written.
-fn write_index(repo: &Repository, packs: &[IndexPack], supersedes: Vec<IndexId>) -> Result<u64> {
+pub(crate) fn write_index(
+    repo: &Repository,
+    packs: &[IndexPack],
+    supersedes: Vec<IndexId>,
+) -> Result<u64> {
     let mut parts: Vec<Vec<IndexPack>> = vec![Vec::new()];
     let mut blobs = 0;
     for p in packs {
