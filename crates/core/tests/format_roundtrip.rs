@@ -19,7 +19,7 @@ use coffer_core::format::tree::{Node, NodeKind, Tree, Xattr};
 use coffer_core::format::{FORMAT_VERSION, payload};
 use coffer_core::id::{BlobId, IndexId, PackId, RepoId, SnapshotId, TreeId};
 use coffer_core::repo::PruneRecord;
-use coffer_core::repo::lock::LockFile;
+use coffer_core::repo::lock::{Holder, LockFile};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -233,14 +233,23 @@ fn lock_file() -> impl Strategy<Value = LockFile> {
         any::<i64>(),
         ".{0,8}",
     )
-        .prop_map(|(exclusive, host, user, pid, time, command)| LockFile {
-            version: FORMAT_VERSION,
-            exclusive,
-            host,
-            user,
-            pid,
-            time,
-            command,
+        .prop_flat_map(|(exclusive, host, user, pid, time, command)| {
+            proptest::option::of(("[0-9a-f-]{0,36}", any::<u64>(), any::<u64>())).prop_map(
+                move |holder| LockFile {
+                    version: FORMAT_VERSION,
+                    exclusive,
+                    host: host.clone(),
+                    user: user.clone(),
+                    pid,
+                    time,
+                    command: command.clone(),
+                    holder: holder.map(|(boot_id, pid_ns, start_time)| Holder {
+                        boot_id,
+                        pid_ns,
+                        start_time,
+                    }),
+                },
+            )
         })
 }
 

@@ -16,7 +16,7 @@ use coffer_core::format::snapshot::{Snapshot, Summary};
 use coffer_core::format::tree::{Node, NodeKind, Tree, Xattr};
 use coffer_core::format::{FORMAT_VERSION, payload};
 use coffer_core::id::{IndexId, KeyId, PackId, RepoId, SnapshotId, TreeId, hash_object};
-use coffer_core::repo::lock::LockFile;
+use coffer_core::repo::lock::{Holder, LockFile};
 use coffer_core::repo::{CONFIG_MAC_CONTEXT, PruneRecord, config_mac};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -251,6 +251,11 @@ fn lock_file() -> LockFile {
         pid: 4242,
         time: VECTOR_TIME,
         command: "prune".into(),
+        holder: Some(Holder {
+            boot_id: "6f1c0c2e-4b5a-4d7e-9a38-2f0d1e5c7b90".into(),
+            pid_ns: 4026531836,
+            start_time: 1234567,
+        }),
     }
 }
 

@@ -15,10 +15,15 @@
 //!   [`REFRESH_EVERY`] and then deletes the previous one (objects are never
 //!   modified), so a long prune stays visibly alive.
 //! - **Stale**: a lock is stale when its time is older than [`STALE_AFTER`]
-//!   (it missed six refreshes), or when it was taken on this host by a
-//!   process that no longer exists. Stale locks do not block; they are
-//!   reported and `coffer unlock` removes them. The age rule assumes clocks
-//!   agree within a few minutes.
+//!   (it missed six refreshes), or when its [`Holder`] shows it was taken in
+//!   this boot of this kernel, in this PID namespace, by a process that no
+//!   longer runs (no process with its pid, or one that started at another
+//!   time: pids are reused). Host name and pid alone prove nothing (cloned
+//!   machines share a host name, containers share pids), so a lock from
+//!   another boot or namespace, or one without a holder (written by an
+//!   earlier version), goes stale by age only. Stale locks do not block;
+//!   they are reported and `coffer unlock` removes them. The age rule
+//!   assumes clocks agree within a few minutes.
 //! - **Release**: dropping the [`LockGuard`] deletes the lock.
 //!
 //! A holder whose refresh keeps failing could look stale to others: before
@@ -55,6 +60,70 @@ pub struct LockFile {
     pub time: i64,
     /// The command holding it: `prune`, `check`, `forget`.
     pub command: String,
+    /// What tells whether the holding process still runs; absent in locks
+    /// of earlier versions (and where /proc cannot be read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<Holder>,
+}
+
+/// The holding process, named by what is unique to it: a pid within a PID
+/// namespace within one boot of one kernel, started at one time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    /// `/proc/sys/kernel/random/boot_id`: new at every boot, different on
+    /// every machine (even clones of one image).
+    pub boot_id: String,
+    /// The inode of `/proc/self/ns/pid`: which PID namespace `pid` is in.
+    pub pid_ns: u64,
+    /// When the process started, in clock ticks after boot (field 22 of
+    /// `/proc/PID/stat`): a reused pid has another start time.
+    pub start_time: u64,
+}
+
+/// The boot and PID namespace this process runs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct System {
+    pub boot_id: String,
+    pub pid_ns: u64,
+}
+
+impl System {
+    /// This process's boot and PID namespace; `None` without /proc.
+    pub fn current() -> Option<System> {
+        use std::os::unix::fs::MetadataExt;
+        let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+        let pid_ns = std::fs::metadata("/proc/self/ns/pid").ok()?.ino();
+        Some(System {
+            boot_id: boot_id.trim().to_string(),
+            pid_ns,
+        })
+    }
+}
+
+impl Holder {
+    /// This process, as a lock names it.
+    pub fn this_process() -> Option<Holder> {
+        let sys = System::current()?;
+        Some(Holder {
+            boot_id: sys.boot_id,
+            pid_ns: sys.pid_ns,
+            start_time: start_time(std::process::id())?,
+        })
+    }
+}
+
+/// The start time of process `pid` (field 22 of `/proc/PID/stat`), or
+/// `None` if there is no such process.
+fn start_time(pid: u32) -> Option<u64> {
+    parse_start_time(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+fn parse_start_time(stat: &str) -> Option<u64> {
+    // The command name (field 2) is in parentheses and may hold spaces or
+    // parentheses itself: the fields after it follow the last ')'.
+    let (_, rest) = stat.rsplit_once(')')?;
+    // `rest` starts with field 3 (state): field 22 is its 20th.
+    rest.split_whitespace().nth(19)?.parse().ok()
 }
 
 impl LockFile {
@@ -68,8 +137,9 @@ impl LockFile {
         Ok(l)
     }
 
-    /// Why this lock is stale, seen from `host` at `now`; `None` if live.
-    pub fn stale_reason(&self, now: i64, host: &str) -> Option<String> {
+    /// Why this lock is stale, seen at `now` from a process running in
+    /// `here` (its boot and PID namespace, if known); `None` if live.
+    pub fn stale_reason(&self, now: i64, here: Option<&System>) -> Option<String> {
         let age = now.saturating_sub(self.time);
         if age > STALE_AFTER.as_nanos() as i64 {
             return Some(format!(
@@ -77,10 +147,21 @@ impl LockFile {
                 age / 60_000_000_000
             ));
         }
-        if self.host == host && !process_exists(self.pid) {
-            return Some(format!("process {} on this host is gone", self.pid));
+        // Only a holder in our boot and PID namespace can be looked up:
+        // anything else (another machine, even one with our host name; a
+        // container; a lock without a holder) is judged by age alone.
+        let (h, here) = (self.holder.as_ref()?, here?);
+        if h.boot_id != here.boot_id || h.pid_ns != here.pid_ns {
+            return None;
         }
-        None
+        match start_time(self.pid) {
+            None => Some(format!("process {} on this host is gone", self.pid)),
+            Some(t) if t != h.start_time => Some(format!(
+                "process {} on this host is gone (its pid now belongs to another process)",
+                self.pid
+            )),
+            Some(_) => None,
+        }
     }
 
     fn describe(&self) -> String {
@@ -104,21 +185,6 @@ fn time_text(ns: i64) -> String {
     chrono::DateTime::from_timestamp_nanos(ns)
         .format("%Y-%m-%d %H:%M:%S UTC")
         .to_string()
-}
-
-/// Whether a process with this pid exists on this host (a process of
-/// another user counts: signalling it is refused, not unknown).
-fn process_exists(pid: u32) -> bool {
-    let Some(pid) = i32::try_from(pid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-    else {
-        return false;
-    };
-    !matches!(
-        rustix::process::test_kill_process(pid),
-        Err(rustix::io::Errno::SRCH)
-    )
 }
 
 fn now_ns() -> i64 {
@@ -234,7 +300,7 @@ impl Drop for LockGuard {
 impl Repository {
     /// Every lock object, with its staleness as seen from this host now.
     pub fn locks(&self) -> Result<Vec<LockInfo>> {
-        let (now, host) = (now_ns(), this_host());
+        let (now, here) = (now_ns(), System::current());
         let mut out = Vec::new();
         for meta in crate::store::list_all(self.store().as_ref(), "locks/")? {
             let Some(id) = meta
@@ -253,7 +319,9 @@ impl Repository {
                 Err(e) if matches!(e.kind(), Kind::Corrupt | Kind::Unsupported) => None,
                 Err(e) => return Err(e),
             };
-            let stale = file.as_ref().and_then(|f| f.stale_reason(now, &host));
+            let stale = file
+                .as_ref()
+                .and_then(|f| f.stale_reason(now, here.as_ref()));
             out.push(LockInfo { id, file, stale });
         }
         out.sort_by_key(|l| l.id);
@@ -290,6 +358,7 @@ impl Repository {
             pid: std::process::id(),
             time: now_ns(),
             command: command.to_string(),
+            holder: Holder::this_process(),
         };
         let id = LockId(self.save_sealed("locks", Sealed::Lock, &file.encode())?.0);
         let locks = match self.locks() {
@@ -381,34 +450,115 @@ mod tests {
             pid,
             time,
             command: "prune".into(),
+            holder: None,
+        }
+    }
+
+    /// No process has this pid (above pid_max).
+    const DEAD: u32 = 0x7fff_fff0;
+    const NOW: i64 = 10_000 * 1_000_000_000;
+    const MINUTE: i64 = 60 * 1_000_000_000;
+
+    fn held_by(pid: u32, holder: Holder) -> LockFile {
+        LockFile {
+            holder: Some(holder),
+            ..lock(&this_host(), pid, NOW)
         }
     }
 
     #[test]
-    fn stale_by_age_or_by_a_dead_process_on_this_host() {
-        let now = 10_000 * 1_000_000_000i64;
-        let minute = 60 * 1_000_000_000i64;
-        let me = std::process::id();
+    fn stale_by_age_whoever_holds_it() {
+        let here = System::current().unwrap();
+        let me = Holder::this_process().unwrap();
+        let pid = std::process::id();
         assert_eq!(
-            lock("here", me, now - 29 * minute).stale_reason(now, "here"),
+            held_by(pid, me.clone()).stale_reason(NOW + 29 * MINUTE, Some(&here)),
             None
         );
+        for l in [held_by(pid, me), lock("there", 1, NOW)] {
+            assert!(
+                l.stale_reason(NOW + 31 * MINUTE, Some(&here))
+                    .unwrap()
+                    .contains("not refreshed for 31 minutes")
+            );
+        }
+    }
+
+    #[test]
+    fn a_holder_in_this_boot_and_namespace_is_looked_up_by_pid_and_start_time() {
+        let here = System::current().unwrap();
+        let me = Holder::this_process().unwrap();
+        let pid = std::process::id();
+        assert_eq!(
+            held_by(pid, me.clone()).stale_reason(NOW, Some(&here)),
+            None
+        );
+        // The pid is gone, or belongs to a process started at another time.
         assert!(
-            lock("there", 1, now - 31 * minute)
-                .stale_reason(now, "here")
+            held_by(DEAD, me.clone())
+                .stale_reason(NOW, Some(&here))
                 .unwrap()
-                .contains("not refreshed for 31 minutes")
+                .contains("is gone")
         );
-        // No process has pid 0x7fff_fff0 (above pid_max); on another host
-        // only age counts.
-        let dead = 0x7fff_fff0;
-        assert!(lock("here", dead, now).stale_reason(now, "here").is_some());
-        assert_eq!(lock("there", dead, now).stale_reason(now, "here"), None);
+        let reused = Holder {
+            start_time: me.start_time + 1,
+            ..me.clone()
+        };
         assert!(
-            lock("here", u32::MAX, now)
-                .stale_reason(now, "here")
-                .is_some()
+            held_by(pid, reused)
+                .stale_reason(NOW, Some(&here))
+                .unwrap()
+                .contains("another process")
         );
+    }
+
+    #[test]
+    fn host_name_and_pid_alone_never_make_a_lock_stale() {
+        let here = System::current().unwrap();
+        let me = Holder::this_process().unwrap();
+        // A lock of an earlier version: our host name, a pid that does not
+        // run here. It may be a clone of this machine, or a container.
+        assert_eq!(
+            lock(&this_host(), DEAD, NOW).stale_reason(NOW, Some(&here)),
+            None
+        );
+        // Another boot (a clone, or this machine before a reboot: age tells).
+        let other_boot = Holder {
+            boot_id: "00000000-0000-0000-0000-000000000000".into(),
+            ..me.clone()
+        };
+        assert_eq!(
+            held_by(DEAD, other_boot).stale_reason(NOW, Some(&here)),
+            None
+        );
+        // Another PID namespace on this kernel (a container).
+        let other_ns = Holder {
+            pid_ns: me.pid_ns + 1,
+            ..me.clone()
+        };
+        assert_eq!(held_by(DEAD, other_ns).stale_reason(NOW, Some(&here)), None);
+        // And a reader that cannot tell where it runs judges by age alone.
+        assert_eq!(held_by(DEAD, me).stale_reason(NOW, None), None);
+    }
+
+    #[test]
+    fn start_time_reads_past_a_command_name_with_spaces_and_parentheses() {
+        let stat = "77 (a) b (c) S 1 77 77 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 123456 4 5";
+        assert_eq!(parse_start_time(stat), Some(123456));
+        assert_eq!(parse_start_time("77 (short) S 1"), None);
+        assert!(start_time(std::process::id()).is_some());
+        assert_eq!(start_time(DEAD), None);
+    }
+
+    #[test]
+    fn locks_of_earlier_versions_decode_without_a_holder() {
+        // The CBOR of docs/vectors/lock.json before holders existed.
+        let old = hex::decode(
+            "a76776657273696f6e01696578636c7573697665f564686f73746477656231647573657264726f6f74637069641910926474696d651b187afca767ca000067636f6d6d616e64657072756e65",
+        )
+        .unwrap();
+        let l = LockFile::decode(&old, "old lock").unwrap();
+        assert_eq!((l.host.as_str(), l.pid, l.holder), ("web1", 4242, None));
     }
 
     #[test]
