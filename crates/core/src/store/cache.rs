@@ -6,14 +6,18 @@
 //! cache file is dropped and fetched again, never an error. Range reads of a
 //! tree pack fetch the whole pack once (tree packs are small and a backup
 //! reads many trees of each). Data packs are never cached. Deleting the
-//! cache directory at any time is safe.
+//! cache directory at any time is safe. Like a local repository, the cache
+//! is private whatever the umask (directories 0700, files 0600): it holds
+//! the repository's index, snapshots and trees.
 
 use super::{ObjectMeta, PutHints, Store};
 use crate::error::Result;
 use crate::id::hash_object;
 use std::collections::HashSet;
 use std::fs;
+use std::io::Write;
 use std::ops::Range;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -73,11 +77,17 @@ impl CachedStore {
     fn save(&self, key: &str, bytes: &[u8]) {
         let path = self.path(key);
         let Some(dir) = path.parent() else { return };
-        if fs::create_dir_all(dir).is_err() {
+        if super::local::create_private_dir(dir).is_err() {
             return;
         }
         let tmp = dir.join(format!(".tmp-{:016x}", rand::random::<u64>()));
-        if fs::write(&tmp, bytes).is_ok() && fs::rename(&tmp, &path).is_ok() {
+        let written = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(super::local::PRIVATE_FILE)
+            .open(&tmp)
+            .and_then(|mut f| f.write_all(bytes));
+        if written.is_ok() && fs::rename(&tmp, &path).is_ok() {
             return;
         }
         let _ = fs::remove_file(&tmp);

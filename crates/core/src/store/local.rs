@@ -4,17 +4,34 @@
 //! renames (or, for create-only puts, hard-links) it into place and fsyncs the
 //! directory, so a crash leaves either the whole object or nothing (plus at
 //! worst a `.tmp-*` file that listings skip and `prune` may remove).
+//!
+//! Everything it creates is private whatever the umask: directories 0700,
+//! files 0600. Key files are encrypted, but a copy lets anyone guess the
+//! password offline; snapshots and packs leak sizes and counts.
 
 use super::{ObjectMeta, PutHints, Store};
 use crate::error::{Error, Kind, Result};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::ops::Range;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 const TMP_PREFIX: &str = ".tmp-";
+/// Modes of what a local repository (or the cache) creates: owner only.
+pub const PRIVATE_DIR: u32 = 0o700;
+pub const PRIVATE_FILE: u32 = 0o600;
+
+/// Creates `dir` and its missing parents with mode 0700 (the umask can only
+/// take bits away). Existing directories keep their mode.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(PRIVATE_DIR)
+        .create(dir)
+}
 
 /// Objects kept open for ranged reads (packs): a backup reads thousands of
 /// tree blobs from a few packs, a restore many blobs from each pack.
@@ -93,13 +110,14 @@ impl LocalStore {
 
     fn write_new(&self, dst: &Path, data: &[u8], create_only: bool) -> Result<()> {
         let dir = dst.parent().expect("keys always have a parent (the root)");
-        fs::create_dir_all(dir)
+        create_private_dir(dir)
             .map_err(|e| Error::io("cannot create directory", dir.display(), e))?;
         let tmp = dir.join(format!("{TMP_PREFIX}{:016x}", rand::random::<u64>()));
         let result = (|| {
             let mut f = OpenOptions::new()
                 .write(true)
                 .create_new(true)
+                .mode(PRIVATE_FILE)
                 .open(&tmp)
                 .map_err(|e| Error::io("cannot create file", tmp.display(), e))?;
             // Packs bypass the page cache; the rest (and any tail) is
