@@ -8,7 +8,7 @@ use crate::error::{Error, Kind, Result};
 use sha2::Digest;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A parsed `--to` / `-o`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,12 +72,72 @@ pub enum Sink {
     S3(Option<Box<crate::store::s3::ObjectWriter>>),
 }
 
+/// Creates the temporary file an archive is written to: in the
+/// destination's directory (so the final rename stays on one file system),
+/// under a name nobody can predict, with `O_CREAT | O_EXCL | O_NOFOLLOW`
+/// and mode 0600. A name planted in advance (a symlink to a file of root's
+/// choosing, in a directory others can write) is never followed: creation
+/// fails with EEXIST and the next random name is tried.
+fn create_temp(path: &Path) -> Result<(File, PathBuf)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().ok_or_else(|| {
+        Error::invalid("the archive destination names no file").with_location(path.display())
+    })?;
+    // 64 random bits: a collision with a planted name is a retry, and a
+    // handful of retries in a row means something is wrong.
+    const ATTEMPTS: usize = 8;
+    let mut last = None;
+    for _ in 0..ATTEMPTS {
+        let mut temp_name = std::ffi::OsString::from(".");
+        temp_name.push(name);
+        temp_name.push(format!(".coffer-{:016x}", rand::random::<u64>()));
+        let temp = dir.join(temp_name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(TEMP_MODE)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&temp)
+        {
+            Ok(f) => return Ok((f, temp)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some((temp, e)),
+            Err(e) => return Err(Error::io("cannot create", temp.display(), e)),
+        }
+    }
+    let (temp, e) = last.expect("at least one attempt");
+    Err(Error::io(
+        "cannot create a temporary file",
+        temp.display(),
+        e,
+    ))
+}
+
+/// The mode of an archive while it is written: only its owner can read a
+/// half-written archive of files others may not read.
+const TEMP_MODE: u32 = 0o600;
+
+/// The mode a finished archive gets, as a file `tar` creates would:
+/// 0666 without the process's umask (read from /proc, since setting the
+/// umask to learn it would race with other threads; 022 if unknown).
+fn final_mode() -> u32 {
+    let mask = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|m| u32::from_str_radix(m.trim(), 8).ok())
+        })
+        .unwrap_or(0o022);
+    0o666 & !mask
+}
+
 impl Sink {
     pub fn file(path: PathBuf) -> Result<Sink> {
-        let mut temp = path.clone().into_os_string();
-        temp.push(format!(".coffer-partial-{}", std::process::id()));
-        let temp = PathBuf::from(temp);
-        let f = File::create(&temp).map_err(|e| Error::io("cannot create", temp.display(), e))?;
+        let (f, temp) = create_temp(&path)?;
         Ok(Sink::File {
             out: Some(BufWriter::with_capacity(1 << 20, f)),
             temp,
@@ -136,6 +196,11 @@ impl Sink {
                 })?;
                 // Renamed: nothing for Drop to remove.
                 *temp = PathBuf::new();
+                // Now complete and in place, it gets the usual mode
+                // (through its descriptor, not its name).
+                use std::os::unix::fs::PermissionsExt;
+                f.set_permissions(std::fs::Permissions::from_mode(final_mode()))
+                    .map_err(|e| Error::io("cannot set the mode of", path.display(), e))?;
                 Ok(Delivered {
                     destination: path.display().to_string(),
                     bytes: *bytes,
@@ -211,5 +276,66 @@ impl Write for Sink {
             #[cfg(feature = "s3")]
             Sink::S3(_) => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::os::unix::fs::{PermissionsExt, symlink};
+
+    /// Regular files in `dir` and their modes (symlinks left out).
+    fn files(dir: &Path) -> Vec<(PathBuf, u32)> {
+        let mut v: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter_map(|p| {
+                let md = fs::symlink_metadata(&p).unwrap();
+                md.is_file().then(|| (p, md.permissions().mode() & 0o7777))
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn planted_symlinks_are_never_followed_and_a_partial_archive_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.tar");
+        let victim = dir.path().join("victim");
+        // The predictable name earlier versions wrote through, and the
+        // final name itself, planted as symlinks to a file of our choosing.
+        let old_temp = dir
+            .path()
+            .join(format!("out.tar.coffer-partial-{}", std::process::id()));
+        symlink(&victim, &old_temp).unwrap();
+        symlink(&victim, &path).unwrap();
+
+        let mut sink = Sink::file(path.clone()).unwrap();
+        sink.write_all(b"the archive").unwrap();
+        sink.flush().unwrap();
+        let partial = files(dir.path());
+        assert_eq!(partial.len(), 1, "{partial:?}");
+        assert_eq!(partial[0].1, TEMP_MODE, "{partial:?}");
+        let name = partial[0].0.file_name().unwrap().to_string_lossy();
+        assert!(name.starts_with(".out.tar.coffer-"), "{name}");
+
+        let d = sink.finish().unwrap();
+        assert_eq!(d.bytes, 11);
+        assert!(!victim.exists(), "a planted symlink was followed");
+        assert_eq!(files(dir.path()), vec![(path.clone(), final_mode())]);
+        assert_eq!(fs::read(&path).unwrap(), b"the archive");
+        assert!(fs::symlink_metadata(&old_temp).unwrap().is_symlink());
+    }
+
+    #[test]
+    fn an_unfinished_archive_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.tar.gz");
+        let mut sink = Sink::file(path.clone()).unwrap();
+        sink.write_all(b"half").unwrap();
+        drop(sink);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }
