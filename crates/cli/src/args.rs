@@ -19,15 +19,22 @@ pub struct Cli {
 
 #[derive(Args, Debug, Clone)]
 pub struct Global {
-    /// Repository: a local directory (default: ~/.local/share/coffer/repo)
+    /// Repository: a local directory or s3://bucket/prefix (default:
+    /// ~/.local/share/coffer/repo, the only location `backup` creates)
     #[arg(short = 'r', long, env = "COFFER_REPOSITORY", global = true)]
     pub repo: Option<String>,
-    /// Read the password from this file (first line)
-    #[arg(long, env = "COFFER_PASSWORD_FILE", global = true)]
+    /// Read the password from this file (first line); beats the environment
+    /// (COFFER_PASSWORD, COFFER_PASSWORD_FILE, COFFER_PASSWORD_COMMAND)
+    #[arg(long, global = true, conflicts_with = "password_command")]
     pub password_file: Option<PathBuf>,
-    /// Run this shell command and use the first line it prints as the password
-    #[arg(long, env = "COFFER_PASSWORD_COMMAND", global = true)]
+    /// Run this shell command and use the first line it prints as the
+    /// password; beats the environment
+    #[arg(long, global = true)]
     pub password_command: Option<String>,
+    /// Show times in UTC, and let `forget` count days, weeks, months and
+    /// years in UTC (default: the local time zone, TZ)
+    #[arg(long, global = true)]
+    pub utc: bool,
     /// Print machine-readable JSON instead of text
     #[arg(long, global = true)]
     pub json: bool,
@@ -263,8 +270,9 @@ pub enum KeyCommand {
 
 #[derive(Args, Debug)]
 pub struct NewPasswordArgs {
-    /// Read the new password from this file
-    #[arg(long, env = "COFFER_NEW_PASSWORD_FILE")]
+    /// Read the new password from this file (beats COFFER_NEW_PASSWORD and
+    /// COFFER_NEW_PASSWORD_FILE)
+    #[arg(long)]
     pub new_password_file: Option<PathBuf>,
 }
 
@@ -555,7 +563,8 @@ pub struct Keep {
     /// Keep the newest of each of the last N hours that have snapshots
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub keep_hourly: u32,
-    /// Keep the newest of each of the last N days (UTC) that have snapshots
+    /// Keep the newest of each of the last N days that have snapshots
+    /// (`forget`: local days, UTC days with --utc; `ec2 forget`: UTC days)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub keep_daily: u32,
     /// Keep the newest of each of the last N ISO weeks that have snapshots

@@ -27,17 +27,22 @@ pub fn size(bytes: u64) -> String {
     }
 }
 
-/// ns since the epoch -> local "2026-11-29 09:14:03".
-pub fn time(ns: i64) -> String {
-    use chrono::TimeZone;
-    match chrono::Local.timestamp_opt(
-        ns.div_euclid(1_000_000_000),
-        ns.rem_euclid(1_000_000_000) as u32,
-    ) {
-        chrono::LocalResult::Single(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
-        _ => ns.to_string(),
+/// ns since the epoch -> "2026-11-29 09:14:03 -0500" in the local zone, or
+/// "2026-11-29 14:14:03 UTC" with `utc`: a time shown always carries its
+/// zone (`forget` counts days in the same one).
+pub fn time(ns: i64, utc: bool) -> String {
+    let t = chrono::DateTime::from_timestamp_nanos(ns);
+    if utc {
+        t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    } else {
+        t.with_timezone(&chrono::Local)
+            .format("%Y-%m-%d %H:%M:%S %z")
+            .to_string()
     }
 }
+
+/// Width of a [`time`] column.
+pub const TIME_WIDTH: usize = 25;
 
 /// ns since the epoch -> RFC 3339 in UTC with ns.
 pub fn time_rfc3339(ns: i64) -> String {
@@ -98,5 +103,18 @@ mod tests {
         assert_eq!(mode_string(&n(NodeKind::File, 0o2644)), "-rw-r-Sr--");
         assert_eq!(size(1536), "1.5 KiB");
         assert_eq!(size(12), "12 B");
+    }
+
+    #[test]
+    fn times_carry_their_zone() {
+        // 2024-03-05 03:30:00 UTC
+        let ns = 1_709_609_400 * 1_000_000_000;
+        assert_eq!(time(ns, true), "2024-03-05 03:30:00 UTC");
+        let local = time(ns, false);
+        assert_eq!(local.len(), TIME_WIDTH, "{local}");
+        assert!(
+            local[19..].starts_with([' ']) && local[20..].starts_with(['+', '-']),
+            "{local}"
+        );
     }
 }

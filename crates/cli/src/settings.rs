@@ -20,6 +20,11 @@ pub struct Settings {
     store: StoreOptions,
     password_file: Option<PathBuf>,
     password_command: Option<String>,
+    /// Whether `repo` is the embedded default (the only location a
+    /// `backup` may create a repository at).
+    default_repo: bool,
+    /// Show times (and count retention periods) in UTC.
+    pub utc: bool,
 }
 
 /// `$XDG_DATA_HOME/coffer/repo`, else `~/.local/share/coffer/repo`.
@@ -33,6 +38,48 @@ pub fn default_repo() -> Result<PathBuf> {
             Error::invalid("no repository given (--repo or COFFER_REPOSITORY) and HOME is not set")
         })?;
     Ok(PathBuf::from(home).join(".local/share/coffer/repo"))
+}
+
+/// A new local repository goes into a new or empty directory only: one
+/// that holds anything else is a mistyped path (`/home`, a mount point),
+/// and mixing a repository into it would make `prune` and the files'
+/// owners fight over it.
+fn refuse_non_empty(dir: &str) -> Result<()> {
+    let has_entries = std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some());
+    if has_entries {
+        return Err(Error::invalid(
+            "directory is not empty and holds no repository (init needs a new or empty directory)",
+        )
+        .with_location(dir));
+    }
+    Ok(())
+}
+
+/// Refuses a location that looks like a URL but is not one coffer knows
+/// (`s3:/bucket`, `s3:bucket`, `S3://…`, `file://…`): taken as a local path
+/// it would silently make a directory named `s3:`. A local path that
+/// really starts with `NAME:` can be written `./NAME:…` or `local:NAME:…`.
+fn check_location(repo: &str) -> Result<()> {
+    if repo.starts_with("s3://") || repo.starts_with("local:") {
+        return Ok(());
+    }
+    let scheme = repo.split_once(':').map(|(s, _)| s);
+    if let Some(s) = scheme
+        && !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+        && s.starts_with(|c: char| c.is_ascii_alphabetic())
+    {
+        let hint = if s.eq_ignore_ascii_case("s3") {
+            "write s3://bucket/prefix"
+        } else {
+            "use s3://bucket/prefix, or ./PATH for a local directory"
+        };
+        return Err(
+            Error::invalid(format!("malformed repository location ({hint})")).with_location(repo),
+        );
+    }
+    Ok(())
 }
 
 /// `--cache-dir`, else `$XDG_CACHE_HOME/coffer`, else `~/.cache/coffer`;
@@ -54,14 +101,15 @@ fn cache_dir(g: &Global) -> Result<Option<PathBuf>> {
 
 impl Settings {
     pub fn new(g: &Global) -> Result<Self> {
-        let repo = match &g.repo {
-            Some(r) if !r.is_empty() => r.clone(),
-            // Without HOME there is no default: commands that need no
-            // repository (archive) still run; the others fail when they
-            // open it (`store`).
-            _ => default_repo()
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+        // Without HOME there is no default: commands that need no
+        // repository (archive) still run; the others fail when they open it
+        // (`store`).
+        let default = default_repo()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let (repo, default_repo) = match &g.repo {
+            Some(r) if !r.is_empty() => (r.clone(), !default.is_empty() && *r == default),
+            _ => (default, true),
         };
         Ok(Settings {
             repo,
@@ -83,6 +131,8 @@ impl Settings {
             },
             password_file: g.password_file.clone(),
             password_command: g.password_command.clone(),
+            default_repo,
+            utc: g.utc,
         })
     }
 
@@ -103,12 +153,14 @@ impl Settings {
         if self.repo.is_empty() {
             default_repo()?;
         }
+        check_location(&self.repo)?;
         open_store(&self.repo, &self.store)
     }
 
     /// Makes sure the S3 bucket exists before `init`: creates it when
     /// asked, else fails with a hint.
     pub fn prepare_bucket(&self, create: bool) -> Result<()> {
+        check_location(&self.repo)?;
         if self.is_local() {
             return Ok(());
         }
@@ -126,31 +178,11 @@ impl Settings {
         !self.repo.contains("://")
     }
 
-    /// The password: COFFER_PASSWORD, --password-file, --password-command,
-    /// else a no-echo prompt on the terminal.
+    /// The password from the one source [`PasswordSource::choose`] picked,
+    /// else a no-echo prompt on the terminal. An empty password is refused.
     pub fn password(&self, confirm: bool) -> Result<Vec<u8>> {
-        if let Some(p) = std::env::var_os("COFFER_PASSWORD") {
-            return Ok(std::os::unix::ffi::OsStringExt::into_vec(p));
-        }
-        if let Some(f) = &self.password_file {
-            return read_first_line_file(f);
-        }
-        if let Some(cmd) = &self.password_command {
-            let out = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(cmd)
-                .stderr(std::process::Stdio::inherit())
-                .output()
-                .map_err(|e| Error::io("cannot run password command", cmd, e))?;
-            if !out.status.success() {
-                return Err(
-                    Error::invalid(format!("password command failed ({})", out.status))
-                        .with_location(cmd),
-                );
-            }
-            return Ok(first_line(&out.stdout));
-        }
-        prompt("password", confirm)
+        PasswordSource::choose(&self.password_file, &self.password_command)?
+            .read("password", confirm)
     }
 
     pub fn open(&self) -> Result<Arc<Repository>> {
@@ -173,6 +205,9 @@ impl Settings {
     /// the local default.
     pub fn init(&self) -> Result<Arc<Repository>> {
         let store = self.store()?;
+        if self.is_local() && !Repository::exists(store.as_ref())? {
+            refuse_non_empty(self.repo.strip_prefix("local:").unwrap_or(&self.repo))?;
+        }
         let pw = self.password(true)?;
         Ok(Arc::new(Repository::init(
             store,
@@ -181,26 +216,129 @@ impl Settings {
         )?))
     }
 
-    /// Opens the repository, creating it first if it is local and absent.
-    /// Returns whether it was created.
-    pub fn open_or_create_local(&self) -> Result<(Arc<Repository>, bool)> {
+    /// Opens the repository, creating it first only if it is the embedded
+    /// default and absent: anywhere else a missing repository is a typo, an
+    /// unmounted disk or a wrong bucket, and `open` says so (exit 10, with
+    /// the `coffer init` hint). Returns whether it was created.
+    pub fn open_or_create_default(&self) -> Result<(Arc<Repository>, bool)> {
         let store = self.store()?;
-        if self.is_local() && !Repository::exists(store.as_ref())? {
+        if self.default_repo && !Repository::exists(store.as_ref())? {
             return Ok((self.init()?, true));
         }
         Ok((self.open()?, false))
     }
 }
 
-/// The password for a new key: --new-password-file / COFFER_NEW_PASSWORD, else a prompt twice.
+/// The password for a new key: --new-password-file, else COFFER_NEW_PASSWORD
+/// or COFFER_NEW_PASSWORD_FILE (not both), else a prompt twice.
 pub fn new_password(file: &Option<PathBuf>) -> Result<Vec<u8>> {
-    if let Some(p) = std::env::var_os("COFFER_NEW_PASSWORD") {
-        return Ok(std::os::unix::ffi::OsStringExt::into_vec(p));
+    let source = match file {
+        Some(f) => PasswordSource::File(f.clone(), "--new-password-file"),
+        None => from_env(&[
+            ("COFFER_NEW_PASSWORD", Named::Value),
+            ("COFFER_NEW_PASSWORD_FILE", Named::File),
+        ])?
+        .unwrap_or(PasswordSource::Prompt),
+    };
+    source.read("new password", true)
+}
+
+/// Where the password comes from. Exactly one source is used: a flag on
+/// the command line beats the environment, and two sources at the same
+/// level are an error rather than a guess (a repository created with the
+/// password nobody meant to use is as lost as one without a password).
+#[derive(Clone, Debug)]
+enum PasswordSource {
+    /// The password itself, and the variable that held it.
+    Value(Vec<u8>, &'static str),
+    /// A file whose first line is the password, and what named it.
+    File(PathBuf, &'static str),
+    /// A shell command printing the password, and what named it (the
+    /// command itself is never printed: it may hold a secret).
+    Command(String, &'static str),
+    /// Ask on the terminal.
+    Prompt,
+}
+
+#[derive(Clone, Copy)]
+enum Named {
+    Value,
+    File,
+    Command,
+}
+
+impl PasswordSource {
+    /// `--password-file` / `--password-command`, else the one of
+    /// COFFER_PASSWORD, COFFER_PASSWORD_FILE, COFFER_PASSWORD_COMMAND that is
+    /// set, else the prompt.
+    fn choose(file: &Option<PathBuf>, command: &Option<String>) -> Result<PasswordSource> {
+        match (file, command) {
+            (Some(_), Some(_)) => Err(Error::invalid(
+                "give either --password-file or --password-command, not both",
+            )),
+            (Some(f), None) => Ok(PasswordSource::File(f.clone(), "--password-file")),
+            (None, Some(c)) => Ok(PasswordSource::Command(c.clone(), "--password-command")),
+            (None, None) => Ok(from_env(&[
+                ("COFFER_PASSWORD", Named::Value),
+                ("COFFER_PASSWORD_FILE", Named::File),
+                ("COFFER_PASSWORD_COMMAND", Named::Command),
+            ])?
+            .unwrap_or(PasswordSource::Prompt)),
+        }
     }
-    if let Some(f) = file {
-        return read_first_line_file(f);
+
+    /// The password (`what` names it in the prompt and errors); an empty
+    /// one is refused.
+    fn read(&self, what: &str, confirm: bool) -> Result<Vec<u8>> {
+        let (pw, named) = match self {
+            PasswordSource::Value(v, n) => (v.clone(), *n),
+            PasswordSource::File(f, n) => (read_first_line_file(f)?, *n),
+            PasswordSource::Command(cmd, n) => (run_password_command(cmd, n)?, *n),
+            PasswordSource::Prompt => (prompt(what, confirm)?, "terminal"),
+        };
+        if pw.is_empty() {
+            return Err(Error::invalid(format!("the {what} is empty")).with_location(named));
+        }
+        Ok(pw)
     }
-    prompt("new password", true)
+}
+
+/// The one variable of `vars` that is set, as a source; an error naming
+/// both when two are set.
+fn from_env(vars: &[(&'static str, Named)]) -> Result<Option<PasswordSource>> {
+    let set: Vec<_> = vars
+        .iter()
+        .filter_map(|&(name, kind)| std::env::var_os(name).map(|v| (name, kind, v)))
+        .collect();
+    if let [a, b, ..] = &set[..] {
+        return Err(Error::invalid(format!(
+            "both {} and {} are set: unset one (or pass --password-file / --password-command, which beat the environment)",
+            a.0, b.0
+        )));
+    }
+    Ok(set.into_iter().next().map(|(name, kind, v)| match kind {
+        Named::Value => PasswordSource::Value(std::os::unix::ffi::OsStringExt::into_vec(v), name),
+        Named::File => PasswordSource::File(PathBuf::from(v), name),
+        Named::Command => PasswordSource::Command(v.to_string_lossy().into_owned(), name),
+    }))
+}
+
+/// Runs a password command; errors name the flag or variable that gave
+/// it, never the command line (it may carry a secret).
+fn run_password_command(cmd: &str, named: &str) -> Result<Vec<u8>> {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| Error::io("cannot run the password command", named, e))?;
+    if !out.status.success() {
+        return Err(
+            Error::invalid(format!("the password command failed ({})", out.status))
+                .with_location(named),
+        );
+    }
+    Ok(first_line(&out.stdout))
 }
 
 fn first_line(b: &[u8]) -> Vec<u8> {

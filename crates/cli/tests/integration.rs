@@ -15,6 +15,8 @@ mod archive;
 mod corruption;
 #[path = "integration/dedup.rs"]
 mod dedup;
+#[path = "integration/defaults.rs"]
+mod defaults;
 #[path = "integration/ec2.rs"]
 mod ec2;
 #[path = "integration/errors.rs"]

@@ -34,6 +34,21 @@ fn server_preset(opts: &mut BackupOptions) {
     }
 }
 
+/// Removes the source paths that do not exist and returns why each went:
+/// one mistyped or unmounted path must not stop the backup of the others
+/// (it is reported, and the exit code is 3).
+fn drop_missing(paths: &mut Vec<PathBuf>) -> Vec<Error> {
+    let mut missing = Vec::new();
+    paths.retain(|p| match std::fs::symlink_metadata(p) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            missing.push(Error::io("source path does not exist", p.display(), e));
+            false
+        }
+        _ => true,
+    });
+    missing
+}
+
 pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
     let mut opts = BackupOptions::new(a.paths);
     for f in &a.files_from {
@@ -62,6 +77,13 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
             "nothing to back up: the --files-from list is empty",
         ));
     }
+    let missing = drop_missing(&mut opts.paths);
+    if opts.paths.is_empty() {
+        return Err(missing
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Error::invalid("nothing to back up: no path given")));
+    }
     opts.force = a.force;
     // Writing a pack to a local disk is quick: one writer keeps up, and
     // every pack waiting for a writer is 32 MiB of memory. Measured on the
@@ -81,7 +103,7 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
     // The tree's metadata is read into the kernel's caches while the key
     // is derived and the index loaded; stopped before the backup starts.
     let warm_up = WarmUp::start(&opts);
-    let (repo, created) = s.open_or_create_local()?;
+    let (repo, created) = s.open_or_create_default()?;
     drop(warm_up);
     if created && !s.quiet && !s.json {
         eprintln!(
@@ -105,7 +127,9 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
             "snapshot_id": r.id,
             "parent": r.parent.map(|p: SnapshotId| p.to_hex()),
             "summary": sum,
-            "skipped": r.skipped.iter().map(|k| serde_json::json!({"path": k.path.to_string_lossy(), "error": k.error.to_string()})).collect::<Vec<_>>(),
+            "skipped": missing.iter().map(|e| serde_json::json!({"path": e.location(), "error": e.to_string()}))
+                .chain(r.skipped.iter().map(|k| serde_json::json!({"path": k.path.to_string_lossy(), "error": k.error.to_string()})))
+                .collect::<Vec<_>>(),
             "changed_while_reading": r.changed.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>(),
         }))?;
     } else if !s.quiet {
@@ -136,14 +160,14 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
             eprintln!("  {}", p.display());
         }
     }
-    if !r.skipped.is_empty() {
+    if !r.skipped.is_empty() || !missing.is_empty() {
         if !s.json {
             eprintln!(
                 "warning: {} path(s) could not be backed up:",
-                r.skipped.len()
+                r.skipped.len() + missing.len()
             );
-            for k in &r.skipped {
-                eprintln!("  {}", k.error);
+            for e in missing.iter().chain(r.skipped.iter().map(|k| &k.error)) {
+                eprintln!("  {e}");
             }
         }
         return Ok(EXIT_INCOMPLETE);

@@ -7,7 +7,7 @@ use crate::args::{
     Ec2Command, Ec2ForgetArgs, Ec2ImageArgs, Ec2LaunchArgs, Ec2ListArgs, Ec2RestoreArgs,
     Ec2SnapshotArgs,
 };
-use crate::output::{json, time, time_rfc3339};
+use crate::output::{TIME_WIDTH, json, time, time_rfc3339};
 use coffer_core::Result;
 use coffer_ec2::forget::{ForgetOptions, ForgetResult};
 use coffer_ec2::image::{ImageOptions, ImagePlan};
@@ -325,16 +325,16 @@ fn list(a: Ec2ListArgs, ec2: &Ec2, s: &Global) -> Result<i32> {
     }
     let now = now();
     println!(
-        "{:<30}  {:<20}  {:<19}  {:>5}  {:>4}  {:>8}  {:<9}  images",
+        "{:<30}  {:<20}  {:<TIME_WIDTH$}  {:>5}  {:>4}  {:>8}  {:<9}  images",
         "set", "instance", "time", "age", "vols", "size", "state"
     );
     for set in &sets {
         let imgs: Vec<&str> = set.images.iter().map(|i| i.image_id.as_str()).collect();
         println!(
-            "{:<30}  {:<20}  {:<19}  {:>5}  {:>4}  {:>4} GiB  {:<9}  {}",
+            "{:<30}  {:<20}  {:<TIME_WIDTH$}  {:>5}  {:>4}  {:>4} GiB  {:<9}  {}",
             set.set_id,
             set.instance_id,
-            time(set.time_ns),
+            time(set.time_ns, s.utc),
             age(set.time_ns, now),
             set.snapshots.len(),
             set.size_gib(),
@@ -396,10 +396,10 @@ fn forget_text(r: &ForgetResult, dry_run: bool, quiet: bool) {
             println!("instance {}:", g.instance_id);
             for d in &g.decisions {
                 println!(
-                    "  {:<6}  {:<30}  {:<19}  {:>4} GiB  {}",
+                    "  {:<6}  {:<30}  {:<23}  {:>4} GiB  {}",
                     if d.keep { "keep" } else { "remove" },
                     d.snapshot.set_id,
-                    time(d.snapshot.time_ns),
+                    time(d.snapshot.time_ns, true),
                     d.snapshot.size_gib(),
                     d.reasons.join(", ")
                 );

@@ -28,9 +28,9 @@ pub fn run(a: FindArgs, s: &Settings) -> Result<i32> {
             println!(
                 "{}  {}  {:>10}  {}  {path}",
                 snap.id.short(),
-                time(snap.snapshot.time),
+                time(snap.snapshot.time, s.utc),
                 size(node.size),
-                time(node.mtime)
+                time(node.mtime, s.utc)
             );
         }
         Ok(())

@@ -2,15 +2,15 @@
 //! others' snapshot objects (not with --dry-run).
 
 use crate::args::ForgetArgs;
-use crate::output::{time, time_rfc3339};
+use crate::output::{TIME_WIDTH, time, time_rfc3339};
 use crate::settings::{Settings, snapshot_filter};
 use coffer_core::Result;
 use coffer_core::maintain::forget::{ForgetGroup, ForgetOptions, ForgetResult, forget};
-use coffer_core::maintain::retention::{GroupBy, GroupKey};
+use coffer_core::maintain::retention::{GroupBy, GroupKey, Zone};
 use std::sync::Arc;
 
 pub fn run(a: ForgetArgs, s: &Settings) -> Result<i32> {
-    let opts = options(&a)?;
+    let opts = options(&a, s.utc)?;
     let prune_opts = match a.prune {
         true => Some(super::prune::options(&a.tuning, a.dry_run, s)?),
         false => None,
@@ -20,7 +20,7 @@ pub fn run(a: ForgetArgs, s: &Settings) -> Result<i32> {
     if s.json {
         json(&result, a.dry_run)?;
     } else {
-        text(&result, a.dry_run, s.quiet);
+        text(&result, a.dry_run, s.quiet, s.utc);
     }
     match prune_opts {
         Some(p) => super::prune::run_with(&repo, &p, s),
@@ -28,7 +28,9 @@ pub fn run(a: ForgetArgs, s: &Settings) -> Result<i32> {
     }
 }
 
-pub fn options(a: &ForgetArgs) -> Result<ForgetOptions> {
+/// The options `a` gives; days, weeks, months and years are counted in the
+/// zone the times are printed in (local, or UTC with `--utc`).
+pub fn options(a: &ForgetArgs, utc: bool) -> Result<ForgetOptions> {
     Ok(ForgetOptions {
         policy: crate::settings::policy(&a.keep)?,
         group_by: GroupBy::parse(&a.group_by)?,
@@ -36,6 +38,7 @@ pub fn options(a: &ForgetArgs) -> Result<ForgetOptions> {
         ids: a.snapshots.clone(),
         dry_run: a.dry_run,
         now: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX),
+        zone: if utc { Zone::Utc } else { Zone::Local },
     })
 }
 
@@ -57,10 +60,10 @@ fn describe(k: &GroupKey) -> String {
     }
 }
 
-fn text(r: &ForgetResult, dry_run: bool, quiet: bool) {
+fn text(r: &ForgetResult, dry_run: bool, quiet: bool, utc: bool) {
     if !quiet {
         for g in &r.groups {
-            print_group(g);
+            print_group(g, utc);
         }
     }
     let n = r.removed.len();
@@ -68,15 +71,15 @@ fn text(r: &ForgetResult, dry_run: bool, quiet: bool) {
     println!("{verb} {n} snapshot(s)");
 }
 
-fn print_group(g: &ForgetGroup) {
+fn print_group(g: &ForgetGroup, utc: bool) {
     println!("{}:", describe(&g.key));
     for d in &g.decisions {
         let sn = &d.snapshot.snapshot;
         println!(
-            "  {:<6}  {:<8}  {:<19}  {:<16}  {}",
+            "  {:<6}  {:<8}  {:<TIME_WIDTH$}  {:<16}  {}",
             if d.keep { "keep" } else { "remove" },
             d.snapshot.id.short(),
-            time(sn.time),
+            time(sn.time, utc),
             sn.tags.join(","),
             d.reasons.join(", ")
         );

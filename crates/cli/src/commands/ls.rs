@@ -44,7 +44,7 @@ pub fn run(a: LsArgs, s: &Settings) -> Result<i32> {
                     owner,
                     group,
                     n.size,
-                    time(n.mtime),
+                    time(n.mtime, s.utc),
                     path.display()
                 );
                 if n.kind == NodeKind::Symlink {

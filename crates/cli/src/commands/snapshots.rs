@@ -1,5 +1,5 @@
 use crate::args::SnapshotsArgs;
-use crate::output::{size, time, time_rfc3339};
+use crate::output::{TIME_WIDTH, size, time, time_rfc3339};
 use crate::settings::{Settings, snapshot_filter};
 use coffer_core::Result;
 
@@ -33,15 +33,15 @@ pub fn run(a: SnapshotsArgs, s: &Settings) -> Result<i32> {
         return Ok(0);
     }
     println!(
-        "{:<8}  {:<19}  {:<16}  {:<16}  {:>10}  paths",
+        "{:<8}  {:<TIME_WIDTH$}  {:<16}  {:<16}  {:>10}  paths",
         "id", "time", "host", "tags", "size"
     );
     for r in &snaps {
         let sn = &r.snapshot;
         println!(
-            "{:<8}  {:<19}  {:<16}  {:<16}  {:>10}  {}",
+            "{:<8}  {:<TIME_WIDTH$}  {:<16}  {:<16}  {:>10}  {}",
             r.id.short(),
-            time(sn.time),
+            time(sn.time, s.utc),
             sn.host,
             sn.tags.join(","),
             size(sn.summary.total_bytes),

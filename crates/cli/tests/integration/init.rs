@@ -1,5 +1,5 @@
-//! Creating repositories: `init`, and the first `backup` to a local
-//! location that does not exist yet.
+//! Creating repositories: `init`, and the first `backup` to the default
+//! location (the only one a backup creates, see `defaults.rs`).
 
 use crate::support::{Coffer, arg, listing, write};
 
@@ -34,8 +34,8 @@ fn init_refuses_an_empty_password() {
 }
 
 #[test]
-fn backup_to_a_missing_local_repository_creates_it_and_says_so() {
-    let c = Coffer::new();
+fn backup_without_repo_uses_the_default_location_below_home() {
+    let c = Coffer::default_location();
     let src = c.path("src");
     write(&src.join("f"), b"f\n");
     let out = c.run(&["backup", arg(&src)]);
@@ -45,20 +45,6 @@ fn backup_to_a_missing_local_repository_creates_it_and_says_so() {
         "{}",
         out.show()
     );
-    assert_eq!(c.snapshot_ids().len(), 1);
-    // The second backup does not create it again.
-    let out = c.run(&["backup", arg(&src)]);
-    assert!(!out.ok().all().contains("created"), "{}", out.show());
-}
-
-#[test]
-fn backup_without_repo_uses_the_default_location_below_home() {
-    let c = Coffer::default_location();
-    let src = c.path("src");
-    write(&src.join("f"), b"f\n");
-    let out = c.run(&["backup", arg(&src)]);
-    out.ok();
-    assert!(out.all().contains("created"), "{}", out.show());
     assert!(
         c.repo.join("config").is_file(),
         "no repository at {}",
@@ -73,14 +59,23 @@ fn backup_without_repo_uses_the_default_location_below_home() {
             .len(),
         1
     );
+    // The second backup does not create it again.
+    let out = c.run(&["backup", arg(&src)]);
+    assert!(!out.ok().all().contains("created"), "{}", out.show());
     // COFFER_REPOSITORY takes precedence over the default.
     let other = c.path("elsewhere");
-    let out = c.run_env(
-        &["backup", arg(&src)],
-        &[("COFFER_REPOSITORY", arg(&other))],
+    let elsewhere = [("COFFER_REPOSITORY", arg(&other))];
+    c.run_env(&["init"], &elsewhere).ok();
+    c.run_env(&["backup", arg(&src)], &elsewhere).ok();
+    assert_eq!(
+        c.run_env(&["snapshots", "--json"], &elsewhere)
+            .ok()
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
     );
-    out.ok();
-    assert!(other.join("config").is_file());
     assert_eq!(
         c.run(&["snapshots", "--json"])
             .ok()
@@ -88,6 +83,6 @@ fn backup_without_repo_uses_the_default_location_below_home() {
             .as_array()
             .unwrap()
             .len(),
-        1
+        2
     );
 }

@@ -10,7 +10,7 @@
 //! even a lock. Otherwise forget holds the exclusive lock while it deletes,
 //! so a check never sees snapshots vanish under it.
 
-use super::retention::{Decision, GroupBy, GroupKey, Policy, apply_policy, group};
+use super::retention::{Decision, GroupBy, GroupKey, Policy, Zone, apply_policy_in, group};
 use crate::error::{Error, Result};
 use crate::id::SnapshotId;
 use crate::repo::{Repository, SnapshotFilter, SnapshotRef};
@@ -28,6 +28,8 @@ pub struct ForgetOptions {
     pub dry_run: bool,
     /// ns since the epoch (the reference for future snapshots, see retention).
     pub now: i64,
+    /// The zone days, weeks, months and years are counted in.
+    pub zone: Zone,
 }
 
 #[derive(Debug, Clone)]
@@ -59,7 +61,10 @@ pub fn plan(snapshots: Vec<SnapshotRef>, opts: &ForgetOptions) -> Result<Vec<For
         .into_iter()
         .map(|(key, list)| ForgetGroup {
             key,
-            decisions: apply_policy(&list, &opts.policy, opts.now),
+            decisions: match opts.zone {
+                Zone::Utc => apply_policy_in(&list, &opts.policy, opts.now, &chrono::Utc),
+                Zone::Local => apply_policy_in(&list, &opts.policy, opts.now, &chrono::Local),
+            },
         })
         .collect())
 }

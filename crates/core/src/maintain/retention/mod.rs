@@ -22,12 +22,14 @@
 //! - Policies combine: a snapshot is kept if any of them keeps it.
 //! - An empty policy keeps everything (callers refuse to run with one).
 //!
-//! Periods are calendar periods in **UTC** (days start at 00:00 UTC, weeks
-//! are ISO 8601 weeks, Monday to Sunday, numbered within their ISO year), so
-//! the result does not depend on the time zone of the machine that runs
-//! forget — a repository shared by hosts in several zones gets one answer.
-//! Ties (equal times) are ordered by snapshot id, highest first, so the
-//! result is deterministic.
+//! Periods are calendar periods in the time zone the caller names
+//! ([`apply_policy_in`]; [`apply_policy`] counts in UTC): days start at
+//! local midnight, weeks are ISO 8601 weeks, Monday to Sunday, numbered
+//! within their ISO year. `coffer forget` counts in the zone it prints
+//! times in (local, or UTC with `--utc`), so two snapshots it shows on one
+//! day are never both kept as "daily". An hour that a DST change repeats
+//! is one local hour. Ties (equal times) are ordered by snapshot id,
+//! highest first, so the result is deterministic.
 //!
 //! The policy is not tied to repository snapshots: anything with a time, a
 //! tie-breaking id and tags ([`Retained`]) can be kept or removed by it.
@@ -41,7 +43,7 @@ mod tests;
 pub use span::Span;
 
 use crate::repo::SnapshotRef;
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, TimeZone, Timelike, Utc};
 use std::collections::BTreeMap;
 
 /// What to keep. Counts of 0 mean "not set".
@@ -183,6 +185,17 @@ fn utc(ns: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_nanos(ns)
 }
 
+/// The time zone calendar periods are counted in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Zone {
+    /// The same answer on every machine.
+    #[default]
+    Utc,
+    /// The zone of the machine (TZ, else /etc/localtime): what a user there
+    /// calls "a day".
+    Local,
+}
+
 /// The calendar periods of the counted policies, newest snapshot first.
 #[derive(Clone, Copy)]
 enum Period {
@@ -197,13 +210,12 @@ enum Period {
 impl Period {
     /// A number that is equal for two times exactly when they fall into the
     /// same period (`Last`: every snapshot is its own period).
-    fn of(self, t: DateTime<Utc>, position: usize) -> i64 {
-        const SECS_PER_HOUR: i64 = 3600;
-        let secs = t.timestamp();
+    fn of(self, t: NaiveDateTime, position: usize) -> i64 {
+        let day = t.date().num_days_from_ce() as i64;
         match self {
             Period::Last => position as i64,
-            Period::Hour => secs.div_euclid(SECS_PER_HOUR),
-            Period::Day => secs.div_euclid(24 * SECS_PER_HOUR),
+            Period::Hour => day * 24 + t.hour() as i64,
+            Period::Day => day,
             Period::Week => {
                 let w = t.iso_week();
                 w.year() as i64 * 100 + w.week() as i64
@@ -232,11 +244,23 @@ fn has_tags<T: Retained>(s: &T, set: &str) -> bool {
         .all(|t| s.tags().iter().any(|st| st == t))
 }
 
-/// Applies `policy` to one group of snapshots (see the module docs).
+/// Applies `policy` to one group of snapshots, counting periods in UTC
+/// (see the module docs).
 pub fn apply_policy<T: Retained + Clone>(
     snapshots: &[T],
     policy: &Policy,
     now: i64,
+) -> Vec<Decision<T>> {
+    apply_policy_in(snapshots, policy, now, &Utc)
+}
+
+/// Applies `policy` to one group of snapshots, counting hours, days,
+/// weeks, months and years in `zone`.
+pub fn apply_policy_in<T: Retained + Clone, Z: TimeZone>(
+    snapshots: &[T],
+    policy: &Policy,
+    now: i64,
+    zone: &Z,
 ) -> Vec<Decision<T>> {
     let mut list: Vec<&T> = snapshots.iter().collect();
     list.sort_by(|a, b| {
@@ -293,7 +317,7 @@ pub fn apply_policy<T: Retained + Clone>(
         {
             reasons.push(format!("within {span}"));
         }
-        let t = utc(s.time_ns());
+        let t = utc(s.time_ns()).with_timezone(zone).naive_local();
         for (period, left, last) in buckets.iter_mut() {
             let value = period.of(t, position);
             if *left > 0 && *last != Some(value) {

@@ -335,3 +335,59 @@ fn groups_by_host_and_paths_ignoring_order() {
     assert_eq!(group(vec![], GroupBy::parse("").unwrap()).len(), 0);
     assert!(GroupBy::parse("host,colour").is_err());
 }
+
+/// Labels of the snapshots kept when `policy` counts periods in `zone`.
+fn kept_in<Z: chrono::TimeZone>(snaps: &[Snap], policy: &Policy, zone: &Z) -> Vec<&'static str> {
+    let list: Vec<SnapshotRef> = snaps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| snapshot(i, s))
+        .collect();
+    apply_policy_in(&list, policy, ns(NOW), zone)
+        .into_iter()
+        .filter(|d| d.keep)
+        .map(|d| snaps[d.snapshot.id.0[0] as usize - 1].0)
+        .collect()
+}
+
+#[test]
+fn periods_are_counted_in_the_zone_given() {
+    use chrono::FixedOffset;
+    let new_york_winter = FixedOffset::west_opt(5 * 3600).unwrap();
+    let india = FixedOffset::east_opt(5 * 3600 + 1800).unwrap();
+    // 22:30 and 23:30 on 4 March in New York, 00:30 on 5 March; all three
+    // on 5 March in UTC.
+    let around_midnight: &[Snap] = &[
+        ("a", "2024-03-05T03:30:00Z", &[]),
+        ("b", "2024-03-05T04:30:00Z", &[]),
+        ("c", "2024-03-05T05:30:00Z", &[]),
+    ];
+    let daily = policy(|p| p.daily = 3);
+    assert_eq!(kept_in(around_midnight, &daily, &Utc), ["c"]);
+    assert_eq!(
+        kept_in(around_midnight, &daily, &new_york_winter),
+        ["c", "b"]
+    );
+    assert_eq!(
+        apply_policy(&[snapshot(0, &around_midnight[0])], &daily, ns(NOW)).len(),
+        1
+    );
+    // Half-hour zones: 10:10 and 10:40 UTC are 15:40 and 16:10 in India.
+    let hourly: &[Snap] = &[
+        ("a", "2024-03-05T10:10:00Z", &[]),
+        ("b", "2024-03-05T10:40:00Z", &[]),
+    ];
+    let keep_hours = policy(|p| p.hourly = 2);
+    assert_eq!(kept_in(hourly, &keep_hours, &Utc), ["b"]);
+    assert_eq!(kept_in(hourly, &keep_hours, &india), ["b", "a"]);
+    // Months and years end at local midnight too: 31 December 23:30 in
+    // New York is already the next year in UTC.
+    let new_year: &[Snap] = &[
+        ("a", "2024-12-31T12:00:00Z", &[]),
+        ("b", "2025-01-01T04:30:00Z", &[]),
+    ];
+    for p in [policy(|p| p.yearly = 2), policy(|p| p.monthly = 2)] {
+        assert_eq!(kept_in(new_year, &p, &Utc), ["b", "a"]);
+        assert_eq!(kept_in(new_year, &p, &new_york_winter), ["b"]);
+    }
+}
