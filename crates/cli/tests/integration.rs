@@ -15,6 +15,8 @@ mod archive;
 mod corruption;
 #[path = "integration/dedup.rs"]
 mod dedup;
+#[path = "integration/deep.rs"]
+mod deep;
 #[path = "integration/defaults.rs"]
 mod defaults;
 #[path = "integration/ec2.rs"]
@@ -35,3 +37,5 @@ mod repair;
 mod roundtrip;
 #[path = "integration/select.rs"]
 mod select;
+#[path = "integration/tar_members.rs"]
+mod tar_members;

@@ -63,6 +63,17 @@ struct Dir {
     leaves: BTreeMap<Vec<u8>, Node>,
 }
 
+/// Dropped level by level: the default drop would recurse once per level
+/// of an archive's nesting, which a deep archive makes overflow the stack.
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let mut below: Vec<Dir> = std::mem::take(&mut self.dirs).into_values().collect();
+        while let Some(mut d) = below.pop() {
+            below.extend(std::mem::take(&mut d.dirs).into_values());
+        }
+    }
+}
+
 impl Dir {
     fn dir_mut(&mut self, comps: &[Vec<u8>]) -> &mut Dir {
         let mut d = self;
@@ -99,18 +110,30 @@ pub fn open_input(source: Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>> 
     })
 }
 
-/// Name components of a member: no empty, `.` or leading `/`; `None` if
-/// it contains `..`.
-fn components(name: &[u8]) -> Option<Vec<Vec<u8>>> {
+/// The longest name a directory entry can have on Linux file systems.
+const NAME_MAX: usize = 255;
+
+/// Name components of a member, as tar names them: empty and `.`
+/// components and a leading `/` are dropped (`./etc//passwd` is
+/// `etc/passwd`). A name no file system can hold is refused with why: one
+/// that climbs out with `..`, holds a NUL byte, or has a component longer
+/// than NAME_MAX.
+pub fn components(name: &[u8]) -> std::result::Result<Vec<Vec<u8>>, &'static str> {
+    if name.contains(&0) {
+        return Err("name holds a NUL byte (no file system can hold it)");
+    }
     let mut out = Vec::new();
     for c in name.split(|&b| b == b'/') {
         match c {
             b"" | b"." => {}
-            b".." => return None,
+            b".." => return Err("name contains `..`"),
+            c if c.len() > NAME_MAX => {
+                return Err("name has a component longer than 255 bytes (NAME_MAX)");
+            }
             c => out.push(c.to_vec()),
         }
     }
-    Some(out)
+    Ok(out)
 }
 
 /// A pax time (`secs[.frac]`, maybe negative) in ns.
@@ -204,11 +227,19 @@ impl Importer<'_> {
     fn member(&mut self, m: Member, data: &mut dyn Read) -> Result<()> {
         let get = |k: &str| m.pax(k).map(<[u8]>::to_vec);
         let name = get("GNU.sparse.name").unwrap_or_else(|| m.name.clone());
-        let shown = String::from_utf8_lossy(&name).into_owned();
-        let Some(comps) = components(&name) else {
-            self.skip(&shown, "name contains `..`");
-            return Ok(());
+        // A NUL byte is shown as `\0`: a warning is one line of text.
+        let shown = String::from_utf8_lossy(&name).replace('\0', "\\0");
+        let comps = match components(&name) {
+            Ok(c) => c,
+            Err(why) => {
+                self.skip(&shown, why);
+                return Ok(());
+            }
         };
+        if let Some(why) = m.invalid {
+            self.skip(&shown, why);
+            return Ok(());
+        }
         let kind = match m.flag {
             b'0' | b'7' if name.ends_with(b"/") => NodeKind::Dir,
             b'0' | b'7' | b'S' | b'1' => NodeKind::File,
@@ -225,14 +256,18 @@ impl Importer<'_> {
                 return Ok(());
             }
         };
+        let (Ok(uid), Ok(gid)) = (u32::try_from(m.uid), u32::try_from(m.gid)) else {
+            self.skip(&shown, "owner id does not fit in 32 bits");
+            return Ok(());
+        };
         let mtime = get("mtime").and_then(|v| pax_ns(&v)).unwrap_or(m.mtime);
         self.newest = self.newest.max(mtime);
         let mut node = Node {
             name: comps.last().cloned().unwrap_or_default(),
             kind,
             mode: m.mode & 0o7777,
-            uid: u32::try_from(m.uid).unwrap_or(u32::MAX),
-            gid: u32::try_from(m.gid).unwrap_or(u32::MAX),
+            uid,
+            gid,
             user: String::from_utf8_lossy(&m.user).into_owned(),
             group: String::from_utf8_lossy(&m.group).into_owned(),
             mtime,
@@ -271,6 +306,13 @@ impl Importer<'_> {
         node.xattrs.sort_by(|a, b| a.name.cmp(&b.name));
         node.xattrs.dedup_by(|a, b| a.name == b.name);
         match m.flag {
+            b'2' if m.link.is_empty() || m.link.contains(&0) => {
+                self.skip(
+                    &shown,
+                    "symlink target is empty or holds a NUL byte (no file system can hold it)",
+                );
+                return Ok(());
+            }
             b'2' => node.target = Some(m.link.clone()),
             b'3' | b'4' => node.rdev = dev_join(m.devmajor, m.devminor),
             b'1' => return self.hardlink(&shown, &comps, node, &m.link),
@@ -392,9 +434,12 @@ impl Importer<'_> {
         mut node: Node,
         target: &[u8],
     ) -> Result<()> {
-        let Some(tcomps) = components(target) else {
-            self.skip(shown, "hardlink target contains `..`");
-            return Ok(());
+        let tcomps = match components(target) {
+            Ok(c) => c,
+            Err(why) => {
+                self.skip(shown, &format!("hardlink target: {why}"));
+                return Ok(());
+            }
         };
         let next = self.next_inode + 1;
         let Some(first) = self
@@ -453,26 +498,57 @@ impl Importer<'_> {
         self.skipped.push(format!("{name}: {why}"));
     }
 
-    /// Stores the trees of `d` bottom-up; returns its tree id.
+    /// Stores the trees of `d` bottom-up; returns its tree id. The
+    /// directories being stored are a stack of their own (depth costs no
+    /// thread stack), each emptied as it is stored.
     fn save(&self, d: Dir, time: i64) -> Result<TreeId> {
-        let mut nodes = Vec::with_capacity(d.dirs.len() + d.leaves.len());
-        for (name, sub) in d.dirs {
-            let mut node = sub.node.clone().unwrap_or_else(|| implied_dir(time));
-            node.name = name;
-            node.kind = NodeKind::Dir;
-            node.subtree = Some(self.save(sub, time)?);
-            nodes.push(node);
-        }
-        for (_, mut node) in d.leaves {
-            if node.inode != 0 {
-                node.links = self.links.get(&node.inode).copied().unwrap_or(1);
+        let mut stack = vec![SaveFrame::new(Vec::new(), d)];
+        loop {
+            let top = stack.last_mut().expect("a frame");
+            if let Some((name, sub)) = top.dirs.next() {
+                stack.push(SaveFrame::new(name, sub));
+                continue;
             }
-            nodes.push(node);
+            let mut done = stack.pop().expect("a frame");
+            for (_, mut node) in std::mem::take(&mut done.leaves) {
+                if node.inode != 0 {
+                    node.links = self.links.get(&node.inode).copied().unwrap_or(1);
+                }
+                done.nodes.push(node);
+            }
+            let tree = Tree::new(done.nodes).encode_checked(self.source)?;
+            let (id, _) = self.writer.add(BlobKind::Tree, &tree)?;
+            let Some(parent) = stack.last_mut() else {
+                return Ok(id.tree());
+            };
+            let mut node = done.node.unwrap_or_else(|| implied_dir(time));
+            node.name = done.name;
+            node.kind = NodeKind::Dir;
+            node.subtree = Some(id.tree());
+            parent.nodes.push(node);
         }
-        let (id, _) = self
-            .writer
-            .add(BlobKind::Tree, &Tree::new(nodes).encode())?;
-        Ok(id.tree())
+    }
+}
+
+/// A directory being stored by [`Importer::save`].
+struct SaveFrame {
+    name: Vec<u8>,
+    node: Option<Node>,
+    dirs: std::collections::btree_map::IntoIter<Vec<u8>, Dir>,
+    leaves: BTreeMap<Vec<u8>, Node>,
+    /// Its entries stored so far.
+    nodes: Vec<Node>,
+}
+
+impl SaveFrame {
+    fn new(name: Vec<u8>, mut d: Dir) -> Self {
+        SaveFrame {
+            name,
+            node: d.node.take(),
+            dirs: std::mem::take(&mut d.dirs).into_iter(),
+            leaves: std::mem::take(&mut d.leaves),
+            nodes: Vec::new(),
+        }
     }
 }
 
@@ -502,8 +578,8 @@ pub fn import(
             .with_location(opts.prefix.display()));
     }
     let prefix: Vec<Vec<u8>> =
-        components(opts.prefix.as_os_str().as_encoded_bytes()).ok_or_else(|| {
-            Error::invalid("--prefix must not contain ..").with_location(opts.prefix.display())
+        components(opts.prefix.as_os_str().as_encoded_bytes()).map_err(|why| {
+            Error::invalid(format!("--prefix: {why}")).with_location(opts.prefix.display())
         })?;
     let chunker = Chunker::new(repo.config().chunker.clone(), repo.key().gear_seed);
     let writer = BlobWriter::new(Arc::clone(&repo), opts.connections, Default::default());
@@ -619,13 +695,25 @@ mod tests {
     fn member_names_are_cleaned_and_dotdot_refused() {
         assert_eq!(
             components(b"./etc//passwd"),
-            Some(vec![b"etc".to_vec(), b"passwd".to_vec()])
+            Ok(vec![b"etc".to_vec(), b"passwd".to_vec()])
         );
         assert_eq!(
             components(b"/abs/x"),
-            Some(vec![b"abs".to_vec(), b"x".to_vec()])
+            Ok(vec![b"abs".to_vec(), b"x".to_vec()])
         );
-        assert_eq!(components(b"./"), Some(vec![]));
-        assert_eq!(components(b"a/../../etc"), None);
+        assert_eq!(components(b"./"), Ok(vec![]));
+        assert!(components(b"a/../../etc").is_err());
+    }
+
+    #[test]
+    fn names_no_file_system_can_hold_are_refused() {
+        assert!(components(b"etc/pass\0wd").is_err());
+        assert!(components(b"a\0").is_err());
+        let long = [b'x'; NAME_MAX + 1];
+        assert!(components(&[b"d/".as_slice(), &long].concat()).is_err());
+        assert_eq!(
+            components(&long[..NAME_MAX]),
+            Ok(vec![long[..NAME_MAX].to_vec()])
+        );
     }
 }

@@ -245,9 +245,7 @@ pub fn archive(opts: &ArchiveOptions, progress: &dyn Progress) -> Result<Archive
                 dest: &dest_name,
                 consumed: &consumed,
             };
-            for p in &paths {
-                src.add_root(p)?;
-            }
+            src.run(&paths)?;
             Ok(src.counts)
         });
         stop.store(true, std::sync::atomic::Ordering::Relaxed);

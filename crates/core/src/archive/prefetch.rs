@@ -12,10 +12,7 @@
 
 use crate::backup::{Excludes, open_file};
 use crate::format::tree::NodeKind;
-use crate::fs::Meta;
-use crate::fs::at::Dir;
-use std::ffi::OsStr;
-use std::path::Path;
+use crate::fs::walk::{Step, Walk};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -50,16 +47,31 @@ impl<'a> Prefetch<'a> {
     }
 
     pub fn run(&mut self, paths: &[std::path::PathBuf]) {
-        for p in paths {
-            let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
+        for step in Walk::new(paths.to_vec(), self.excludes, self.one_file_system) {
+            let Step::Entry {
+                dir, name, meta, ..
+            } = step
+            else {
                 continue;
             };
-            let Ok(dir) = Dir::open(parent) else { continue };
-            let Ok(st) = dir.stat(name) else { continue };
-            let meta = Meta::from_stat(&st);
-            if !self.entry(&dir, name, p, &meta, meta.dev) {
+            self.ahead += PER_ENTRY;
+            if meta.kind != NodeKind::File {
+                continue;
+            }
+            if !self.wait() {
                 return;
             }
+            if meta.size > 0
+                && let Ok(f) = open_file(&dir, &name)
+            {
+                let _ = rustix::fs::fadvise(
+                    &f,
+                    0,
+                    std::num::NonZeroU64::new(meta.size),
+                    rustix::fs::Advice::WillNeed,
+                );
+            }
+            self.ahead += meta.size;
         }
     }
 
@@ -72,49 +84,5 @@ impl<'a> Prefetch<'a> {
             std::thread::sleep(Duration::from_millis(2));
         }
         !self.stop.load(Ordering::Relaxed)
-    }
-
-    fn entry(&mut self, dir: &Dir, name: &OsStr, path: &Path, meta: &Meta, root_dev: u64) -> bool {
-        if self.excludes.is_excluded(path, meta.kind == NodeKind::Dir) {
-            return true;
-        }
-        self.ahead += PER_ENTRY;
-        match meta.kind {
-            NodeKind::File => {
-                if !self.wait() {
-                    return false;
-                }
-                if meta.size > 0
-                    && let Ok(f) = open_file(dir, name)
-                {
-                    let _ = rustix::fs::fadvise(
-                        &f,
-                        0,
-                        std::num::NonZeroU64::new(meta.size),
-                        rustix::fs::Advice::WillNeed,
-                    );
-                }
-                self.ahead += meta.size;
-                true
-            }
-            NodeKind::Dir => {
-                if self.one_file_system && meta.dev != root_dev {
-                    return true;
-                }
-                let Ok(sub) = dir.child(name) else {
-                    return true;
-                };
-                let Ok(names) = sub.names() else { return true };
-                for child in names {
-                    let Ok(st) = sub.stat(&child) else { continue };
-                    let m = Meta::from_stat(&st);
-                    if !self.entry(&sub, &child, &path.join(&child), &m, root_dev) {
-                        return false;
-                    }
-                }
-                true
-            }
-            _ => true,
-        }
     }
 }

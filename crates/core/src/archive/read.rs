@@ -33,6 +33,9 @@ pub struct Member {
     pub pax: Vec<(String, Vec<u8>)>,
     /// Old GNU sparse (`S`): data regions and the real size.
     pub gnu_sparse: Option<(Vec<(u64, u64)>, u64)>,
+    /// Why the member cannot be taken as it is (a numeric field that is
+    /// malformed or out of range); its data is still skipped correctly.
+    pub invalid: Option<&'static str>,
 }
 
 impl Member {
@@ -59,15 +62,20 @@ fn bad(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what.to_string())
 }
 
-/// An octal (or GNU base-256) numeric field.
-fn number(field: &[u8]) -> io::Result<u64> {
-    if field.first().is_some_and(|&b| b & 0x80 != 0) {
-        let mut v: u64 = u64::from(field[0] & 0x7f);
+/// A numeric field: octal, or GNU base-256 (the first byte's top bit set;
+/// bit 6 is the sign, the rest of the field big-endian two's complement,
+/// as GNU tar writes negative times). Header fields are at most 12 bytes,
+/// so the value always fits an `i128`; a longer field is refused.
+fn signed(field: &[u8]) -> io::Result<i128> {
+    if let Some(&first) = field.first()
+        && first & 0x80 != 0
+    {
+        if field.len() > 15 {
+            return Err(bad("base-256 numeric field too long"));
+        }
+        let mut v = i128::from(first & 0x3f) - i128::from(first & 0x40);
         for &b in &field[1..] {
-            v = v
-                .checked_mul(256)
-                .ok_or_else(|| bad("numeric field overflows"))?
-                | u64::from(b);
+            v = v * 256 + i128::from(b);
         }
         return Ok(v);
     }
@@ -81,7 +89,42 @@ fn number(field: &[u8]) -> io::Result<u64> {
         return Ok(0);
     }
     let s = std::str::from_utf8(&s).map_err(|_| bad("numeric field is not octal"))?;
-    u64::from_str_radix(s, 8).map_err(|_| bad("numeric field is not octal"))
+    u64::from_str_radix(s, 8)
+        .map(i128::from)
+        .map_err(|_| bad("numeric field is not octal"))
+}
+
+/// A numeric field that must be a non-negative `u64` (sizes, offsets,
+/// the checksum): anything else is an error, never wrapped.
+fn number(field: &[u8]) -> io::Result<u64> {
+    u64::try_from(signed(field)?).map_err(|_| bad("numeric field out of range"))
+}
+
+/// A member's own numeric fields (mode, owner, time, device): one that is
+/// malformed or out of range for its type refuses that member only
+/// ([`Member::invalid`]), never wraps.
+struct Fields<'h> {
+    h: &'h [u8; BLOCK],
+    invalid: Option<&'static str>,
+}
+
+impl Fields<'_> {
+    fn get<T: TryFrom<i128> + Default>(
+        &mut self,
+        range: std::ops::Range<usize>,
+        what: &'static str,
+    ) -> T {
+        match signed(&self.h[range])
+            .ok()
+            .and_then(|v| T::try_from(v).ok())
+        {
+            Some(v) => v,
+            None => {
+                self.invalid.get_or_insert(what);
+                T::default()
+            }
+        }
+    }
 }
 
 fn text(field: &[u8]) -> Vec<u8> {
@@ -222,15 +265,37 @@ impl<R: Read> TarReader<R> {
                         full.extend_from_slice(&name);
                         name = full;
                     }
+                    let mut f = Fields {
+                        h: &h,
+                        invalid: None,
+                    };
+                    let mode = f.get::<u32>(100..108, "mode field out of range");
+                    let uid = f.get::<u64>(108..116, "owner id out of range");
+                    let gid = f.get::<u64>(116..124, "group id out of range");
+                    let mtime = f
+                        .get::<i64>(136..148, "modification time out of range")
+                        .checked_mul(1_000_000_000);
+                    let (devmajor, devminor) = if ustar {
+                        (
+                            f.get::<u64>(329..337, "device number out of range"),
+                            f.get::<u64>(337..345, "device number out of range"),
+                        )
+                    } else {
+                        (0, 0)
+                    };
+                    let invalid = match mtime {
+                        None => Some("modification time out of range"),
+                        Some(_) => f.invalid,
+                    };
                     let mut m = Member {
                         name: long_name.take().unwrap_or(name),
                         link: long_link.take().unwrap_or_else(|| text(&h[157..257])),
                         flag: if flag == 0 { b'0' } else { flag },
-                        mode: number(&h[100..108])? as u32,
-                        uid: number(&h[108..116])?,
-                        gid: number(&h[116..124])?,
+                        mode,
+                        uid,
+                        gid,
                         size,
-                        mtime: number(&h[136..148])? as i64 * 1_000_000_000,
+                        mtime: mtime.unwrap_or(0),
                         user: if ustar {
                             text(&h[265..297])
                         } else {
@@ -241,10 +306,11 @@ impl<R: Read> TarReader<R> {
                         } else {
                             Vec::new()
                         },
-                        devmajor: if ustar { number(&h[329..337])? } else { 0 },
-                        devminor: if ustar { number(&h[337..345])? } else { 0 },
+                        devmajor,
+                        devminor,
                         pax: self.global.iter().cloned().chain(local).collect(),
                         gnu_sparse: None,
+                        invalid,
                     };
                     if flag == b'S' {
                         m.gnu_sparse = Some(self.gnu_sparse(&h)?);
@@ -261,7 +327,11 @@ impl<R: Read> TarReader<R> {
                     {
                         m.size = v;
                     }
-                    for (key, field) in [("uid", &mut m.uid), ("gid", &mut m.gid)] {
+                    // A pax value stands in for a header field out of range.
+                    for (key, field, why) in [
+                        ("uid", &mut m.uid, "owner id out of range"),
+                        ("gid", &mut m.gid, "group id out of range"),
+                    ] {
                         if let Some(v) = m
                             .pax
                             .iter()
@@ -270,7 +340,15 @@ impl<R: Read> TarReader<R> {
                             .and_then(|(_, v)| std::str::from_utf8(v).ok()?.parse().ok())
                         {
                             *field = v;
+                            if m.invalid == Some(why) {
+                                m.invalid = None;
+                            }
                         }
+                    }
+                    if m.invalid == Some("modification time out of range")
+                        && m.pax("mtime").and_then(super::import::pax_ns).is_some()
+                    {
+                        m.invalid = None;
                     }
                     if let Some(v) = m.pax("uname") {
                         m.user = v.to_vec();
@@ -372,5 +450,21 @@ mod tests {
         assert_eq!(number(&[0x80, 0, 0, 0, 0, 0, 0, 1, 0]).unwrap(), 256);
         assert_eq!(number(b"\0\0\0").unwrap(), 0);
         assert!(number(b"89\0").is_err());
+    }
+
+    #[test]
+    fn base256_negative_and_overflowing_values_are_never_wrapped() {
+        // GNU tar's -1 (one second before 1970) in a 12-byte field.
+        assert_eq!(signed(&[0xff; 12]).unwrap(), -1);
+        let mut minus = [0xffu8; 12];
+        minus[11] = 0x00; // -256
+        assert_eq!(signed(&minus).unwrap(), -256);
+        assert!(number(&[0xff; 12]).is_err(), "a negative size is refused");
+        // The largest positive 12-byte value: 2^94 - 1, past u64 and i64.
+        let mut big = [0xffu8; 12];
+        big[0] = 0xbf;
+        assert_eq!(signed(&big).unwrap(), (1i128 << 94) - 1);
+        assert!(number(&big).is_err());
+        assert!(signed(&[0x80; 16]).is_err());
     }
 }

@@ -16,6 +16,7 @@ use crate::backup::{Excludes, open_file};
 use crate::error::{Error, Result};
 use crate::format::tree::NodeKind;
 use crate::fs::at::Dir;
+use crate::fs::walk::{Step, Walk};
 use crate::fs::{Meta, read_node};
 use crate::fs::{Owners, sparse};
 use crate::progress::Progress;
@@ -59,42 +60,32 @@ impl<W: Write> Source<'_, W> {
         self.counts.errors.push((path.to_path_buf(), e.to_string()));
     }
 
-    /// Archives one given path (absolute, normalized).
-    pub fn add_root(&mut self, path: &Path) -> Result<()> {
-        let (parent, name) = match (path.parent(), path.file_name()) {
-            (Some(p), Some(n)) => (p.to_path_buf(), n.to_os_string()),
-            _ => (PathBuf::from("/"), OsStr::new(".").to_os_string()),
-        };
-        let dir = match Dir::open(&parent) {
-            Ok(d) => d,
-            Err(e) => {
-                self.skip(path, Error::io("cannot open", parent.display(), e));
-                return Ok(());
+    /// Archives the given paths (absolute, normalized), in order.
+    pub fn run(&mut self, paths: &[PathBuf]) -> Result<()> {
+        for step in Walk::new(paths.to_vec(), self.excludes, self.one_file_system) {
+            match step {
+                Step::Entry {
+                    dir,
+                    name,
+                    path,
+                    meta,
+                    ..
+                } => self.entry(&dir, &name, &path, &meta)?,
+                Step::Error { path, what, error } => {
+                    self.skip(&path, Error::io(what, path.display(), error))
+                }
             }
-        };
-        let st = match dir.stat(&name) {
-            Ok(s) => s,
-            Err(e) => {
-                self.skip(path, Error::io("cannot stat", path.display(), e));
-                return Ok(());
-            }
-        };
-        let meta = Meta::from_stat(&st);
-        self.entry(&dir, &name, path, &meta, meta.dev)
+            self.consumed.fetch_add(
+                super::prefetch::PER_ENTRY,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
+        Ok(())
     }
 
-    fn entry(
-        &mut self,
-        dir: &Dir,
-        name: &OsStr,
-        path: &Path,
-        meta: &Meta,
-        root_dev: u64,
-    ) -> Result<()> {
+    /// One entry the walk reached (a directory's entries follow it).
+    fn entry(&mut self, dir: &Dir, name: &OsStr, path: &Path, meta: &Meta) -> Result<()> {
         let is_dir = meta.kind == NodeKind::Dir;
-        if self.excludes.is_excluded(path, is_dir) {
-            return Ok(());
-        }
         if meta.kind == NodeKind::Socket {
             self.progress
                 .warning(path, "socket skipped (tar cannot hold sockets)");
@@ -110,37 +101,12 @@ impl<W: Write> Source<'_, W> {
         let m = member(path, is_dir);
         match meta.kind {
             NodeKind::Dir => {
-                // List before writing the header: an unreadable directory
-                // is reported and left out, like an unreadable file.
-                let listed = dir.child(name).and_then(|d| d.names().map(|n| (d, n)));
-                let (sub, names) = match listed {
-                    Ok(x) => x,
-                    Err(e) => {
-                        self.skip(path, Error::io("cannot list", path.display(), e));
-                        return Ok(());
-                    }
-                };
                 self.tar
                     .begin(&m, &node, None)
                     .map_err(|e| sink_err(self.dest, e))?;
                 self.tar.end().map_err(|e| sink_err(self.dest, e))?;
                 self.counts.dirs += 1;
                 self.progress.entry_done(path, 0, 0);
-                if self.one_file_system && meta.dev != root_dev {
-                    return Ok(());
-                }
-                for child in names {
-                    let cpath = path.join(&child);
-                    let st = match sub.stat(&child) {
-                        Ok(s) => s,
-                        Err(e) => {
-                            self.skip(&cpath, Error::io("cannot stat", cpath.display(), e));
-                            continue;
-                        }
-                    };
-                    let cmeta = Meta::from_stat(&st);
-                    self.entry(&sub, &child, &cpath, &cmeta, root_dev)?;
-                }
                 Ok(())
             }
             NodeKind::File if !self.tar.is_hardlink(&node) => {
@@ -246,6 +212,8 @@ impl<W: Write> Source<'_, W> {
                 Err(e) => return Err(CopyError::Source(e)),
             };
             self.tar.data(&buf[..k]).map_err(CopyError::Sink)?;
+            self.consumed
+                .fetch_add(k as u64, std::sync::atomic::Ordering::Relaxed);
             n += k as u64;
         }
     }

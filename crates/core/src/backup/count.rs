@@ -5,17 +5,15 @@
 //! Input: the requested paths, the excludes, `--one-file-system`. Output:
 //! [`Progress::totals`] calls, growing, then one marked final.
 //! Invariants: it runs only when the display asks for totals (it is a
-//! second pass over the metadata); it changes nothing, reports no errors
-//! (the walk does), and stops as soon as the backup is over. Tag-file
-//! excludes are not applied, so the totals may be a little high.
+//! second pass over the metadata, through the same walker and excludes);
+//! it changes nothing, reports no errors (the backup does), and stops as
+//! soon as the backup is over.
 
 use super::Excludes;
 use crate::format::tree::NodeKind;
-use crate::fs::Meta;
-use crate::fs::at::Dir;
+use crate::fs::walk::{Step, Walk};
 use crate::progress::Progress;
-use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Reports totals every this many files.
@@ -49,20 +47,18 @@ impl<'a> Counter<'a> {
 
     /// Counts below every path, then reports the final totals.
     pub fn run(mut self, paths: &[PathBuf]) {
-        for path in paths {
-            let Ok(meta) = std::fs::symlink_metadata(path) else {
-                continue;
-            };
-            if meta.is_dir() {
-                if let Ok(dir) = Dir::open(path) {
-                    use std::os::unix::fs::MetadataExt;
-                    self.dir(&dir, path, meta.dev());
-                }
-            } else {
-                self.file(if meta.is_file() { meta.len() } else { 0 });
-            }
+        for step in Walk::new(paths.to_vec(), self.excludes, self.one_file_system) {
             if self.stop.load(Ordering::Relaxed) {
                 return;
+            }
+            match step {
+                Step::Entry { meta, .. } => match meta.kind {
+                    NodeKind::File => self.file(meta.size),
+                    NodeKind::Dir => {}
+                    // The walk reports every other entry as done too.
+                    _ => self.file(0),
+                },
+                Step::Error { .. } => {}
             }
         }
         self.progress.totals(self.files, self.bytes, true);
@@ -73,35 +69,6 @@ impl<'a> Counter<'a> {
         self.bytes += size;
         if self.files.is_multiple_of(EVERY) {
             self.progress.totals(self.files, self.bytes, false);
-        }
-    }
-
-    fn dir(&mut self, dir: &Dir, path: &Path, root_dev: u64) {
-        let Ok(names) = dir.names() else { return };
-        for name in names {
-            if self.stop.load(Ordering::Relaxed) {
-                return;
-            }
-            let Ok(st) = dir.stat(&name) else { continue };
-            let meta = Meta::from_stat(&st);
-            let child = path.join(&name);
-            if self
-                .excludes
-                .is_excluded(&child, meta.kind == NodeKind::Dir)
-            {
-                continue;
-            }
-            match meta.kind {
-                NodeKind::File => self.file(meta.size),
-                NodeKind::Dir if !self.one_file_system || meta.dev == root_dev => {
-                    if let Ok(sub) = dir.child(OsStr::new(&name)) {
-                        self.dir(&sub, &child, root_dev);
-                    }
-                }
-                NodeKind::Dir => {}
-                // The walk reports every other entry as done too.
-                _ => self.file(0),
-            }
         }
     }
 }

@@ -178,6 +178,19 @@ impl Excludes {
     }
 }
 
+impl crate::fs::walk::Select for Excludes {
+    fn excluded(&self, path: &Path, is_dir: bool) -> bool {
+        self.is_excluded(path, is_dir)
+    }
+
+    fn tagged(&self, dir: &crate::fs::at::Dir, names: &[OsString]) -> Option<Vec<OsString>> {
+        if !self.has_tags() {
+            return None;
+        }
+        self.tag_files(names, |n| super::open_file(dir, n))
+    }
+}
+
 fn is_cachedir_tag(file: std::io::Result<std::fs::File>) -> bool {
     let mut head = Vec::with_capacity(CACHEDIR_SIGNATURE.len());
     file.and_then(|f| {

@@ -17,10 +17,10 @@
 //! holds its parent's), so memory and open files stay bounded.
 
 use super::Excludes;
-use super::walk::open_file;
 use crate::error::Error;
 use crate::format::tree::{Node, NodeKind, Tree};
 use crate::fs::at::Dir;
+use crate::fs::walk;
 use crate::fs::{Meta, Owners, read_node_since};
 use crate::id::TreeId;
 use crate::repo::Repository;
@@ -123,7 +123,7 @@ impl ScanCtx<'_> {
     pub fn descends(&self, entry: &Entry, root_dev: u64) -> bool {
         matches!(&entry.read, Ok((meta, _))
             if meta.kind == NodeKind::Dir
-                && (!self.one_file_system || meta.dev == root_dev))
+                && walk::descends(self.one_file_system, meta.dev, root_dev))
     }
 
     /// The entry `name` of `dir` (full path `path`) from its lstat;
@@ -138,38 +138,44 @@ impl ScanCtx<'_> {
         stat: std::io::Result<Meta>,
         last: Option<&Node>,
     ) -> Option<Entry> {
-        let name = name.to_os_string();
+        if let Ok(meta) = &stat
+            && self.excludes.is_excluded(&path, meta.kind == NodeKind::Dir)
+        {
+            return None;
+        }
+        Some(self.read(dir, name.to_os_string(), path, stat, last))
+    }
+
+    /// The entry `name` of `dir`, not excluded, from its lstat.
+    fn read(
+        &self,
+        dir: &Dir,
+        name: OsString,
+        path: PathBuf,
+        stat: std::io::Result<Meta>,
+        last: Option<&Node>,
+    ) -> Entry {
         let meta = match stat {
             Ok(m) => m,
             Err(e) => {
                 let read = Err(Error::io("cannot read", path.display(), e));
-                return Some(Entry { name, path, read });
+                return Entry { name, path, read };
             }
         };
-        if self.excludes.is_excluded(&path, meta.kind == NodeKind::Dir) {
-            return None;
-        }
         let last = last.filter(|_| !self.force);
         let read = read_node_since(dir, &name, &path, &meta, self.owners, last).map(|n| (meta, n));
-        Some(Entry { name, path, read })
+        Entry { name, path, read }
     }
 
     /// Lists the open directory `dir` (full path `path`).
     pub fn list(&self, dir: Arc<Dir>, path: &Path, parent: Option<Tree>, root_dev: u64) -> Listed {
-        let mut names = dir
-            .names()
+        // Names in byte order, tag files and excludes applied.
+        let children = walk::list(&dir, path, self.excludes)
             .map_err(|e| Error::io("cannot read directory", path.display(), e))?;
-        if self.excludes.has_tags()
-            && let Some(keep) = self.excludes.tag_files(&names, |n| open_file(&dir, n))
-        {
-            names = keep;
-        }
-        let mut entries = Vec::with_capacity(names.len());
-        for name in names {
-            let path = path.join(&name);
-            let stat = dir.stat(&name).map(|st| Meta::from_stat(&st));
-            let last = parent.as_ref().and_then(|t| t.find(name.as_bytes()));
-            entries.extend(self.entry(&dir, &name, path, stat, last));
+        let mut entries = Vec::with_capacity(children.len());
+        for c in children {
+            let last = parent.as_ref().and_then(|t| t.find(c.name.as_bytes()));
+            entries.push(self.read(&dir, c.name, c.path, c.meta, last));
         }
         debug_assert!(entries.is_sorted_by(|a, b| a.name.as_bytes() <= b.name.as_bytes()));
         let jobs: Vec<Job> = entries

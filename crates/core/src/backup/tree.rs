@@ -116,7 +116,10 @@ impl TreeBuilder<'_> {
 
     fn save_tree(&self, children: Vec<Node>) -> Result<TreeId> {
         let tree = Tree::new(children);
-        let (id, _) = self.writer.add(BlobKind::Tree, &tree.encode())?;
+        let (id, _) = self.writer.add(
+            BlobKind::Tree,
+            &tree.encode_checked("a directory being backed up")?,
+        )?;
         Ok(id.tree())
     }
 }

@@ -8,13 +8,15 @@
 //! batches; a file's content arrives later through its own channel, so
 //! reading runs in parallel while order is kept.
 //! Invariants: every directory is reached through its parent's descriptor
-//! (openat, fstatat, never following symlinks), so depth and path length are
-//! unlimited; paths are built only for messages and excludes. What cannot
+//! (openat, fstatat, never following symlinks), and the directories being
+//! walked are an explicit stack of frames (no recursion), so depth and path
+//! length are bounded by memory and open files, never by a thread's stack;
+//! paths are built only for messages and excludes. What cannot
 //! be read is reported as [`Event::Skipped`] and the walk goes on.
 
 use super::BackupOptions;
 use super::read::{FileError, FileJob, FileRead};
-use super::scan::{Entry, Job, Listed, ScanCtx, Ticket};
+use super::scan::{Entry, Job, Listing, ScanCtx, Ticket};
 use crate::error::Error;
 use crate::format::tree::{Node, NodeKind, Tree};
 use crate::fs::at::Dir;
@@ -111,31 +113,128 @@ pub struct Walker<'a> {
     pub stopped: Cell<bool>,
 }
 
-impl Walker<'_> {
+/// A directory being walked, on the walker's own stack: depth costs heap
+/// memory and one open descriptor per level, never thread stack.
+enum Frame<'t> {
+    /// A directory above or at a requested path: only the requested
+    /// children are walked.
+    Trie {
+        dir: Arc<Dir>,
+        path: PathBuf,
+        children: std::collections::btree_map::Iter<'t, Vec<u8>, Trie>,
+        parent: Option<Tree>,
+    },
+    /// A listed directory: every entry is walked.
+    Listed { listing: ListingLeft, root_dev: u64 },
+}
+
+/// What is left of a listing.
+struct ListingLeft {
+    dir: Arc<Dir>,
+    entries: std::vec::IntoIter<Entry>,
+    parent: Option<Tree>,
+    tickets: std::collections::VecDeque<Ticket>,
+}
+
+impl From<Listing> for ListingLeft {
+    fn from(l: Listing) -> Self {
+        ListingLeft {
+            dir: l.dir,
+            entries: l.entries.into_iter(),
+            parent: l.parent,
+            tickets: l.tickets,
+        }
+    }
+}
+
+impl<'t> Walker<'_> {
     /// Walks the trie below `/`; `parent` is the parent snapshot's root tree.
-    pub fn run(&self, trie: &Trie, parent: Option<Tree>) {
-        self.walk_root(trie, parent);
+    pub fn run(&self, trie: &'t Trie, parent: Option<Tree>) {
+        if let Some(root) = self.root(trie, parent) {
+            self.walk(root);
+        }
         self.flush();
         self.ctx.scanner.close();
     }
 
-    fn walk_root(&self, trie: &Trie, parent: Option<Tree>) {
+    /// The frame of `/`.
+    fn root(&self, trie: &'t Trie, parent: Option<Tree>) -> Option<Frame<'t>> {
         let root = Path::new("/");
         let dir = match Dir::open(root) {
             Ok(d) => Arc::new(d),
-            Err(e) => return self.skip(root.to_path_buf(), Error::io("cannot read", "/", e)),
-        };
-        if trie.leaf {
-            match dir.stat(OsStr::new(".")) {
-                Ok(st) => {
-                    let dev = Meta::from_stat(&st).dev;
-                    let listed = self.ctx.list(dir, root, parent, dev);
-                    self.dir_entries(listed, root, dev);
-                }
-                Err(e) => self.skip(root.to_path_buf(), Error::io("cannot read", "/", e)),
+            Err(e) => {
+                self.skip(root.to_path_buf(), Error::io("cannot read", "/", e));
+                return None;
             }
-        } else {
-            self.trie_entries(&dir, root, trie, parent.as_ref());
+        };
+        if !trie.leaf {
+            return Some(Frame::Trie {
+                dir,
+                path: root.to_path_buf(),
+                children: trie.children.iter(),
+                parent,
+            });
+        }
+        let listed = match dir.stat(OsStr::new(".")) {
+            Ok(st) => {
+                let dev = Meta::from_stat(&st).dev;
+                self.ctx.list(dir, root, parent, dev).map(|l| (l, dev))
+            }
+            Err(e) => Err(Error::io("cannot read", "/", e)),
+        };
+        match listed {
+            Ok((listing, root_dev)) => Some(Frame::Listed {
+                listing: listing.into(),
+                root_dev,
+            }),
+            Err(e) => {
+                self.skip(root.to_path_buf(), e);
+                None
+            }
+        }
+    }
+
+    /// Walks depth first from `root`: each step takes the next entry of
+    /// the innermost directory; a directory it enters is pushed, one done
+    /// is popped (and left).
+    fn walk(&self, root: Frame<'t>) {
+        let mut stack = vec![root];
+        while let Some(frame) = stack.last_mut() {
+            if self.stopped.get() {
+                return;
+            }
+            let step = match frame {
+                Frame::Trie {
+                    dir,
+                    path,
+                    children,
+                    parent,
+                } => children
+                    .next()
+                    .map(|(name, child)| self.trie_entry(dir, path, name, child, parent.as_ref())),
+                Frame::Listed { listing, root_dev } => listing.entries.next().map(|entry| {
+                    let node = listing
+                        .parent
+                        .as_ref()
+                        .and_then(|t| t.find(entry.name.as_bytes()));
+                    let ticket = if self.ctx.descends(&entry, *root_dev) {
+                        listing.tickets.pop_front()
+                    } else {
+                        None
+                    };
+                    self.visit(&listing.dir, entry, *root_dev, node, ticket)
+                }),
+            };
+            match step {
+                Some(Some(sub)) => stack.push(sub),
+                Some(None) => {}
+                None => {
+                    stack.pop();
+                    if !stack.is_empty() {
+                        self.send(Event::Leave);
+                    }
+                }
+            }
         }
     }
 
@@ -165,66 +264,76 @@ impl Walker<'_> {
         ids.iter().all(|id| index.contains(id))
     }
 
-    /// Intermediate directories of the requested paths: only the requested
-    /// children are walked.
-    fn trie_entries(&self, dir: &Arc<Dir>, path: &Path, trie: &Trie, parent: Option<&Tree>) {
-        for (name, child) in &trie.children {
-            if self.stopped.get() {
-                return;
+    /// A requested child `name` of the directory `dir` (at `path`); the
+    /// frame to push when the walk goes into it.
+    fn trie_entry(
+        &self,
+        dir: &Arc<Dir>,
+        path: &Path,
+        name: &[u8],
+        child: &'t Trie,
+        parent: Option<&Tree>,
+    ) -> Option<Frame<'t>> {
+        let name = OsStr::from_bytes(name);
+        let path = path.join(name);
+        let meta = match dir.stat(name) {
+            Ok(st) => Meta::from_stat(&st),
+            Err(e) => {
+                self.skip(path.clone(), Error::io("cannot read", path.display(), e));
+                return None;
             }
-            let name = OsStr::from_bytes(name);
-            let path = path.join(name);
-            let meta = match dir.stat(name) {
-                Ok(st) => Meta::from_stat(&st),
-                Err(e) => {
-                    self.skip(path.clone(), Error::io("cannot read", path.display(), e));
-                    continue;
-                }
-            };
-            let parent_node = parent.and_then(|t| t.find(name.as_bytes()));
-            if child.leaf {
-                let Some(entry) = self.ctx.entry(dir, name, path, Ok(meta), parent_node) else {
-                    continue;
-                };
-                let ticket = self.ctx.descends(&entry, meta.dev).then(|| {
-                    Ticket::Now(Job {
-                        parent: Arc::clone(dir),
-                        name: entry.name.clone(),
-                        path: entry.path.clone(),
-                        parent_tree: parent_node.and_then(|n| n.subtree),
-                        root_dev: meta.dev,
-                    })
-                });
-                self.visit(dir, entry, meta.dev, parent_node, ticket);
-            } else if meta.kind != NodeKind::Dir {
+        };
+        let parent_node = parent.and_then(|t| t.find(name.as_bytes()));
+        if child.leaf {
+            let entry = self.ctx.entry(dir, name, path, Ok(meta), parent_node)?;
+            let ticket = self.ctx.descends(&entry, meta.dev).then(|| {
+                Ticket::Now(Job {
+                    parent: Arc::clone(dir),
+                    name: entry.name.clone(),
+                    path: entry.path.clone(),
+                    parent_tree: parent_node.and_then(|n| n.subtree),
+                    root_dev: meta.dev,
+                })
+            });
+            return self.visit(dir, entry, meta.dev, parent_node, ticket);
+        }
+        if meta.kind != NodeKind::Dir {
+            self.skip(
+                path.clone(),
+                Error::invalid("not a directory").with_location(path.display()),
+            );
+            return None;
+        }
+        let node = match read_node(dir, name, &path, &meta, self.ctx.owners) {
+            Ok(n) => n,
+            Err(e) => {
+                self.skip(path, e);
+                return None;
+            }
+        };
+        let sub = self.ctx.parent_tree(parent_node.and_then(|n| n.subtree));
+        self.send(Event::Enter(node));
+        match dir.child(name) {
+            Ok(d) => Some(Frame::Trie {
+                dir: Arc::new(d),
+                path,
+                children: child.children.iter(),
+                parent: sub,
+            }),
+            Err(e) => {
                 self.skip(
                     path.clone(),
-                    Error::invalid("not a directory").with_location(path.display()),
+                    Error::io("cannot read directory", path.display(), e),
                 );
-            } else {
-                let node = match read_node(dir, name, &path, &meta, self.ctx.owners) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        self.skip(path, e);
-                        continue;
-                    }
-                };
-                let sub = self.ctx.parent_tree(parent_node.and_then(|n| n.subtree));
-                self.send(Event::Enter(node));
-                match dir.child(name) {
-                    Ok(d) => self.trie_entries(&Arc::new(d), &path, child, sub.as_ref()),
-                    Err(e) => self.skip(
-                        path.clone(),
-                        Error::io("cannot read directory", path.display(), e),
-                    ),
-                }
                 self.send(Event::Leave);
+                None
             }
         }
     }
 
     /// One entry of `dir`; `ticket` lists it when it is a directory the walk
-    /// goes into.
+    /// goes into. Returns the frame to push for a directory entered (its
+    /// `Leave` is sent when that frame is done).
     fn visit(
         &self,
         dir: &Dir,
@@ -232,11 +341,14 @@ impl Walker<'_> {
         root_dev: u64,
         parent: Option<&Node>,
         ticket: Option<Ticket>,
-    ) {
+    ) -> Option<Frame<'t>> {
         let Entry { name, path, read } = entry;
         let (meta, node) = match read {
             Ok(r) => r,
-            Err(e) => return self.skip(path, e),
+            Err(e) => {
+                self.skip(path, e);
+                return None;
+            }
         };
         let status = match parent {
             None => Status::New,
@@ -257,8 +369,15 @@ impl Walker<'_> {
             NodeKind::Dir => {
                 self.send(Event::Enter(node));
                 if let Some(ticket) = ticket {
-                    let listed = self.ctx.scanner.take(self.ctx, ticket);
-                    self.dir_entries(listed, &path, root_dev);
+                    match self.ctx.scanner.take(self.ctx, ticket) {
+                        Ok(listing) => {
+                            return Some(Frame::Listed {
+                                listing: listing.into(),
+                                root_dev,
+                            });
+                        }
+                        Err(e) => self.skip(path, e),
+                    }
                 }
                 self.send(Event::Leave);
             }
@@ -278,8 +397,8 @@ impl Walker<'_> {
                 let file = match open_file(dir, &name) {
                     Ok(f) => f,
                     Err(e) => {
-                        return self
-                            .skip(path.clone(), Error::io("cannot open", path.display(), e));
+                        self.skip(path.clone(), Error::io("cannot open", path.display(), e));
+                        return None;
                     }
                 };
                 // Ask the kernel to start reading now: the job waits in a
@@ -301,7 +420,8 @@ impl Walker<'_> {
                     result: tx,
                 };
                 if self.jobs.send(job).is_err() {
-                    return self.stopped.set(true);
+                    self.stopped.set(true);
+                    return None;
                 }
                 self.send(Event::Entry {
                     node,
@@ -317,26 +437,6 @@ impl Walker<'_> {
                 pending: Pending::Done,
             }),
         }
-    }
-
-    /// Every entry of a listed directory (`path`), in tree order.
-    fn dir_entries(&self, listed: Listed, path: &Path, root_dev: u64) {
-        let mut listing = match listed {
-            Ok(l) => l,
-            Err(e) => return self.skip(path.to_path_buf(), e),
-        };
-        let parent = listing.parent.as_ref();
-        for entry in listing.entries {
-            if self.stopped.get() {
-                return;
-            }
-            let node = parent.and_then(|t| t.find(entry.name.as_bytes()));
-            let ticket = if self.ctx.descends(&entry, root_dev) {
-                listing.tickets.pop_front()
-            } else {
-                None
-            };
-            self.visit(&listing.dir, entry, root_dev, node, ticket);
-        }
+        None
     }
 }

@@ -10,14 +10,17 @@
 //! cached.
 //!
 //! It only reads, is bounded by the time the repository takes to open
-//! (dropping it stops and joins its threads within one entry), follows the
-//! same excludes and `--one-file-system` as the backup, and ignores every
-//! error: the backup itself reports what it cannot read.
+//! (dropping it stops and joins its threads within one directory), lists
+//! through the same [`walk::list`] with the same excludes and
+//! `--one-file-system` as the backup, keeps its work on a heap stack (no
+//! recursion), and ignores every error: the backup itself reports what it
+//! cannot read.
 
 use super::{BackupOptions, Excludes, normalize};
 use crate::format::tree::NodeKind;
 use crate::fs::Meta;
 use crate::fs::at::Dir;
+use crate::fs::walk;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -63,7 +66,8 @@ impl WarmUp {
         let mut threads = Vec::new();
         let (Ok(paths), Ok(excludes)) = (
             normalize(&opts.paths),
-            Excludes::new(&opts.excludes, opts.exclude_paths.clone()),
+            Excludes::new(&opts.excludes, opts.exclude_paths.clone())
+                .and_then(|e| e.with_tags(&opts.exclude_if_present, opts.exclude_caches)),
         ) else {
             return WarmUp { shared, threads };
         };
@@ -132,20 +136,15 @@ fn warm(shared: &Shared, excludes: &Excludes, one_fs: bool) {
         };
         let mut subdirs = Vec::new();
         if let Ok(dir) = Dir::open(&path)
-            && let Ok(names) = dir.names()
+            && let Ok(children) = walk::list(&dir, &path, excludes)
         {
-            for name in names {
-                if stopped() {
-                    break;
-                }
-                entries = entries.saturating_add(1);
-                let Ok(st) = dir.stat(&name) else { continue };
-                let meta = Meta::from_stat(&st);
-                if meta.kind == NodeKind::Dir && (!one_fs || meta.dev == dev) {
-                    let sub = path.join(&name);
-                    if !excludes.is_excluded(&sub, true) {
-                        subdirs.push((sub, dev));
-                    }
+            entries = entries.saturating_add(children.len().try_into().unwrap_or(u32::MAX));
+            for child in children {
+                if let Ok(meta) = child.meta
+                    && meta.kind == NodeKind::Dir
+                    && walk::descends(one_fs, meta.dev, dev)
+                {
+                    subdirs.push((child.path, dev));
                 }
             }
         }

@@ -138,6 +138,12 @@ mod opt_bytes {
     }
 }
 
+/// Whether `name` can be an entry of a directory: not empty, `.` or `..`,
+/// no `/` and no NUL.
+pub fn valid_name(name: &[u8]) -> bool {
+    !name.is_empty() && name != b"." && name != b".." && !name.contains(&b'/') && !name.contains(&0)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Tree {
     pub version: u32,
@@ -157,6 +163,14 @@ impl Tree {
         to_cbor(self)
     }
 
+    /// Encodes a tree about to be stored, refusing one that [`Tree::decode`]
+    /// would refuse: a snapshot coffer writes is always readable, whatever
+    /// names its input held (`what` names the directory in the error).
+    pub fn encode_checked(&self, what: &str) -> Result<Vec<u8>> {
+        self.check(what)?;
+        Ok(self.encode())
+    }
+
     /// Decodes and validates a tree: sorted, unique, sane names; each node
     /// carries only the fields of its type (see `Node::check`).
     pub fn decode(plain: &[u8], what: &str) -> Result<Self> {
@@ -165,16 +179,24 @@ impl Tree {
             None => from_cbor(plain, what)?,
         };
         check_version(t.version, what)?;
-        for (i, n) in t.nodes.iter().enumerate() {
-            if n.name.is_empty()
-                || n.name == b"."
-                || n.name == b".."
-                || n.name.contains(&b'/')
-                || n.name.contains(&0)
-            {
-                return Err(Error::corrupt("tree holds an invalid file name", what));
+        t.check(what)?;
+        Ok(t)
+    }
+
+    /// The rules of docs/FORMAT.md §12: names are sorted and unique, none
+    /// is empty, `.` or `..`, or holds `/` or NUL; each node is sane.
+    fn check(&self, what: &str) -> Result<()> {
+        for (i, n) in self.nodes.iter().enumerate() {
+            if !valid_name(&n.name) {
+                return Err(Error::corrupt(
+                    format!(
+                        "tree holds an invalid file name {:?}",
+                        String::from_utf8_lossy(&n.name)
+                    ),
+                    what,
+                ));
             }
-            if i > 0 && t.nodes[i - 1].name >= n.name {
+            if i > 0 && self.nodes[i - 1].name >= n.name {
                 return Err(Error::corrupt(
                     "tree entries are not sorted and unique",
                     what,
@@ -183,7 +205,7 @@ impl Tree {
             n.check()
                 .map_err(|why| Error::corrupt(format!("tree entry {why}"), what))?;
         }
-        Ok(t)
+        Ok(())
     }
 
     pub fn find(&self, name: &[u8]) -> Option<&Node> {
@@ -191,5 +213,32 @@ impl Tree {
             .binary_search_by(|n| n.name.as_slice().cmp(name))
             .ok()
             .map(|i| &self.nodes[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The writer's last line of defence: a tree its readers would refuse
+    /// is never stored, whatever name reached it.
+    #[test]
+    fn trees_readers_refuse_are_never_encoded_for_storing() {
+        let file = |name: &[u8]| Node {
+            name: name.to_vec(),
+            kind: NodeKind::File,
+            ..Node::default()
+        };
+        let good = Tree::new(vec![file(b"a"), file(b"b")]);
+        let bytes = good.encode_checked("test").unwrap();
+        assert_eq!(Tree::decode(&bytes, "test").unwrap(), good);
+        for bad in [&b"a\0b"[..], b"", b".", b"..", b"a/b"] {
+            let t = Tree::new(vec![file(bad)]);
+            let e = t.encode_checked("dir").unwrap_err();
+            assert!(e.to_string().contains("invalid file name"), "{e}");
+            assert!(Tree::decode(&t.encode(), "dir").is_err());
+        }
+        let twice = Tree::new(vec![file(b"a"), file(b"a")]);
+        assert!(twice.encode_checked("dir").is_err());
     }
 }

@@ -12,6 +12,7 @@ pub mod at;
 mod owners;
 mod read;
 pub mod sparse;
+pub mod walk;
 
 pub use apply::{ApplyOptions, apply_metadata, apply_metadata_at, apply_metadata_fd, owner_ids};
 pub use owners::Owners;

@@ -23,7 +23,7 @@ use crate::repo::Repository;
 use std::cmp::Ordering;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -124,41 +124,69 @@ impl Walker<'_, '_> {
         }
     }
 
-    /// Merges two directories' entries (both sorted by name bytes).
+    /// Merges two directories' entries (both sorted by name bytes), and
+    /// the subdirectories' below, depth first: the directories being
+    /// merged are a stack of their own, so depth costs no thread stack.
     fn trees(&mut self, a: Option<TreeId>, b: Option<TreeId>, dir: &Path) -> Result<()> {
-        if a == b {
-            return Ok(());
+        let mut stack: Vec<Merge> = Vec::new();
+        if let Some(m) = self.open(a, b, dir.to_path_buf())? {
+            stack.push(m);
         }
-        let (ta, tb) = (self.read(a)?, self.read(b)?);
-        let (mut i, mut j) = (0, 0);
-        while i < ta.nodes.len() || j < tb.nodes.len() {
-            let order = match (ta.nodes.get(i), tb.nodes.get(j)) {
+        while let Some(m) = stack.last_mut() {
+            let order = match (m.a.nodes.get(m.i), m.b.nodes.get(m.j)) {
                 (Some(x), Some(y)) => x.name.cmp(&y.name),
                 (Some(_), None) => Ordering::Less,
-                _ => Ordering::Greater,
+                (None, Some(_)) => Ordering::Greater,
+                (None, None) => {
+                    stack.pop();
+                    continue;
+                }
             };
-            match order {
-                Ordering::Less => {
-                    self.node(Some(&ta.nodes[i]), None, dir)?;
-                    i += 1;
-                }
-                Ordering::Greater => {
-                    self.node(None, Some(&tb.nodes[j]), dir)?;
-                    j += 1;
-                }
-                Ordering::Equal => {
-                    self.node(Some(&ta.nodes[i]), Some(&tb.nodes[j]), dir)?;
-                    i += 1;
-                    j += 1;
-                }
+            let (x, y) = match order {
+                Ordering::Less => (Some(&m.a.nodes[m.i]), None),
+                Ordering::Greater => (None, Some(&m.b.nodes[m.j])),
+                Ordering::Equal => (Some(&m.a.nodes[m.i]), Some(&m.b.nodes[m.j])),
+            };
+            let below = self.node(x, y, &m.dir)?;
+            if order != Ordering::Greater {
+                m.i += 1;
+            }
+            if order != Ordering::Less {
+                m.j += 1;
+            }
+            if let Some((sa, sb, path)) = below
+                && let Some(sub) = self.open(sa, sb, path)?
+            {
+                stack.push(sub);
             }
         }
         Ok(())
     }
 
-    fn node(&mut self, a: Option<&Node>, b: Option<&Node>, dir: &Path) -> Result<()> {
+    /// The merge of `a` and `b` at `dir`; `None` when they are the same.
+    fn open(&self, a: Option<TreeId>, b: Option<TreeId>, dir: PathBuf) -> Result<Option<Merge>> {
+        if a == b {
+            return Ok(None);
+        }
+        Ok(Some(Merge {
+            a: self.read(a)?,
+            b: self.read(b)?,
+            i: 0,
+            j: 0,
+            dir,
+        }))
+    }
+
+    /// Reports one entry; returns the subtrees to merge below it.
+    #[allow(clippy::type_complexity, reason = "a pair of trees and their path")]
+    fn node(
+        &mut self,
+        a: Option<&Node>,
+        b: Option<&Node>,
+        dir: &Path,
+    ) -> Result<Option<(Option<TreeId>, Option<TreeId>, PathBuf)>> {
         let Some(name) = a.or(b).map(|n| n.name.as_slice()) else {
-            return Ok(());
+            return Ok(None);
         };
         let path = dir.join(OsStr::from_bytes(name));
         let change = match (a, b) {
@@ -188,11 +216,20 @@ impl Walker<'_, '_> {
             n.filter(|n| n.kind == NodeKind::Dir)
                 .and_then(|n| n.subtree)
         };
-        match (sub(a), sub(b)) {
-            (None, None) => Ok(()),
-            (sa, sb) => self.trees(sa, sb, &path),
-        }
+        Ok(match (sub(a), sub(b)) {
+            (None, None) => None,
+            (sa, sb) => Some((sa, sb, path)),
+        })
     }
+}
+
+/// Two directories being merged: their entries and how far each is done.
+struct Merge {
+    a: Tree,
+    b: Tree,
+    i: usize,
+    j: usize,
+    dir: PathBuf,
 }
 
 fn content_differs(a: &Node, b: &Node) -> bool {

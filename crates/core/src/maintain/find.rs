@@ -91,27 +91,61 @@ struct Walk<'a> {
     found: &'a mut Vec<(PathBuf, Node)>,
 }
 
+/// A tree being searched: its id, path, what is left of its entries and
+/// whether a match was found in it so far.
+struct Frame {
+    id: TreeId,
+    dir: PathBuf,
+    nodes: std::vec::IntoIter<Node>,
+    any: bool,
+}
+
 impl Walk<'_> {
-    /// Collects the matches below `id`; returns whether there were any.
-    fn tree(&mut self, id: TreeId, dir: &Path) -> Result<bool> {
-        if self.barren.as_ref().is_some_and(|b| b.contains(&id)) {
-            return Ok(false);
+    /// Collects the matches below `id`, depth first in tree order, on a
+    /// stack of its own (depth costs no thread stack).
+    fn tree(&mut self, id: TreeId, dir: &Path) -> Result<()> {
+        let mut stack: Vec<Frame> = Vec::new();
+        if let Some(f) = self.open(id, dir.to_path_buf())? {
+            stack.push(f);
         }
-        let mut any = false;
-        for n in self.repo.read_tree(&id)?.nodes {
-            let path = dir.join(OsStr::from_bytes(&n.name));
+        while let Some(frame) = stack.last_mut() {
+            let Some(n) = frame.nodes.next() else {
+                let done = stack.pop().expect("a frame");
+                if let Some(parent) = stack.last_mut() {
+                    parent.any |= done.any;
+                }
+                if !done.any
+                    && let Some(b) = self.barren.as_mut()
+                {
+                    b.insert(done.id);
+                }
+                continue;
+            };
+            let path = frame.dir.join(OsStr::from_bytes(&n.name));
             let sub = n.subtree;
             if self.pattern.matches(&path, &n.name) {
                 self.found.push((path.clone(), n));
-                any = true;
+                frame.any = true;
             }
-            if let Some(sub) = sub {
-                any |= self.tree(sub, &path)?;
+            if let Some(sub) = sub
+                && let Some(f) = self.open(sub, path)?
+            {
+                stack.push(f);
             }
         }
-        if !any && let Some(b) = self.barren.as_mut() {
-            b.insert(id);
+        Ok(())
+    }
+
+    /// The frame of tree `id`; `None` when it is known to hold no match.
+    fn open(&self, id: TreeId, dir: PathBuf) -> Result<Option<Frame>> {
+        if self.barren.as_ref().is_some_and(|b| b.contains(&id)) {
+            return Ok(None);
         }
-        Ok(any)
+        Ok(Some(Frame {
+            id,
+            dir,
+            nodes: self.repo.read_tree(&id)?.nodes.into_iter(),
+            any: false,
+        }))
     }
 }

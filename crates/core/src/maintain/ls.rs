@@ -58,6 +58,9 @@ pub fn ls(
     }
 }
 
+/// Calls `each` for every entry of tree `id` (at `dir`) and, if
+/// `recursive`, below, depth first in tree order. The trees being walked
+/// are a stack of their remaining entries, so depth costs no thread stack.
 fn walk(
     repo: &Repository,
     id: TreeId,
@@ -65,12 +68,17 @@ fn walk(
     recursive: bool,
     each: &mut dyn FnMut(&Path, &Node) -> Result<()>,
 ) -> Result<()> {
-    let tree = repo.read_tree(&id)?;
-    for n in &tree.nodes {
+    let mut stack = vec![(dir.to_path_buf(), repo.read_tree(&id)?.nodes.into_iter())];
+    while let Some((dir, nodes)) = stack.last_mut() {
+        let Some(n) = nodes.next() else {
+            stack.pop();
+            continue;
+        };
         let path = dir.join(OsStr::from_bytes(&n.name));
-        each(&path, n)?;
+        each(&path, &n)?;
         if recursive && let Some(sub) = n.subtree {
-            walk(repo, sub, &path, recursive, each)?;
+            let nodes = repo.read_tree(&sub)?.nodes.into_iter();
+            stack.push((path, nodes));
         }
     }
     Ok(())

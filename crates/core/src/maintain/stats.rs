@@ -14,7 +14,7 @@
 
 use super::used::used_blobs;
 use crate::error::Result;
-use crate::format::tree::NodeKind;
+use crate::format::tree::{Node, NodeKind};
 use crate::id::{SnapshotId, TreeId};
 use crate::repo::Repository;
 use std::collections::{HashMap, HashSet};
@@ -129,6 +129,9 @@ struct Subtree {
     links: Vec<(u64, u64, u64)>,
 }
 
+/// What restoring tree `id` writes. Subtrees are summed bottom-up on a
+/// stack of their own (depth costs no thread stack); each distinct one is
+/// read once.
 fn subtree(
     repo: &Repository,
     id: TreeId,
@@ -137,8 +140,26 @@ fn subtree(
     if let Some(t) = memo.get(&id) {
         return Ok(Rc::clone(t));
     }
-    let mut t = Subtree::default();
-    for n in repo.read_tree(&id)?.nodes {
+    let open = |id: TreeId| -> Result<(TreeId, std::vec::IntoIter<Node>, Subtree)> {
+        Ok((
+            id,
+            repo.read_tree(&id)?.nodes.into_iter(),
+            Subtree::default(),
+        ))
+    };
+    let mut stack = vec![open(id)?];
+    loop {
+        let (_, nodes, t) = stack.last_mut().expect("a frame");
+        let Some(n) = nodes.next() else {
+            let (done_id, _, done) = stack.pop().expect("a frame");
+            let done = Rc::new(done);
+            memo.insert(done_id, Rc::clone(&done));
+            match stack.last_mut() {
+                Some((_, _, parent)) => parent.add(&done),
+                None => return Ok(done),
+            }
+            continue;
+        };
         match n.kind {
             NodeKind::File if n.links > 1 => {
                 t.files += 1;
@@ -151,18 +172,24 @@ fn subtree(
             NodeKind::Dir => {
                 t.dirs += 1;
                 if let Some(sub) = n.subtree {
-                    let s = subtree(repo, sub, memo)?;
-                    t.files += s.files;
-                    t.dirs += s.dirs;
-                    t.other += s.other;
-                    t.bytes += s.bytes;
-                    t.links.extend_from_slice(&s.links);
+                    match memo.get(&sub) {
+                        Some(s) => t.add(&Rc::clone(s)),
+                        None => stack.push(open(sub)?),
+                    }
                 }
             }
             _ => t.other += 1,
         }
     }
-    let t = Rc::new(t);
-    memo.insert(id, Rc::clone(&t));
-    Ok(t)
+}
+
+impl Subtree {
+    /// Adds what a subtree below writes.
+    fn add(&mut self, s: &Subtree) {
+        self.files += s.files;
+        self.dirs += s.dirs;
+        self.other += s.other;
+        self.bytes += s.bytes;
+        self.links.extend_from_slice(&s.links);
+    }
 }

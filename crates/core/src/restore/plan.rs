@@ -154,6 +154,20 @@ pub fn blob_offsets(node: &Node, lengths: &[u64]) -> Vec<u64> {
     out
 }
 
+/// A tree being planned: what is left of its entries.
+struct PlanFrame {
+    nodes: std::vec::IntoIter<Node>,
+    snap_dir: PathBuf,
+    dir: PathBuf,
+    selected: bool,
+    fresh: bool,
+    /// Whether anything in it was selected so far.
+    any: bool,
+    /// For a directory walked for the include patterns only: its place in
+    /// `plan.dirs`, dropped if nothing below is selected.
+    unselected_at: Option<usize>,
+}
+
 fn is_dir(st: &rustix::fs::Stat) -> bool {
     rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory
 }
@@ -257,7 +271,8 @@ impl<'a> Planner<'a> {
     /// Plans the entries of tree `id` (snapshot path `snap_dir`) below `dir`.
     /// `selected`: this directory matched an include pattern (or has an
     /// ancestor that did); `fresh`: this restore made `dir`, so it is
-    /// empty. Returns whether anything below was selected.
+    /// empty. Returns whether anything below was selected. Subtrees are
+    /// frames on a stack of its own, so depth costs no thread stack.
     fn tree(
         &mut self,
         id: TreeId,
@@ -266,64 +281,121 @@ impl<'a> Planner<'a> {
         selected: bool,
         fresh: bool,
     ) -> Result<bool> {
+        let top = (snap_dir.to_path_buf(), dir.to_path_buf());
+        let Some(first) = self.open_tree(id, top, selected, fresh, None)? else {
+            return Ok(false);
+        };
+        let mut stack = vec![first];
+        while let Some(frame) = stack.last_mut() {
+            if let Some(node) = frame.nodes.next() {
+                if let Some(sub) = self.tree_entry(frame, node)? {
+                    stack.push(sub);
+                }
+                continue;
+            }
+            let done = stack.pop().expect("a frame");
+            let Some(parent) = stack.last_mut() else {
+                return Ok(done.any);
+            };
+            self.tree_done(parent, done.any, done.unselected_at);
+        }
+        Ok(false)
+    }
+
+    /// Reads tree `id` for planning below (snapshot path, target path)
+    /// `dirs`; `None` when it cannot be read (reported).
+    fn open_tree(
+        &mut self,
+        id: TreeId,
+        dirs: (PathBuf, PathBuf),
+        selected: bool,
+        fresh: bool,
+        unselected_at: Option<usize>,
+    ) -> Result<Option<PlanFrame>> {
+        let (snap_dir, dir) = dirs;
         let tree = match self.repo.read_tree(&id) {
             Ok(t) => t,
             Err(e) if e.kind() == Kind::Fatal => return Err(e),
             Err(e) => {
-                self.fail(dir.to_path_buf(), e);
-                return Ok(false);
+                self.fail(dir, e);
+                return Ok(None);
             }
         };
-        if self.delete && selected && !fresh && self.below_roots(snap_dir) {
-            self.delete_extras(&tree, snap_dir, dir);
+        if self.delete && selected && !fresh && self.below_roots(&snap_dir) {
+            self.delete_extras(&tree, &snap_dir, &dir);
         }
-        let mut any = false;
-        for node in tree.nodes {
-            let name = OsStr::from_bytes(&node.name);
-            let snap_path = snap_dir.join(name);
-            let is_dir = node.kind == NodeKind::Dir;
-            if self.exclude.is_excluded(&snap_path, is_dir) {
-                continue;
-            }
-            let sel = selected
-                || self
-                    .include
-                    .as_ref()
-                    .is_none_or(|inc| inc.is_excluded(&snap_path, is_dir));
-            let path = dir.join(name);
-            if is_dir {
-                let sub = node.subtree.expect("decoder checks dirs have subtrees");
-                if sel {
-                    any = true;
-                    if let Some(child_fresh) = self.dir(&path, node, fresh) {
-                        self.tree(sub, &snap_path, &path, true, child_fresh)?;
+        Ok(Some(PlanFrame {
+            nodes: tree.nodes.into_iter(),
+            snap_dir,
+            dir,
+            selected,
+            fresh,
+            any: false,
+            unselected_at,
+        }))
+    }
+
+    /// A subtree is planned: what it means for its parent `frame`.
+    fn tree_done(&mut self, frame: &mut PlanFrame, any: bool, unselected_at: Option<usize>) {
+        match unselected_at {
+            Some(_) if any => frame.any = true,
+            // Walked for the include patterns only and nothing below was
+            // selected: the directory is not restored.
+            Some(index) => self.plan.dirs.truncate(index),
+            None => {}
+        }
+    }
+
+    /// Plans one entry of `frame`; returns the frame of a subtree to plan
+    /// next.
+    fn tree_entry(&mut self, frame: &mut PlanFrame, node: Node) -> Result<Option<PlanFrame>> {
+        let name = OsStr::from_bytes(&node.name);
+        let snap_path = frame.snap_dir.join(name);
+        let is_dir = node.kind == NodeKind::Dir;
+        if self.exclude.is_excluded(&snap_path, is_dir) {
+            return Ok(None);
+        }
+        let sel = frame.selected
+            || self
+                .include
+                .as_ref()
+                .is_none_or(|inc| inc.is_excluded(&snap_path, is_dir));
+        let path = frame.dir.join(name);
+        if is_dir {
+            let sub = node.subtree.expect("decoder checks dirs have subtrees");
+            if sel {
+                frame.any = true;
+                return match self.dir(&path, node, frame.fresh) {
+                    Some(child_fresh) => {
+                        self.open_tree(sub, (snap_path, path), true, child_fresh, None)
                     }
-                    continue;
-                }
-                // Walked for the include patterns only.
-                let index = self.plan.dirs.len();
-                self.plan.dirs.push((path.clone(), node));
-                if self.tree(sub, &snap_path, &path, false, fresh)? {
-                    any = true;
-                } else {
-                    self.plan.dirs.truncate(index); // nothing selected below
-                }
-                continue;
+                    None => Ok(None),
+                };
             }
-            if !sel {
-                continue;
+            // Walked for the include patterns only.
+            let index = self.plan.dirs.len();
+            self.plan.dirs.push((path.clone(), node));
+            let sub = self.open_tree(sub, (snap_path, path), false, frame.fresh, Some(index))?;
+            if sub.is_none() {
+                self.plan.dirs.truncate(index); // nothing selected below
             }
-            if !any && !selected && !self.dry_run {
-                // Reached only through include patterns: the directory may not exist yet.
-                if let Err(e) = make_dir(dir) {
-                    self.fail(dir.to_path_buf(), e);
-                    return Ok(true);
-                }
-            }
-            any = true;
-            self.entry(path, node, fresh);
+            return Ok(sub);
         }
-        Ok(any)
+        if !sel {
+            return Ok(None);
+        }
+        if !frame.any && !frame.selected && !self.dry_run {
+            // Reached only through include patterns: the directory may not exist yet.
+            if let Err(e) = make_dir(&frame.dir) {
+                self.fail(frame.dir.clone(), e);
+                frame.any = true;
+                frame.nodes = Vec::new().into_iter(); // the rest of it is left out
+                return Ok(None);
+            }
+        }
+        frame.any = true;
+        self.entry(path, node, frame.fresh);
+        Ok(None)
     }
 
     /// A selected directory: makes it if needed. Returns whether its
