@@ -105,7 +105,8 @@ fn create_temp(path: &Path) -> Result<(File, PathBuf)> {
         {
             Ok(f) => return Ok((f, temp)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some((temp, e)),
-            Err(e) => return Err(Error::io("cannot create", temp.display(), e)),
+            // The user named the destination, not the temporary name.
+            Err(e) => return Err(Error::io("cannot create", path.display(), e)),
         }
     }
     let (temp, e) = last.expect("at least one attempt");
