@@ -216,6 +216,10 @@ pub struct RestoreArgs {
     /// Restore owners by uid/gid, not by user and group name
     #[arg(long)]
     pub numeric_owner: bool,
+    /// Keep setuid and setgid bits when owners are not restored (a restore
+    /// by a user other than root); by default they are dropped
+    #[arg(long)]
+    pub keep_setid: bool,
     /// What to do with entries that already exist: always (replace), if-changed
     /// (type, size or mtime differ), if-newer (snapshot's mtime is newer), never
     #[arg(long, value_name = "WHEN", default_value = "always", value_parser = ["always", "if-changed", "if-newer", "never"])]

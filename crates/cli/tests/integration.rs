@@ -33,6 +33,8 @@ mod json;
 mod keys;
 #[path = "integration/repair.rs"]
 mod repair;
+#[path = "integration/restore.rs"]
+mod restore;
 #[path = "integration/roundtrip.rs"]
 mod roundtrip;
 #[path = "integration/select.rs"]

@@ -32,6 +32,7 @@ pub fn run(a: RestoreArgs, s: &Settings) -> Result<i32> {
     opts.include = a.include;
     opts.exclude = a.exclude;
     opts.numeric_owner = a.numeric_owner;
+    opts.keep_setid = a.keep_setid;
     opts.overwrite = overwrite(&a.overwrite)?;
     opts.delete = a.delete;
     opts.snapshot_paths = snap.snapshot.paths.iter().map(PathBuf::from).collect();
@@ -62,6 +63,8 @@ pub fn run(a: RestoreArgs, s: &Settings) -> Result<i32> {
             "skipped_sockets": path_list(&r.sockets),
             "changes": r.changes.iter().map(|c| serde_json::json!({"change": change_word(c.kind), "path": c.path.to_string_lossy()})).collect::<Vec<_>>(),
             "failed": r.failed.iter().map(|f| serde_json::json!({"path": f.path.to_string_lossy(), "error": f.error.to_string()})).collect::<Vec<_>>(),
+            "metadata_failed": r.metadata_failed.iter().map(|f| serde_json::json!({"path": f.path.to_string_lossy(), "error": f.error.to_string()})).collect::<Vec<_>>(),
+            "unmatched_includes": r.unmatched,
         }))?;
     } else {
         for c in &r.changes {
@@ -87,8 +90,13 @@ pub fn run(a: RestoreArgs, s: &Settings) -> Result<i32> {
                 count(ChangeKind::Delete),
             );
         } else if !s.quiet {
+            let failed = if r.failed.is_empty() {
+                String::new()
+            } else {
+                format!("; {} failed", r.failed.len())
+            };
             println!(
-                "restored snapshot {} to {}: {} files ({}), {} directories, {} other entries",
+                "restored snapshot {} to {}: {} files ({}), {} directories, {} other entries{failed}",
                 snap.id.short(),
                 opts.target.display(),
                 r.files,
@@ -107,8 +115,8 @@ pub fn run(a: RestoreArgs, s: &Settings) -> Result<i32> {
             }
         }
     }
-    if !r.failed.is_empty() {
-        if !s.json {
+    if !s.json {
+        if !r.failed.is_empty() {
             eprintln!(
                 "warning: {} path(s) could not be restored completely:",
                 r.failed.len()
@@ -117,6 +125,20 @@ pub fn run(a: RestoreArgs, s: &Settings) -> Result<i32> {
                 eprintln!("  {}", f.error);
             }
         }
+        if !r.metadata_failed.is_empty() {
+            eprintln!(
+                "warning: {} path(s) restored without all their metadata:",
+                r.metadata_failed.len()
+            );
+            for f in &r.metadata_failed {
+                eprintln!("  {}", f.error);
+            }
+        }
+        for p in &r.unmatched {
+            eprintln!("warning: --include {p} matches nothing in the snapshot");
+        }
+    }
+    if !r.failed.is_empty() || !r.metadata_failed.is_empty() || !r.unmatched.is_empty() {
         return Ok(EXIT_INCOMPLETE);
     }
     Ok(0)

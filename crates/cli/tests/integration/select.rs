@@ -301,7 +301,18 @@ fn restore_include_and_exclude_select_paths(backend: Backend) {
     for (i, (flags, expected)) in cases.iter().enumerate() {
         let target = c.path(&format!("t{i}"));
         let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-        c.restore("latest", &target, &flags).ok();
+        let out = c.restore("latest", &target, &flags);
+        if expected.is_empty() {
+            // An include that matches nothing says so and restores nothing.
+            out.code(1);
+            assert!(
+                out.one_line_error().contains("matches nothing"),
+                "{}",
+                out.show()
+            );
+        } else {
+            out.ok();
+        }
         let got = files_rel(&restored(&target, &src));
         assert_eq!(got, set(expected), "restore {flags:?}");
         for f in &got {

@@ -1,7 +1,9 @@
 //! Applying a node's metadata to a restored entry.
 //!
-//! Input: a path (any length) and the node it must match. Output: the
-//! entry's owner, xattrs, mode and times set.
+//! Input: an entry of a restore, by its own descriptor (files,
+//! directories) or by name in an open directory (symlinks, devices, FIFOs),
+//! and the node it must match. Output: the entry's owner, xattrs, mode and
+//! times set; nothing here looks up a path or follows a symlink.
 //! Invariants: the order survives the kernel's side effects — owner first
 //! (chown clears setuid, setgid and `security.capability`), then xattrs
 //! (ACLs, capabilities; attributes the node does not have are removed, such
@@ -10,16 +12,19 @@
 //! changes ctime, and writing would change mtime). Every step is tried; the
 //! first failure is returned, naming the path.
 
-use super::at::At;
+use super::at::{Dir, open_beneath};
 use super::owners::Owners;
 use super::read::is_unsupported;
 use crate::error::{Error, Result};
 use crate::format::tree::{Node, NodeKind};
-use rustix::fs::{AtFlags, Gid, Mode, Timespec, Timestamps, UTIME_OMIT, Uid};
+use rustix::fs::{
+    AtFlags, CWD, FileType, Gid, Mode, OFlags, Timespec, Timestamps, UTIME_OMIT, Uid,
+};
 use std::ffi::OsStr;
 use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApplyOptions {
@@ -27,6 +32,10 @@ pub struct ApplyOptions {
     pub numeric_owner: bool,
     /// Whether to chown at all (only root can give files away).
     pub chown: bool,
+    /// Keep setuid and setgid bits even where owners are not restored
+    /// (off: a restore that cannot give a file its owner drops them, as
+    /// bsdtar does, so no program runs as whoever restored it).
+    pub keep_setid: bool,
 }
 
 fn ts(ns: i64) -> Timespec {
@@ -48,64 +57,60 @@ pub fn owner_ids(node: &Node, owners: &Owners, numeric_owner: bool) -> (u32, u32
     )
 }
 
+/// The mode `node` gets here: setuid and setgid are dropped when the owner
+/// is not the snapshot's (not restored, or it could not be) unless
+/// `keep_setid` asks to keep them.
+pub fn restored_mode(node: &Node, owner_applied: bool, opts: ApplyOptions) -> u32 {
+    if owner_applied || opts.keep_setid {
+        node.mode
+    } else {
+        node.mode & !0o6000
+    }
+}
+
 /// Xattrs a restore leaves alone when the snapshot does not have them: an
 /// SELinux label is assigned by the target system's policy.
 const KEEP_XATTRS: &[&[u8]] = &[b"security.selinux"];
 
-/// Applies owner, xattrs, mode and times of `node` to `path` (written at
-/// `written`, the same entry under its temporary name when it has one).
-pub fn apply_metadata(path: &Path, node: &Node, owners: &Owners, opts: ApplyOptions) -> Result<()> {
-    apply_metadata_at(path, path, node, owners, opts)
-}
-
-/// [`apply_metadata`] for an entry that is at `written` for now and will be
-/// renamed to `path` (named in errors).
-pub fn apply_metadata_at(
-    written: &Path,
-    path: &Path,
-    node: &Node,
-    owners: &Owners,
-    opts: ApplyOptions,
-) -> Result<()> {
-    let at = At::new(written).map_err(|e| Error::io("cannot reach", path.display(), e))?;
-    apply(&Entry::At(&at), path, node, owners, opts)
-}
-
-/// [`apply_metadata`] through the open regular file `file` (at `path`):
-/// no path lookups, which a restore of many small files feels.
-pub fn apply_metadata_fd(
-    file: &File,
-    path: &Path,
-    node: &Node,
-    owners: &Owners,
-    opts: ApplyOptions,
-) -> Result<()> {
-    apply(&Entry::Fd(file), path, node, owners, opts)
-}
-
-/// What metadata is applied to: a name in a directory, or an open file.
-enum Entry<'a> {
-    At(&'a At<'a>),
+/// What metadata is applied to: an open regular file or directory (its
+/// own descriptor: no lookup, nothing to swap), or a symlink, device or
+/// FIFO named in an open directory (which cannot be opened for writing
+/// without side effects: every call on it refuses to follow a symlink).
+pub enum Entry<'a> {
     Fd(&'a File),
+    At(&'a Dir, &'a OsStr),
 }
 
-fn apply(e: &Entry, path: &Path, node: &Node, owners: &Owners, opts: ApplyOptions) -> Result<()> {
+/// Applies owner, xattrs, mode and times of `node` to `e` (restored as
+/// `path`, which errors name). Every step is tried; the first failure is
+/// returned: the entry is there, only (some of) its metadata is not.
+pub fn apply_metadata(
+    e: &Entry,
+    path: &Path,
+    node: &Node,
+    owners: &Owners,
+    opts: ApplyOptions,
+) -> Result<()> {
     let mut first_err: Option<Error> = None;
+    let mut owner_applied = false;
     if opts.chown {
         let (uid, gid) = owner_ids(node, owners, opts.numeric_owner);
         let (uid, gid) = (Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)));
         let r = match e {
-            Entry::At(at) => {
-                rustix::fs::chownat(at.dir(), at.name(), uid, gid, AtFlags::SYMLINK_NOFOLLOW)
+            Entry::At(dir, name) => {
+                rustix::fs::chownat(dir.fd(), *name, uid, gid, AtFlags::SYMLINK_NOFOLLOW)
             }
             Entry::Fd(f) => rustix::fs::fchown(f, uid, gid),
         };
-        if let Err(e) = r {
-            first_err.get_or_insert(Error::io("cannot change owner", path.display(), e.into()));
+        match r {
+            Ok(()) => owner_applied = true,
+            Err(e) => {
+                first_err.get_or_insert(Error::io("cannot change owner", path.display(), e.into()));
+            }
         }
     }
     let xattrs = match e {
-        Entry::At(at) => set_xattrs(&PathXattrs(&at.short_path()), path, node),
+        Entry::At(dir, name) => set_xattrs(&PathXattrs(&dir.proc_path(name)), path, node),
         Entry::Fd(f) => set_xattrs(*f, path, node),
     };
     if let Err(e) = xattrs {
@@ -113,9 +118,9 @@ fn apply(e: &Entry, path: &Path, node: &Node, owners: &Owners, opts: ApplyOption
     }
     if node.kind != NodeKind::Symlink {
         // Symlinks have no mode of their own on Linux (always 0777).
-        let mode = Mode::from_raw_mode(node.mode as _);
+        let mode = Mode::from_raw_mode(restored_mode(node, owner_applied, opts) as _);
         let r = match e {
-            Entry::At(at) => rustix::fs::chmodat(at.dir(), at.name(), mode, AtFlags::empty()),
+            Entry::At(dir, name) => chmod_special(dir, name, mode),
             Entry::Fd(f) => rustix::fs::fchmod(f, mode),
         };
         if let Err(e) = r {
@@ -134,8 +139,8 @@ fn apply(e: &Entry, path: &Path, node: &Node, owners: &Owners, opts: ApplyOption
         last_modification: ts(node.mtime),
     };
     let r = match e {
-        Entry::At(at) => {
-            rustix::fs::utimensat(at.dir(), at.name(), &times, AtFlags::SYMLINK_NOFOLLOW)
+        Entry::At(dir, name) => {
+            rustix::fs::utimensat(dir.fd(), *name, &times, AtFlags::SYMLINK_NOFOLLOW)
         }
         Entry::Fd(f) => rustix::fs::futimens(f, &times),
     };
@@ -146,6 +151,21 @@ fn apply(e: &Entry, path: &Path, node: &Node, owners: &Owners, opts: ApplyOption
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// chmod of a device or FIFO `name` in `dir`: fchmodat has no flag that
+/// refuses a symlink, so the entry is opened as a path only (`O_PATH`: a
+/// FIFO does not block, a device driver is not called), checked not to be
+/// a symlink, and changed through that descriptor.
+fn chmod_special(dir: &Dir, name: &OsStr, mode: Mode) -> rustix::io::Result<()> {
+    let fd = open_beneath(dir.fd(), name, OFlags::PATH, Mode::empty())
+        .map_err(|e| rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO))?;
+    let st = rustix::fs::fstat(&fd)?;
+    if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
+        return Err(rustix::io::Errno::LOOP);
+    }
+    let own = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+    rustix::fs::chmodat(CWD, &own, mode, AtFlags::empty())
 }
 
 /// The xattr calls, by path (not following a symlink) or on an open file.

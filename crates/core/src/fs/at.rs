@@ -1,21 +1,58 @@
 //! File system access relative to open directories, so that paths of any
-//! length work: backup walks a tree through directory descriptors, restore
-//! reaches paths longer than PATH_MAX in pieces.
+//! length work and nothing follows a symlink it did not mean to: backup
+//! walks a tree through directory descriptors, restore acts only on names
+//! in directories it opened from its target down.
 //!
 //! Input: a path (possibly longer than PATH_MAX), or an open [`Dir`] and a
 //! name in it. Output: what every `*at` syscall takes, a directory
 //! descriptor and a name ([`At`]), or an open [`Dir`].
-//! Invariants: a path shorter than PATH_MAX is handed to the kernel as is
-//! (one syscall, no extra open); a longer one is reached by opening its
-//! parent piece by piece, each piece shorter than PATH_MAX. Nothing here
-//! formats errors: callers name the full path in theirs.
+//! Invariants: [`Dir::child`] and [`open_beneath`] never follow a symlink
+//! and never leave the directory (`openat2` with `RESOLVE_BENEATH |
+//! RESOLVE_NO_SYMLINKS` where the kernel has it, `O_NOFOLLOW` on a single
+//! name otherwise). A path shorter than PATH_MAX is handed to the kernel
+//! as is (one syscall, no extra open); a longer one is reached by opening
+//! its parent piece by piece, each piece shorter than PATH_MAX. Nothing
+//! here formats errors: callers name the full path in theirs.
 
-use rustix::fs::{AtFlags, CWD, Mode, OFlags, Stat};
+use rustix::fs::{AtFlags, CWD, Mode, OFlags, ResolveFlags, Stat};
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set once `openat2` answered ENOSYS (kernels before 5.6): from then on
+/// [`open_beneath`] uses `openat` with `O_NOFOLLOW`.
+static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
+
+/// Opens `name`, one entry of `dir`, with `flags`: never through a symlink
+/// (a symlink at `name` is refused with ELOOP, or ENOTDIR with
+/// `O_DIRECTORY`) and never outside `dir` (`..` and names holding `/` are
+/// refused). With `openat2` (`RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+/// RESOLVE_NO_MAGICLINKS`) the kernel enforces both; without it, checking
+/// the name and `O_NOFOLLOW` on its only component do the same.
+pub fn open_beneath(
+    dir: BorrowedFd<'_>,
+    name: &OsStr,
+    flags: OFlags,
+    mode: Mode,
+) -> io::Result<OwnedFd> {
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes == b".." || bytes.contains(&b'/') {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let flags = flags | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    if !NO_OPENAT2.load(Ordering::Relaxed) {
+        let resolve =
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+        match rustix::fs::openat2(dir, name, flags, mode, resolve) {
+            Err(rustix::io::Errno::NOSYS) => NO_OPENAT2.store(true, Ordering::Relaxed),
+            r => return Ok(r?),
+        }
+    }
+    Ok(rustix::fs::openat(dir, name, flags, mode)?)
+}
 
 /// The kernel refuses paths of PATH_MAX bytes or more (the count includes
 /// the terminating NUL).
@@ -42,15 +79,33 @@ impl Dir {
     }
 
     /// Opens the directory `name` in this one for listing; a symlink is
-    /// refused (ELOOP/ENOTDIR), never followed.
+    /// refused (ELOOP/ENOTDIR), never followed ([`open_beneath`]).
     pub fn child(&self, name: &OsStr) -> io::Result<Dir> {
-        let fd = rustix::fs::openat(
-            &self.0,
-            name,
-            list_flags() | OFlags::NOFOLLOW,
-            Mode::empty(),
-        )?;
-        Ok(Dir(fd))
+        open_beneath(self.0.as_fd(), name, list_flags(), Mode::empty()).map(Dir)
+    }
+
+    /// The (device, inode) of this directory: what it is, whatever it is
+    /// called now.
+    pub fn ident(&self) -> io::Result<(u64, u64)> {
+        let st = rustix::fs::fstat(&self.0)?;
+        Ok((st.st_dev, st.st_ino))
+    }
+
+    /// Removes `name` and, if it is a directory, everything below it,
+    /// never following symlinks ([`remove_all`] relative to this directory).
+    pub fn remove_all(&self, name: &OsStr) -> io::Result<()> {
+        match rustix::fs::unlinkat(&self.0, name, AtFlags::empty()) {
+            Err(rustix::io::Errno::ISDIR) | Err(rustix::io::Errno::PERM) => {}
+            r => return Ok(r?),
+        }
+        empty_dir(&self.child(name)?)?;
+        Ok(rustix::fs::unlinkat(&self.0, name, AtFlags::REMOVEDIR)?)
+    }
+
+    /// A path naming this directory itself, for the calls that only take
+    /// paths; valid while `self` is open; it needs /proc.
+    pub fn own_proc_path(&self) -> PathBuf {
+        PathBuf::from(format!("/proc/self/fd/{}", self.0.as_raw_fd()))
     }
 
     /// Entry names, sorted by bytes, without `.` and `..`. Reads through
@@ -89,6 +144,12 @@ impl Dir {
 
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.0.as_fd()
+    }
+
+    /// This directory as a [`std::fs::File`], for the calls only a file has
+    /// (xattrs through the descriptor).
+    pub fn into_file(self) -> std::fs::File {
+        std::fs::File::from(self.0)
     }
 
     /// A short path naming `name` in this directory, for the calls that only

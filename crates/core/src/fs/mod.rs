@@ -14,7 +14,7 @@ mod read;
 pub mod sparse;
 pub mod walk;
 
-pub use apply::{ApplyOptions, apply_metadata, apply_metadata_at, apply_metadata_fd, owner_ids};
+pub use apply::{ApplyOptions, Entry, apply_metadata, owner_ids, restored_mode};
 pub use owners::Owners;
 pub use read::{Meta, read_node, read_node_since, read_xattrs};
 

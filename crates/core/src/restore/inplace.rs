@@ -13,7 +13,7 @@
 
 use crate::format::tree::{Node, NodeKind};
 use crate::fs::Meta;
-use std::path::{Path, PathBuf};
+use std::ffi::OsString;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What to do with entries that already exist at the target.
@@ -100,25 +100,17 @@ pub fn decide(node: &Node, existing: Option<&Existing>, mode: Overwrite) -> Acti
 /// an interrupted restore.
 pub const TEMP_PREFIX: &str = ".coffer-tmp.";
 
-/// A temporary name in the directory of `path`, unique in this process.
-pub fn temp_path(path: &Path) -> PathBuf {
-    temp_path_n(path, temp_number())
-}
-
-/// A number for [`temp_path_n`], never the same twice in a process, and
+/// A number for [`temp_name`], never the same twice in a process, and
 /// never 0 (see [`super::plan::PlannedFile::temp_n`]).
 pub fn temp_number() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// The temporary name number `n` beside `path`.
-pub fn temp_path_n(path: &Path, n: u64) -> PathBuf {
-    let name = format!("{TEMP_PREFIX}{}.{n}", std::process::id());
-    match path.parent() {
-        Some(dir) => dir.join(name),
-        None => PathBuf::from(name),
-    }
+/// The temporary name number `n` (made in the directory of the entry it
+/// stands for).
+pub fn temp_name(n: u64) -> OsString {
+    OsString::from(format!("{TEMP_PREFIX}{}.{n}", std::process::id()))
 }
 
 #[cfg(test)]
@@ -182,11 +174,9 @@ mod tests {
     }
 
     #[test]
-    fn temp_names_are_short_and_beside_the_file() {
-        let long = format!("/d/{}", "n".repeat(255));
-        let t = temp_path(Path::new(&long));
-        assert_eq!(t.parent(), Some(Path::new("/d")));
-        assert!(t.file_name().unwrap().len() < 64);
-        assert_ne!(temp_path(Path::new("/d/x")), temp_path(Path::new("/d/x")));
+    fn temp_names_are_short_and_unique() {
+        let t = temp_name(temp_number());
+        assert!(t.len() < 64 && !t.to_string_lossy().contains('/'));
+        assert_ne!(temp_name(temp_number()), temp_name(temp_number()));
     }
 }

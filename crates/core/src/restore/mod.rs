@@ -18,24 +18,38 @@
 //!         restored file back and check it against its blob ids
 //! ```
 //! A file whose data is damaged or missing is reported (and its old
-//! version, if any, left in place); every other file is restored. Sockets
-//! are recorded in snapshots but not recreated (the program that listens
-//! on one makes it): they are listed in the result.
+//! version, if any, left in place); every other file is restored. An entry
+//! whose owner, mode, xattrs or times cannot be applied keeps its content
+//! and is reported once. Sockets are recorded in snapshots but not
+//! recreated (the program that listens on one makes it): they are listed
+//! in the result.
+//!
+//! A restore never leaves its target: every file-system call is relative
+//! to a directory opened from the target down without following a symlink
+//! ([`dirs`]); metadata is set through the entry's own descriptor; a
+//! directory's final metadata is applied only if it is still the one this
+//! restore made or opened (device and inode). Whatever another user does
+//! in the target meanwhile, nothing outside it is written, removed or
+//! changed.
 
+mod dirs;
 mod inplace;
 mod plan;
+mod planned;
 mod run;
 mod verify;
 mod write;
 
 use crate::error::{Error, Result};
-use crate::fs::{ApplyOptions, Owners, apply_metadata};
+use crate::fs::at::Dir;
+use crate::fs::{ApplyOptions, Entry, Owners, apply_metadata};
 use crate::id::TreeId;
 use crate::progress::Progress;
 use crate::repo::Repository;
-use plan::Planner;
+use dirs::Dirs;
+use plan::{Link, Planner, name_of};
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub use inplace::Overwrite;
 pub use plan::{Change, ChangeKind, blob_offsets};
@@ -56,6 +70,9 @@ pub struct RestoreOptions {
     /// `delete`, what they match is not deleted either.
     pub exclude: Vec<String>,
     pub numeric_owner: bool,
+    /// Keep setuid and setgid bits where owners are not restored (a restore
+    /// by a user other than root): off, they are dropped.
+    pub keep_setid: bool,
     /// What to do with entries that already exist.
     pub overwrite: Overwrite,
     /// Remove what the target has below the snapshot's paths but the
@@ -82,6 +99,7 @@ impl RestoreOptions {
             include: Vec::new(),
             exclude: Vec::new(),
             numeric_owner: false,
+            keep_setid: false,
             overwrite: Overwrite::Always,
             delete: false,
             snapshot_paths: Vec::new(),
@@ -105,7 +123,7 @@ pub struct Failed {
 
 #[derive(Debug, Default)]
 pub struct RestoreResult {
-    /// Regular files written (hardlinks included).
+    /// Regular files restored (hardlinks included; failed ones not).
     pub files: u64,
     pub dirs: u64,
     /// Symlinks, devices and FIFOs made.
@@ -121,28 +139,54 @@ pub struct RestoreResult {
     pub sockets: Vec<PathBuf>,
     /// What would change (`dry_run` only).
     pub changes: Vec<Change>,
+    /// Entries not restored (or not completely).
     pub failed: Vec<Failed>,
+    /// Entries restored with their content, but not all their metadata
+    /// (owner, mode, xattrs, times).
+    pub metadata_failed: Vec<Failed>,
+    /// `--include` patterns that matched nothing (when others did).
+    pub unmatched: Vec<String>,
 }
 
-/// Restores the snapshot tree `root` below `opts.target`.
+/// Restores the snapshot tree `root` below `opts.target`. An `--include`
+/// that matches nothing at all is an error (nothing is restored).
 pub fn restore(
     repo: &Repository,
     root: TreeId,
     opts: &RestoreOptions,
     progress: &dyn Progress,
 ) -> Result<RestoreResult> {
-    if !opts.dry_run {
+    let cannot_open = |e| Error::io("cannot open target directory", opts.target.display(), e);
+    // The target is opened as named (symlinks in its own path are the
+    // user's choice); everything below it is reached without following one.
+    let target = if opts.dry_run {
+        match Dir::open(&opts.target) {
+            Ok(d) => Some(d),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(cannot_open(e)),
+        }
+    } else {
         std::fs::create_dir_all(&opts.target)
             .map_err(|e| Error::io("cannot create target directory", opts.target.display(), e))?;
-    }
+        Some(Dir::open(&opts.target).map_err(cannot_open)?)
+    };
+    crate::fs::raise_open_files_limit();
     let owners = Owners::new();
+    let root_user = rustix::process::geteuid().is_root();
     let apply = ApplyOptions {
         numeric_owner: opts.numeric_owner,
-        chown: rustix::process::geteuid().is_root(),
+        chown: root_user,
+        keep_setid: opts.keep_setid,
     };
-    let mut planner = Planner::new(repo, opts, &owners, apply, progress)?;
-    planner.root(root, &opts.target)?;
+    let mut planner = Planner::new(repo, opts, target, &owners, apply, progress)?;
+    planner.root(root)?;
     let mut plan = planner.finish();
+    if !opts.include.is_empty() && plan.unmatched.len() == opts.include.len() {
+        return Err(Error::invalid(format!(
+            "--include matches nothing in the snapshot: {}",
+            plan.unmatched.join(", ")
+        )));
+    }
     let mut res = RestoreResult {
         files: plan.files.len() as u64,
         dirs: plan.dirs.len() as u64,
@@ -152,14 +196,16 @@ pub fn restore(
         deleted: plan.deleted,
         sockets: std::mem::take(&mut plan.sockets),
         changes: std::mem::take(&mut plan.changes),
+        unmatched: std::mem::take(&mut plan.unmatched),
         ..Default::default()
     };
     let mut failed = std::mem::take(&mut plan.failed);
+    let mut metadata_failed = std::mem::take(&mut plan.metadata_failed);
     if opts.dry_run {
         for l in &plan.links {
             let kind = match l.existing {
                 None => ChangeKind::New,
-                Some(there) if is_linked(&l.first, there) => continue,
+                Some(there) if is_linked(&plan.dirs_open, l, there) => continue,
                 Some(_) => ChangeKind::Replace,
             };
             res.changes.push(Change {
@@ -175,9 +221,16 @@ pub fn restore(
     progress.totals(res.files, res.bytes, true);
     let run = run::Run::new(repo, &plan, &owners, apply, progress);
     run.run(opts.threads.max(1), opts.connections)?;
+    for (i, f) in plan.files.iter().enumerate() {
+        if run.has_failed(i) {
+            res.files -= 1;
+            res.bytes -= f.node.size;
+        }
+    }
     failed.extend(run.failed.into_inner().expect("poisoned"));
+    metadata_failed.extend(run.metadata_failed.into_inner().expect("poisoned"));
     for l in &plan.links {
-        match link(&l.first, &l.path, l.existing) {
+        match link(&plan.dirs_open, l) {
             Ok(()) => res.files += 1,
             Err(error) => failed.push(Failed {
                 path: l.path.clone(),
@@ -186,43 +239,82 @@ pub fn restore(
         }
     }
     // Deepest first, so setting a directory's times is never undone by a child.
-    for (path, node) in plan.dirs.iter().rev() {
-        if let Err(error) = apply_metadata(path, node, &owners, apply) {
-            failed.push(Failed {
-                path: path.clone(),
-                error,
-            });
+    for d in plan.dirs.iter().rev() {
+        let Some(id) = d.dir else { continue };
+        let applied = match plan.dirs_open.reopen_checked(id) {
+            Ok(dir) => apply_metadata(
+                &Entry::Fd(&dir.into_file()),
+                &d.path,
+                &d.node,
+                &owners,
+                apply,
+            )
+            .map_err(|e| (e, false)),
+            Err(e) => Err((
+                Error::io("directory metadata not applied", d.path.display(), e),
+                true,
+            )),
+        };
+        match applied {
+            Ok(()) => {}
+            Err((error, replaced)) => {
+                progress.warning(&d.path, &error.to_string());
+                let f = Failed {
+                    path: d.path.clone(),
+                    error,
+                };
+                if replaced {
+                    failed.push(f)
+                } else {
+                    metadata_failed.push(f)
+                }
+            }
         }
     }
     if opts.verify {
         let skip: HashSet<PathBuf> = failed.iter().map(|f| f.path.clone()).collect();
-        let bad = verify::verify(repo, &plan.files, &skip, opts.threads.max(1));
+        let bad = verify::verify(
+            repo,
+            &plan.dirs_open,
+            &plan.files,
+            &skip,
+            opts.threads.max(1),
+        );
         res.verified = (plan.files.len() - skip.len().min(plan.files.len()) - bad.len()) as u64;
         for f in &bad {
             progress.warning(&f.path, &f.error.to_string());
         }
+        res.files -= bad.len() as u64;
         failed.extend(bad);
     }
     res.failed = failed;
+    res.metadata_failed = metadata_failed;
     Ok(res)
 }
 
-/// Makes `path` a hardlink of `first`, unless it already is one; what is
-/// there otherwise is replaced atomically (link under a temporary name,
+/// Makes `l.path` a hardlink of `l.first`, unless it already is one; what
+/// is there otherwise is replaced atomically (link under a temporary name,
 /// rename over).
-fn link(first: &Path, path: &Path, existing: Option<(u64, u64)>) -> Result<()> {
-    if existing.is_some_and(|there| is_linked(first, there)) {
+fn link(dirs: &Dirs, l: &Link) -> Result<()> {
+    if l.existing.is_some_and(|there| is_linked(dirs, l, there)) {
         return Ok(());
     }
-    let temp = inplace::temp_path(path);
-    write::hard_link(first, &temp, path)?;
-    write::rename_into_place(&temp, path).inspect_err(|_| write::discard(&temp))
+    let open = |d: Option<dirs::DirId>| {
+        dirs.get(d.expect("set outside a dry run"))
+            .map_err(|e| Error::io("cannot open directory", l.path.display(), e))
+    };
+    let (first_dir, dir) = (open(l.first_dir)?, open(l.dir)?);
+    let temp = inplace::temp_name(inplace::temp_number());
+    write::hard_link((&first_dir, name_of(&l.first)), (&dir, &temp), &l.path)?;
+    write::rename_into_place(&dir, &temp, name_of(&l.path), &l.path)
+        .inspect_err(|_| write::discard(&dir, &temp))
 }
 
-/// Whether `first` is the inode `(dev, inode)`.
-fn is_linked(first: &Path, (dev, inode): (u64, u64)) -> bool {
-    crate::fs::at::At::new(first)
-        .and_then(|a| a.stat())
+/// Whether the first name of `l` is the inode `(dev, inode)`.
+fn is_linked(dirs: &Dirs, l: &Link, (dev, inode): (u64, u64)) -> bool {
+    l.first_dir
+        .and_then(|d| dirs.get(d).ok())
+        .and_then(|d| d.stat(name_of(&l.first)).ok())
         .map(|st| crate::fs::Meta::from_stat(&st))
-        .is_ok_and(|m| (m.dev, m.inode) == (dev, inode))
+        .is_some_and(|m| (m.dev, m.inode) == (dev, inode))
 }

@@ -10,115 +10,38 @@
 //! looked up; with `dry_run` nothing on disk changes and the plan only
 //! lists the changes.
 
-use super::inplace::{
-    Action, Existing, Overwrite, decide, same_metadata, temp_number, temp_path, temp_path_n,
+use super::dirs::{DirId, Dirs};
+use super::inplace::{Action, Existing, Overwrite, decide, same_metadata, temp_name, temp_number};
+mod descend;
+
+pub use super::planned::{
+    Change, ChangeKind, Link, PackPlan, Plan, PlannedDir, PlannedFile, Target, blob_offsets,
+    name_of,
 };
-use super::write::{make_dir, make_special, rename_into_place};
+use super::write::{make_special, rename_into_place};
 use super::{Failed, RestoreOptions};
 use crate::backup::Excludes;
 use crate::error::{Error, Kind, Result};
 use crate::format::tree::{Node, NodeKind, Tree};
-use crate::fs::at::{At, Dir, remove_all};
-use crate::fs::{
-    ApplyOptions, Meta, Owners, apply_metadata, apply_metadata_at, owner_ids, read_xattrs,
-};
+use crate::fs::at::{Dir, open_beneath};
+use crate::fs::{ApplyOptions, Entry, Meta, Owners, apply_metadata, owner_ids, read_xattrs};
 use crate::id::{BlobId, TreeId};
 use crate::progress::Progress;
 use crate::repo::Repository;
+use descend::{Frame, State};
+use rustix::fs::{Mode, OFlags};
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-
-/// One regular file to restore, written at [`PlannedFile::temp`] and
-/// renamed to `path`, or written at `path` itself when nothing was there.
-pub struct PlannedFile {
-    pub path: PathBuf,
-    /// The number of its temporary name (the name is made when needed: a
-    /// plan holds every file of a snapshot, so every byte per file counts);
-    /// 0 when the file is written under its own name. Writing where nothing
-    /// was saves a rename per file (18 % of the kernel time of restoring
-    /// 100,000 small files); a file that fails is removed all the same.
-    pub temp_n: u64,
-    pub node: Node,
-    /// Where each content blob starts in the file, and its length.
-    pub offsets: Vec<u64>,
-    pub lengths: Vec<u64>,
-}
-
-impl PlannedFile {
-    /// The name it is written under: a temporary one, or its own.
-    pub fn temp(&self) -> PathBuf {
-        if self.temp_n == 0 {
-            self.path.clone()
-        } else {
-            temp_path_n(&self.path, self.temp_n)
-        }
-    }
-}
-
-/// One blob to write into one place of one file.
-#[derive(Clone, Copy)]
-pub struct Target {
-    pub file: usize,
-    pub offset: u64,
-}
-
-/// Blobs to read from one pack, with where each goes.
-pub struct PackPlan {
-    pub pack: u32,
-    /// (blob, offset in pack, sealed length, targets), sorted by offset.
-    pub blobs: Vec<(BlobId, u32, u32, Vec<Target>)>,
-}
-
-/// A further name of a hardlinked file, made after the files.
-pub struct Link {
-    pub path: PathBuf,
-    pub first: PathBuf,
-    /// (dev, inode) of what is at `path` now, if anything.
-    pub existing: Option<(u64, u64)>,
-}
-
-/// What a restore changes (listed by `dry_run`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChangeKind {
-    New,
-    Replace,
-    /// Same content, other owner, mode or times.
-    Update,
-    Delete,
-}
-
-#[derive(Debug, Clone)]
-pub struct Change {
-    pub kind: ChangeKind,
-    pub path: PathBuf,
-}
-
-#[derive(Default)]
-pub struct Plan {
-    pub files: Vec<PlannedFile>,
-    /// Blobs each file still waits for.
-    pub blobs_per_file: Vec<u32>,
-    pub packs: Vec<PackPlan>,
-    /// Directories in walk order (parents before children).
-    pub dirs: Vec<(PathBuf, Node)>,
-    pub links: Vec<Link>,
-    pub other: u64,
-    pub sockets: Vec<PathBuf>,
-    /// Existing entries left as they were.
-    pub kept: u64,
-    pub deleted: u64,
-    /// Only filled by a dry run.
-    pub changes: Vec<Change>,
-    pub failed: Vec<Failed>,
-}
 
 type BlobTargets = (u32, u32, Vec<Target>);
 
 pub struct Planner<'a> {
     pub repo: &'a Repository,
     include: Option<Excludes>,
+    /// Each include pattern on its own, with whether it matched yet.
+    patterns: Vec<(String, Excludes, bool)>,
     exclude: Excludes,
     owners: &'a Owners,
     apply: ApplyOptions,
@@ -128,39 +51,18 @@ pub struct Planner<'a> {
     dry_run: bool,
     roots: Vec<PathBuf>,
     pub plan: Plan,
-    link_first: HashMap<(u64, u64), PathBuf>,
+    /// The directories from the target to the one being planned.
+    chain: Vec<Frame>,
+    link_first: HashMap<(u64, u64), (PathBuf, Option<DirId>)>,
     /// pack position -> blob -> (offset, sealed length, targets)
     by_pack: HashMap<u32, HashMap<BlobId, BlobTargets>>,
 }
 
-/// Where each content blob of `node` starts in the file: blobs follow one
-/// another, and a stored hole that begins at (or before) the current end
-/// moves the position past it.
-pub fn blob_offsets(node: &Node, lengths: &[u64]) -> Vec<u64> {
-    let mut holes = node.holes.iter().peekable();
-    let mut pos = 0u64;
-    let mut out = Vec::with_capacity(lengths.len());
-    for len in lengths {
-        while let Some(&&(off, hlen)) = holes.peek() {
-            if off > pos {
-                break;
-            }
-            pos = pos.max(off + hlen);
-            holes.next();
-        }
-        out.push(pos);
-        pos += len;
-    }
-    out
-}
-
 /// A tree being planned: what is left of its entries.
-struct PlanFrame {
+struct Walk {
     nodes: std::vec::IntoIter<Node>,
     snap_dir: PathBuf,
-    dir: PathBuf,
     selected: bool,
-    fresh: bool,
     /// Whether anything in it was selected so far.
     any: bool,
     /// For a directory walked for the include patterns only: its place in
@@ -176,10 +78,22 @@ impl<'a> Planner<'a> {
     pub fn new(
         repo: &'a Repository,
         opts: &RestoreOptions,
+        target: Option<Dir>,
         owners: &'a Owners,
         apply: ApplyOptions,
         progress: &'a dyn Progress,
     ) -> Result<Self> {
+        let exists = target.is_some();
+        let dirs = Dirs::new(target)
+            .map_err(|e| Error::io("cannot open target", opts.target.display(), e))?;
+        let mut patterns = Vec::new();
+        for p in &opts.include {
+            patterns.push((
+                p.clone(),
+                Excludes::new(std::slice::from_ref(p), Vec::new())?,
+                false,
+            ));
+        }
         Ok(Planner {
             repo,
             include: if opts.include.is_empty() {
@@ -187,6 +101,7 @@ impl<'a> Planner<'a> {
             } else {
                 Some(Excludes::new(&opts.include, Vec::new())?)
             },
+            patterns,
             exclude: Excludes::new(&opts.exclude, Vec::new())?,
             owners,
             apply,
@@ -195,16 +110,41 @@ impl<'a> Planner<'a> {
             delete: opts.delete,
             dry_run: opts.dry_run,
             roots: opts.snapshot_paths.clone(),
-            plan: Plan::default(),
+            plan: Plan {
+                dirs_open: dirs,
+                files: Vec::new(),
+                blobs_per_file: Vec::new(),
+                packs: Vec::new(),
+                dirs: Vec::new(),
+                links: Vec::new(),
+                other: 0,
+                sockets: Vec::new(),
+                kept: 0,
+                deleted: 0,
+                changes: Vec::new(),
+                failed: Vec::new(),
+                metadata_failed: Vec::new(),
+                unmatched: Vec::new(),
+            },
+            chain: vec![Frame {
+                path: opts.target.clone(),
+                state: if exists {
+                    State::Open(0)
+                } else {
+                    State::Absent
+                },
+                fresh: !exists,
+                planned: None,
+            }],
             link_first: HashMap::new(),
             by_pack: HashMap::new(),
         })
     }
 
-    /// Plans the whole snapshot tree `root` below `target`.
-    pub fn root(&mut self, root: TreeId, target: &Path) -> Result<()> {
+    /// Plans the whole snapshot tree `root` below the target.
+    pub fn root(&mut self, root: TreeId) -> Result<()> {
         let all = self.include.is_none();
-        self.tree(root, Path::new("/"), target, all, false)?;
+        self.tree(root, Path::new("/"), all)?;
         Ok(())
     }
 
@@ -223,12 +163,24 @@ impl<'a> Planner<'a> {
             .collect();
         packs.sort_by_key(|p| p.pack);
         self.plan.packs = packs;
+        self.plan.unmatched = self
+            .patterns
+            .into_iter()
+            .filter(|p| !p.2)
+            .map(|p| p.0)
+            .collect();
         self.plan
     }
 
     fn fail(&mut self, path: PathBuf, error: Error) {
         self.progress.warning(&path, &error.to_string());
         self.plan.failed.push(Failed { path, error });
+    }
+
+    /// The entry is there, but not all of its metadata.
+    fn fail_metadata(&mut self, path: PathBuf, error: Error) {
+        self.progress.warning(&path, &error.to_string());
+        self.plan.metadata_failed.push(Failed { path, error });
     }
 
     fn change(&mut self, kind: ChangeKind, path: &Path) {
@@ -247,98 +199,115 @@ impl<'a> Planner<'a> {
             .then(|| owner_ids(node, self.owners, self.apply.numeric_owner))
     }
 
-    /// What is at `path` now.
-    fn existing(&self, path: &Path, node: &Node) -> Option<Existing> {
-        let at = At::new(path).ok()?;
-        let meta = Meta::from_stat(&at.stat().ok()?);
+    /// Marks the include patterns that match `snap_path`.
+    fn matched(&mut self, snap_path: &Path, is_dir: bool) {
+        for p in self.patterns.iter_mut().filter(|p| !p.2) {
+            p.2 = p.1.is_excluded(snap_path, is_dir);
+        }
+    }
+
+    fn dir_of(&self, id: DirId, path: &Path) -> Result<std::sync::Arc<Dir>> {
+        self.plan
+            .dirs_open
+            .get(id)
+            .map_err(|e| Error::io("cannot open directory", path.display(), e))
+    }
+
+    /// What is `name` in `dir` now.
+    fn existing(&self, dir: DirId, name: &OsStr, node: &Node) -> Option<Existing> {
+        let d = self.plan.dirs_open.get(dir).ok()?;
+        let meta = Meta::from_stat(&d.stat(name).ok()?);
         let target = (meta.kind == NodeKind::Symlink && node.kind == NodeKind::Symlink)
-            .then(|| rustix::fs::readlinkat(at.dir(), at.name(), Vec::new()).ok())
-            .flatten()
-            .map(|t| t.into_bytes());
+            .then(|| d.readlink(name).ok())
+            .flatten();
         Some(Existing { meta, target })
     }
 
-    /// Whether the entry at `path` already matches `node` in everything
-    /// that applying metadata would set (xattrs included).
-    fn matches(&self, path: &Path, node: &Node, e: &Existing) -> bool {
+    /// Whether `name` in `dir` already matches `node` in everything that
+    /// applying metadata would set (xattrs included).
+    fn matches(&self, dir: DirId, name: &OsStr, node: &Node, e: &Existing) -> bool {
         same_metadata(node, e, self.owner(node))
-            && At::new(path)
+            && self
+                .plan
+                .dirs_open
+                .get(dir)
                 .ok()
-                .and_then(|at| read_xattrs(&at.short_path(), path).ok())
+                .and_then(|d| read_xattrs(&d.proc_path(name), Path::new(name)).ok())
                 .is_some_and(|x| x == node.xattrs)
     }
 
-    /// Plans the entries of tree `id` (snapshot path `snap_dir`) below `dir`.
-    /// `selected`: this directory matched an include pattern (or has an
-    /// ancestor that did); `fresh`: this restore made `dir`, so it is
-    /// empty. Returns whether anything below was selected. Subtrees are
-    /// frames on a stack of its own, so depth costs no thread stack.
-    fn tree(
-        &mut self,
-        id: TreeId,
-        snap_dir: &Path,
-        dir: &Path,
-        selected: bool,
-        fresh: bool,
-    ) -> Result<bool> {
-        let top = (snap_dir.to_path_buf(), dir.to_path_buf());
-        let Some(first) = self.open_tree(id, top, selected, fresh, None)? else {
+    /// Plans the entries of tree `id` (snapshot path `snap_dir`) below the
+    /// current directory of the walk. `selected`: this directory matched
+    /// an include pattern (or has an ancestor that did). Returns whether
+    /// anything below was selected. Subtrees are walks on a stack of its
+    /// own (each with its directory on `chain`), so depth costs no thread
+    /// stack.
+    fn tree(&mut self, id: TreeId, snap_dir: &Path, selected: bool) -> Result<bool> {
+        let Some(first) = self.open_walk(id, snap_dir.to_path_buf(), selected, None)? else {
             return Ok(false);
         };
         let mut stack = vec![first];
-        while let Some(frame) = stack.last_mut() {
-            if let Some(node) = frame.nodes.next() {
-                if let Some(sub) = self.tree_entry(frame, node)? {
+        while let Some(walk) = stack.last_mut() {
+            if let Some(node) = walk.nodes.next() {
+                if let Some(sub) = self.tree_entry(walk, node)? {
                     stack.push(sub);
                 }
                 continue;
             }
-            let done = stack.pop().expect("a frame");
+            let done = stack.pop().expect("a walk");
             let Some(parent) = stack.last_mut() else {
                 return Ok(done.any);
             };
-            self.tree_done(parent, done.any, done.unselected_at);
+            // The subtree's directory leaves the walk's current path.
+            self.chain.pop();
+            self.walk_done(parent, &done);
         }
         Ok(false)
     }
 
-    /// Reads tree `id` for planning below (snapshot path, target path)
-    /// `dirs`; `None` when it cannot be read (reported).
-    fn open_tree(
+    /// Reads tree `id` for the directory on top of `chain`; `None` when it
+    /// cannot be read (reported) and that directory has left `chain`.
+    /// `unselected_at`: the directory was walked for the include patterns
+    /// only, at that place in `plan.dirs`.
+    fn open_walk(
         &mut self,
         id: TreeId,
-        dirs: (PathBuf, PathBuf),
+        snap_dir: PathBuf,
         selected: bool,
-        fresh: bool,
         unselected_at: Option<usize>,
-    ) -> Result<Option<PlanFrame>> {
-        let (snap_dir, dir) = dirs;
+    ) -> Result<Option<Walk>> {
         let tree = match self.repo.read_tree(&id) {
             Ok(t) => t,
             Err(e) if e.kind() == Kind::Fatal => return Err(e),
             Err(e) => {
-                self.fail(dir, e);
+                self.fail(self.top().path.clone(), e);
+                if let Some(index) = unselected_at {
+                    self.plan.dirs.truncate(index); // nothing selected below
+                }
                 return Ok(None);
             }
         };
-        if self.delete && selected && !fresh && self.below_roots(&snap_dir) {
-            self.delete_extras(&tree, &snap_dir, &dir);
+        if self.delete
+            && selected
+            && !self.top().fresh
+            && self.below_roots(&snap_dir)
+            && let State::Open(d) = self.top().state
+        {
+            self.delete_extras(&tree, &snap_dir, d);
         }
-        Ok(Some(PlanFrame {
+        Ok(Some(Walk {
             nodes: tree.nodes.into_iter(),
             snap_dir,
-            dir,
             selected,
-            fresh,
             any: false,
             unselected_at,
         }))
     }
 
-    /// A subtree is planned: what it means for its parent `frame`.
-    fn tree_done(&mut self, frame: &mut PlanFrame, any: bool, unselected_at: Option<usize>) {
-        match unselected_at {
-            Some(_) if any => frame.any = true,
+    /// A subtree is planned: what it means for its parent `walk`.
+    fn walk_done(&mut self, walk: &mut Walk, done: &Walk) {
+        match done.unselected_at {
+            Some(_) if done.any => walk.any = true,
             // Walked for the include patterns only and nothing below was
             // selected: the directory is not restored.
             Some(index) => self.plan.dirs.truncate(index),
@@ -346,115 +315,67 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// Plans one entry of `frame`; returns the frame of a subtree to plan
-    /// next.
-    fn tree_entry(&mut self, frame: &mut PlanFrame, node: Node) -> Result<Option<PlanFrame>> {
+    /// Plans one entry of `walk`; returns the walk of a subtree to plan
+    /// next (its directory pushed on `chain`).
+    fn tree_entry(&mut self, walk: &mut Walk, node: Node) -> Result<Option<Walk>> {
         let name = OsStr::from_bytes(&node.name);
-        let snap_path = frame.snap_dir.join(name);
+        let snap_path = walk.snap_dir.join(name);
         let is_dir = node.kind == NodeKind::Dir;
         if self.exclude.is_excluded(&snap_path, is_dir) {
             return Ok(None);
         }
-        let sel = frame.selected
+        let sel = walk.selected
             || self
                 .include
                 .as_ref()
                 .is_none_or(|inc| inc.is_excluded(&snap_path, is_dir));
-        let path = frame.dir.join(name);
+        if sel && self.patterns.iter().any(|p| !p.2) {
+            self.matched(&snap_path, is_dir);
+        }
+        let path = self.top().path.join(name);
         if is_dir {
             let sub = node.subtree.expect("decoder checks dirs have subtrees");
             if sel {
-                frame.any = true;
-                return match self.dir(&path, node, frame.fresh) {
-                    Some(child_fresh) => {
-                        self.open_tree(sub, (snap_path, path), true, child_fresh, None)
-                    }
-                    None => Ok(None),
+                walk.any = true;
+                let Some(frame) = self.dir(path, node) else {
+                    return Ok(None);
                 };
+                self.chain.push(frame);
+                let opened = self.open_walk(sub, snap_path, true, None)?;
+                if opened.is_none() {
+                    self.chain.pop();
+                }
+                return Ok(opened);
             }
             // Walked for the include patterns only.
             let index = self.plan.dirs.len();
-            self.plan.dirs.push((path.clone(), node));
-            let sub = self.open_tree(sub, (snap_path, path), false, frame.fresh, Some(index))?;
-            if sub.is_none() {
-                self.plan.dirs.truncate(index); // nothing selected below
+            self.plan.dirs.push(PlannedDir {
+                path: path.clone(),
+                node,
+                dir: None,
+            });
+            let fresh = self.top().fresh;
+            self.chain.push(Frame {
+                path,
+                state: State::Pending,
+                fresh,
+                planned: Some(index),
+            });
+            let opened = self.open_walk(sub, snap_path, false, Some(index))?;
+            if opened.is_none() {
+                self.chain.pop();
             }
-            return Ok(sub);
+            return Ok(opened);
         }
         if !sel {
             return Ok(None);
         }
-        if !frame.any && !frame.selected && !self.dry_run {
-            // Reached only through include patterns: the directory may not exist yet.
-            if let Err(e) = make_dir(&frame.dir) {
-                self.fail(frame.dir.clone(), e);
-                frame.any = true;
-                frame.nodes = Vec::new().into_iter(); // the rest of it is left out
-                return Ok(None);
-            }
+        walk.any = true;
+        if let Ok(dir) = self.ensure() {
+            let fresh = self.top().fresh;
+            self.entry(dir, path, node, fresh);
         }
-        frame.any = true;
-        self.entry(path, node, frame.fresh);
         Ok(None)
-    }
-
-    /// A selected directory: makes it if needed. Returns whether its
-    /// entries are to be restored and whether it is fresh (`None`: skip it).
-    fn dir(&mut self, path: &Path, node: Node, fresh: bool) -> Option<bool> {
-        let existing = if fresh {
-            None
-        } else {
-            self.existing(path, &node)
-        };
-        let action = decide(&node, existing.as_ref(), self.overwrite);
-        let child_fresh = match action {
-            Action::Keep
-                if existing
-                    .as_ref()
-                    .is_some_and(|e| e.meta.kind != NodeKind::Dir) =>
-            {
-                self.plan.kept += 1;
-                return None;
-            }
-            Action::Keep => {
-                self.plan.kept += 1;
-                return Some(false);
-            }
-            Action::Metadata => {
-                if self.dry_run
-                    && !existing
-                        .as_ref()
-                        .is_some_and(|e| same_metadata(&node, e, self.owner(&node)))
-                {
-                    self.change(ChangeKind::Update, path);
-                }
-                false
-            }
-            Action::Create | Action::Replace => {
-                let kind = if action == Action::Create {
-                    ChangeKind::New
-                } else {
-                    ChangeKind::Replace
-                };
-                self.change(kind, path);
-                if !self.dry_run {
-                    let made = if action == Action::Replace {
-                        remove_all(path)
-                            .map_err(|e| Error::io("cannot replace", path.display(), e))
-                            .and_then(|_| make_dir(path))
-                    } else {
-                        make_dir(path)
-                    };
-                    if let Err(e) = made {
-                        self.fail(path.to_path_buf(), e);
-                        return None;
-                    }
-                }
-                true
-            }
-        };
-        self.plan.dirs.push((path.to_path_buf(), node));
-        Some(child_fresh)
     }
 
     /// Whether `snap_dir` is one of the snapshot's paths or below one.
@@ -462,27 +383,18 @@ impl<'a> Planner<'a> {
         self.roots.is_empty() || self.roots.iter().any(|r| snap_dir.starts_with(r))
     }
 
-    /// `--delete`: removes what `dir` holds but `tree` does not (leaving
-    /// what the exclude patterns protect).
-    fn delete_extras(&mut self, tree: &Tree, snap_dir: &Path, dir: &Path) {
-        let d = match Dir::open(dir) {
-            Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
-            Err(e) => {
-                return self.fail(
-                    dir.to_path_buf(),
-                    Error::io("cannot read directory", dir.display(), e),
-                );
-            }
-        };
-        let names = match d.names() {
-            Ok(n) => n,
-            Err(e) => {
-                return self.fail(
-                    dir.to_path_buf(),
-                    Error::io("cannot read directory", dir.display(), e),
-                );
-            }
+    /// `--delete`: removes what directory `dir` holds but `tree` does not
+    /// (leaving what the exclude patterns protect).
+    fn delete_extras(&mut self, tree: &Tree, snap_dir: &Path, dir: DirId) {
+        let path = self.top().path.clone();
+        let read = self.dir_of(dir, &path).and_then(|d| {
+            d.names()
+                .map(|n| (d, n))
+                .map_err(|e| Error::io("cannot read directory", path.display(), e))
+        });
+        let (d, names) = match read {
+            Ok(r) => r,
+            Err(e) => return self.fail(path, e),
         };
         for name in names {
             if tree.find(name.as_bytes()).is_some() {
@@ -495,26 +407,28 @@ impl<'a> Planner<'a> {
             {
                 continue;
             }
-            let path = dir.join(&name);
+            let path = path.join(&name);
             self.plan.deleted += 1;
             self.change(ChangeKind::Delete, &path);
             if !self.dry_run
-                && let Err(e) = remove_all(&path)
+                && let Err(e) = d.remove_all(&name)
             {
                 self.fail(path.clone(), Error::io("cannot delete", path.display(), e));
             }
         }
     }
 
-    fn entry(&mut self, path: PathBuf, node: Node, fresh: bool) {
+    /// One selected non-directory entry, in directory `dir` (`None`: in a
+    /// dry run, one that does not exist).
+    fn entry(&mut self, dir: Option<DirId>, path: PathBuf, node: Node, fresh: bool) {
         if node.kind == NodeKind::Socket {
             self.plan.sockets.push(path);
             return;
         }
-        let existing = if fresh {
-            None
-        } else {
-            self.existing(&path, &node)
+        let name = name_of(&path).to_os_string();
+        let existing = match dir {
+            Some(d) if !fresh => self.existing(d, &name, &node),
+            _ => None,
         };
         let action = decide(&node, existing.as_ref(), self.overwrite);
         let unchanged = existing
@@ -529,68 +443,87 @@ impl<'a> Planner<'a> {
         }
         if node.kind == NodeKind::File && node.links > 1 {
             let key = (node.dev, node.inode);
-            if let Some(first) = self.link_first.get(&key) {
+            if let Some((first, first_dir)) = self.link_first.get(&key) {
                 if action != Action::Keep {
                     let existing = existing.map(|e| (e.meta.dev, e.meta.inode));
-                    let first = first.clone();
+                    let (first, first_dir) = (first.clone(), *first_dir);
                     self.plan.links.push(Link {
                         path,
+                        dir,
                         first,
+                        first_dir,
                         existing,
                     });
                 }
                 return;
             }
-            self.link_first.insert(key, path.clone());
+            self.link_first.insert(key, (path.clone(), dir));
         }
         if self.dry_run {
             return;
         }
+        let dir = dir.expect("only a dry run has absent directories");
         match action {
             Action::Keep => {}
             Action::Metadata => {
                 let e = existing.expect("metadata only for what exists");
-                if !self.matches(&path, &node, &e)
-                    && let Err(err) = apply_metadata(&path, &node, self.owners, self.apply)
-                {
-                    self.fail(path, err);
+                if !self.matches(dir, &name, &node, &e) {
+                    self.metadata_only(dir, &name, path, &node);
                 }
             }
             Action::Create | Action::Replace if node.kind == NodeKind::File => {
-                self.file(path, node, action == Action::Create)
+                self.file(dir, path, node, action == Action::Create)
             }
-            Action::Create | Action::Replace => self.special(path, node, action),
+            Action::Create | Action::Replace => self.special(dir, path, node, action),
+        }
+    }
+
+    /// Applies `node`'s metadata to the entry that already has its content:
+    /// a regular file through its own descriptor, others by name.
+    fn metadata_only(&mut self, dir: DirId, name: &OsStr, path: PathBuf, node: &Node) {
+        let r = self.dir_of(dir, &path).and_then(|d| {
+            if node.kind != NodeKind::File {
+                return apply_metadata(&Entry::At(&d, name), &path, node, self.owners, self.apply);
+            }
+            let flags = OFlags::RDONLY | OFlags::NONBLOCK;
+            let f = open_beneath(d.fd(), name, flags, Mode::empty())
+                .map(std::fs::File::from)
+                .map_err(|e| Error::io("cannot open file", path.display(), e))?;
+            apply_metadata(&Entry::Fd(&f), &path, node, self.owners, self.apply)
+        });
+        if let Err(e) = r {
+            self.fail_metadata(path, e);
         }
     }
 
     /// Makes a symlink, device or FIFO: in place when nothing is there,
     /// else under a temporary name renamed over what is there.
-    fn special(&mut self, path: PathBuf, node: Node, action: Action) {
+    fn special(&mut self, dir: DirId, path: PathBuf, node: Node, action: Action) {
         self.plan.other += 1;
-        let at = if action == Action::Create {
-            path.clone()
-        } else {
-            temp_path(&path)
+        let d = match self.dir_of(dir, &path) {
+            Ok(d) => d,
+            Err(e) => return self.fail(path, e),
         };
-        let r = make_special(&at, &path, &node)
-            .and_then(|_| apply_metadata_at(&at, &path, &node, self.owners, self.apply))
-            .and_then(|_| {
-                if at != path {
-                    rename_into_place(&at, &path)
-                } else {
-                    Ok(())
-                }
-            });
-        if let Err(e) = r {
-            if at != path {
-                super::write::discard(&at);
-            }
-            self.fail(path, e);
+        let name = name_of(&path);
+        let temp = (action != Action::Create).then(|| temp_name(temp_number()));
+        let at = temp.as_deref().unwrap_or(name);
+        if let Err(e) = make_special(&d, at, &path, &node) {
+            return self.fail(path, e);
+        }
+        let meta = apply_metadata(&Entry::At(&d, at), &path, &node, self.owners, self.apply);
+        if let Some(temp) = &temp
+            && let Err(e) = rename_into_place(&d, temp, name, &path)
+        {
+            super::write::discard(&d, temp);
+            return self.fail(path, e);
+        }
+        if let Err(e) = meta {
+            self.fail_metadata(path, e);
         }
     }
 
     /// Plans a regular file; `nothing_there` writes it under its own name.
-    fn file(&mut self, path: PathBuf, node: Node, nothing_there: bool) {
+    fn file(&mut self, dir: DirId, path: PathBuf, node: Node, nothing_there: bool) {
         let file = self.plan.files.len();
         let index = self.repo.index();
         let mut lengths = Vec::with_capacity(node.content.len());
@@ -637,6 +570,7 @@ impl<'a> Planner<'a> {
         self.plan.blobs_per_file.push(waiting);
         self.plan.files.push(PlannedFile {
             path,
+            dir,
             temp_n: if nothing_there { 0 } else { temp_number() },
             node,
             offsets,

@@ -8,17 +8,22 @@
 //! when every blob it needs was written and its metadata applied; a file
 //! that failed leaves no temporary file behind and its old version (if
 //! any) untouched. A file where nothing was is written under its own name
-//! (no rename), and removed if it fails. Only the store failing stops the restore.
+//! (no rename), and removed if it fails. A file whose content is complete
+//! but whose owner, mode or xattrs cannot be applied is kept (and
+//! reported). Every file is reached through its directory's descriptor
+//! ([`super::dirs`]) and reopened only if it is still the inode created.
+//! Only the store failing stops the restore.
 
 use super::plan::{PackPlan, Plan};
 use super::{Failed, write};
 use super::{MAX_GAP, MAX_RANGE};
 use crate::error::{Error, Kind, Result};
-use crate::fs::{ApplyOptions, Owners, apply_metadata_at, apply_metadata_fd};
+use crate::fs::{ApplyOptions, Entry, Owners, apply_metadata};
 use crate::progress::Progress;
 use crate::repo::Repository;
+use std::fs::File;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// `remaining` of a file that could not be created: its blobs are skipped.
 const NOT_CREATED: u32 = u32::MAX;
@@ -31,7 +36,11 @@ pub struct Run<'a> {
     pub progress: &'a dyn Progress,
     remaining: Vec<AtomicU32>,
     file_failed: Vec<AtomicBool>,
+    /// The inode each file was created as (0: not yet).
+    inodes: Vec<AtomicU64>,
     pub failed: Mutex<Vec<Failed>>,
+    /// Files restored whose metadata could not all be applied.
+    pub metadata_failed: Mutex<Vec<Failed>>,
 }
 
 /// Runs `f(0..n)` on `threads` threads, each taking the next index.
@@ -72,7 +81,9 @@ impl<'a> Run<'a> {
                 .map(|&n| AtomicU32::new(n))
                 .collect(),
             file_failed: plan.files.iter().map(|_| AtomicBool::new(false)).collect(),
+            inodes: plan.files.iter().map(|_| AtomicU64::new(0)).collect(),
             failed: Mutex::new(Vec::new()),
+            metadata_failed: Mutex::new(Vec::new()),
         }
     }
 
@@ -104,18 +115,46 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// Whether `file` failed (its content is not restored).
+    pub fn has_failed(&self, file: usize) -> bool {
+        self.file_failed[file].load(Ordering::Relaxed)
+    }
+
+    fn dir(&self, file: usize) -> Result<std::sync::Arc<crate::fs::at::Dir>> {
+        let f = &self.plan.files[file];
+        self.plan
+            .dirs_open
+            .get(f.dir)
+            .map_err(|e| Error::io("cannot open directory", f.path.display(), e))
+    }
+
+    /// Removes what was written of `file` under its temporary name (or its
+    /// own, when nothing was there before).
+    fn discard(&self, file: usize) {
+        if let Ok(d) = self.dir(file) {
+            write::discard(&d, &self.plan.files[file].temp());
+        }
+    }
+
     fn create(&self, file: usize) {
         let f = &self.plan.files[file];
         if self.plan.blobs_per_file[file] == 1 {
             return; // created with its content by `pack`, in one open
         }
-        if let Err(e) = write::create_new(&f.temp(), &f.path) {
-            self.fail(file, e);
-            self.remaining[file].store(NOT_CREATED, Ordering::Relaxed);
-            return;
-        }
-        if self.plan.blobs_per_file[file] == 0 {
-            self.finish_file(file, true, None);
+        let made = self
+            .dir(file)
+            .and_then(|d| write::create_new(&d, &f.temp(), f.temp_n != 0, &f.path));
+        match made {
+            Err(e) => {
+                self.fail(file, e);
+                self.remaining[file].store(NOT_CREATED, Ordering::Relaxed);
+            }
+            Ok(open) => {
+                self.inodes[file].store(write::inode(&open), Ordering::Relaxed);
+                if self.plan.blobs_per_file[file] == 0 {
+                    self.finish_file(file, true, Some(&open));
+                }
+            }
         }
     }
 
@@ -126,35 +165,65 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Sets the final length (unless already set) and the metadata
-    /// (through `open` when the file is still open), and renames the file
-    /// into place; a file that failed is discarded.
-    fn finish_file(&self, file: usize, set_length: bool, open: Option<&std::fs::File>) {
+    /// Opens the file this restore created for `file`, to write more.
+    fn reopen(&self, file: usize) -> Result<File> {
         let f = &self.plan.files[file];
-        let temp = f.temp();
+        let ino = self.inodes[file].load(Ordering::Relaxed);
+        write::open_created(&*self.dir(file)?, &f.temp(), ino, &f.path)
+    }
+
+    /// Sets the final length (unless already set) and the metadata
+    /// (through `open`, or the file reopened), and renames the file into
+    /// place; a file that failed is discarded. Metadata that cannot be
+    /// applied is reported, the content kept.
+    fn finish_file(&self, file: usize, set_length: bool, open: Option<&File>) {
+        let f = &self.plan.files[file];
         if self.file_failed[file].load(Ordering::Relaxed) {
-            return write::discard(&temp);
+            return self.discard(file);
         }
-        let r = if set_length {
-            write::set_length(&temp, &f.path, f.node.size)
-        } else {
-            Ok(())
-        }
-        .and_then(|_| match open {
-            Some(open) => apply_metadata_fd(open, &f.path, &f.node, self.owners, self.apply),
-            None => apply_metadata_at(&temp, &f.path, &f.node, self.owners, self.apply),
-        })
-        .and_then(|_| {
-            if f.temp_n == 0 {
-                Ok(()) // written under its own name
-            } else {
-                write::rename_into_place(&temp, &f.path)
-            }
-        });
+        let reopened = match open {
+            Some(_) => None,
+            None => match self.reopen(file) {
+                Ok(o) => Some(o),
+                Err(e) => {
+                    self.discard(file);
+                    return self.fail(file, e);
+                }
+            },
+        };
+        let r = Ok(open.or(reopened.as_ref()).expect("one of them"))
+            .and_then(|open: &File| {
+                if set_length {
+                    open.set_len(f.node.size)
+                        .map_err(|e| Error::io("cannot set length", f.path.display(), e))?;
+                }
+                Ok(apply_metadata(
+                    &Entry::Fd(open),
+                    &f.path,
+                    &f.node,
+                    self.owners,
+                    self.apply,
+                ))
+            })
+            .and_then(|meta| {
+                if f.temp_n != 0 {
+                    write::rename_into_place(&*self.dir(file)?, &f.temp(), f.name(), &f.path)?;
+                }
+                Ok(meta)
+            });
         match r {
-            Ok(()) => self.progress.entry_done(&f.path, f.node.size, f.node.size),
+            Ok(meta) => {
+                if let Err(e) = meta {
+                    self.progress.warning(&f.path, &e.to_string());
+                    self.metadata_failed.lock().expect("poisoned").push(Failed {
+                        path: f.path.clone(),
+                        error: e,
+                    });
+                }
+                self.progress.entry_done(&f.path, f.node.size, f.node.size)
+            }
             Err(e) => {
-                write::discard(&temp);
+                self.discard(file);
                 self.fail(file, e);
             }
         }
@@ -208,11 +277,14 @@ impl<'a> Run<'a> {
                         continue;
                     }
                     let f = &self.plan.files[t.file];
-                    let temp = f.temp();
                     let whole = self.plan.blobs_per_file[t.file] == 1;
                     let r = match &plain {
                         Ok(data) if whole => {
-                            match write::write_whole(&temp, &f.path, t.offset, data, f.node.size) {
+                            let made = self.dir(t.file).and_then(|d| {
+                                let what = (t.offset, &data[..], f.node.size);
+                                write::write_whole(&d, &f.temp(), f.temp_n != 0, &f.path, what)
+                            });
+                            match made {
                                 Ok(open) => {
                                     self.finish_file(t.file, false, Some(&open));
                                     continue;
@@ -220,7 +292,11 @@ impl<'a> Run<'a> {
                                 Err(e) => Err(e),
                             }
                         }
-                        Ok(data) => write::write_at(&temp, &f.path, t.offset, data),
+                        // All zeros: stays a hole.
+                        Ok(data) if data.iter().all(|&b| b == 0) => Ok(()),
+                        Ok(data) => self
+                            .reopen(t.file)
+                            .and_then(|o| write::write_at(&o, &f.path, t.offset, data)),
                         Err(e) => Err(Error::new(
                             e.kind(),
                             format!("cannot restore content ({e})"),
@@ -231,8 +307,7 @@ impl<'a> Run<'a> {
                         self.fail(t.file, e);
                     }
                     if whole {
-                        // Never created, or created and failed: nothing more comes.
-                        write::discard(&temp);
+                        // Never created, or removed by `write_whole`: nothing more comes.
                         continue;
                     }
                     self.blob_done(t.file);

@@ -9,10 +9,11 @@
 //! Files run in parallel; nothing is written.
 
 use super::Failed;
+use super::dirs::Dirs;
 use super::plan::PlannedFile;
 use super::run::parallel;
 use crate::error::{Error, Kind, Result};
-use crate::fs::at::At;
+use crate::fs::at::open_beneath;
 use crate::repo::Repository;
 use rustix::fs::{Mode, OFlags, SeekFrom};
 use std::collections::HashSet;
@@ -24,6 +25,7 @@ use std::sync::Mutex;
 /// Checks every file of `files` not in `skip` (those already reported).
 pub fn verify(
     repo: &Repository,
+    dirs: &Dirs,
     files: &[PlannedFile],
     skip: &HashSet<PathBuf>,
     threads: usize,
@@ -34,7 +36,7 @@ pub fn verify(
         if skip.contains(&f.path) {
             return;
         }
-        if let Err(error) = verify_file(repo, f) {
+        if let Err(error) = verify_file(repo, dirs, f) {
             failed.lock().expect("poisoned").push(Failed {
                 path: f.path.clone(),
                 error,
@@ -52,13 +54,11 @@ fn mismatch(f: &PlannedFile, what: String) -> Error {
     )
 }
 
-fn verify_file(repo: &Repository, f: &PlannedFile) -> Result<()> {
+fn verify_file(repo: &Repository, dirs: &Dirs, f: &PlannedFile) -> Result<()> {
     let io = |e: std::io::Error| Error::io("cannot verify", f.path.display(), e);
-    let at = At::new(&f.path).map_err(io)?;
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
-    let file = File::from(
-        rustix::fs::openat(at.dir(), at.name(), flags, Mode::empty()).map_err(|e| io(e.into()))?,
-    );
+    let dir = dirs.get(f.dir).map_err(io)?;
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK;
+    let file = File::from(open_beneath(dir.fd(), f.name(), flags, Mode::empty()).map_err(io)?);
     let zero_err = |e: std::result::Result<u64, std::io::Error>| match e {
         Ok(at) => mismatch(f, format!("byte {at} should be zero (a hole)")),
         Err(e) => io(e),

@@ -6,8 +6,11 @@
 //! These tests run as root (CI does): owners, devices, `trusted.*` xattrs
 //! and capabilities need it, and they fail rather than skip without it.
 
+mod confined;
 mod incremental;
 mod inplace;
+mod nonroot;
+mod report;
 mod roundtrip;
 mod select;
 mod support;

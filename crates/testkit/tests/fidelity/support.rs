@@ -136,3 +136,94 @@ pub fn find_node(
     }
     unreachable!("paths have a name")
 }
+
+/// Runs `f` on a new thread whose credentials (only its own: raw
+/// syscalls, not libc's process-wide wrappers) are nobody's, with no
+/// supplementary groups and so no capabilities; threads it starts inherit
+/// them.
+pub fn as_nobody<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    const NOBODY: libc::c_long = 65534;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // SAFETY: plain syscalls on this thread's credentials.
+            unsafe {
+                assert_eq!(
+                    libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()),
+                    0
+                );
+                assert_eq!(
+                    libc::syscall(libc::SYS_setresgid, NOBODY, NOBODY, NOBODY),
+                    0
+                );
+                assert_eq!(
+                    libc::syscall(libc::SYS_setresuid, NOBODY, NOBODY, NOBODY),
+                    0
+                );
+            }
+            f()
+        })
+        .join()
+        .unwrap()
+    })
+}
+
+/// Everything below `dir` (not following symlinks): per path its type,
+/// mode, owner, mtime, size, content or link target, and xattrs. Two equal
+/// fingerprints mean nothing below `dir` changed.
+pub fn fingerprint(dir: &Path) -> std::collections::BTreeMap<PathBuf, String> {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    use std::os::unix::fs::MetadataExt;
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        let mut h = DefaultHasher::new();
+        if m.file_type().is_file() {
+            std::fs::read(&p).unwrap().hash(&mut h);
+        } else if m.file_type().is_symlink() {
+            std::fs::read_link(&p).unwrap().hash(&mut h);
+        } else if m.is_dir() {
+            for e in std::fs::read_dir(&p).unwrap() {
+                stack.push(e.unwrap().path());
+            }
+        }
+        for name in xattr::list(&p).unwrap() {
+            (&name, xattr::get(&p, &name).unwrap()).hash(&mut h);
+        }
+        let mtime = m.mtime_nsec() + m.mtime() * 1_000_000_000;
+        out.insert(
+            p.clone(),
+            format!(
+                "mode {:o} owner {}:{} size {} mtime {mtime} data {:x}",
+                m.mode(),
+                m.uid(),
+                m.gid(),
+                if m.is_dir() { 0 } else { m.size() },
+                h.finish()
+            ),
+        );
+    }
+    out
+}
+
+/// Asserts that nothing below `dir` differs from `before`.
+#[track_caller]
+pub fn assert_unchanged(dir: &Path, before: &std::collections::BTreeMap<PathBuf, String>) {
+    let after = fingerprint(dir);
+    let diff: Vec<String> = before
+        .iter()
+        .filter(|(p, v)| after.get(*p) != Some(v))
+        .map(|(p, v)| format!("{}: {v} -> {:?}", p.display(), after.get(p)))
+        .chain(
+            after
+                .keys()
+                .filter(|p| !before.contains_key(*p))
+                .map(|p| format!("{}: appeared", p.display())),
+        )
+        .collect();
+    assert!(
+        diff.is_empty(),
+        "changed outside the target:\n{}",
+        diff.join("\n")
+    );
+}

@@ -1,42 +1,12 @@
 //! Files that cannot be read, or change while they are read: the backup
 //! lists them with the reason and finishes.
 
-use crate::support::{Repo, require_root};
+use crate::support::{Repo, as_nobody, require_root};
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, chown};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-/// Runs `f` on a new thread whose credentials (only its own: raw
-/// syscalls, not libc's process-wide wrappers) are nobody's, with no
-/// supplementary groups and so no capabilities; threads it starts inherit
-/// them.
-fn as_nobody<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    const NOBODY: libc::c_long = 65534;
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            // SAFETY: plain syscalls on this thread's credentials.
-            unsafe {
-                assert_eq!(
-                    libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()),
-                    0
-                );
-                assert_eq!(
-                    libc::syscall(libc::SYS_setresgid, NOBODY, NOBODY, NOBODY),
-                    0
-                );
-                assert_eq!(
-                    libc::syscall(libc::SYS_setresuid, NOBODY, NOBODY, NOBODY),
-                    0
-                );
-            }
-            f()
-        })
-        .join()
-        .unwrap()
-    })
-}
 
 fn write(p: &Path, data: &[u8], mode: u32) {
     fs::create_dir_all(p.parent().unwrap()).unwrap();
