@@ -294,21 +294,47 @@ pub fn remove_all(path: &Path) -> io::Result<()> {
     )?)
 }
 
-/// Removes everything in `dir`.
+/// Removes everything in `dir`, at any depth: iterative, one open
+/// descriptor per level below `dir` (never a path, never a symlink
+/// followed), so a tree deeper than the stack empties like a flat one.
 fn empty_dir(dir: &Dir) -> io::Result<()> {
-    for name in dir.names()? {
-        match rustix::fs::unlinkat(dir.fd(), name.as_os_str(), AtFlags::empty()) {
-            Ok(()) => {}
+    /// A directory being emptied: what is left to remove in it, and the
+    /// name it has in the level above (removed once it is empty).
+    struct Level {
+        dir: Dir,
+        names: std::vec::IntoIter<OsString>,
+        name: OsString,
+    }
+    let mut below: Vec<Level> = Vec::new();
+    let mut names = dir.names()?.into_iter();
+    loop {
+        let (here, next) = match below.last_mut() {
+            Some(level) => (&level.dir, level.names.next()),
+            None => (dir, names.next()),
+        };
+        let Some(name) = next else {
+            let Some(done) = below.pop() else {
+                return Ok(());
+            };
+            drop(done.dir);
+            let parent = below.last().map_or(dir, |l| &l.dir);
+            rustix::fs::unlinkat(parent.fd(), done.name.as_os_str(), AtFlags::REMOVEDIR)?;
+            continue;
+        };
+        match rustix::fs::unlinkat(here.fd(), name.as_os_str(), AtFlags::empty()) {
+            Ok(()) | Err(rustix::io::Errno::NOENT) => {}
             Err(rustix::io::Errno::ISDIR) | Err(rustix::io::Errno::PERM) => {
-                let child = dir.child(&name)?;
-                empty_dir(&child)?;
-                rustix::fs::unlinkat(dir.fd(), name.as_os_str(), AtFlags::REMOVEDIR)?;
+                let child = here.child(&name)?;
+                let names = child.names()?.into_iter();
+                below.push(Level {
+                    dir: child,
+                    names,
+                    name,
+                });
             }
-            Err(rustix::io::Errno::NOENT) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -350,6 +376,43 @@ mod tests {
         );
         remove_all(&top).unwrap();
         assert!(Dir::open(tmp.path()).unwrap().names().unwrap().is_empty());
+    }
+
+    /// Deeper than any thread's stack would allow a recursive removal,
+    /// with files and a symlink at every level: all gone, nothing that a
+    /// symlink points to touched.
+    #[test]
+    fn remove_all_empties_a_tree_deeper_than_the_stack() {
+        assert!(crate::fs::raise_open_files_limit() > 5_100);
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("outside"), b"keep").unwrap();
+        let top = tmp.path().join("top");
+        std::fs::create_dir(&top).unwrap();
+        let mut dir = Dir::open(&top).unwrap();
+        for _ in 0..5_000 {
+            rustix::fs::mkdirat(dir.fd(), "d", Mode::from_raw_mode(0o755)).unwrap();
+            let f = rustix::fs::openat(
+                dir.fd(),
+                "f",
+                OFlags::CREATE | OFlags::WRONLY,
+                Mode::from_raw_mode(0o644),
+            )
+            .unwrap();
+            drop(f);
+            rustix::fs::symlinkat(tmp.path().join("outside"), dir.fd(), "l").unwrap();
+            dir = dir.child(OsStr::new("d")).unwrap();
+        }
+        drop(dir);
+        let t = std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(move || remove_all(&top))
+            .unwrap();
+        t.join().unwrap().unwrap();
+        assert_eq!(
+            Dir::open(tmp.path()).unwrap().names().unwrap(),
+            vec![OsString::from("outside")]
+        );
+        assert_eq!(std::fs::read(tmp.path().join("outside")).unwrap(), b"keep");
     }
 
     #[test]
