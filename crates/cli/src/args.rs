@@ -64,6 +64,19 @@ pub struct Global {
     /// Concurrent requests to the store
     #[arg(long, global = true, default_value_t = 4, env = "COFFER_CONNECTIONS")]
     pub connections: usize,
+    /// Seconds to wait for S3 to start answering a request (its upload
+    /// included) before retrying it
+    #[arg(long, global = true, env = "COFFER_S3_TIMEOUT", value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub s3_timeout: Option<u64>,
+    /// Attempts per S3 request, the first included, before a command fails
+    /// (default 10)
+    #[arg(long, global = true, env = "COFFER_S3_ATTEMPTS", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub s3_attempts: Option<u32>,
+    /// Print more: each retried S3 request with its cause
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Subcommand, Debug)]

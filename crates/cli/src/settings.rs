@@ -3,9 +3,9 @@
 
 use crate::args::{Filter, Global};
 use coffer_core::repo::{InitOptions, Repository, SnapshotFilter, SnapshotRef};
-use coffer_core::store::Store;
 use coffer_core::store::open::{StoreOptions, open_store};
 use coffer_core::store::s3::{ChecksumMode, S3Settings};
+use coffer_core::store::{RetryLog, Store};
 use coffer_core::{Error, Result};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -82,6 +82,19 @@ fn check_location(repo: &str) -> Result<()> {
     Ok(())
 }
 
+/// Where S3 retries are counted; with `-v` each is printed as it happens.
+fn retry_log(verbose: bool) -> Arc<RetryLog> {
+    if !verbose {
+        return Arc::default();
+    }
+    RetryLog::with_observer(|r| {
+        eprintln!(
+            "retry: {} {} (attempt {}) after {}",
+            r.method, r.url, r.attempt, r.cause
+        )
+    })
+}
+
 /// `--cache-dir`, else `$XDG_CACHE_HOME/coffer`, else `~/.cache/coffer`;
 /// none with `--no-cache` (or when no home is known).
 fn cache_dir(g: &Global) -> Result<Option<PathBuf>> {
@@ -127,6 +140,9 @@ impl Settings {
                         _ => ChecksumMode::WhenRequired,
                     }),
                     connections: g.connections.max(1),
+                    read_timeout: g.s3_timeout.map(std::time::Duration::from_secs),
+                    max_attempts: g.s3_attempts,
+                    retries: retry_log(g.verbose),
                 },
             },
             password_file: g.password_file.clone(),
@@ -139,6 +155,12 @@ impl Settings {
     /// How to reach S3 (for objects outside a repository: archives).
     pub fn s3(&self) -> &S3Settings {
         &self.store.s3
+    }
+
+    /// The S3 retries of this run, by cause (for `--json` summaries).
+    pub fn retries(&self) -> serde_json::Value {
+        let log = &self.store.s3.retries;
+        serde_json::json!({"total": log.total(), "by_cause": log.by_cause()})
     }
 
     /// The same settings without the local cache: `check` must read what is

@@ -23,6 +23,8 @@ mod defaults;
 mod ec2;
 #[path = "integration/errors.rs"]
 mod errors;
+#[path = "integration/faults.rs"]
+mod faults;
 #[path = "integration/init.rs"]
 mod init;
 #[path = "integration/interrupted.rs"]
@@ -31,6 +33,8 @@ mod interrupted;
 mod json;
 #[path = "integration/keys.rs"]
 mod keys;
+#[path = "integration/reliability.rs"]
+mod reliability;
 #[path = "integration/repair.rs"]
 mod repair;
 #[path = "integration/restore.rs"]

@@ -6,9 +6,13 @@
 //!   back, reporting each difference on one line.
 //! - [`store_suite`]: the one conformance suite every store passes.
 //! - [`s3`]: buckets on the S3 server `.ci/run` started on 127.0.0.1.
+//! - [`fault_proxy`]: a loopback proxy in front of that server that answers
+//!   like a misbehaving S3 (503s, 500 after writes, dropped connections,
+//!   bodies cut short, slow answers) at set rates with a fixed seed.
 
 mod at;
 pub mod compare;
+pub mod fault_proxy;
 pub mod fixture;
 pub mod s3;
 pub mod store_suite;

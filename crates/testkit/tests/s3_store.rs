@@ -8,7 +8,9 @@ use coffer_core::maintain::check::{CheckOptions, check};
 use coffer_core::progress::NoProgress;
 use coffer_core::repo::{InitOptions, Repository};
 use coffer_core::restore::{RestoreOptions, restore};
+use coffer_core::store::s3::S3Store;
 use coffer_core::store::{PutHints, Store, list_all};
+use coffer_testkit::fault_proxy::{FaultProxy, Faults};
 use coffer_testkit::{CompareOptions, assert_same_trees, fixture, s3};
 use std::sync::Arc;
 
@@ -177,4 +179,59 @@ fn data_packs_take_the_requested_storage_class_metadata_stays_standard() {
         }
     }
     assert!(seen_data);
+}
+
+/// A store on the test server through a fault proxy that damages every
+/// answer the same way (`max_consecutive` faults in a row per request).
+fn through_proxy(fault: &str, max_consecutive: u32) -> (String, FaultProxy, S3Store) {
+    let location = s3::fresh_location("answers-damaged", "repo");
+    let mut settings = s3::settings();
+    let mut f = Faults::only(fault, 1.0);
+    f.max_consecutive = max_consecutive;
+    let proxy = FaultProxy::start(settings.endpoint.as_deref().unwrap(), f);
+    settings.endpoint = Some(proxy.endpoint());
+    settings.max_attempts = Some(3);
+    let store = coffer_core::store::s3::connect(&location, &settings).unwrap();
+    (location, proxy, store)
+}
+
+/// A body cut short (connection closed, or a `Content-Length` rewritten to
+/// match the cut) is read again: whole and ranged GETs return the exact
+/// bytes. When every answer is damaged the read fails as transient and
+/// never returns the truncated bytes as data.
+#[test]
+fn damaged_answers_are_read_again_never_returned() {
+    let data = fixture::pseudo_random(7, 300_000);
+    for fault in ["short_body", "drop_during_body"] {
+        let (location, proxy, store) = through_proxy(fault, 2);
+        s3::store(&location)
+            .put("data/ob/obj", &data, &PutHints::immutable())
+            .unwrap();
+        assert_eq!(store.get("data/ob/obj", None).unwrap(), data, "{fault}");
+        assert_eq!(
+            store.get("data/ob/obj", Some(1000..250_000)).unwrap(),
+            &data[1000..250_000],
+            "{fault}"
+        );
+        assert!(
+            proxy.stats().faults[fault] >= 4,
+            "{fault}: {:?}",
+            proxy.stats()
+        );
+        drop(proxy);
+
+        let (location, proxy, store) = through_proxy(fault, u32::MAX);
+        s3::store(&location)
+            .put("data/ob/obj", &data, &PutHints::immutable())
+            .unwrap();
+        for range in [None, Some(1000..250_000)] {
+            let e = store.get("data/ob/obj", range.clone()).unwrap_err();
+            assert!(e.is_transient(), "{fault} {range:?}: {e}");
+            assert!(
+                e.to_string().contains("data/ob/obj"),
+                "names the object: {e}"
+            );
+        }
+        assert!(proxy.stats().faults[fault] >= 3, "{fault}");
+    }
 }

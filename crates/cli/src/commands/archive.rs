@@ -41,9 +41,10 @@ pub fn run(a: ArchiveArgs, s: &Settings) -> Result<i32> {
     reporter.finish();
     let r = r?;
     if s.json {
-        let line =
-            serde_json::to_string(&serde_json::json!({"message_type": "summary", "archive": r}))
-                .map_err(|e| Error::fatal(format!("cannot encode JSON: {e}")))?;
+        let line = serde_json::to_string(
+            &serde_json::json!({"message_type": "summary", "archive": r, "retries": s.retries()}),
+        )
+        .map_err(|e| Error::fatal(format!("cannot encode JSON: {e}")))?;
         if to_stdout {
             eprintln!("{line}");
         } else {

@@ -131,6 +131,7 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
                 .chain(r.skipped.iter().map(|k| serde_json::json!({"path": k.path.to_string_lossy(), "error": k.error.to_string()})))
                 .collect::<Vec<_>>(),
             "changed_while_reading": r.changed.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>(),
+            "retries": s.retries(),
         }))?;
     } else if !s.quiet {
         match r.parent {

@@ -47,6 +47,7 @@ pub fn run(a: ImportArgs, s: &Settings) -> Result<i32> {
         crate::output::json(&serde_json::json!({
             "message_type": "summary",
             "snapshot_id": r.id,
+            "retries": s.retries(),
             "paths": r.snapshot.paths,
             "time": crate::output::time_rfc3339(r.snapshot.time),
             "summary": sum,

@@ -58,6 +58,7 @@ pub fn run(a: RestoreArgs, s: &Settings) -> Result<i32> {
             "message_type": "summary",
             "snapshot_id": snap.id,
             "dry_run": a.dry_run,
+            "retries": s.retries(),
             "files": r.files, "dirs": r.dirs, "other": r.other, "bytes": r.bytes,
             "kept": r.kept, "deleted": r.deleted, "verified": r.verified,
             "skipped_sockets": path_list(&r.sockets),

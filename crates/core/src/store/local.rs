@@ -149,13 +149,15 @@ impl Store for LocalStore {
     fn put(&self, key: &str, data: &[u8], hints: &PutHints) -> Result<()> {
         let dst = self.path(key)?;
         self.forget_open(key);
-        self.write_new(&dst, data, hints.create_only).map_err(|e| {
-            if e.kind() == Kind::AlreadyExists {
-                Error::at(Kind::AlreadyExists, "object already exists", key)
-            } else {
-                e
-            }
-        })
+        match self.write_new(&dst, data, hints.create_only) {
+            Err(e) if e.kind() == Kind::AlreadyExists => super::create_only::settle_existing(
+                self,
+                key,
+                data,
+                Error::at(Kind::AlreadyExists, "object already exists", key),
+            ),
+            r => r,
+        }
     }
 
     fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<Vec<u8>> {

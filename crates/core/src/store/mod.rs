@@ -10,9 +10,11 @@
 //! - **Atomic put**: a reader sees either no object or the whole object, never
 //!   a prefix, whatever happens to the writer.
 //! - **Create-only when asked**: with `PutHints::create_only`, a put onto an
-//!   existing key fails with `Kind::AlreadyExists` where the store can tell
-//!   (local: always; S3: where `If-None-Match: *` is honoured) and never
-//!   silently replaces different bytes on such stores.
+//!   existing key holding different bytes fails with `Kind::AlreadyExists`
+//!   where the store can tell (local: always; S3: where `If-None-Match: *`
+//!   is honoured) and never silently replaces them on such stores. A key
+//!   already holding exactly these bytes is success: a retried put that
+//!   meets its own first attempt has done what was asked.
 //! - **Read after write**: once `put` returned, `get`, `head` and `list` see it.
 //! - **Distinct not-found**: a missing key is `Kind::NotFound`, never another
 //!   kind, so callers can tell "absent" from "broken".
@@ -27,14 +29,18 @@
 //! The S3 store is behind the default-on cargo feature `s3`; without it
 //! [`open::open_store`] refuses `s3://` locations.
 
+mod create_only;
+pub mod retry_log;
+mod s3_settings;
+
 pub mod cache;
 mod direct;
 pub mod local;
 pub mod open;
 #[cfg(feature = "s3")]
 pub mod s3;
-mod s3_settings;
 
+pub use retry_log::{Retry, RetryLog};
 pub use s3_settings::{ChecksumMode, S3Settings};
 
 use crate::error::Result;

@@ -2,6 +2,10 @@
 //! feature, so callers can carry them either way; only `store::s3` (behind
 //! the feature) uses them.
 
+use super::retry_log::RetryLog;
+use std::sync::Arc;
+use std::time::Duration;
+
 /// When the SDK adds request checksums and validates response checksums.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ChecksumMode {
@@ -27,4 +31,11 @@ pub struct S3Settings {
     pub checksum: Option<ChecksumMode>,
     /// Parallel part uploads of one multipart upload.
     pub connections: usize,
+    /// Longest wait from sending a request to the first byte of its answer
+    /// (`--s3-timeout`); `None` is `store::s3::READ_TIMEOUT`.
+    pub read_timeout: Option<Duration>,
+    /// Attempts per request, first included; `None` is `store::s3::MAX_ATTEMPTS`.
+    pub max_attempts: Option<u32>,
+    /// Where retries are counted (and reported, with an observer).
+    pub retries: Arc<RetryLog>,
 }

@@ -1,5 +1,6 @@
 //! Building the S3 client the way the AWS CLI would.
 
+use super::retries::{RetryCounter, retry_config, retry_partition, timeout_config};
 use super::{ChecksumMode, S3Settings, S3Store, parse_location};
 use crate::error::{Error, Result};
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
@@ -49,6 +50,14 @@ pub fn connect(location: &str, settings: &S3Settings) -> Result<S3Store> {
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
     }
+    b = b
+        .retry_config(retry_config(settings.max_attempts))
+        .retry_partition(retry_partition())
+        .timeout_config(timeout_config(settings.read_timeout))
+        .interceptor(RetryCounter {
+            log: settings.retries.clone(),
+            bucket: bucket.clone(),
+        });
     let client = aws_sdk_s3::Client::from_conf(b.build());
     Ok(S3Store {
         client,
@@ -56,5 +65,10 @@ pub fn connect(location: &str, settings: &S3Settings) -> Result<S3Store> {
         prefix,
         rt,
         connections: settings.connections.max(1),
+        retries: settings.retries.clone(),
+        body_attempts: settings
+            .max_attempts
+            .unwrap_or(super::retries::MAX_ATTEMPTS)
+            .max(1),
     })
 }

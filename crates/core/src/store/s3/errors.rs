@@ -75,12 +75,20 @@ where
                 SdkError::ConstructionFailure(_) => {
                     "cannot build the S3 request (missing region or credentials?)".to_string()
                 }
-                _ if !detail.is_empty() => format!("S3 request failed ({detail})"),
-                _ => format!("S3 request failed (HTTP {})", status.unwrap_or(0)),
+                _ => match status {
+                    Some(s) if detail.is_empty() => format!("S3 request failed (HTTP {s})"),
+                    Some(s) => format!("S3 request failed (HTTP {s} {detail})"),
+                    None => format!("S3 request failed ({detail})"),
+                },
             };
-            Error::at(Kind::Fatal, what, url)
-                .with_source(ErrorChain(e).to_string())
-                .transient(transient)
+            let err = Error::at(Kind::Fatal, what, url).transient(transient);
+            // A service error says all in its code and message; the SDK's
+            // chain would only repeat them ("unhandled error (…)").
+            if matches!(e, SdkError::ServiceError(_)) && !detail.is_empty() {
+                err
+            } else {
+                err.with_source(ErrorChain(e).to_string())
+            }
         }
     }
 }

@@ -10,16 +10,19 @@
 mod connect;
 mod errors;
 mod multipart;
+mod object;
+mod retries;
 mod stream;
 
 pub use super::s3_settings::{ChecksumMode, S3Settings};
 pub use connect::connect;
+pub use retries::{MAX_ATTEMPTS, READ_TIMEOUT};
 pub use stream::{ObjectReader, ObjectWriter, UploadReport};
 
+use super::create_only::settle_existing;
 use super::{ObjectMeta, PutHints, StorageClass, Store};
 use crate::error::{Error, Kind, Result};
 use aws_sdk_s3::Client;
-use aws_sdk_s3::primitives::ByteStream;
 use errors::map_err;
 use std::ops::Range;
 
@@ -35,6 +38,11 @@ pub struct S3Store {
     rt: tokio::runtime::Runtime,
     /// Parallel part uploads of one multipart upload.
     connections: usize,
+    /// Where retries are counted, the SDK's and the body re-reads.
+    retries: std::sync::Arc<crate::store::retry_log::RetryLog>,
+    /// Reads of one object whose body arrives cut short or damaged, at most
+    /// (the SDK's attempt limit: it cannot retry a body read after it returned).
+    body_attempts: u32,
 }
 
 /// Splits `s3://bucket/some/prefix` into bucket and prefix.
@@ -179,65 +187,21 @@ impl S3Store {
 
 impl Store for S3Store {
     fn put(&self, key: &str, data: &[u8], hints: &PutHints) -> Result<()> {
-        let full = self.key(key)?;
-        let url = self.url(key);
-        if data.len() > MULTIPART_THRESHOLD {
-            return self
-                .rt
-                .block_on(multipart::upload(self, &full, &url, data, hints));
+        match self.put_object(key, data, hints) {
+            Err(e) if hints.create_only && e.kind() == Kind::AlreadyExists => {
+                settle_existing(self, key, data, e)
+            }
+            // A multipart upload completed by an attempt whose answer was
+            // lost: the retry finds no such upload, the object is there.
+            Err(e) if data.len() > MULTIPART_THRESHOLD && e.kind() == Kind::NotFound => {
+                settle_existing(self, key, data, e)
+            }
+            r => r,
         }
-        self.rt.block_on(async {
-            let mut req = self
-                .client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(&full)
-                .body(ByteStream::from(data.to_vec()));
-            if hints.storage_class != StorageClass::Standard {
-                req = req.storage_class(storage_class(hints.storage_class));
-            }
-            if hints.create_only {
-                req = req.if_none_match("*");
-            }
-            req.send().await.map(|_| ()).map_err(|e| map_err(e, &url))
-        })
     }
 
     fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<Vec<u8>> {
-        let full = self.key(key)?;
-        let url = self.url(key);
-        self.rt.block_on(async {
-            let mut req = self.client.get_object().bucket(&self.bucket).key(&full);
-            if let Some(r) = &range {
-                if r.end <= r.start {
-                    return Ok(Vec::new());
-                }
-                req = req.range(format!("bytes={}-{}", r.start, r.end - 1));
-            }
-            let out = req.send().await.map_err(|e| map_err(e, &url))?;
-            // Straight into one buffer of the announced size: collecting
-            // and converting would hold the body two or three times over.
-            let announced = out.content_length().unwrap_or(0).clamp(0, 1 << 30) as usize;
-            let mut body = Vec::with_capacity(announced);
-            let mut stream = out.body;
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| {
-                    Error::at(Kind::Fatal, "cannot read object body", &url)
-                        .with_source(e)
-                        .transient(true)
-                })?;
-                body.extend_from_slice(&chunk);
-            }
-            if let Some(r) = range
-                && body.len() as u64 != r.end - r.start
-            {
-                return Err(Error::corrupt(
-                    format!("object is shorter than range {}..{}", r.start, r.end),
-                    &url,
-                ));
-            }
-            Ok(body)
-        })
+        self.get_object(key, range)
     }
 
     fn head(&self, key: &str) -> Result<ObjectMeta> {

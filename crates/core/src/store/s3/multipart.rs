@@ -18,12 +18,14 @@ pub async fn upload(
     url: &str,
     data: &[u8],
     hints: &PutHints,
+    hash: &str,
 ) -> Result<()> {
     let mut create = s
         .client
         .create_multipart_upload()
         .bucket(&s.bucket)
-        .key(key);
+        .key(key)
+        .metadata(super::object::HASH_METADATA, hash);
     if hints.storage_class != StorageClass::Standard {
         create = create.storage_class(storage_class(hints.storage_class));
     }

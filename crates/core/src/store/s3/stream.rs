@@ -222,10 +222,17 @@ impl ObjectWriter {
                     .set_parts(Some(parts))
                     .build(),
             );
-        self.s3
-            .rt
-            .block_on(req.send())
-            .map_err(|e| map_err(e, &self.url))?;
+        // NoSuchUpload after the SDK retried: the first attempt may have
+        // completed the upload and lost its answer. Then the object is
+        // there, and only an ETag that proves it is ours (checked below)
+        // makes that a success.
+        let confirmed = match self.s3.rt.block_on(req.send()) {
+            Ok(_) => true,
+            Err(e) => match map_err(e, &self.url) {
+                e if e.kind() == Kind::NotFound => false,
+                e => return Err(e),
+            },
+        };
         // Completed: nothing left to abort, whatever the checks below say.
         self.upload_id = None;
         let mut all = Vec::with_capacity(self.md5s.len() * 16);
@@ -257,7 +264,15 @@ impl ObjectWriter {
             Err(e) => format!("not stored: {}", map_err(e, &self.url)),
         };
         let parts = self.md5s.len();
-        self.verify(expected, parts, sha, stored)
+        let report = self.verify(expected, parts, sha, stored)?;
+        if !confirmed && !report.etag_verified {
+            return Err(Error::at(
+                Kind::Fatal,
+                "S3 did not confirm completing the upload, and the object's ETag cannot prove it is this one",
+                &self.url,
+            ));
+        }
+        Ok(report)
     }
 
     /// HEAD the object: its size must be what we sent, and its ETag, when
