@@ -1,22 +1,28 @@
 //! coffer_core: cheap, fast, trustworthy backups to local disks and S3.
 //!
 //! The order of the `mod` lines is the data flow and the allowed direction of
-//! dependencies: a module uses only those declared above it.
+//! dependencies: a module uses only those declared above it (rustfmt keeps
+//! this order, `reorder_modules = false`, and `tests/module_order.rs`
+//! fails the build's tests when a module reaches below itself).
 
-pub mod archive;
-pub mod backup;
-pub mod blob;
-pub mod chunk;
-pub mod crypto;
+// Foundations: errors, ids, progress reporting, the byte formats.
 pub mod error;
-pub mod format;
-pub mod fs;
 pub mod id;
-pub mod maintain;
 pub mod progress;
-pub mod repo;
-pub mod restore;
+pub mod format;
+pub mod crypto;
+pub mod chunk;
+// Where bytes live: object stores, and the local file system.
 pub mod store;
+pub mod fs;
+// The repository: objects, keys, index, snapshots, locks; blobs in packs.
+pub mod repo;
+pub mod blob;
+// The pipelines, each reading only the layers above.
+pub mod backup;
+pub mod restore;
+pub mod maintain;
+pub mod archive;
 
 pub use error::{Error, Kind, Result};
 

@@ -1,8 +1,9 @@
 use crate::args::BackupArgs;
 use crate::output::size;
 use crate::settings::Settings;
-use coffer_core::backup::{BackupOptions, SERVER_EXCLUDES, WarmUp, backup, swap_files};
+use coffer_core::backup::{BackupOptions, WarmUp, backup};
 use coffer_core::error::EXIT_INCOMPLETE;
+use coffer_core::fs::{SERVER_EXCLUDES, swap_files};
 use coffer_core::id::SnapshotId;
 use coffer_core::{Error, Result};
 use std::path::PathBuf;

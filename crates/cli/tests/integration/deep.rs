@@ -30,7 +30,7 @@ fn seen(root: &Path) -> Vec<Seen> {
             } => {
                 let mut content = Vec::new();
                 if meta.kind == coffer_core::format::tree::NodeKind::File {
-                    let mut f = coffer_core::backup::open_file(&dir, &name).unwrap();
+                    let mut f = dir.open_file(&name).unwrap();
                     f.read_to_end(&mut content).unwrap();
                 }
                 (

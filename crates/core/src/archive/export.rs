@@ -13,9 +13,9 @@ use super::write::{Follows, TarWriter, member_name, sink_err};
 use crate::error::{Error, Result};
 use crate::format::tree::{Node, NodeKind};
 use crate::id::TreeId;
-use crate::maintain::ls::ls;
 use crate::progress::Progress;
 use crate::repo::Repository;
+use crate::repo::ls::ls;
 use std::io::Write;
 use std::path::Path;
 

@@ -657,7 +657,7 @@ pub fn import(
         program_version: crate::VERSION.to_string(),
         summary,
     };
-    let (id, snapshot) = crate::backup::save_snapshot(&repo, writer, snapshot, started)?;
+    let (id, snapshot) = crate::blob::save_snapshot(&repo, writer, snapshot, started)?;
     Ok(ImportResult {
         id,
         snapshot,

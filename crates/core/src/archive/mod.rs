@@ -28,8 +28,8 @@ mod tests;
 pub use compress::Format;
 pub use sink::{Delivered, Destination, Sink};
 
-use crate::backup::Excludes;
 use crate::error::{Error, Result};
+use crate::fs::Excludes;
 use crate::fs::Owners;
 use crate::progress::Progress;
 use crate::store::S3Settings;
@@ -207,7 +207,7 @@ pub fn stream<T>(
 pub fn archive(opts: &ArchiveOptions, progress: &dyn Progress) -> Result<ArchiveResult> {
     let start = Instant::now();
     let format = choose_format(opts.format, &opts.destination)?;
-    let paths = crate::backup::normalize(&opts.paths)?;
+    let paths = crate::fs::normalize_paths(&opts.paths)?;
     // The archive must not contain itself (nor its temporary name).
     let mut exact = Vec::new();
     if let Destination::File(p) = &opts.destination {

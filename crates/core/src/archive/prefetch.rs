@@ -10,8 +10,8 @@
 //! evicts what the writer has not read yet), stops when told, and ignores
 //! every error (the writer reports its own).
 
-use crate::backup::{Excludes, open_file};
 use crate::format::tree::NodeKind;
+use crate::fs::Excludes;
 use crate::fs::walk::{Step, Walk};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -62,7 +62,7 @@ impl<'a> Prefetch<'a> {
                 return;
             }
             if meta.size > 0
-                && let Ok(f) = open_file(&dir, &name)
+                && let Ok(f) = dir.open_file(&name)
             {
                 let _ = rustix::fs::fadvise(
                     &f,

@@ -12,13 +12,12 @@
 //! sockets are skipped, as tar cannot hold them.
 
 use super::write::{Follows, TarWriter, member_name as member, sink_err};
-use crate::backup::{Excludes, open_file};
 use crate::error::{Error, Result};
 use crate::format::tree::NodeKind;
 use crate::fs::at::Dir;
 use crate::fs::walk::{Step, Walk};
+use crate::fs::{Excludes, Owners, sparse};
 use crate::fs::{Meta, read_node};
-use crate::fs::{Owners, sparse};
 use crate::progress::Progress;
 use std::ffi::OsStr;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -110,7 +109,7 @@ impl<W: Write> Source<'_, W> {
                 Ok(())
             }
             NodeKind::File if !self.tar.is_hardlink(&node) => {
-                let file = match open_file(dir, name) {
+                let file = match dir.open_file(name) {
                     Ok(f) => f,
                     Err(e) => {
                         self.skip(path, Error::io("cannot open", path.display(), e));

@@ -9,8 +9,8 @@
 //! it changes nothing, reports no errors (the backup does), and stops as
 //! soon as the backup is over.
 
-use super::Excludes;
 use crate::format::tree::NodeKind;
+use crate::fs::Excludes;
 use crate::fs::walk::{Step, Walk};
 use crate::progress::Progress;
 use std::path::PathBuf;

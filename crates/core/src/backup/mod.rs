@@ -12,23 +12,20 @@
 //! snapshot is still written and the result says it is incomplete.
 
 mod count;
-mod exclude;
 mod read;
 mod scan;
 mod tree;
 mod walk;
 mod warm;
 
-pub use exclude::{CACHEDIR_SIGNATURE, CACHEDIR_TAG, Excludes, SERVER_EXCLUDES, swap_files};
 pub use tree::Skipped;
-pub use walk::open_file;
 pub use warm::WarmUp;
 
 use crate::blob::BlobWriter;
 use crate::chunk::Chunker;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::format::snapshot::{Snapshot, Summary};
-use crate::fs::Owners;
+use crate::fs::{Excludes, Owners};
 use crate::id::SnapshotId;
 use crate::progress::Progress;
 use crate::repo::{Repository, SnapshotFilter, SnapshotRef};
@@ -107,33 +104,6 @@ pub struct BackupResult {
     pub changed: Vec<PathBuf>,
 }
 
-/// Normalizes the requested paths: absolute, `.`/`..` resolved lexically.
-pub(crate) fn normalize(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    if paths.is_empty() {
-        return Err(Error::invalid("nothing to back up: give at least one path"));
-    }
-    let mut out = Vec::new();
-    for p in paths {
-        let abs = std::path::absolute(p).map_err(|e| Error::io("invalid path", p.display(), e))?;
-        let mut clean = PathBuf::from("/");
-        for c in abs.components() {
-            match c {
-                std::path::Component::ParentDir => {
-                    clean.pop();
-                }
-                std::path::Component::Normal(n) => clean.push(n),
-                _ => {}
-            }
-        }
-        std::fs::symlink_metadata(&clean)
-            .map_err(|e| Error::io("cannot back up", clean.display(), e))?;
-        out.push(clean);
-    }
-    out.sort();
-    out.dedup();
-    Ok(out)
-}
-
 fn path_strings(paths: &[PathBuf]) -> Vec<String> {
     paths
         .iter()
@@ -162,26 +132,6 @@ fn find_parent(
         .rfind(|s| filter.matches(&s.snapshot) && s.snapshot.paths == paths))
 }
 
-/// Finishes `writer` (its packs and index stored), completes the
-/// snapshot's summary with what was written and the time since `started`,
-/// and saves the snapshot, last. Shared by backup and tar import.
-pub(crate) fn save_snapshot(
-    repo: &Repository,
-    writer: BlobWriter,
-    mut snapshot: Snapshot,
-    started: Instant,
-) -> Result<(SnapshotId, Snapshot)> {
-    let (flushed, stats) = writer.finish()?;
-    let summary = &mut snapshot.summary;
-    summary.blobs_new = stats.blobs_new;
-    summary.bytes_new = stats.bytes_new;
-    summary.bytes_stored = stats.bytes_stored;
-    summary.duration_ns = started.elapsed().as_nanos() as u64;
-    let (id, size) = repo.save_snapshot(&flushed, &snapshot)?;
-    snapshot.summary.bytes_stored += size;
-    Ok((id, snapshot))
-}
-
 /// Backs up `opts.paths` into `repo` and saves a snapshot.
 pub fn backup(
     repo: Arc<Repository>,
@@ -192,7 +142,7 @@ pub fn backup(
     let time = opts
         .time
         .unwrap_or_else(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0));
-    let paths = normalize(&opts.paths)?;
+    let paths = crate::fs::normalize_paths(&opts.paths)?;
     let path_names = path_strings(&paths);
     let excludes = Excludes::new(&opts.excludes, opts.exclude_paths.clone())?
         .with_tags(&opts.exclude_if_present, opts.exclude_caches)?;
@@ -277,7 +227,7 @@ pub fn backup(
         program_version: crate::VERSION.to_string(),
         summary,
     };
-    let (id, snapshot) = save_snapshot(&repo, writer, snapshot, started)?;
+    let (id, snapshot) = crate::blob::save_snapshot(&repo, writer, snapshot, started)?;
     Ok(BackupResult {
         id,
         snapshot,

@@ -16,9 +16,9 @@
 //! descriptor), and at most [`Limits::queued`] jobs wait for a lister (each
 //! holds its parent's), so memory and open files stay bounded.
 
-use super::Excludes;
 use crate::error::Error;
 use crate::format::tree::{Node, NodeKind, Tree};
+use crate::fs::Excludes;
 use crate::fs::at::Dir;
 use crate::fs::walk;
 use crate::fs::{Meta, Owners, read_node_since};

@@ -22,11 +22,9 @@ use crate::format::tree::{Node, NodeKind, Tree};
 use crate::fs::at::Dir;
 use crate::fs::{Meta, read_node, unchanged};
 use crossbeam_channel::{Receiver, Sender, bounded};
-use rustix::fs::{Mode, OFlags};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
-use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -87,20 +85,8 @@ impl Trie {
     }
 }
 
-/// Opens a regular file for reading without following a symlink, without
-/// blocking (should it have become a FIFO) and, where allowed, without
-/// updating its atime (O_NOATIME: only the owner or root may use it).
 /// Bytes of each file to read ahead when it is queued for a reader.
 const PREFETCH: u64 = 1 << 20;
-
-pub fn open_file(dir: &Dir, name: &OsStr) -> std::io::Result<File> {
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let fd = match rustix::fs::openat(dir.fd(), name, flags | OFlags::NOATIME, Mode::empty()) {
-        Err(rustix::io::Errno::PERM) => rustix::fs::openat(dir.fd(), name, flags, Mode::empty()),
-        r => r,
-    }?;
-    Ok(File::from(fd))
-}
 
 pub struct Walker<'a> {
     pub ctx: &'a ScanCtx<'a>,
@@ -394,7 +380,7 @@ impl<'t> Walker<'_> {
                 });
             }
             NodeKind::File if node.size > 0 => {
-                let file = match open_file(dir, &name) {
+                let file = match dir.open_file(&name) {
                     Ok(f) => f,
                     Err(e) => {
                         self.skip(path.clone(), Error::io("cannot open", path.display(), e));

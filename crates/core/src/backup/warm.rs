@@ -16,11 +16,12 @@
 //! recursion), and ignores every error: the backup itself reports what it
 //! cannot read.
 
-use super::{BackupOptions, Excludes, normalize};
+use super::BackupOptions;
 use crate::format::tree::NodeKind;
 use crate::fs::Meta;
 use crate::fs::at::Dir;
 use crate::fs::walk;
+use crate::fs::{Excludes, normalize_paths};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -65,7 +66,7 @@ impl WarmUp {
         let shared = Arc::new(Shared::default());
         let mut threads = Vec::new();
         let (Ok(paths), Ok(excludes)) = (
-            normalize(&opts.paths),
+            normalize_paths(&opts.paths),
             Excludes::new(&opts.excludes, opts.exclude_paths.clone())
                 .and_then(|e| e.with_tags(&opts.exclude_if_present, opts.exclude_caches)),
         ) else {

@@ -14,3 +14,29 @@ mod reader;
 mod writer;
 
 pub use writer::{BlobWriter, WriterStats};
+
+use crate::error::Result;
+use crate::format::snapshot::Snapshot;
+use crate::id::SnapshotId;
+use crate::repo::Repository;
+use std::time::Instant;
+
+/// Finishes `writer` (its packs and index stored), completes the
+/// snapshot's summary with what was written and the time since `started`,
+/// and saves the snapshot, last. Shared by backup and tar import.
+pub(crate) fn save_snapshot(
+    repo: &Repository,
+    writer: BlobWriter,
+    mut snapshot: Snapshot,
+    started: Instant,
+) -> Result<(SnapshotId, Snapshot)> {
+    let (flushed, stats) = writer.finish()?;
+    let summary = &mut snapshot.summary;
+    summary.blobs_new = stats.blobs_new;
+    summary.bytes_new = stats.bytes_new;
+    summary.bytes_stored = stats.bytes_stored;
+    summary.duration_ns = started.elapsed().as_nanos() as u64;
+    let (id, size) = repo.save_snapshot(&flushed, &snapshot)?;
+    snapshot.summary.bytes_stored += size;
+    Ok((id, snapshot))
+}

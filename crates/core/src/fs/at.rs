@@ -84,6 +84,19 @@ impl Dir {
         open_beneath(self.0.as_fd(), name, list_flags(), Mode::empty()).map(Dir)
     }
 
+    /// Opens the regular file `name` in this directory for reading without
+    /// following a symlink, without blocking (should it have become a
+    /// FIFO) and, where allowed, without updating its atime (O_NOATIME:
+    /// only the owner or root may use it).
+    pub fn open_file(&self, name: &OsStr) -> io::Result<std::fs::File> {
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let fd = match rustix::fs::openat(&self.0, name, flags | OFlags::NOATIME, Mode::empty()) {
+            Err(rustix::io::Errno::PERM) => rustix::fs::openat(&self.0, name, flags, Mode::empty()),
+            r => r,
+        }?;
+        Ok(std::fs::File::from(fd))
+    }
+
     /// The (device, inode) of this directory: what it is, whatever it is
     /// called now.
     pub fn ident(&self) -> io::Result<(u64, u64)> {

@@ -9,16 +9,19 @@
 
 mod apply;
 pub mod at;
+mod exclude;
 mod owners;
 mod read;
 pub mod sparse;
 pub mod walk;
 
 pub use apply::{ApplyOptions, Entry, apply_metadata, owner_ids, restored_mode};
+pub use exclude::{CACHEDIR_SIGNATURE, CACHEDIR_TAG, Excludes, SERVER_EXCLUDES, swap_files};
 pub use owners::Owners;
 pub use read::{Meta, read_node, read_node_since, read_xattrs};
 
 use crate::format::tree::Node;
+use std::path::PathBuf;
 
 /// Whether two nodes describe the same unchanged file: the change detection
 /// of incremental backups (size, mtime, ctime, inode).
@@ -54,4 +57,34 @@ pub fn raise_open_files_limit() -> u64 {
         );
     }
     open_files_limit()
+}
+
+/// Normalizes the requested paths: absolute, `.`/`..` resolved lexically.
+pub(crate) fn normalize_paths(paths: &[PathBuf]) -> crate::error::Result<Vec<PathBuf>> {
+    if paths.is_empty() {
+        return Err(crate::error::Error::invalid(
+            "nothing to back up: give at least one path",
+        ));
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        let abs = std::path::absolute(p)
+            .map_err(|e| crate::error::Error::io("invalid path", p.display(), e))?;
+        let mut clean = PathBuf::from("/");
+        for c in abs.components() {
+            match c {
+                std::path::Component::ParentDir => {
+                    clean.pop();
+                }
+                std::path::Component::Normal(n) => clean.push(n),
+                _ => {}
+            }
+        }
+        std::fs::symlink_metadata(&clean)
+            .map_err(|e| crate::error::Error::io("cannot back up", clean.display(), e))?;
+        out.push(clean);
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
 }

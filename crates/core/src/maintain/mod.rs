@@ -7,7 +7,6 @@ pub mod check_data;
 pub mod diff;
 pub mod find;
 pub mod forget;
-pub mod ls;
 pub mod prune;
 pub mod repair;
 pub mod retention;

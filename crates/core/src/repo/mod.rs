@@ -5,6 +5,7 @@
 mod index;
 mod keys;
 pub mod lock;
+pub mod ls;
 mod objects;
 mod records;
 mod resume;

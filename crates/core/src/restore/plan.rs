@@ -20,9 +20,9 @@ pub use super::planned::{
 };
 use super::write::{make_special, rename_into_place};
 use super::{Failed, RestoreOptions};
-use crate::backup::Excludes;
 use crate::error::{Error, Kind, Result};
 use crate::format::tree::{Node, NodeKind, Tree};
+use crate::fs::Excludes;
 use crate::fs::at::{Dir, open_beneath};
 use crate::fs::{ApplyOptions, Entry, Meta, Owners, apply_metadata, owner_ids, read_xattrs};
 use crate::id::{BlobId, TreeId};

@@ -187,7 +187,7 @@ impl crate::fs::walk::Select for Excludes {
         if !self.has_tags() {
             return None;
         }
-        self.tag_files(names, |n| super::open_file(dir, n))
+        self.tag_files(names, |n| dir.open_file(n))
     }
 }
 
