@@ -143,6 +143,8 @@ impl Settings {
                     read_timeout: g.s3_timeout.map(std::time::Duration::from_secs),
                     max_attempts: g.s3_attempts,
                     retries: retry_log(g.verbose),
+                    // Keys come from the SDK's chain, as in the AWS CLI.
+                    credentials: None,
                 },
             },
             password_file: g.password_file.clone(),

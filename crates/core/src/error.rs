@@ -171,11 +171,33 @@ impl fmt::Debug for Error {
     }
 }
 
-impl std::error::Error for Error {}
+/// The cause is kept, for callers that look at it (downcast to an
+/// `io::Error`, walk the chain); `Display` prints the chain too, on the
+/// same line, because that one line is what a user sees.
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keeps_its_cause_for_callers_to_inspect() {
+        use std::error::Error as _;
+        let io = std::io::Error::from_raw_os_error(28);
+        let e = Error::io("cannot write", "/x", io);
+        let cause = e.source().expect("a source");
+        let io = cause
+            .downcast_ref::<std::io::Error>()
+            .expect("the io::Error");
+        assert_eq!(io.raw_os_error(), Some(28));
+        assert!(Error::fatal("no cause").source().is_none());
+    }
 
     #[test]
     fn prints_one_line_with_location_and_source() {

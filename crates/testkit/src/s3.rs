@@ -4,6 +4,7 @@
 //! usual AWS variables). When it is missing the test fails with a message
 //! saying how to start the server: it never skips silently.
 
+use coffer_core::store::StaticCredentials;
 use coffer_core::store::s3::{S3Settings, S3Store, connect};
 
 /// Settings for the test server; panics (fails the test) if it is not configured.
@@ -13,14 +14,16 @@ pub fn settings() -> S3Settings {
         !endpoint.is_empty(),
         "COFFER_TEST_S3_ENDPOINT is not set: run the tests through `bash .ci/run`, which starts SeaweedFS on 127.0.0.1"
     );
-    if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-        // SAFETY: set before any thread of this test reads the environment.
-        unsafe {
-            std::env::set_var("AWS_ACCESS_KEY_ID", "test");
-            std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
-        }
-    }
+    // The test server's keys when the environment has none (never by
+    // changing the environment: other threads of the test read it).
+    let credentials = std::env::var_os("AWS_ACCESS_KEY_ID")
+        .is_none()
+        .then(|| StaticCredentials {
+            access_key_id: "test".into(),
+            secret_access_key: "test".into(),
+        });
     S3Settings {
+        credentials,
         endpoint: Some(endpoint),
         region: Some("us-east-1".into()),
         connections: 4,

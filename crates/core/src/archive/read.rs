@@ -1,3 +1,6 @@
+//! Hand-written, not the `tar` crate: it splits pax records on newlines,
+//! which breaks binary values (xattrs, ACLs, capabilities).
+//!
 //! Reading a tar stream member by member: ustar/pax headers (local `x`
 //! records apply to the next member, global `g` ones to all that follow),
 //! GNU long names (`L`, `K`) and old GNU sparse members (`S`), v7 headers,

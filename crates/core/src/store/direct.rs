@@ -15,9 +15,9 @@
 //! the caller's ordinary write continues exactly where this stopped; any
 //! error here only hands more to that write, which reports it.
 
-use std::alloc::{Layout, alloc, dealloc};
+use rustix::fs::OFlags;
+use std::cell::RefCell;
 use std::fs::File;
-use std::os::fd::AsRawFd;
 
 /// `O_DIRECT` wants buffer, offset and length aligned to the logical block
 /// size; 4096 covers every common device.
@@ -26,49 +26,24 @@ const ALIGN: usize = 4096;
 /// written this way (below it, the copy through the cache is cheap).
 const PIECE: usize = 8 << 20;
 
-/// One page-aligned buffer of `PIECE` bytes per writing thread, made on
-/// first use (small objects never make one).
-struct Aligned(*mut u8);
-
-impl Aligned {
-    fn layout() -> Layout {
-        Layout::from_size_align(PIECE, ALIGN).expect("valid layout")
-    }
-
-    fn new() -> Option<Aligned> {
-        // SAFETY: the layout has a non-zero size.
-        let p = unsafe { alloc(Self::layout()) };
-        (!p.is_null()).then_some(Aligned(p))
-    }
-}
-
-impl Drop for Aligned {
-    fn drop(&mut self) {
-        // SAFETY: allocated in `new` with the same layout.
-        unsafe { dealloc(self.0, Self::layout()) }
-    }
-}
-
 thread_local! {
-    static BUFFER: Option<Aligned> = Aligned::new();
+    /// One buffer per writing thread, `ALIGN` bytes longer than `PIECE` so
+    /// that an aligned `PIECE` always fits inside it; made on first use
+    /// (small objects never make one).
+    static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Sets or clears `O_DIRECT` on `f`; false if the file system refuses.
 fn set_direct(f: &File, on: bool) -> bool {
-    let fd = f.as_raw_fd();
-    // SAFETY: plain fcntl calls on a descriptor we own.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags < 0 {
-            return false;
-        }
-        let flags = if on {
-            flags | libc::O_DIRECT
-        } else {
-            flags & !libc::O_DIRECT
-        };
-        libc::fcntl(fd, libc::F_SETFL, flags) == 0
-    }
+    let Ok(flags) = rustix::fs::fcntl_getfl(f) else {
+        return false;
+    };
+    let flags = if on {
+        flags | OFlags::DIRECT
+    } else {
+        flags - OFlags::DIRECT
+    };
+    rustix::fs::fcntl_setfl(f, flags).is_ok()
 }
 
 /// Writes the aligned bulk of `data` to the start of the new file `f` with
@@ -78,18 +53,17 @@ pub fn write_prefix<'a>(f: &File, data: &'a [u8]) -> &'a [u8] {
     if aligned < PIECE || !set_direct(f, true) {
         return data;
     }
-    let written = BUFFER.with(|buffer| {
-        let Some(buffer) = buffer else { return 0 };
+    let written = BUFFER.with_borrow_mut(|buffer| {
+        if buffer.is_empty() {
+            buffer.resize(PIECE + ALIGN, 0);
+        }
+        let skip = buffer.as_ptr().align_offset(ALIGN);
+        let piece = &mut buffer[skip..skip + PIECE];
         let mut done = 0;
         while done < aligned {
             let n = (aligned - done).min(PIECE);
-            // SAFETY: the buffer holds PIECE ≥ n bytes and does not overlap
-            // `data`; the write reads n initialized bytes from it.
-            let w = unsafe {
-                std::ptr::copy_nonoverlapping(data[done..].as_ptr(), buffer.0, n);
-                libc::write(f.as_raw_fd(), buffer.0.cast(), n)
-            };
-            match usize::try_from(w) {
+            piece[..n].copy_from_slice(&data[done..done + n]);
+            match rustix::io::write(f, &piece[..n]) {
                 Ok(w) if w > 0 => {
                     done += w;
                     if w < n {

@@ -41,7 +41,7 @@ pub mod open;
 pub mod s3;
 
 pub use retry_log::{Retry, RetryLog};
-pub use s3_settings::{ChecksumMode, S3Settings};
+pub use s3_settings::{ChecksumMode, S3Settings, StaticCredentials};
 
 use crate::error::Result;
 use std::ops::Range;

@@ -38,4 +38,23 @@ pub struct S3Settings {
     pub max_attempts: Option<u32>,
     /// Where retries are counted (and reported, with an observer).
     pub retries: Arc<RetryLog>,
+    /// Keys to sign with instead of the SDK's credential chain (tests, and
+    /// callers that hold keys of their own); `None` is the usual chain.
+    pub credentials: Option<StaticCredentials>,
+}
+
+/// An access key and its secret. `Debug` never shows the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StaticCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for StaticCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaticCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"***")
+            .finish()
+    }
 }

@@ -23,6 +23,15 @@ pub fn connect(location: &str, settings: &S3Settings) -> Result<S3Store> {
     if let Some(ep) = &settings.endpoint {
         b = b.endpoint_url(ep);
     }
+    if let Some(c) = &settings.credentials {
+        b = b.credentials_provider(aws_sdk_s3::config::Credentials::new(
+            &c.access_key_id,
+            &c.secret_access_key,
+            None,
+            None,
+            "coffer-settings",
+        ));
+    }
     let custom_endpoint = endpoint.is_some();
     b = b.force_path_style(settings.path_style || custom_endpoint);
     match settings
