@@ -19,6 +19,14 @@ pub struct Cli {
 
 #[derive(Args, Debug, Clone)]
 pub struct Global {
+    /// Config file with [default] and [profile.NAME] sections (default: the
+    /// first of $XDG_CONFIG_HOME/coffer/coffer.toml, /etc/coffer/coffer.toml)
+    #[arg(long, global = true, env = "COFFER_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Take options from this profile of the config file; options given on
+    /// the command line beat it, and it beats the environment
+    #[arg(long, global = true, env = "COFFER_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
     /// Repository: a local directory or s3://bucket/prefix (default:
     /// ~/.local/share/coffer/repo, the only location `backup` creates)
     #[arg(short = 'r', long, env = "COFFER_REPOSITORY", global = true)]
@@ -120,9 +128,20 @@ pub enum Command {
     Export(ExportArgs),
     /// Turn a tar archive (file, s3:// or -) into a snapshot, deduplicated
     Import(ImportArgs),
+    /// Show the settings in effect and where each comes from
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// EC2: snapshot an instance's volumes, make a bootable image, launch it (docs/EC2.md)
     #[command(subcommand)]
     Ec2(Ec2Command),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Print the effective settings of a profile (or of no profile) and
+    /// where each came from: flag, profile (file:line), environment,
+    /// default; secrets masked
+    Show,
 }
 
 #[derive(Args, Debug)]

@@ -4,6 +4,7 @@
 //! 11 locked, 12 wrong password.
 
 mod args;
+mod profile;
 mod commands;
 mod output;
 mod progress;
@@ -28,7 +29,17 @@ fn main() {
         libc::mallopt(libc::M_ARENA_MAX, 4);
     }
     coffer_core::fs::raise_open_files_limit();
-    let cli = args::Cli::parse();
+    // A profile's settings become arguments first; clap then parses them
+    // with the command line (which beats them) and the environment.
+    let applied = match profile::inject::apply(std::env::args_os().collect()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("coffer: error: {e}");
+            std::process::exit(e.exit_code());
+        }
+    };
+    let cli = args::Cli::parse_from(&applied.argv);
+    let _ = profile::APPLIED.set(applied);
     let code = match commands::run(cli.command, &cli.global) {
         Ok(code) => code,
         Err(e) => {

@@ -41,6 +41,8 @@ mod repair;
 mod restore;
 #[path = "integration/roundtrip.rs"]
 mod roundtrip;
+#[path = "integration/profiles.rs"]
+mod profiles;
 #[path = "integration/select.rs"]
 mod select;
 #[path = "integration/tar_members.rs"]

@@ -5,6 +5,7 @@ mod archive;
 mod backup;
 mod cat;
 mod check;
+mod config;
 mod diff;
 mod ec2;
 mod export;
@@ -30,6 +31,8 @@ pub fn run(command: Command, g: &Global) -> Result<i32> {
         // The EC2 commands use no repository: they need neither its settings
         // nor HOME to find the default one (a systemd service may not have it).
         Command::Ec2(c) => return ec2::run(c, g),
+        // Showing settings needs no repository either.
+        Command::Config(c) => return config::run(c, g),
         _ => Settings::new(g)?,
     };
     let s = &s;
@@ -53,5 +56,6 @@ pub fn run(command: Command, g: &Global) -> Result<i32> {
         Command::Export(a) => export::run(a, s),
         Command::Import(a) => import::run(a, s),
         Command::Ec2(c) => ec2::run(c, g),
+        Command::Config(c) => config::run(c, g),
     }
 }

@@ -37,7 +37,7 @@ pub struct Out {
 }
 
 impl Out {
-    fn from_output(what: String, out: Output) -> Out {
+    pub fn from_output(what: String, out: Output) -> Out {
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         let code = out.status.code().unwrap_or_else(|| {
@@ -382,6 +382,9 @@ impl Coffer {
             "COFFER_CACHE_DIR",
             "AWS_PROFILE",
             "AWS_ENDPOINT_URL",
+            "COFFER_CONFIG",
+            "COFFER_PROFILE",
+            "XDG_CONFIG_HOME",
         ] {
             cmd.env_remove(v);
         }
