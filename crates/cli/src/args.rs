@@ -166,9 +166,20 @@ pub struct Filter {
 
 #[derive(Args, Debug)]
 pub struct BackupArgs {
-    /// Files and directories to back up (with --preset server: default /)
-    #[arg(required_unless_present_any = ["files_from", "preset"])]
+    /// Files and directories to back up (with --preset server: default /;
+    /// with --stdin-from-command: the command and its arguments)
+    #[arg(required_unless_present_any = ["files_from", "preset", "stdin"])]
     pub paths: Vec<PathBuf>,
+    /// Back up what arrives on stdin as one file (named by --stdin-filename)
+    #[arg(long, conflicts_with_all = ["paths", "stdin_from_command", "files_from", "preset"])]
+    pub stdin: bool,
+    /// Run the command given after `--` and back up what it prints as one
+    /// file; a command that fails or is killed leaves no snapshot
+    #[arg(long, conflicts_with_all = ["files_from", "preset"])]
+    pub stdin_from_command: bool,
+    /// The name of the stream's file in the snapshot, e.g. db.sql or dumps/db.sql
+    #[arg(long, value_name = "NAME", default_value = "stdin")]
+    pub stdin_filename: String,
     /// Also back up the paths listed in this file (one per line, '#' comments)
     #[arg(long = "files-from", value_name = "FILE")]
     pub files_from: Vec<PathBuf>,

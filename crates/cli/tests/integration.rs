@@ -45,5 +45,7 @@ mod roundtrip;
 mod profiles;
 #[path = "integration/select.rs"]
 mod select;
+#[path = "integration/streams.rs"]
+mod streams;
 #[path = "integration/tar_members.rs"]
 mod tar_members;

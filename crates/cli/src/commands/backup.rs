@@ -51,6 +51,9 @@ fn drop_missing(paths: &mut Vec<PathBuf>) -> Vec<Error> {
 }
 
 pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
+    if a.stdin || a.stdin_from_command {
+        return super::backup_stream::run(a, s);
+    }
     let mut opts = BackupOptions::new(a.paths);
     for f in &a.files_from {
         opts.paths.extend(

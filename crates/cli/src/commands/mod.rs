@@ -3,6 +3,7 @@
 
 mod archive;
 mod backup;
+mod backup_stream;
 mod cat;
 mod check;
 mod config;

@@ -14,10 +14,12 @@
 mod count;
 mod read;
 mod scan;
+mod stream;
 mod tree;
 mod walk;
 mod warm;
 
+pub use stream::{StreamOptions, backup_stream};
 pub use tree::Skipped;
 pub use warm::WarmUp;
 
