@@ -164,6 +164,29 @@ pub struct Filter {
     pub paths: Vec<String>,
 }
 
+/// Shell commands around a backup (usually set in a profile).
+#[derive(Args, Debug, Clone, Default)]
+pub struct HookArgs {
+    /// Run this shell command first (repeatable, in order); if it fails the
+    /// backup does not run and counts as failed
+    #[arg(long, value_name = "SHELL")]
+    pub before: Vec<String>,
+    /// Run this shell command after a backup that saved its snapshot
+    #[arg(long, value_name = "SHELL")]
+    pub after: Vec<String>,
+    /// Run this shell command when the backup or a hook failed
+    /// (COFFER_ERROR and COFFER_EXIT_CODE say why)
+    #[arg(long, value_name = "SHELL")]
+    pub on_failure: Vec<String>,
+    /// Run this shell command at the very end, whatever happened
+    #[arg(long, value_name = "SHELL")]
+    pub finally: Vec<String>,
+    /// Seconds a hook may run before it is killed, with what it started
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub hook_timeout: u64,
+}
+
 #[derive(Args, Debug)]
 pub struct BackupArgs {
     /// Files and directories to back up (with --preset server: default /;
@@ -219,6 +242,8 @@ pub struct BackupArgs {
     /// Reader threads (default: number of cores + 1)
     #[arg(long)]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub hooks: HookArgs,
     /// Storage class of data packs on S3 (metadata always stays STANDARD)
     #[arg(long, value_name = "CLASS", value_parser = ["STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR"])]
     pub data_storage_class: Option<String>,

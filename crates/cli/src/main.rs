@@ -6,6 +6,7 @@
 mod args;
 mod profile;
 mod commands;
+mod hooks;
 mod output;
 mod progress;
 mod settings;

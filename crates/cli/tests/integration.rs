@@ -25,6 +25,8 @@ mod ec2;
 mod errors;
 #[path = "integration/faults.rs"]
 mod faults;
+#[path = "integration/hooks.rs"]
+mod hooks;
 #[path = "integration/init.rs"]
 mod init;
 #[path = "integration/interrupted.rs"]

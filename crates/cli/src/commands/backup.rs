@@ -124,6 +124,7 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
     let r = backup(repo, &opts, &reporter);
     reporter.finish();
     let r = r?;
+    let _ = crate::hooks::SNAPSHOT_ID.set(r.id.to_hex());
     let sum = &r.snapshot.summary;
     if s.json {
         crate::output::json(&serde_json::json!({

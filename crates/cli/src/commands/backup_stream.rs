@@ -109,6 +109,7 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
     reporter.finish();
     drop(input);
     let r = r?;
+    let _ = crate::hooks::SNAPSHOT_ID.set(r.id.to_hex());
     let sum = &r.snapshot.summary;
     if s.json {
         crate::output::json(&serde_json::json!({

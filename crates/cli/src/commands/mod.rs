@@ -28,6 +28,15 @@ use crate::settings::Settings;
 use coffer_core::Result;
 
 pub fn run(command: Command, g: &Global) -> Result<i32> {
+    // A backup's hooks run around everything it does, opening the
+    // repository included (a `before` hook may mount the disk it is on).
+    if let Command::Backup(a) = command {
+        let hooks = a.hooks.clone();
+        return crate::hooks::around(&hooks, "backup", || {
+            let s = Settings::new(g)?;
+            backup::run(a, &s)
+        });
+    }
     let s = match command {
         // The EC2 commands use no repository: they need neither its settings
         // nor HOME to find the default one (a systemd service may not have it).
