@@ -82,6 +82,11 @@ pub struct Global {
     #[arg(long, global = true, env = "COFFER_S3_ATTEMPTS", value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=100))]
     pub s3_attempts: Option<u32>,
+    /// After backup, restore, check, forget and prune, write what the run
+    /// did to this file in the Prometheus text format (node_exporter's
+    /// textfile collector); other profiles' and commands' samples are kept
+    #[arg(long, global = true, env = "COFFER_METRICS_FILE", value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
     /// Print more: each retried S3 request with its cause
     #[arg(short, long, global = true)]
     pub verbose: bool,
@@ -134,6 +139,20 @@ pub enum Command {
     /// EC2: snapshot an instance's volumes, make a bootable image, launch it (docs/EC2.md)
     #[command(subcommand)]
     Ec2(Ec2Command),
+}
+
+impl Command {
+    /// The name metrics are labelled with, for the commands that write them.
+    pub fn metrics_name(&self) -> Option<&'static str> {
+        match self {
+            Command::Backup(_) => Some("backup"),
+            Command::Restore(_) => Some("restore"),
+            Command::Check(_) => Some("check"),
+            Command::Forget(_) => Some("forget"),
+            Command::Prune(_) => Some("prune"),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]

@@ -7,6 +7,7 @@ mod args;
 mod profile;
 mod commands;
 mod hooks;
+mod metrics;
 mod output;
 mod progress;
 mod settings;
@@ -41,6 +42,8 @@ fn main() {
     };
     let cli = args::Cli::parse_from(&applied.argv);
     let _ = profile::APPLIED.set(applied);
+    let started = std::time::Instant::now();
+    let metrics_name = cli.command.metrics_name();
     let code = match commands::run(cli.command, &cli.global) {
         Ok(code) => code,
         Err(e) => {
@@ -48,5 +51,17 @@ fn main() {
             e.exit_code()
         }
     };
+    if let (Some(path), Some(command)) = (&cli.global.metrics_file, metrics_name) {
+        let profile = profile::APPLIED
+            .get()
+            .and_then(|a| a.profile.name.clone())
+            .unwrap_or_default();
+        let seconds = started.elapsed().as_secs_f64();
+        if let Err(e) = metrics::write(path, &profile, command, code, seconds) {
+            // Monitoring that cannot be written must be seen, but the
+            // backup itself is what the exit code reports.
+            eprintln!("coffer: warning: {e}");
+        }
+    }
     std::process::exit(code);
 }

@@ -43,6 +43,8 @@ mod repair;
 mod restore;
 #[path = "integration/roundtrip.rs"]
 mod roundtrip;
+#[path = "integration/metrics.rs"]
+mod metrics;
 #[path = "integration/profiles.rs"]
 mod profiles;
 #[path = "integration/select.rs"]

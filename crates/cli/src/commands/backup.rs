@@ -126,6 +126,7 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
     let r = r?;
     let _ = crate::hooks::SNAPSHOT_ID.set(r.id.to_hex());
     let sum = &r.snapshot.summary;
+    crate::metrics::record_backup(sum);
     if s.json {
         crate::output::json(&serde_json::json!({
             "message_type": "summary",

@@ -17,6 +17,9 @@ pub fn run(a: ForgetArgs, s: &Settings) -> Result<i32> {
     };
     let repo = Arc::new(s.open_without_index()?);
     let result = forget(&repo, &opts)?;
+    if !a.dry_run {
+        crate::metrics::record("coffer_snapshots_removed", result.removed.len() as f64);
+    }
     if s.json {
         json(&result, a.dry_run)?;
     } else {
