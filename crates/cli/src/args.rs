@@ -133,6 +133,9 @@ pub enum Command {
     Export(ExportArgs),
     /// Turn a tar archive (file, s3:// or -) into a snapshot, deduplicated
     Import(ImportArgs),
+    /// Run a profile's backups on a systemd timer: install, remove, status
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
     /// Show the settings in effect and where each comes from
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -153,6 +156,44 @@ impl Command {
             _ => None,
         }
     }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ScheduleCommand {
+    /// Write coffer-PROFILE.service and .timer (backup, then forget --prune
+    /// when the profile has a retention policy), then enable the timer
+    Install(ScheduleInstallArgs),
+    /// Disable and delete the units `install` wrote for the profile
+    Remove(ScheduleDirArgs),
+    /// Last result, last and next run of every profile's schedule
+    Status(ScheduleDirArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ScheduleInstallArgs {
+    /// When: daily, weekly, hourly, or any systemd OnCalendar expression
+    /// ("Mon..Fri *-*-* 03:00")
+    #[arg(long, value_name = "CALENDAR", default_value = "daily")]
+    pub on: String,
+    /// Time of day for --on daily or weekly (HH:MM)
+    #[arg(long, value_name = "HH:MM")]
+    pub at: Option<String>,
+    /// Spread the start over up to this long (systemd time span)
+    #[arg(long, value_name = "SPAN", default_value = "30m")]
+    pub randomized_delay: String,
+    /// Also run `check` on a timer of its own (OnCalendar expression)
+    #[arg(long, value_name = "CALENDAR")]
+    pub check_on: Option<String>,
+    #[command(flatten)]
+    pub dir: ScheduleDirArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ScheduleDirArgs {
+    /// Write the units here and leave systemctl alone (default:
+    /// /etc/systemd/system, then daemon-reload and enable --now)
+    #[arg(long, value_name = "DIR")]
+    pub unit_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -47,6 +47,8 @@ mod roundtrip;
 mod metrics;
 #[path = "integration/profiles.rs"]
 mod profiles;
+#[path = "integration/schedule.rs"]
+mod schedule;
 #[path = "integration/select.rs"]
 mod select;
 #[path = "integration/streams.rs"]

@@ -19,6 +19,7 @@ mod ls;
 mod prune;
 pub mod repair;
 mod restore;
+mod schedule;
 mod snapshots;
 mod stats;
 mod unlock;
@@ -43,6 +44,7 @@ pub fn run(command: Command, g: &Global) -> Result<i32> {
         Command::Ec2(c) => return ec2::run(c, g),
         // Showing settings needs no repository either.
         Command::Config(c) => return config::run(c, g),
+        Command::Schedule(c) => return schedule::run(c, g),
         _ => Settings::new(g)?,
     };
     let s = &s;
@@ -67,5 +69,6 @@ pub fn run(command: Command, g: &Global) -> Result<i32> {
         Command::Import(a) => import::run(a, s),
         Command::Ec2(c) => ec2::run(c, g),
         Command::Config(c) => config::run(c, g),
+        Command::Schedule(c) => schedule::run(c, g),
     }
 }
