@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(
     name = "coffer",
-    version,
+    version = crate::commands::meta::VERSION,
     about = "Cheap, fast, trustworthy backups of Linux servers to S3 and local disks"
 )]
 pub struct Cli {
@@ -18,6 +18,7 @@ pub struct Cli {
 }
 
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Config file with [default] and [profile.NAME] sections (default: the
     /// first of $XDG_CONFIG_HOME/coffer/coffer.toml, /etc/coffer/coffer.toml)
@@ -136,6 +137,18 @@ pub enum Command {
     /// Run a profile's backups on a systemd timer: install, remove, status
     #[command(subcommand)]
     Schedule(ScheduleCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages into DIR: coffer.1 and one per command (coffer-backup.1, …)
+    Man {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// Print the version, the git commit it was built from and its features
+    Version,
     /// Show the settings in effect and where each comes from
     #[command(subcommand)]
     Config(ConfigCommand),

@@ -43,6 +43,8 @@ mod repair;
 mod restore;
 #[path = "integration/roundtrip.rs"]
 mod roundtrip;
+#[path = "integration/meta.rs"]
+mod meta;
 #[path = "integration/metrics.rs"]
 mod metrics;
 #[path = "integration/profiles.rs"]

@@ -16,6 +16,7 @@ mod import;
 mod init;
 mod key;
 mod ls;
+pub mod meta;
 mod prune;
 pub mod repair;
 mod restore;
@@ -44,6 +45,9 @@ pub fn run(command: Command, g: &Global) -> Result<i32> {
         Command::Ec2(c) => return ec2::run(c, g),
         // Showing settings needs no repository either.
         Command::Config(c) => return config::run(c, g),
+        Command::Completions { shell } => return meta::completions(shell),
+        Command::Man { dir } => return meta::man(&dir, g),
+        Command::Version => return meta::version(g),
         Command::Schedule(c) => return schedule::run(c, g),
         _ => Settings::new(g)?,
     };
@@ -69,6 +73,9 @@ pub fn run(command: Command, g: &Global) -> Result<i32> {
         Command::Import(a) => import::run(a, s),
         Command::Ec2(c) => ec2::run(c, g),
         Command::Config(c) => config::run(c, g),
+        Command::Completions { shell } => meta::completions(shell),
+        Command::Man { dir } => meta::man(&dir, g),
+        Command::Version => meta::version(g),
         Command::Schedule(c) => schedule::run(c, g),
     }
 }
