@@ -88,6 +88,10 @@ pub struct Global {
     /// textfile collector); other profiles' and commands' samples are kept
     #[arg(long, global = true, env = "COFFER_METRICS_FILE", value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
+    /// When another process holds a conflicting lock (prune, check,
+    /// forget), keep trying this long before giving up (e.g. 5m, 1h)
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub retry_lock: Option<String>,
     /// Print more: each retried S3 request with its cause
     #[arg(short, long, global = true)]
     pub verbose: bool,

@@ -25,6 +25,8 @@ pub struct Settings {
     default_repo: bool,
     /// Show times (and count retention periods) in UTC.
     pub utc: bool,
+    /// How long to wait for another process's lock (`--retry-lock`).
+    lock_wait: std::time::Duration,
 }
 
 /// `$XDG_DATA_HOME/coffer/repo`, else `~/.local/share/coffer/repo`.
@@ -151,6 +153,11 @@ impl Settings {
             password_command: g.password_command.clone(),
             default_repo,
             utc: g.utc,
+            lock_wait: match &g.retry_lock {
+                Some(d) => coffer_ec2::wait::parse_duration(d)
+                    .map_err(|e| Error::invalid(format!("--retry-lock: {e}")))?,
+                None => std::time::Duration::ZERO,
+            },
         })
     }
 
@@ -212,6 +219,7 @@ impl Settings {
     pub fn open(&self) -> Result<Arc<Repository>> {
         let pw = self.password(false)?;
         let repo = Repository::open(self.store()?, &pw)?;
+        repo.set_lock_wait(self.lock_wait);
         for (_, e) in repo.skipped_index() {
             eprintln!(
                 "coffer: warning: damaged index object skipped (`coffer repair index` rebuilds the index): {e}"
@@ -222,7 +230,9 @@ impl Settings {
 
     pub fn open_without_index(&self) -> Result<Repository> {
         let pw = self.password(false)?;
-        Repository::open_without_index(self.store()?, &pw)
+        let repo = Repository::open_without_index(self.store()?, &pw)?;
+        repo.set_lock_wait(self.lock_wait);
+        Ok(repo)
     }
 
     /// Creates the repository; used by `init` and by a first `backup` to

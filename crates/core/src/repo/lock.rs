@@ -328,8 +328,34 @@ impl Repository {
         Ok(out)
     }
 
-    /// Takes a lock for `command` (see the module documentation).
+    /// How long [`lock`](Self::lock) keeps trying while another process
+    /// holds a conflicting lock (`--retry-lock`); zero fails at once.
+    pub fn set_lock_wait(&self, wait: Duration) {
+        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        self.lock_wait_ms
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Takes a lock for `command` (see the module documentation); while a
+    /// conflicting lock is held, tries again until the lock wait is over,
+    /// every few seconds (more often at first).
     pub fn lock(self: &Arc<Self>, exclusive: bool, command: &str) -> Result<LockGuard> {
+        let wait =
+            Duration::from_millis(self.lock_wait_ms.load(std::sync::atomic::Ordering::Relaxed));
+        let deadline = Instant::now() + wait;
+        let mut pause = Duration::from_millis(500);
+        loop {
+            match self.try_lock(exclusive, command) {
+                Err(e) if e.kind() == Kind::Locked && Instant::now() < deadline => {
+                    std::thread::sleep(pause.min(deadline - Instant::now()));
+                    pause = (pause * 2).min(Duration::from_secs(10));
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn try_lock(self: &Arc<Self>, exclusive: bool, command: &str) -> Result<LockGuard> {
         let blocking = |locks: &[LockInfo], mine: Option<LockId>| {
             locks
                 .iter()

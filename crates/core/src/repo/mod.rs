@@ -41,6 +41,9 @@ pub struct Repository {
     /// Index objects the last load skipped because they are damaged, with
     /// why: readers go on without them (see [`Repository::skipped_index`]).
     skipped: std::sync::Mutex<Vec<(IndexId, String)>>,
+    /// How long [`Repository::lock`] waits for a conflicting lock to go
+    /// (`--retry-lock`), in milliseconds; 0 fails at once.
+    lock_wait_ms: std::sync::atomic::AtomicU64,
 }
 
 /// Settings chosen once at `init`.
@@ -86,6 +89,7 @@ impl Repository {
             key,
             key_id,
             index: RwLock::new(Index::new()),
+            lock_wait_ms: Default::default(),
             skipped: Default::default(),
         })
     }
@@ -123,6 +127,7 @@ impl Repository {
             key,
             key_id,
             index: RwLock::new(Index::new()),
+            lock_wait_ms: Default::default(),
             skipped: Default::default(),
         })
     }
@@ -140,6 +145,7 @@ impl Repository {
             key: self.key.clone(),
             key_id: self.key_id,
             index: RwLock::new(Index::new()),
+            lock_wait_ms: Default::default(),
             skipped: Default::default(),
         }
     }

@@ -102,3 +102,26 @@ fn local_lock_objects_are_sealed() {
     let d = tempfile::tempdir().unwrap();
     lock_objects_are_sealed(local_store(d.path()));
 }
+
+/// `--retry-lock`: a lock that is released while another process waits is
+/// taken; without a wait, or when the wait runs out, the answer is Locked.
+#[test]
+fn a_waiting_lock_is_taken_when_the_holder_lets_go() {
+    let d = tempfile::tempdir().unwrap();
+    let store = local_store(d.path());
+    let repo = init(&store);
+    let held = repo.lock(true, "prune").unwrap();
+    let other = open(&store);
+    other.set_lock_wait(std::time::Duration::from_millis(300));
+    assert_eq!(other.lock(false, "check").unwrap_err().kind(), Kind::Locked);
+    other.set_lock_wait(std::time::Duration::from_secs(120));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        tx.send(()).unwrap();
+        other.lock(false, "check").map(|_| ())
+    });
+    rx.recv().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    drop(held);
+    waiter.join().unwrap().unwrap();
+}
