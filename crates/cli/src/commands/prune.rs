@@ -23,7 +23,7 @@ pub fn run_with(repo: &Arc<Repository>, opts: &PruneOptions, s: &Settings) -> Re
     if s.json {
         crate::output::json(&report)?;
     } else {
-        text(&report, s.quiet);
+        text(&report, s.quiet, opts.grace.as_ref());
     }
     Ok(0)
 }
@@ -43,7 +43,7 @@ pub fn options(t: &PruneTuning, dry_run: bool, s: &Settings) -> Result<PruneOpti
     })
 }
 
-fn text(r: &PruneReport, quiet: bool) {
+fn text(r: &PruneReport, quiet: bool, grace: Option<&Span>) {
     for l in &r.stale_locks {
         eprintln!("coffer: warning: ignored a stale lock: {l}; `coffer unlock` removes it");
     }
@@ -92,4 +92,27 @@ fn text(r: &PruneReport, quiet: bool) {
         size(r.stats.delete_bytes),
         r.packs_pending
     );
+    if r.packs_pending > 0 && !quiet {
+        let g = grace.map_or("0h".to_string(), |g| {
+            let mut parts = Vec::new();
+            for (n, unit) in [
+                (g.years, "y"),
+                (g.months, "m"),
+                (g.days, "d"),
+                (g.hours, "h"),
+            ] {
+                if n > 0 {
+                    parts.push(format!("{n}{unit}"));
+                }
+            }
+            if parts.is_empty() {
+                "0h".to_string()
+            } else {
+                parts.concat()
+            }
+        });
+        println!(
+            "condemned packs are deleted by the first prune {g} (--grace) after they were condemned, so a backup running now can still use them; when no backup runs, `coffer prune --now` takes the space back at once"
+        );
+    }
 }

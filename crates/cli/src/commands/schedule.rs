@@ -165,7 +165,8 @@ fn install(a: &ScheduleInstallArgs, g: &Global) -> Result<i32> {
     };
     let mut runs = vec![with(&["backup"])];
     if policy {
-        runs.push(with(&["forget", "--prune"]));
+        // A weekly check may hold its lock: wait for it rather than fail.
+        runs.push(with(&["forget", "--prune", "--retry-lock", "2h"]));
     }
     let dir = a
         .dir

@@ -110,3 +110,35 @@ fn help_lists_a_commands_own_options_before_the_global_ones() {
     let global = out.stdout.find("--repo").unwrap();
     assert!(own < heading && heading < global, "{}", out.stdout);
 }
+
+#[test]
+fn prune_says_when_condemned_packs_go_and_how_to_free_them_now() {
+    let c = Coffer::new();
+    c.run(&["init"]).ok();
+    let src = c.path("src");
+    crate::support::write(
+        &src.join("a"),
+        coffer_testkit::fixture::pseudo_random(1, 200_000),
+    );
+    c.run(&["backup", arg(&src)]).ok();
+    crate::support::write(
+        &src.join("a"),
+        coffer_testkit::fixture::pseudo_random(2, 200_000),
+    );
+    c.run(&["backup", arg(&src)]).ok();
+    c.run(&["forget", "--keep-last", "1"]).ok();
+    let out = c.run(&["prune"]);
+    out.ok();
+    assert!(
+        out.stdout
+            .contains("deleted by the first prune 1d (--grace) after")
+            && out
+                .stdout
+                .contains("`coffer prune --now` takes the space back at once"),
+        "{}",
+        out.show()
+    );
+    let now = c.run(&["prune", "--now"]);
+    now.ok();
+    assert!(!now.stdout.contains("--grace) after"), "{}", now.show());
+}

@@ -81,7 +81,7 @@ fn install_writes_units_systemd_accepts() {
         "{service}"
     );
     assert!(
-        service.contains("\"--profile\" \"web\" \"forget\" \"--prune\"\n"),
+        service.contains("\"--profile\" \"web\" \"forget\" \"--prune\" \"--retry-lock\" \"2h\"\n"),
         "{service}"
     );
     assert!(
