@@ -131,7 +131,7 @@ fn prune_says_when_condemned_packs_go_and_how_to_free_them_now() {
     out.ok();
     assert!(
         out.stdout
-            .contains("deleted by the first prune 1d (--grace) after")
+            .contains("deleted by the first prune 24h (--grace) after")
             && out
                 .stdout
                 .contains("`coffer prune --now` takes the space back at once"),
