@@ -17,6 +17,8 @@ struct Counters {
     files: AtomicU64,
     bytes_read: AtomicU64,
     bytes_seen: AtomicU64,
+    /// Bytes of files still being read.
+    reading: AtomicU64,
     total_files: AtomicU64,
     total_bytes: AtomicU64,
     /// The totals are final (counting is over).
@@ -42,8 +44,8 @@ impl Status {
         Status {
             secs: start.elapsed().as_secs_f64().max(0.001),
             files: c.files.load(Ordering::Relaxed),
-            bytes_read: c.bytes_read.load(Ordering::Relaxed),
-            bytes_done: c.bytes_seen.load(Ordering::Relaxed),
+            bytes_read: c.bytes_read.load(Ordering::Relaxed) + c.reading.load(Ordering::Relaxed),
+            bytes_done: c.bytes_seen.load(Ordering::Relaxed) + c.reading.load(Ordering::Relaxed),
             total_files: c.total_files.load(Ordering::Relaxed),
             total_bytes: c.total_bytes.load(Ordering::Relaxed),
             totals_final: c.totals_final.load(Ordering::Relaxed),
@@ -98,9 +100,11 @@ impl Status {
         };
         line += "  ";
         line += &self.current;
-        // Keep to one terminal line (80 columns is the safe width).
-        if line.chars().count() > 79 {
-            line = line.chars().take(78).collect::<String>() + "…";
+        // Keep to one terminal line: a line that wraps is not erased by
+        // the next one.
+        let width = terminal_width().saturating_sub(1).max(20);
+        if line.chars().count() > width {
+            line = line.chars().take(width - 1).collect::<String>() + "…";
         }
         line
     }
@@ -120,6 +124,15 @@ impl Status {
             "current_file": self.current,
         })
     }
+}
+
+/// Columns of the terminal on stderr (80 when it cannot be asked).
+fn terminal_width() -> usize {
+    rustix::termios::tcgetwinsize(std::io::stderr())
+        .ok()
+        .map(|w| usize::from(w.ws_col))
+        .filter(|&c| c > 0)
+        .unwrap_or(80)
 }
 
 /// `h:mm:ss`, or `m:ss` under an hour.
@@ -228,6 +241,19 @@ impl Progress for Reporter {
         }
     }
 
+    fn reading(&self, bytes: u64) {
+        self.counters.reading.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    fn reading_done(&self, bytes: u64) {
+        let _ = self
+            .counters
+            .reading
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| {
+                Some(r.saturating_sub(bytes))
+            });
+    }
+
     fn warning(&self, path: &Path, message: &str) {
         if self.json {
             let line = serde_json::json!({"message_type": "error", "path": path.to_string_lossy(), "error": message});
@@ -255,5 +281,48 @@ impl Progress for Reporter {
             path,
             &format!("file changed while it was read: {}", path.display()),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(bytes_done: u64, current: &str) -> Status {
+        Status {
+            secs: 10.0,
+            files: 3,
+            bytes_read: bytes_done,
+            bytes_done,
+            total_files: 10,
+            total_bytes: 1000,
+            totals_final: true,
+            current: current.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_status_line_never_wraps() {
+        let long = format!("/srv/{}", "deep/".repeat(100));
+        let line = status(500, &long).line("backed up");
+        assert!(line.chars().count() < terminal_width(), "{line}");
+        assert!(
+            line.starts_with("[0:10] 50% ETA 0:10 3/10 files backed up"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn bytes_of_a_file_being_read_count_once() {
+        let r = Reporter::new(false, true, "backed up");
+        r.totals(1, 1000, true);
+        r.reading(400);
+        let st = Status::read(&r.counters, Instant::now());
+        assert_eq!(st.bytes_done, 400);
+        r.reading_done(400);
+        r.entry_done(Path::new("/big"), 1000, 1000);
+        let st = Status::read(&r.counters, Instant::now());
+        assert_eq!((st.bytes_done, st.files), (1000, 1));
+        r.finish();
     }
 }

@@ -8,6 +8,12 @@ pub trait Progress: Sync {
     fn entry_done(&self, _path: &Path, _bytes_read: u64, _size: u64) {}
     /// A file or directory could not be backed up or restored; the command goes on.
     fn warning(&self, _path: &Path, _message: &str) {}
+    /// `bytes` more of a file still being read (so a large file moves the
+    /// progress while it is read, not only when done).
+    fn reading(&self, _bytes: u64) {}
+    /// A file whose reading was reported with [`reading`](Self::reading)
+    /// is read: its `bytes` now count through `entry_done`.
+    fn reading_done(&self, _bytes: u64) {}
     /// A file changed while it was read (its snapshot may mix old and new bytes).
     fn changed_while_reading(&self, _path: &Path) {}
     /// Whether totals are shown: a backup then counts the files to back up

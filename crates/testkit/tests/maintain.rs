@@ -13,6 +13,8 @@ mod inspect;
 mod killed;
 #[path = "maintain/locks.rs"]
 mod locks;
+#[path = "maintain/progress.rs"]
+mod progress;
 #[path = "maintain/prune.rs"]
 mod prune;
 #[path = "maintain/prune_races.rs"]

@@ -182,7 +182,7 @@ pub fn backup(
     let root = std::thread::scope(|s| {
         for _ in 0..opts.threads.max(1) {
             let (jobs, writer, chunker) = (job_rx.clone(), &writer, &chunker);
-            s.spawn(move || read::reader_loop(&jobs, writer, chunker));
+            s.spawn(move || read::reader_loop(&jobs, writer, chunker, progress));
         }
         drop(job_rx);
         // Listing waits on the disk more than on the CPU: more listers than

@@ -17,11 +17,13 @@ use crate::format::pack::BlobKind;
 use crate::format::tree::Node;
 use crate::fs::sparse;
 use crate::id::BlobId;
+use crate::progress::Progress;
 use crossbeam_channel::{Receiver, Sender};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub struct FileJob {
     /// Opened by the walker (through its directory, so any depth works).
@@ -53,10 +55,35 @@ pub struct FileRead {
 }
 
 /// Runs one reader: takes jobs until the channel closes.
-pub fn reader_loop(jobs: &Receiver<FileJob>, writer: &BlobWriter, chunker: &Chunker) {
+pub fn reader_loop(
+    jobs: &Receiver<FileJob>,
+    writer: &BlobWriter,
+    chunker: &Chunker,
+    progress: &dyn Progress,
+) {
     for job in jobs.iter() {
-        let r = read_file(&job, writer, chunker);
+        let counted = Counted {
+            inner: progress,
+            bytes: AtomicU64::new(0),
+        };
+        let r = read_file(&job, writer, chunker, &counted);
+        // Whether read or not, what it reported while reading now goes:
+        // a read file counts through entry_done, a failed one not at all.
+        progress.reading_done(counted.bytes.load(Ordering::Relaxed));
         let _ = job.result.send(r);
+    }
+}
+
+/// Passes `reading` on, and counts it, for one file.
+struct Counted<'a> {
+    inner: &'a dyn Progress,
+    bytes: AtomicU64,
+}
+
+impl Progress for Counted<'_> {
+    fn reading(&self, bytes: u64) {
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.inner.reading(bytes);
     }
 }
 
@@ -65,14 +92,14 @@ fn store(
     reader: impl Read,
     len: u64,
     path: &Path,
-    writer: &BlobWriter,
-    chunker: &Chunker,
+    (writer, chunker, progress): (&BlobWriter, &Chunker, &dyn Progress),
     content: &mut Vec<BlobId>,
 ) -> Result<u64, FileError> {
     let mut read = 0u64;
     let mut repo_error = None;
     let chunked = chunker.chunks(reader, len, &path.display(), &mut |chunk| {
         read += chunk.len() as u64;
+        progress.reading(chunk.len() as u64);
         match writer.add(BlobKind::Data, &chunk) {
             Ok((id, _)) => {
                 content.push(id);
@@ -91,7 +118,13 @@ fn store(
     }
 }
 
-fn read_file(job: &FileJob, writer: &BlobWriter, chunker: &Chunker) -> Result<FileRead, FileError> {
+fn read_file(
+    job: &FileJob,
+    writer: &BlobWriter,
+    chunker: &Chunker,
+    progress: &dyn Progress,
+) -> Result<FileRead, FileError> {
+    let parts = (writer, chunker, progress);
     let (file, path, node) = (&job.file, job.path.as_path(), &job.node);
     let unreadable = |what: &str, e| FileError::Unreadable(Error::io(what, path.display(), e));
     let mut content = Vec::new();
@@ -112,7 +145,7 @@ fn read_file(job: &FileJob, writer: &BlobWriter, chunker: &Chunker) -> Result<Fi
                 let mut f = file;
                 f.seek(SeekFrom::Start(offset))
                     .map_err(|e| unreadable("cannot read", e))?;
-                let n = store(f.take(len), len, path, writer, chunker, &mut content)?;
+                let n = store(f.take(len), len, path, parts, &mut content)?;
                 read_regions.push((offset, n));
                 bytes_read += n;
             }
@@ -121,7 +154,7 @@ fn read_file(job: &FileJob, writer: &BlobWriter, chunker: &Chunker) -> Result<Fi
             holes = sparse::holes(&read_regions, size);
         }
         _ => {
-            bytes_read = store(file, node.size, path, writer, chunker, &mut content)?;
+            bytes_read = store(file, node.size, path, parts, &mut content)?;
             size = bytes_read;
         }
     }
