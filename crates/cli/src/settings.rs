@@ -261,6 +261,20 @@ impl Settings {
         }
         Ok((self.open()?, false))
     }
+
+    /// [`open_or_create_default`](Self::open_or_create_default), saying on
+    /// stderr when it created the repository.
+    pub fn open_or_create_announced(&self) -> Result<Arc<Repository>> {
+        let (repo, created) = self.open_or_create_default()?;
+        if created && !self.quiet && !self.json {
+            eprintln!(
+                "created new repository {} at {}",
+                repo.config().id.short(),
+                self.repo
+            );
+        }
+        Ok(repo)
+    }
 }
 
 /// The password for a new key: --new-password-file, else COFFER_NEW_PASSWORD

@@ -1,7 +1,7 @@
 use crate::args::BackupArgs;
 use crate::output::size;
 use crate::settings::Settings;
-use coffer_core::backup::{BackupOptions, WarmUp, backup};
+use coffer_core::backup::{BackupOptions, BackupResult, WarmUp, backup};
 use coffer_core::error::EXIT_INCOMPLETE;
 use coffer_core::fs::{SERVER_EXCLUDES, swap_files};
 use coffer_core::id::SnapshotId;
@@ -107,15 +107,9 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
     // The tree's metadata is read into the kernel's caches while the key
     // is derived and the index loaded; stopped before the backup starts.
     let warm_up = WarmUp::start(&opts);
-    let (repo, created) = s.open_or_create_default()?;
+    let repo = s.open_or_create_announced();
     drop(warm_up);
-    if created && !s.quiet && !s.json {
-        eprintln!(
-            "created new repository {} at {}",
-            repo.config().id.short(),
-            s.repo
-        );
-    }
+    let repo = repo?;
     opts.parent = match &a.parent {
         Some(p) => Some(repo.find_snapshot(p, &Default::default())?.id),
         None => None,
@@ -128,17 +122,7 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
     let sum = &r.snapshot.summary;
     crate::metrics::record_backup(sum);
     if s.json {
-        crate::output::json(&serde_json::json!({
-            "message_type": "summary",
-            "snapshot_id": r.id,
-            "parent": r.parent.map(|p: SnapshotId| p.to_hex()),
-            "summary": sum,
-            "skipped": missing.iter().map(|e| serde_json::json!({"path": e.location(), "error": e.to_string()}))
-                .chain(r.skipped.iter().map(|k| serde_json::json!({"path": k.path.to_string_lossy(), "error": k.error.to_string()})))
-                .collect::<Vec<_>>(),
-            "changed_while_reading": r.changed.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>(),
-            "retries": s.retries(),
-        }))?;
+        summary_json(&r, &missing, s)?;
     } else if !s.quiet {
         match r.parent {
             Some(p) => println!("using parent snapshot {}", p.short()),
@@ -180,4 +164,19 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
         return Ok(EXIT_INCOMPLETE);
     }
     Ok(0)
+}
+
+/// The `--json` summary of a backup (of files or of a stream).
+pub fn summary_json(r: &BackupResult, missing: &[Error], s: &Settings) -> Result<()> {
+    crate::output::json(&serde_json::json!({
+        "message_type": "summary",
+        "snapshot_id": r.id,
+        "parent": r.parent.map(|p: SnapshotId| p.to_hex()),
+        "summary": &r.snapshot.summary,
+        "skipped": missing.iter().map(|e| serde_json::json!({"path": e.location(), "error": e.to_string()}))
+            .chain(r.skipped.iter().map(|k| serde_json::json!({"path": k.path.to_string_lossy(), "error": k.error.to_string()})))
+            .collect::<Vec<_>>(),
+        "changed_while_reading": r.changed.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>(),
+        "retries": s.retries(),
+    }))
 }

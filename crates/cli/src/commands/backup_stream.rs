@@ -96,14 +96,7 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
         data_storage_class: crate::settings::storage_class(a.data_storage_class.as_deref())?,
         source,
     };
-    let (repo, created) = s.open_or_create_default()?;
-    if created && !s.quiet && !s.json {
-        eprintln!(
-            "created new repository {} at {}",
-            repo.config().id.short(),
-            s.repo
-        );
-    }
+    let repo = s.open_or_create_announced()?;
     let reporter = crate::progress::Reporter::new(s.json, s.quiet, "backed up");
     let r = backup_stream(repo, &mut input, &opts, &reporter);
     reporter.finish();
@@ -113,15 +106,7 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
     let sum = &r.snapshot.summary;
     crate::metrics::record_backup(sum);
     if s.json {
-        crate::output::json(&serde_json::json!({
-            "message_type": "summary",
-            "snapshot_id": r.id,
-            "parent": null,
-            "summary": sum,
-            "skipped": [],
-            "changed_while_reading": [],
-            "retries": s.retries(),
-        }))?;
+        super::backup::summary_json(&r, &[], s)?;
     } else if !s.quiet {
         println!(
             "read {} from {}; added {} new data ({} stored after compression) in {:.1}s",

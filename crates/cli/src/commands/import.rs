@@ -19,14 +19,7 @@ pub fn run(a: ImportArgs, s: &Settings) -> Result<i32> {
         ),
     };
     let input = open_source(&a.archive, s.s3())?;
-    let (repo, created) = s.open_or_create_default()?;
-    if created && !s.quiet && !s.json {
-        eprintln!(
-            "created new repository {} at {}",
-            repo.config().id.short(),
-            s.repo
-        );
-    }
+    let repo = s.open_or_create_announced()?;
     let opts = ImportOptions {
         host: a
             .host
