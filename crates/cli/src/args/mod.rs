@@ -1,6 +1,17 @@
 //! Command-line arguments, parsed once by clap. `settings.rs` turns them
 //! into validated settings; each command lives in `commands/`.
 
+mod ec2;
+mod operations;
+
+pub use ec2::{
+    Ec2Command, Ec2ForgetArgs, Ec2ImageArgs, Ec2LaunchArgs, Ec2ListArgs, Ec2RestoreArgs,
+    Ec2SnapshotArgs,
+};
+pub use operations::{
+    ConfigCommand, HookArgs, ScheduleCommand, ScheduleDirArgs, ScheduleInstallArgs,
+};
+
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -175,52 +186,6 @@ impl Command {
     }
 }
 
-#[derive(Subcommand, Debug)]
-pub enum ScheduleCommand {
-    /// Write coffer-PROFILE.service and .timer (backup, then forget --prune
-    /// when the profile has a retention policy), then enable the timer
-    Install(ScheduleInstallArgs),
-    /// Disable and delete the units `install` wrote for the profile
-    Remove(ScheduleDirArgs),
-    /// Last result, last and next run of every profile's schedule
-    Status(ScheduleDirArgs),
-}
-
-#[derive(Args, Debug)]
-pub struct ScheduleInstallArgs {
-    /// When: daily, weekly, hourly, or any systemd OnCalendar expression
-    /// ("Mon..Fri *-*-* 03:00")
-    #[arg(long, value_name = "CALENDAR", default_value = "daily")]
-    pub on: String,
-    /// Time of day for --on daily or weekly (HH:MM)
-    #[arg(long, value_name = "HH:MM")]
-    pub at: Option<String>,
-    /// Spread the start over up to this long (systemd time span)
-    #[arg(long, value_name = "SPAN", default_value = "30m")]
-    pub randomized_delay: String,
-    /// Also run `check` on a timer of its own (OnCalendar expression)
-    #[arg(long, value_name = "CALENDAR")]
-    pub check_on: Option<String>,
-    #[command(flatten)]
-    pub dir: ScheduleDirArgs,
-}
-
-#[derive(Args, Debug)]
-pub struct ScheduleDirArgs {
-    /// Write the units here and leave systemctl alone (default:
-    /// /etc/systemd/system, then daemon-reload and enable --now)
-    #[arg(long, value_name = "DIR")]
-    pub unit_dir: Option<PathBuf>,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum ConfigCommand {
-    /// Print the effective settings of a profile (or of no profile) and
-    /// where each came from: flag, profile (file:line), environment,
-    /// default; secrets masked
-    Show,
-}
-
 #[derive(Args, Debug)]
 pub struct InitArgs {
     /// Create the S3 bucket if it does not exist
@@ -239,29 +204,6 @@ pub struct Filter {
     /// Only snapshots of this path (repeatable: all of them)
     #[arg(long = "path", value_name = "PATH")]
     pub paths: Vec<String>,
-}
-
-/// Shell commands around a backup (usually set in a profile).
-#[derive(Args, Debug, Clone, Default)]
-pub struct HookArgs {
-    /// Run this shell command first (repeatable, in order); if it fails the
-    /// backup does not run and counts as failed
-    #[arg(long, value_name = "SHELL")]
-    pub before: Vec<String>,
-    /// Run this shell command after a backup that saved its snapshot
-    #[arg(long, value_name = "SHELL")]
-    pub after: Vec<String>,
-    /// Run this shell command when the backup or a hook failed
-    /// (COFFER_ERROR and COFFER_EXIT_CODE say why)
-    #[arg(long, value_name = "SHELL")]
-    pub on_failure: Vec<String>,
-    /// Run this shell command at the very end, whatever happened
-    #[arg(long, value_name = "SHELL")]
-    pub finally: Vec<String>,
-    /// Seconds a hook may run before it is killed, with what it started
-    #[arg(long, value_name = "SECONDS", default_value_t = 3600,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub hook_timeout: u64,
 }
 
 #[derive(Args, Debug)]
@@ -585,121 +527,6 @@ pub struct ImportArgs {
     /// Directory the archive's relative names are placed under (default: /)
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub prefix: PathBuf,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum Ec2Command {
-    /// Take a crash-consistent snapshot set of an instance's EBS volumes
-    Snapshot(Ec2SnapshotArgs),
-    /// Register a bootable image (HVM, settings of the source) from a snapshot set
-    Image(Ec2ImageArgs),
-    /// Launch an instance from an image, configured like the original
-    Launch(Ec2LaunchArgs),
-    /// List the snapshot sets and images coffer made
-    List(Ec2ListArgs),
-    /// Remove snapshot sets by retention policy (and the images made from them)
-    Forget(Ec2ForgetArgs),
-    /// Newest (or chosen) snapshot set -> image -> instance like the original
-    Restore(Ec2RestoreArgs),
-}
-
-#[derive(Args, Debug)]
-pub struct Ec2SnapshotArgs {
-    /// The instance to snapshot (i-...)
-    #[arg(long)]
-    pub instance: String,
-    /// Which EBS volumes: the root volume, or all attached ones (one point in time)
-    #[arg(long, default_value = "all", value_parser = ["root", "all"])]
-    pub volumes: String,
-    /// Tag the snapshots KEY=VALUE (repeatable)
-    #[arg(long = "tag", value_name = "KEY=VALUE")]
-    pub tags: Vec<String>,
-    /// Wait until the snapshots are completed, showing progress
-    #[arg(long)]
-    pub wait: bool,
-    /// How long --wait waits (e.g. 90s, 30m, 2h)
-    #[arg(long, value_name = "DURATION", default_value = "2h")]
-    pub timeout: String,
-    /// Seconds between progress checks
-    #[arg(long, value_name = "SECONDS", default_value_t = 15, hide = true)]
-    pub poll_interval: u64,
-    /// Show what would be snapshotted; create nothing
-    #[arg(short = 'n', long)]
-    pub dry_run: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct Ec2ImageArgs {
-    /// The instance the snapshot set was taken of
-    #[arg(long = "from", value_name = "INSTANCE")]
-    pub from: String,
-    /// The snapshot set (default: the newest of the instance)
-    #[arg(long, value_name = "ID")]
-    pub snapshot_set: Option<String>,
-    /// Name of the new image (unique in the account and region)
-    #[arg(long)]
-    pub name: String,
-    /// Show the RegisterImage request; register nothing
-    #[arg(short = 'n', long)]
-    pub dry_run: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct Ec2LaunchArgs {
-    /// The image to launch (ami-...)
-    #[arg(long)]
-    pub image: String,
-    /// Copy this instance's type, subnet, security groups, key pair, IAM profile and tags
-    /// (default: the instance a coffer image was made from)
-    #[arg(long, value_name = "INSTANCE")]
-    pub like: Option<String>,
-    /// Instance type instead of the original's
-    #[arg(long, value_name = "TYPE")]
-    pub instance_type: Option<String>,
-    /// How long to wait for a pending image to become available
-    #[arg(long, value_name = "DURATION", default_value = "30m")]
-    pub timeout: String,
-    /// Show the RunInstances request; launch nothing
-    #[arg(short = 'n', long)]
-    pub dry_run: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct Ec2ListArgs {
-    /// Only this instance's sets and images
-    #[arg(long)]
-    pub instance: Option<String>,
-}
-
-#[derive(Args, Debug)]
-pub struct Ec2ForgetArgs {
-    #[command(flatten)]
-    pub keep: Keep,
-    /// Only this instance's sets (default: every instance, each on its own)
-    #[arg(long)]
-    pub instance: Option<String>,
-    /// Show what would be removed; change nothing
-    #[arg(short = 'n', long)]
-    pub dry_run: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct Ec2RestoreArgs {
-    /// The instance to bring back (it may be terminated)
-    #[arg(long)]
-    pub instance: String,
-    /// Use the newest set taken at or before this time (RFC 3339 or YYYY-MM-DD[ HH:MM], UTC)
-    #[arg(long, value_name = "TIME")]
-    pub at: Option<String>,
-    /// Instance type instead of the original's
-    #[arg(long, value_name = "TYPE")]
-    pub instance_type: Option<String>,
-    /// How long to wait for the new image to become available
-    #[arg(long, value_name = "DURATION", default_value = "30m")]
-    pub timeout: String,
-    /// Show what would be done; create nothing
-    #[arg(short = 'n', long)]
-    pub dry_run: bool,
 }
 
 /// A retention policy's flags, shared by `forget` (snapshots) and
