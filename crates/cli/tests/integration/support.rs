@@ -382,12 +382,15 @@ impl Coffer {
             "COFFER_CACHE_DIR",
             "AWS_PROFILE",
             "AWS_ENDPOINT_URL",
-            "COFFER_CONFIG",
             "COFFER_PROFILE",
             "XDG_CONFIG_HOME",
         ] {
             cmd.env_remove(v);
         }
+        // A config file of this machine (/etc/coffer/coffer.toml) must not
+        // reach the tests: they run with an empty one unless they give
+        // --config themselves.
+        cmd.env("COFFER_CONFIG", empty_config());
         cmd.env("HOME", self.dir.path())
             .env("COFFER_PASSWORD", &self.password)
             .stdin(Stdio::null());
@@ -715,4 +718,14 @@ pub fn write(path: &Path, content: impl AsRef<[u8]>) {
         fs::create_dir_all(d).expect("mkdir");
     }
     fs::write(path, content).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+}
+
+/// An empty config file, shared by every test of this run.
+fn empty_config() -> &'static Path {
+    static EMPTY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(|| {
+        let p = std::env::temp_dir().join(format!("coffer-it-{}-empty.toml", std::process::id()));
+        std::fs::write(&p, "").expect("cannot write an empty config file");
+        p
+    })
 }
