@@ -117,8 +117,17 @@ pub fn config_file(explicit: Option<&Path>) -> Result<Option<PathBuf>> {
         .into_iter()
         .chain([PathBuf::from("/etc/coffer/coffer.toml")]);
     for c in candidates {
-        if c.is_file() {
-            return Ok(Some(c));
+        // A file this user may not read (root's 0600 /etc/coffer/coffer.toml
+        // seen by another user) is not this user's configuration.
+        match std::fs::File::open(&c) {
+            Ok(_) if c.is_file() => return Ok(Some(c)),
+            Err(e)
+                if e.kind() != std::io::ErrorKind::NotFound
+                    && e.kind() != std::io::ErrorKind::PermissionDenied =>
+            {
+                return Err(Error::io("cannot read config file", c.display(), e));
+            }
+            _ => {}
         }
     }
     Ok(None)

@@ -355,3 +355,32 @@ fn every_toml_example_in_the_docs_is_accepted() {
     }
     assert!(blocks >= 4, "the docs have {blocks} toml examples");
 }
+
+/// A default config location this user may not read (root's 0600 file,
+/// seen by another user) is passed over, not an error for every command.
+#[test]
+fn a_config_this_user_may_not_read_is_passed_over() {
+    let mut c = profile_coffer();
+    let config = c.path(".config/coffer/coffer.toml");
+    write(&config, "[default]\nrepo = \"/root-only\"\n");
+    std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::os::unix::fs::chown(c.dir.path(), Some(65534), Some(65534)).unwrap();
+    c.as_user = Some(65534);
+    let mut cmd = c.command(&["config", "show", "--json"]);
+    cmd.env_remove("COFFER_CONFIG");
+    let out = crate::support::Out::from_output("config show".into(), cmd.output().unwrap());
+    out.ok();
+    assert_eq!(
+        out.json()["config_file"],
+        serde_json::Value::Null,
+        "{}",
+        out.show()
+    );
+    // Readable, the same file is used.
+    c.as_user = None;
+    let mut cmd = c.command(&["config", "show", "--json"]);
+    cmd.env_remove("COFFER_CONFIG");
+    let out = crate::support::Out::from_output("config show".into(), cmd.output().unwrap());
+    out.ok();
+    assert_eq!(out.json()["config_file"], arg(&config), "{}", out.show());
+}
