@@ -233,9 +233,13 @@ fn one_pass(
     lock: Option<&crate::repo::LockGuard>,
     report: &mut PruneReport,
 ) -> Result<bool> {
+    // Snapshots first, then the index: a backup stores its packs and index
+    // before its snapshot, so every snapshot listed here finds its blobs in
+    // the index loaded after. (The other order failed a prune that met a
+    // snapshot saved between the two reads: "blob is not in the index".)
+    let snapshots = repo.snapshots()?;
     let state = load(repo)?;
     report.index_damaged = repo.skipped_index().into_iter().map(|(_, e)| e).collect();
-    let snapshots = repo.snapshots()?;
     let roots: Vec<_> = snapshots.iter().map(|s| (s.id, s.snapshot.tree)).collect();
     let condemned: Vec<IndexPack> = state
         .records
