@@ -158,10 +158,11 @@ impl Store for BeforeSnapshotListing {
         prefix: &str,
         each: &mut dyn FnMut(coffer_core::store::ObjectMeta) -> coffer_core::Result<()>,
     ) -> coffer_core::Result<()> {
-        if prefix == "snapshots/" && self.armed.load(std::sync::atomic::Ordering::SeqCst) {
-            if let Some(hook) = self.hook.lock().unwrap().take() {
-                hook();
-            }
+        if prefix == "snapshots/"
+            && self.armed.load(std::sync::atomic::Ordering::SeqCst)
+            && let Some(hook) = self.hook.lock().unwrap().take()
+        {
+            hook();
         }
         self.inner.list(prefix, each)
     }
