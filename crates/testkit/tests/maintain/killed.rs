@@ -5,51 +5,14 @@
 //! proceeds, reports it, and finishes the work; check passes throughout.
 
 use crate::support::*;
-use coffer_core::Result;
 use coffer_core::maintain::forget::{ForgetOptions, forget};
 use coffer_core::maintain::prune::{PruneOptions, prune};
-use coffer_core::store::{ObjectMeta, PutHints, Store};
-use std::ops::Range;
+use coffer_core::store::Store;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const CHILD: &str = "COFFER_TEST_PRUNE_CHILD";
-
-/// Deletes packs slowly, so the parent can kill the child mid-way.
-struct SlowDeletes(Arc<dyn Store>);
-
-impl Store for SlowDeletes {
-    fn put(&self, key: &str, data: &[u8], hints: &PutHints) -> Result<()> {
-        self.0.put(key, data, hints)
-    }
-    fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<Vec<u8>> {
-        self.0.get(key, range)
-    }
-    fn head(&self, key: &str) -> Result<ObjectMeta> {
-        self.0.head(key)
-    }
-    fn list(&self, prefix: &str, each: &mut dyn FnMut(ObjectMeta) -> Result<()>) -> Result<()> {
-        self.0.list(prefix, each)
-    }
-    fn delete(&self, key: &str) -> Result<()> {
-        if key.starts_with("data/") || key.starts_with("tree/") {
-            std::thread::sleep(Duration::from_millis(300));
-        }
-        self.0.delete(key)
-    }
-    fn location(&self) -> String {
-        self.0.location()
-    }
-}
-
-fn store_at(location: &str) -> Arc<dyn Store> {
-    if location.starts_with("s3://") {
-        Arc::new(coffer_testkit::s3::store(location))
-    } else {
-        Arc::new(coffer_core::store::local::LocalStore::new(location))
-    }
-}
 
 /// The child: prunes `location` at the given time, slowly, until killed.
 #[test]
@@ -59,7 +22,15 @@ fn prune_child() {
         return;
     };
     let (now, location) = arg.split_once(' ').expect("time and location");
-    let slow: Arc<dyn Store> = Arc::new(SlowDeletes(store_at(location)));
+    // Packs are deleted slowly, so the parent can kill the child mid-way.
+    let slow: Arc<dyn Store> = Arc::new(Watched {
+        inner: store_at(location),
+        before: Box::new(|call, key| {
+            if call == Call::Delete && (key.starts_with("data/") || key.starts_with("tree/")) {
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        }),
+    });
     let opts = PruneOptions {
         now: now.parse().unwrap(),
         ..Default::default()

@@ -135,45 +135,6 @@ fn s3_backup_in_another_thread_while_prune_runs() {
     backup_in_another_thread(s3_store("race-thread"));
 }
 
-/// A store that runs `hook` once, just before the first listing of
-/// `snapshots/` that happens after it is armed.
-struct BeforeSnapshotListing {
-    inner: Arc<dyn Store>,
-    armed: std::sync::atomic::AtomicBool,
-    hook: std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>,
-}
-
-impl Store for BeforeSnapshotListing {
-    fn put(&self, k: &str, d: &[u8], h: &coffer_core::store::PutHints) -> coffer_core::Result<()> {
-        self.inner.put(k, d, h)
-    }
-    fn get(&self, k: &str, r: Option<std::ops::Range<u64>>) -> coffer_core::Result<Vec<u8>> {
-        self.inner.get(k, r)
-    }
-    fn head(&self, k: &str) -> coffer_core::Result<coffer_core::store::ObjectMeta> {
-        self.inner.head(k)
-    }
-    fn list(
-        &self,
-        prefix: &str,
-        each: &mut dyn FnMut(coffer_core::store::ObjectMeta) -> coffer_core::Result<()>,
-    ) -> coffer_core::Result<()> {
-        if prefix == "snapshots/"
-            && self.armed.load(std::sync::atomic::Ordering::SeqCst)
-            && let Some(hook) = self.hook.lock().unwrap().take()
-        {
-            hook();
-        }
-        self.inner.list(prefix, each)
-    }
-    fn delete(&self, k: &str) -> coffer_core::Result<()> {
-        self.inner.delete(k)
-    }
-    fn location(&self) -> String {
-        self.inner.location()
-    }
-}
-
 /// A backup that saves its snapshot while prune is between reading the
 /// index and listing the snapshots (the moment a concurrent backup made
 /// prune fail with "blob is not in the index"): prune succeeds, and the
@@ -183,23 +144,35 @@ fn a_snapshot_saved_while_prune_reads_the_repository_does_not_stop_it() {
     let d = tempfile::tempdir().unwrap();
     let store = local_store(d.path());
     let s = setup(&store, 20);
-    let hooked = Arc::new(BeforeSnapshotListing {
-        inner: Arc::clone(&store),
-        armed: Default::default(),
-        hook: std::sync::Mutex::new(None),
-    });
+    // Once armed, the first listing of snapshots/ first runs a whole
+    // backup to its end.
     let result = Arc::new(std::sync::Mutex::new(None));
-    {
-        let (store, dir, result) = (Arc::clone(&store), s.new_dir.clone(), Arc::clone(&result));
-        *hooked.hook.lock().unwrap() = Some(Box::new(move || {
-            *result.lock().unwrap() = Some(backup_of(&open(&store), &dir));
-        }));
-    }
-    let as_store: Arc<dyn Store> = hooked.clone();
-    let pruner = open(&as_store);
-    hooked
-        .armed
-        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hook = {
+        let (store, dir, result, armed) = (
+            Arc::clone(&store),
+            s.new_dir.clone(),
+            Arc::clone(&result),
+            Arc::clone(&armed),
+        );
+        let once = std::sync::Once::new();
+        move |call: Call, prefix: &str| {
+            if call == Call::List
+                && prefix == "snapshots/"
+                && armed.load(std::sync::atomic::Ordering::SeqCst)
+            {
+                once.call_once(|| {
+                    *result.lock().unwrap() = Some(backup_of(&open(&store), &dir));
+                });
+            }
+        }
+    };
+    let watched: Arc<dyn Store> = Arc::new(Watched {
+        inner: Arc::clone(&store),
+        before: Box::new(hook),
+    });
+    let pruner = open(&watched);
+    armed.store(true, std::sync::atomic::Ordering::SeqCst);
     let t = now_ns();
     prune(&pruner, &at(t)).unwrap();
     let new = result

@@ -7,49 +7,12 @@
 //! pass check, and restore.
 
 use crate::support::*;
-use coffer_core::Result;
-use coffer_core::store::{ObjectMeta, PutHints, Store};
-use std::ops::Range;
+use coffer_core::store::Store;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const CHILD: &str = "COFFER_TEST_BACKUP_CHILD";
-
-/// Stores data packs slowly, so the parent can kill the child mid-way.
-struct SlowPuts(Arc<dyn Store>);
-
-impl Store for SlowPuts {
-    fn put(&self, key: &str, data: &[u8], hints: &PutHints) -> Result<()> {
-        if key.starts_with("data/") {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        self.0.put(key, data, hints)
-    }
-    fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<Vec<u8>> {
-        self.0.get(key, range)
-    }
-    fn head(&self, key: &str) -> Result<ObjectMeta> {
-        self.0.head(key)
-    }
-    fn list(&self, prefix: &str, each: &mut dyn FnMut(ObjectMeta) -> Result<()>) -> Result<()> {
-        self.0.list(prefix, each)
-    }
-    fn delete(&self, key: &str) -> Result<()> {
-        self.0.delete(key)
-    }
-    fn location(&self) -> String {
-        self.0.location()
-    }
-}
-
-fn store_at(location: &str) -> Arc<dyn Store> {
-    if location.starts_with("s3://") {
-        Arc::new(coffer_testkit::s3::store(location))
-    } else {
-        Arc::new(coffer_core::store::local::LocalStore::new(location))
-    }
-}
 
 /// The child: backs up `src` into `location`, slowly, until killed.
 #[test]
@@ -59,7 +22,15 @@ fn backup_child() {
         return;
     };
     let (src, location) = arg.split_once(' ').expect("source and location");
-    let slow: Arc<dyn Store> = Arc::new(SlowPuts(store_at(location)));
+    // Data packs are stored slowly, so the parent can kill the child mid-way.
+    let slow: Arc<dyn Store> = Arc::new(Watched {
+        inner: store_at(location),
+        before: Box::new(|call, key| {
+            if call == Call::Put && key.starts_with("data/") {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }),
+    });
     backup_of(&open(&slow), std::path::Path::new(src));
     panic!("the parent should have killed this backup before it finished");
 }

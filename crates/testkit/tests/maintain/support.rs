@@ -168,3 +168,55 @@ impl Store for FailingStore {
         self.inner.location()
     }
 }
+
+/// What a [`Watched`] store is about to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    Put,
+    List,
+    Delete,
+}
+
+/// Called before a [`Watched`] store passes a call on.
+pub type BeforeCall = Box<dyn Fn(Call, &str) + Send + Sync>;
+
+/// A store that calls `before(call, key or prefix)` before each put, list
+/// and delete it passes on: to slow some down, or to run something at an
+/// exact moment of a command.
+pub struct Watched {
+    pub inner: Arc<dyn Store>,
+    pub before: BeforeCall,
+}
+
+impl Store for Watched {
+    fn put(&self, key: &str, data: &[u8], hints: &PutHints) -> Result<()> {
+        (self.before)(Call::Put, key);
+        self.inner.put(key, data, hints)
+    }
+    fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<Vec<u8>> {
+        self.inner.get(key, range)
+    }
+    fn head(&self, key: &str) -> Result<ObjectMeta> {
+        self.inner.head(key)
+    }
+    fn list(&self, prefix: &str, each: &mut dyn FnMut(ObjectMeta) -> Result<()>) -> Result<()> {
+        (self.before)(Call::List, prefix);
+        self.inner.list(prefix, each)
+    }
+    fn delete(&self, key: &str) -> Result<()> {
+        (self.before)(Call::Delete, key);
+        self.inner.delete(key)
+    }
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+}
+
+/// The store of a repository location given to a child process.
+pub fn store_at(location: &str) -> Arc<dyn Store> {
+    if location.starts_with("s3://") {
+        Arc::new(s3::store(location))
+    } else {
+        Arc::new(LocalStore::new(location))
+    }
+}
