@@ -207,44 +207,38 @@ impl Store for LocalStore {
         } else {
             self.root.join(dir_part)
         };
-        let mut stack = vec![start];
-        while let Some(dir) = stack.pop() {
-            let rd = match fs::read_dir(&dir) {
-                Ok(rd) => rd,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(Error::io("cannot list directory", dir.display(), e)),
+        walk_dirs(start, &mut |entry, below| {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else {
+                return Ok(());
             };
-            for entry in rd {
-                let entry =
-                    entry.map_err(|e| Error::io("cannot list directory", dir.display(), e))?;
-                let name = entry.file_name();
-                let Some(name) = name.to_str() else { continue };
-                if name.starts_with(TMP_PREFIX) {
-                    continue;
-                }
-                let ft = entry
-                    .file_type()
-                    .map_err(|e| Error::io("cannot stat", entry.path().display(), e))?;
-                let path = entry.path();
-                let rel = path
-                    .strip_prefix(&self.root)
-                    .expect("walk stays under root");
-                let Some(key) = rel.to_str() else { continue };
-                if ft.is_dir() {
-                    let k = format!("{key}/");
-                    if k.starts_with(prefix) || prefix.starts_with(&k) {
-                        stack.push(path);
-                    }
-                } else if ft.is_file() && key.starts_with(prefix) {
-                    let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-                    each(ObjectMeta {
-                        key: key.to_string(),
-                        size,
-                    })?;
-                }
+            if name.starts_with(TMP_PREFIX) {
+                return Ok(());
             }
-        }
-        Ok(())
+            let ft = entry
+                .file_type()
+                .map_err(|e| Error::io("cannot stat", entry.path().display(), e))?;
+            let path = entry.path();
+            let rel = path
+                .strip_prefix(&self.root)
+                .expect("walk stays under root");
+            let Some(key) = rel.to_str() else {
+                return Ok(());
+            };
+            if ft.is_dir() {
+                let k = format!("{key}/");
+                if k.starts_with(prefix) || prefix.starts_with(&k) {
+                    below.push(path);
+                }
+            } else if ft.is_file() && key.starts_with(prefix) {
+                let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                each(ObjectMeta {
+                    key: key.to_string(),
+                    size,
+                })?;
+            }
+            Ok(())
+        })
     }
 
     fn delete(&self, key: &str) -> Result<()> {
@@ -265,34 +259,47 @@ impl Store for LocalStore {
 
     fn remove_fragments(&self, before: std::time::SystemTime) -> Result<u64> {
         let mut removed = 0;
-        let mut stack = vec![self.root.clone()];
-        while let Some(dir) = stack.pop() {
-            let rd = match fs::read_dir(&dir) {
-                Ok(rd) => rd,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(Error::io("cannot list directory", dir.display(), e)),
+        walk_dirs(self.root.clone(), &mut |entry, below| {
+            let path = entry.path();
+            let Ok(md) = fs::symlink_metadata(&path) else {
+                return Ok(()); // gone meanwhile
             };
-            for entry in rd {
-                let entry =
-                    entry.map_err(|e| Error::io("cannot list directory", dir.display(), e))?;
-                let path = entry.path();
-                let Ok(md) = fs::symlink_metadata(&path) else {
-                    continue; // gone meanwhile
-                };
-                let fragment = entry.file_name().to_string_lossy().starts_with(TMP_PREFIX);
-                if md.is_dir() && !fragment {
-                    stack.push(path);
-                } else if md.is_file() && fragment && md.modified().is_ok_and(|t| t < before) {
-                    match fs::remove_file(&path) {
-                        Ok(()) => removed += 1,
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => return Err(Error::io("cannot remove", path.display(), e)),
-                    }
+            let fragment = entry.file_name().to_string_lossy().starts_with(TMP_PREFIX);
+            if md.is_dir() && !fragment {
+                below.push(path);
+            } else if md.is_file() && fragment && md.modified().is_ok_and(|t| t < before) {
+                match fs::remove_file(&path) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::io("cannot remove", path.display(), e)),
                 }
             }
-        }
+            Ok(())
+        })?;
         Ok(removed)
     }
+}
+
+/// Calls `visit` for every entry of `start` and of the directories it
+/// pushes onto its second argument (iteratively; a directory gone
+/// meanwhile is skipped).
+fn walk_dirs(
+    start: PathBuf,
+    visit: &mut dyn FnMut(&fs::DirEntry, &mut Vec<PathBuf>) -> Result<()>,
+) -> Result<()> {
+    let mut stack = vec![start];
+    while let Some(dir) = stack.pop() {
+        let rd = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io("cannot list directory", dir.display(), e)),
+        };
+        for entry in rd {
+            let entry = entry.map_err(|e| Error::io("cannot list directory", dir.display(), e))?;
+            visit(&entry, &mut stack)?;
+        }
+    }
+    Ok(())
 }
 
 /// An I/O error on `key`, where a key that names a directory of objects
