@@ -11,6 +11,25 @@ pub fn json<T: serde::Serialize>(v: &T) -> Result<()> {
     Ok(())
 }
 
+/// A path on one line whatever its bytes: control characters (a newline
+/// in a file name) and a backslash are escaped as `\n`, `\x1b`, `\\`;
+/// bytes that are not UTF-8 show as U+FFFD. For logs read line by line
+/// (journald, grep).
+pub fn one_line(path: &std::path::Path) -> String {
+    let mut out = String::new();
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// 1536 -> "1.5 KiB".
 pub fn size(bytes: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];

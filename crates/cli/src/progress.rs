@@ -4,8 +4,8 @@
 //! JSON on stdout every second (as restic's). Warnings always go to
 //! stderr, one line each (JSON lines with `--json`).
 
-use crate::output::size;
-use coffer_core::progress::Progress;
+use crate::output::{one_line, size};
+use coffer_core::progress::{Change, Progress};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -145,9 +145,20 @@ fn clock(secs: u64) -> String {
     }
 }
 
+/// Where the files a backup reads are listed, one line each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileList {
+    Off,
+    /// On stdout: the output of `backup --dry-run`.
+    Stdout,
+    /// On stderr with the warnings: a log of the run (`-vv`).
+    Stderr,
+}
+
 /// The CLI's progress sink for backup and restore.
 pub struct Reporter {
     json: bool,
+    files: FileList,
     counters: Arc<Counters>,
     render: Option<std::thread::JoinHandle<()>>,
     /// Whether a status line is on screen (to clear it before a warning).
@@ -170,11 +181,19 @@ impl Reporter {
         });
         Reporter {
             json,
+            files: FileList::Off,
             counters,
             render,
             live,
             status,
         }
+    }
+
+    /// Lists each file read (new or modified) as `new /path (size)`, or as
+    /// a `verbose_status` JSON line with --json.
+    pub fn list_files(mut self, to: FileList) -> Self {
+        self.files = to;
+        self
     }
 
     /// Stops the status line and clears it.
@@ -263,6 +282,33 @@ impl Progress for Reporter {
                 eprint!("\r\x1b[2K");
             }
             eprintln!("warning: {message}");
+        }
+    }
+
+    fn file_read(&self, path: &Path, change: Change, bytes: u64) {
+        if self.files == FileList::Off {
+            return;
+        }
+        let action = match change {
+            Change::New => "new",
+            Change::Modified => "modified",
+        };
+        let line = if self.json {
+            serde_json::json!({"message_type": "verbose_status", "action": action,
+                "item": path.to_string_lossy(), "data_size": bytes})
+            .to_string()
+        } else {
+            format!("{action:<8} {} ({})", one_line(path), size(bytes))
+        };
+        if self.live {
+            eprint!("\r\x1b[2K");
+        }
+        // JSON lines go where the other JSON goes (stdout).
+        if self.files == FileList::Stdout || self.json {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}");
+        } else {
+            eprintln!("{line}");
         }
     }
 

@@ -16,6 +16,8 @@ pub struct Settings {
     pub repo: String,
     pub json: bool,
     pub quiet: bool,
+    /// `-v` count.
+    pub verbose: u8,
     pub connections: usize,
     store: StoreOptions,
     password_file: Option<PathBuf>,
@@ -130,6 +132,7 @@ impl Settings {
             repo,
             json: g.json,
             quiet: g.quiet,
+            verbose: g.verbose,
             connections: g.connections.max(1),
             store: StoreOptions {
                 cache_dir: cache_dir(g)?,
@@ -144,7 +147,7 @@ impl Settings {
                     connections: g.connections.max(1),
                     read_timeout: g.s3_timeout.map(std::time::Duration::from_secs),
                     max_attempts: g.s3_attempts,
-                    retries: retry_log(g.verbose),
+                    retries: retry_log(g.verbose > 0),
                     // Keys come from the SDK's chain, as in the AWS CLI.
                     credentials: None,
                 },

@@ -19,6 +19,8 @@ mod dedup;
 mod deep;
 #[path = "integration/defaults.rs"]
 mod defaults;
+#[path = "integration/dry_run.rs"]
+mod dry_run;
 #[path = "integration/ec2.rs"]
 mod ec2;
 #[path = "integration/errors.rs"]

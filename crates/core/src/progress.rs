@@ -3,6 +3,15 @@
 
 use std::path::Path;
 
+/// Why a backup reads a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Not in the parent snapshot.
+    New,
+    /// In the parent snapshot, with other metadata (size, mtime, ctime, inode).
+    Modified,
+}
+
 pub trait Progress: Sync {
     /// A file (or other entry) was fully processed; `bytes` of it were read.
     fn entry_done(&self, _path: &Path, _bytes_read: u64, _size: u64) {}
@@ -14,6 +23,9 @@ pub trait Progress: Sync {
     /// A file whose reading was reported with [`reading`](Self::reading)
     /// is read: its `bytes` now count through `entry_done`.
     fn reading_done(&self, _bytes: u64) {}
+    /// A backup read `path` (`size` bytes) because it is new or modified;
+    /// unchanged files are not reported.
+    fn file_read(&self, _path: &Path, _change: Change, _size: u64) {}
     /// A file changed while it was read (its snapshot may mix old and new bytes).
     fn changed_while_reading(&self, _path: &Path) {}
     /// Whether totals are shown: a backup then counts the files to back up

@@ -103,9 +103,10 @@ pub struct Global {
     /// forget), keep trying this long before giving up (e.g. 5m, 1h)
     #[arg(long, global = true, value_name = "DURATION")]
     pub retry_lock: Option<String>,
-    /// Print more: each retried S3 request with its cause
-    #[arg(short, long, global = true)]
-    pub verbose: bool,
+    /// Print more: each retried S3 request with its cause; twice (-vv),
+    /// also each file a backup reads (new or modified), one line each
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 #[derive(Subcommand, Debug)]
@@ -176,6 +177,11 @@ impl Command {
     /// The name metrics are labelled with, for the commands that write them.
     pub fn metrics_name(&self) -> Option<&'static str> {
         match self {
+            // A dry run did nothing a monitor should count as done.
+            Command::Backup(a) if a.dry_run => None,
+            Command::Restore(a) if a.dry_run => None,
+            Command::Forget(a) if a.dry_run => None,
+            Command::Prune(a) if a.dry_run => None,
             Command::Backup(_) => Some("backup"),
             Command::Restore(_) => Some("restore"),
             Command::Check(_) => Some("check"),
@@ -258,6 +264,10 @@ pub struct BackupArgs {
     /// Read every file, even those the parent snapshot says are unchanged
     #[arg(long)]
     pub force: bool,
+    /// Read and chunk as a backup would and list the new and modified files;
+    /// write nothing to the repository (the summary says what would be added)
+    #[arg(short = 'n', long, conflicts_with_all = ["stdin", "stdin_from_command"])]
+    pub dry_run: bool,
     /// Reader threads (default: number of cores + 1)
     #[arg(long)]
     pub threads: Option<usize>,

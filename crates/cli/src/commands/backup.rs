@@ -1,5 +1,6 @@
 use crate::args::BackupArgs;
 use crate::output::size;
+use crate::progress::{FileList, Reporter};
 use crate::settings::Settings;
 use coffer_core::backup::{BackupOptions, BackupResult, WarmUp, backup};
 use coffer_core::error::EXIT_INCOMPLETE;
@@ -107,14 +108,27 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
     // The tree's metadata is read into the kernel's caches while the key
     // is derived and the index loaded; stopped before the backup starts.
     let warm_up = WarmUp::start(&opts);
-    let repo = s.open_or_create_announced();
+    // A dry run never creates a repository.
+    let repo = if a.dry_run {
+        s.open()
+    } else {
+        s.open_or_create_announced()
+    };
     drop(warm_up);
     let repo = repo?;
     opts.parent = match &a.parent {
         Some(p) => Some(repo.find_snapshot(p, &Default::default())?.id),
         None => None,
     };
-    let reporter = crate::progress::Reporter::new(s.json, s.quiet, "backed up");
+    if a.dry_run {
+        return dry_run(repo, &opts, &missing, s);
+    }
+    let files = if s.verbose >= 2 {
+        FileList::Stderr
+    } else {
+        FileList::Off
+    };
+    let reporter = Reporter::new(s.json, s.quiet, "backed up").list_files(files);
     let r = backup(repo, &opts, &reporter);
     reporter.finish();
     let r = r?;
@@ -161,6 +175,54 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
                 eprintln!("  {e}");
             }
         }
+        return Ok(EXIT_INCOMPLETE);
+    }
+    Ok(0)
+}
+
+/// `backup --dry-run`: each file that would be read, then what would be
+/// added. Exit code as a backup's (3 when a path could not be read).
+fn dry_run(
+    repo: std::sync::Arc<coffer_core::repo::Repository>,
+    opts: &BackupOptions,
+    missing: &[Error],
+    s: &Settings,
+) -> Result<i32> {
+    let reporter = Reporter::new(s.json, s.quiet, "read").list_files(FileList::Stdout);
+    let r = coffer_core::backup::dry_run(repo, opts, &reporter);
+    reporter.finish();
+    let r = r?;
+    let sum = &r.summary;
+    if s.json {
+        crate::output::json(&serde_json::json!({
+            "message_type": "summary",
+            "dry_run": true,
+            "parent": r.parent.map(|p| p.to_hex()),
+            "summary": sum,
+            "skipped": missing.iter().map(|e| serde_json::json!({"path": e.location(), "error": e.to_string()}))
+                .chain(r.skipped.iter().map(|k| serde_json::json!({"path": k.path.to_string_lossy(), "error": k.error.to_string()})))
+                .collect::<Vec<_>>(),
+            "retries": s.retries(),
+        }))?;
+    } else {
+        if let Some(p) = r.parent {
+            println!("using parent snapshot {}", p.short());
+        }
+        println!(
+            "dry run: {} new, {} modified, {} unchanged files; would read {} of {} and add {} new data ({} stored after compression); nothing was written",
+            sum.files_new,
+            sum.files_changed,
+            sum.files_unchanged,
+            size(sum.bytes_read),
+            size(sum.total_bytes),
+            size(sum.bytes_new),
+            size(sum.bytes_stored),
+        );
+        for e in missing.iter().chain(r.skipped.iter().map(|k| &k.error)) {
+            eprintln!("warning: would not be backed up: {e}");
+        }
+    }
+    if !r.skipped.is_empty() || !missing.is_empty() {
         return Ok(EXIT_INCOMPLETE);
     }
     Ok(0)

@@ -141,6 +141,68 @@ pub fn backup(
     progress: &dyn Progress,
 ) -> Result<BackupResult> {
     let started = Instant::now();
+    let writer = BlobWriter::new(Arc::clone(&repo), opts.connections, opts.data_storage_class);
+    let built = build(&repo, opts, progress, &writer)?;
+    let (id, snapshot) = crate::blob::save_snapshot(&repo, writer, built.snapshot, started)?;
+    Ok(BackupResult {
+        id,
+        snapshot,
+        parent: built.parent,
+        skipped: built.skipped,
+        changed: built.changed,
+    })
+}
+
+/// What a backup would do: every file is read, chunked, deduplicated,
+/// compressed and encrypted as for real, but nothing is written to the
+/// repository. The summary counts what a backup would add.
+pub fn dry_run(
+    repo: Arc<Repository>,
+    opts: &BackupOptions,
+    progress: &dyn Progress,
+) -> Result<DryRunResult> {
+    let started = Instant::now();
+    let writer = BlobWriter::dry_run(Arc::clone(&repo));
+    let mut built = build(&repo, opts, progress, &writer)?;
+    let stats = writer.stats()?;
+    let summary = &mut built.snapshot.summary;
+    summary.blobs_new = stats.blobs_new;
+    summary.bytes_new = stats.bytes_new;
+    summary.bytes_stored = stats.bytes_stored;
+    summary.duration_ns = started.elapsed().as_nanos() as u64;
+    Ok(DryRunResult {
+        summary: built.snapshot.summary,
+        parent: built.parent,
+        skipped: built.skipped,
+        changed: built.changed,
+    })
+}
+
+/// What [`dry_run`] found.
+#[derive(Debug)]
+pub struct DryRunResult {
+    pub summary: Summary,
+    pub parent: Option<SnapshotId>,
+    pub skipped: Vec<Skipped>,
+    pub changed: Vec<PathBuf>,
+}
+
+/// A snapshot whose blobs went to a writer, not yet saved.
+struct Built {
+    snapshot: Snapshot,
+    parent: Option<SnapshotId>,
+    skipped: Vec<Skipped>,
+    changed: Vec<PathBuf>,
+}
+
+/// Walks, reads and stores `opts.paths` through `writer`: the pipeline
+/// above, up to the snapshot it would save.
+fn build(
+    repo: &Arc<Repository>,
+    opts: &BackupOptions,
+    progress: &dyn Progress,
+    writer: &BlobWriter,
+) -> Result<Built> {
     let time = opts
         .time
         .unwrap_or_else(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0));
@@ -148,19 +210,18 @@ pub fn backup(
     let path_names = path_strings(&paths);
     let excludes = Excludes::new(&opts.excludes, opts.exclude_paths.clone())?
         .with_tags(&opts.exclude_if_present, opts.exclude_caches)?;
-    let parent = find_parent(&repo, opts, &path_names)?;
+    let parent = find_parent(repo, opts, &path_names)?;
     let parent_tree = match &parent {
         Some(p) => Some(repo.read_tree(&p.snapshot.tree)?),
         None => None,
     };
     let chunker = Chunker::new(repo.config().chunker.clone(), repo.key().gear_seed);
-    let writer = BlobWriter::new(Arc::clone(&repo), opts.connections, opts.data_storage_class);
     let owners = Owners::new();
     let trie = walk::Trie::from_paths(&paths);
     let scanner = scan::Scanner::new(scan::Limits::for_open_files(crate::fs::open_files_limit()));
     let over = std::sync::atomic::AtomicBool::new(false);
     let ctx = scan::ScanCtx {
-        repo: &repo,
+        repo,
         excludes: &excludes,
         owners: &owners,
         scanner: &scanner,
@@ -173,7 +234,7 @@ pub fn backup(
     let (event_tx, event_rx) = bounded(16);
     let (job_tx, job_rx) = bounded(opts.threads.max(1) * 4);
     let mut builder = tree::TreeBuilder {
-        writer: &writer,
+        writer,
         progress,
         summary: Summary::default(),
         skipped: Vec::new(),
@@ -181,7 +242,7 @@ pub fn backup(
     };
     let root = std::thread::scope(|s| {
         for _ in 0..opts.threads.max(1) {
-            let (jobs, writer, chunker) = (job_rx.clone(), &writer, &chunker);
+            let (jobs, chunker) = (job_rx.clone(), &chunker);
             s.spawn(move || read::reader_loop(&jobs, writer, chunker, progress));
         }
         drop(job_rx);
@@ -229,9 +290,7 @@ pub fn backup(
         program_version: crate::VERSION.to_string(),
         summary,
     };
-    let (id, snapshot) = crate::blob::save_snapshot(&repo, writer, snapshot, started)?;
-    Ok(BackupResult {
-        id,
+    Ok(Built {
         snapshot,
         parent: parent.map(|p| p.id),
         skipped,

@@ -9,7 +9,7 @@ use crate::format::pack::BlobKind;
 use crate::format::snapshot::Summary;
 use crate::format::tree::{Node, NodeKind, Tree};
 use crate::id::TreeId;
-use crate::progress::Progress;
+use crate::progress::{Change, Progress};
 use crossbeam_channel::Receiver;
 use std::path::PathBuf;
 
@@ -104,6 +104,14 @@ impl TreeBuilder<'_> {
                 Status::New => self.summary.files_new += 1,
                 Status::Changed => self.summary.files_changed += 1,
                 Status::Unchanged => self.summary.files_unchanged += 1,
+            }
+            let change = match status {
+                Status::New => Some(Change::New),
+                Status::Changed => Some(Change::Modified),
+                Status::Unchanged => None,
+            };
+            if let Some(change) = change {
+                self.progress.file_read(&path, change, node.size);
             }
             self.summary.total_bytes += node.size;
             self.summary.bytes_read += bytes_read;

@@ -51,6 +51,8 @@ struct Shared {
     pending: Mutex<Vec<IndexPack>>,
     failed: Mutex<Option<Error>>,
     data_class: StorageClass,
+    /// Packs are built and counted but neither stored nor indexed.
+    dry_run: bool,
     blobs_new: AtomicU64,
     bytes_new: AtomicU64,
     bytes_stored: AtomicU64,
@@ -112,6 +114,22 @@ impl BlobWriter {
         connections: usize,
         data_class: StorageClass,
     ) -> Self {
+        Self::start(repo, connections, data_class, false)
+    }
+
+    /// A writer that stores nothing: blobs are deduplicated, compressed,
+    /// encrypted and packed as for real, so its [`WriterStats`] say what a
+    /// real run would add, but no pack and no index object is written.
+    pub fn dry_run(repo: Arc<Repository>) -> Self {
+        Self::start(repo, 1, StorageClass::Standard, true)
+    }
+
+    fn start(
+        repo: Arc<Repository>,
+        connections: usize,
+        data_class: StorageClass,
+        dry_run: bool,
+    ) -> Self {
         let connections = connections.max(1);
         let shared = Arc::new(Shared {
             repo,
@@ -127,6 +145,7 @@ impl BlobWriter {
             pending: Mutex::new(Vec::new()),
             failed: Mutex::new(None),
             data_class,
+            dry_run,
             blobs_new: AtomicU64::new(0),
             bytes_new: AtomicU64::new(0),
             bytes_stored: AtomicU64::new(0),
@@ -247,16 +266,26 @@ impl BlobWriter {
 
     /// Flushes open packs, waits for every upload and writes the index.
     /// Only then may a snapshot that refers to these blobs be saved.
-    pub fn finish(mut self) -> Result<(Flushed, WriterStats)> {
+    pub fn finish(self) -> Result<(Flushed, WriterStats)> {
+        if self.shared.dry_run {
+            return Err(Error::fatal(
+                "a dry run stored nothing: no snapshot can refer to its blobs",
+            ));
+        }
+        Ok((Flushed::new(), self.stats()?))
+    }
+
+    /// Flushes open packs and waits for the uploaders; what was added. For
+    /// a dry run, what would have been.
+    pub fn stats(mut self) -> Result<WriterStats> {
         self.close()?;
         let s = &self.shared;
-        let stats = WriterStats {
+        Ok(WriterStats {
             blobs_new: s.blobs_new.load(Ordering::Relaxed),
             bytes_new: s.bytes_new.load(Ordering::Relaxed),
             bytes_stored: s.bytes_stored.load(Ordering::Relaxed),
             packs: s.packs.load(Ordering::Relaxed),
-        };
-        Ok((Flushed::new(), stats))
+        })
     }
 
     fn close(&mut self) -> Result<()> {
@@ -319,6 +348,13 @@ fn upload(shared: &Shared, p: Sealed) -> Result<()> {
     let bytes = pack::finish(p.body, &sealed_header)?;
     let id = PackId(hash_object(&bytes));
     let key = pack::key(p.kind, &id);
+    if shared.dry_run {
+        shared
+            .bytes_stored
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        shared.packs.fetch_add(1, Ordering::Relaxed);
+        return Ok(());
+    }
     let hints = PutHints {
         create_only: true,
         storage_class: if p.kind == BlobKind::Data {
@@ -350,6 +386,9 @@ fn upload(shared: &Shared, p: Sealed) -> Result<()> {
 
 /// Writes an index object for the pending packs once there are at least `min`.
 fn write_index(shared: &Shared, min: usize) -> Result<()> {
+    if shared.dry_run {
+        return Ok(());
+    }
     let packs = {
         let mut pending = shared.pending.lock().expect("poisoned");
         if pending.is_empty() || (min != usize::MAX && pending.len() < min) {
