@@ -25,10 +25,31 @@ struct Counters {
     totals_final: AtomicBool,
     current: Mutex<PathBuf>,
     done: AtomicBool,
+    /// What is counted and what is done to it ("files", "backed up"), and
+    /// since when (a new phase starts the clock again).
+    stage: Mutex<Stage>,
+}
+
+struct Stage {
+    unit: &'static str,
+    verb: &'static str,
+    since: Instant,
+}
+
+impl Default for Stage {
+    fn default() -> Self {
+        Stage {
+            unit: "files",
+            verb: "done",
+            since: Instant::now(),
+        }
+    }
 }
 
 /// What a status shows, read from the counters at one moment.
 struct Status {
+    unit: &'static str,
+    verb: &'static str,
     secs: f64,
     files: u64,
     bytes_read: u64,
@@ -40,9 +61,16 @@ struct Status {
 }
 
 impl Status {
-    fn read(c: &Counters, start: Instant) -> Status {
+    fn read(c: &Counters) -> Status {
+        let (unit, verb, since) = c
+            .stage
+            .lock()
+            .map(|s| (s.unit, s.verb, s.since))
+            .unwrap_or(("files", "done", Instant::now()));
         Status {
-            secs: start.elapsed().as_secs_f64().max(0.001),
+            unit,
+            verb,
+            secs: since.elapsed().as_secs_f64().max(0.001),
             files: c.files.load(Ordering::Relaxed),
             bytes_read: c.bytes_read.load(Ordering::Relaxed) + c.reading.load(Ordering::Relaxed),
             bytes_done: c.bytes_seen.load(Ordering::Relaxed) + c.reading.load(Ordering::Relaxed),
@@ -78,12 +106,13 @@ impl Status {
         (f > 0.0).then(|| (self.secs * (1.0 - f) / f).round() as u64)
     }
 
-    fn line(&self, verb: &str) -> String {
+    fn line(&self) -> String {
+        let (unit, verb) = (self.unit, self.verb);
         let rate = size((self.bytes_read as f64 / self.secs) as u64);
         let elapsed = clock(self.secs as u64);
         let mut line = match (self.fraction(), self.remaining()) {
             (Some(f), eta) => format!(
-                "[{elapsed}] {:.0}%{} {}/{} files {verb}, {}/{}, {rate}/s",
+                "[{elapsed}] {:.0}%{} {}/{} {unit} {verb}, {}/{}, {rate}/s",
                 f * 100.0,
                 eta.map(|r| format!(" ETA {}", clock(r)))
                     .unwrap_or_default(),
@@ -93,7 +122,7 @@ impl Status {
                 size(self.total_bytes),
             ),
             (None, _) => format!(
-                "[{elapsed}] {} files {verb}, {}, {rate}/s",
+                "[{elapsed}] {} {unit} {verb}, {}, {rate}/s",
                 self.files,
                 size(self.bytes_done),
             ),
@@ -112,6 +141,7 @@ impl Status {
     fn json(&self) -> serde_json::Value {
         serde_json::json!({
             "message_type": "status",
+            "stage": format!("{} {}", self.unit, self.verb),
             "seconds_elapsed": self.secs as u64,
             "seconds_remaining": self.remaining(),
             "percent_done": self.fraction(),
@@ -173,11 +203,14 @@ impl Reporter {
     /// JSON status lines are printed with --json unless --quiet.
     pub fn new(json: bool, quiet: bool, verb: &'static str) -> Self {
         let counters = Arc::new(Counters::default());
+        if let Ok(mut s) = counters.stage.lock() {
+            s.verb = verb;
+        }
         let live = !json && !quiet && std::io::stderr().is_terminal();
         let status = json && !quiet;
         let render = (live || status).then(|| {
             let c = Arc::clone(&counters);
-            std::thread::spawn(move || draw_loop(&c, verb, status))
+            std::thread::spawn(move || draw_loop(&c, status))
         });
         Reporter {
             json,
@@ -187,6 +220,12 @@ impl Reporter {
             live,
             status,
         }
+    }
+
+    /// A status line on a terminal only, never JSON status lines: for the
+    /// commands whose `--json` output is one document (check, prune, forget).
+    pub fn terminal_only(s: &crate::settings::Settings, verb: &'static str) -> Self {
+        Reporter::new(false, s.quiet || s.json, verb)
     }
 
     /// Lists each file read (new or modified) as `new /path (size)`, or as
@@ -218,7 +257,7 @@ impl Drop for Reporter {
     }
 }
 
-fn draw_loop(c: &Counters, verb: &str, json: bool) {
+fn draw_loop(c: &Counters, json: bool) {
     let start = Instant::now();
     // COFFER_PROGRESS_INTERVAL_MS: how often (tests and scripts set it).
     let ms = std::env::var("COFFER_PROGRESS_INTERVAL_MS")
@@ -234,13 +273,13 @@ fn draw_loop(c: &Counters, verb: &str, json: bool) {
             continue;
         }
         next += tick;
-        let st = Status::read(c, start);
+        let st = Status::read(c);
         if json {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{}", st.json());
             let _ = out.flush();
         } else {
-            eprint!("\r\x1b[2K{}", st.line(verb));
+            eprint!("\r\x1b[2K{}", st.line());
             let _ = std::io::stderr().flush();
         }
     }
@@ -316,6 +355,28 @@ impl Progress for Reporter {
         self.live || self.status
     }
 
+    fn phase(&self, verb: &'static str, unit: &'static str) {
+        let c = &self.counters;
+        for n in [
+            &c.files,
+            &c.bytes_read,
+            &c.bytes_seen,
+            &c.reading,
+            &c.total_files,
+            &c.total_bytes,
+        ] {
+            n.store(0, Ordering::Relaxed);
+        }
+        c.totals_final.store(false, Ordering::Relaxed);
+        if let Ok(mut s) = c.stage.lock() {
+            *s = Stage {
+                unit,
+                verb,
+                since: Instant::now(),
+            };
+        }
+    }
+
     fn totals(&self, files: u64, bytes: u64, done: bool) {
         self.counters.total_files.store(files, Ordering::Relaxed);
         self.counters.total_bytes.store(bytes, Ordering::Relaxed);
@@ -336,6 +397,8 @@ mod tests {
 
     fn status(bytes_done: u64, current: &str) -> Status {
         Status {
+            unit: "files",
+            verb: "backed up",
             secs: 10.0,
             files: 3,
             bytes_read: bytes_done,
@@ -350,7 +413,7 @@ mod tests {
     #[test]
     fn the_status_line_never_wraps() {
         let long = format!("/srv/{}", "deep/".repeat(100));
-        let line = status(500, &long).line("backed up");
+        let line = status(500, &long).line();
         assert!(line.chars().count() < terminal_width(), "{line}");
         assert!(
             line.starts_with("[0:10] 50% ETA 0:10 3/10 files backed up"),
@@ -363,12 +426,31 @@ mod tests {
         let r = Reporter::new(false, true, "backed up");
         r.totals(1, 1000, true);
         r.reading(400);
-        let st = Status::read(&r.counters, Instant::now());
+        let st = Status::read(&r.counters);
         assert_eq!(st.bytes_done, 400);
         r.reading_done(400);
         r.entry_done(Path::new("/big"), 1000, 1000);
-        let st = Status::read(&r.counters, Instant::now());
+        let st = Status::read(&r.counters);
         assert_eq!((st.bytes_done, st.files), (1000, 1));
+        r.finish();
+    }
+
+    #[test]
+    fn a_new_phase_counts_from_zero_in_its_own_unit() {
+        let r = Reporter::new(false, true, "read");
+        r.totals(10, 1000, true);
+        r.entry_done(Path::new("/a"), 1000, 1000);
+        r.phase("deleted", "packs");
+        let st = Status::read(&r.counters);
+        assert_eq!((st.files, st.bytes_done, st.total_files), (0, 0, 0));
+        assert!(!st.totals_final);
+        r.totals(4, 400, true);
+        r.entry_done(Path::new("data/ab/cd"), 100, 100);
+        let line = Status::read(&r.counters).line();
+        assert!(
+            line.contains("25%") && line.contains("1/4 packs deleted"),
+            "{line}"
+        );
         r.finish();
     }
 }

@@ -33,6 +33,10 @@ pub trait Progress: Sync {
     fn wants_totals(&self) -> bool {
         false
     }
+    /// A new stage of a command starts (prune: trees read, then packs
+    /// repacked, then packs deleted): counts and totals start again from
+    /// zero and are now of `unit` ("packs"), done when `verb` ("read").
+    fn phase(&self, _verb: &'static str, _unit: &'static str) {}
     /// Files and bytes the command will process, as far as known; `done`
     /// when they are final.
     fn totals(&self, _files: u64, _bytes: u64, _done: bool) {}

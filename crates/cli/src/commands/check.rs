@@ -25,13 +25,17 @@ pub fn run(a: CheckArgs, s: &Settings) -> Result<i32> {
             l.stale.as_deref().unwrap_or("")
         );
     }
+    let reporter = crate::progress::Reporter::terminal_only(s, "read");
     let report = check_with(
         &repo,
         CheckOptions {
             read_data: a.read_data,
         },
         subset,
-    )?;
+        &reporter,
+    );
+    reporter.finish();
+    let report = report?;
     if let Some(Err(e)) = lock.map(|l| l.release()) {
         eprintln!(
             "coffer: warning: cannot remove the check's lock, it goes stale in 30 minutes: {e}"

@@ -5,7 +5,7 @@ use crate::args::ForgetArgs;
 use crate::output::{TIME_WIDTH, time, time_rfc3339};
 use crate::settings::{Settings, snapshot_filter};
 use coffer_core::Result;
-use coffer_core::maintain::forget::{ForgetGroup, ForgetOptions, ForgetResult, forget};
+use coffer_core::maintain::forget::{ForgetGroup, ForgetOptions, ForgetResult, forget_with};
 use coffer_core::maintain::retention::{GroupBy, GroupKey, Zone};
 use std::sync::Arc;
 
@@ -16,7 +16,10 @@ pub fn run(a: ForgetArgs, s: &Settings) -> Result<i32> {
         false => None,
     };
     let repo = Arc::new(s.open_without_index()?);
-    let result = forget(&repo, &opts)?;
+    let reporter = crate::progress::Reporter::terminal_only(s, "removed");
+    let result = forget_with(&repo, &opts, &reporter);
+    reporter.finish();
+    let result = result?;
     if !a.dry_run {
         crate::metrics::record("coffer_snapshots_removed", result.removed.len() as f64);
     }

@@ -5,7 +5,7 @@ use crate::args::{PruneArgs, PruneTuning};
 use crate::output::size;
 use crate::settings::Settings;
 use coffer_core::Result;
-use coffer_core::maintain::prune::{MaxUnused, PruneOptions, PruneReport, prune};
+use coffer_core::maintain::prune::{MaxUnused, PruneOptions, PruneReport, prune_with};
 use coffer_core::maintain::retention::Span;
 use coffer_core::repo::Repository;
 use std::sync::Arc;
@@ -19,7 +19,10 @@ pub fn run(a: PruneArgs, s: &Settings) -> Result<i32> {
 
 /// Prunes an open repository and prints the report (also for `forget --prune`).
 pub fn run_with(repo: &Arc<Repository>, opts: &PruneOptions, s: &Settings) -> Result<i32> {
-    let report = prune(repo, opts)?;
+    let reporter = crate::progress::Reporter::terminal_only(s, "read");
+    let report = prune_with(repo, opts, &reporter);
+    reporter.finish();
+    let report = report?;
     if s.json {
         crate::output::json(&report)?;
     } else {

@@ -234,6 +234,11 @@ pub fn archive(opts: &ArchiveOptions, progress: &dyn Progress) -> Result<Archive
         s.spawn(|| {
             prefetch::Prefetch::new(&excludes, opts.one_file_system, &consumed, &stop).run(&paths)
         });
+        if progress.wants_totals() {
+            let counter =
+                crate::fs::count::Counter::new(&excludes, opts.one_file_system, progress, &stop);
+            s.spawn(|| counter.run(&paths));
+        }
         let r = stream(&target, |tar| {
             let mut src = source::Source {
                 tar,

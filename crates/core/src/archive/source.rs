@@ -104,8 +104,8 @@ impl<W: Write> Source<'_, W> {
                     .begin(&m, &node, None)
                     .map_err(|e| sink_err(self.dest, e))?;
                 self.tar.end().map_err(|e| sink_err(self.dest, e))?;
+                // Directories are not counted (as in backup and in the totals).
                 self.counts.dirs += 1;
-                self.progress.entry_done(path, 0, 0);
                 Ok(())
             }
             NodeKind::File if !self.tar.is_hardlink(&node) => {

@@ -11,7 +11,6 @@
 //! of the tree. A file that cannot be read is left out and reported; the
 //! snapshot is still written and the result says it is incomplete.
 
-mod count;
 mod read;
 mod scan;
 mod stream;
@@ -261,7 +260,8 @@ fn build(
         };
         s.spawn(move || walker.run(&trie, parent_tree));
         if progress.wants_totals() {
-            let counter = count::Counter::new(&excludes, opts.one_file_system, progress, &over);
+            let counter =
+                crate::fs::count::Counter::new(&excludes, opts.one_file_system, progress, &over);
             s.spawn(|| counter.run(&paths));
         }
         let root = builder.run(&event_rx);

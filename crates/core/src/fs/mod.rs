@@ -9,6 +9,7 @@
 
 mod apply;
 pub mod at;
+pub(crate) mod count;
 mod exclude;
 mod owners;
 mod read;

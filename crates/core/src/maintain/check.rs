@@ -54,7 +54,7 @@ impl CheckReport {
 /// Checks `repo`. Only an error that stops the check itself (the store
 /// unreachable) is returned as `Err`; problems go into the report.
 pub fn check(repo: &Repository, opts: CheckOptions) -> Result<CheckReport> {
-    check_with(repo, opts, None)
+    check_with(repo, opts, None, &crate::progress::NoProgress)
 }
 
 /// As [`check`], reading `subset` of the packs when `opts.read_data` is off.
@@ -62,6 +62,7 @@ pub fn check_with(
     repo: &Repository,
     opts: CheckOptions,
     subset: Option<DataSubset>,
+    progress: &dyn crate::progress::Progress,
 ) -> Result<CheckReport> {
     let mut r = CheckReport::default();
     // Opening skips a damaged key file; name them here. A note, not an
@@ -93,7 +94,7 @@ pub fn check_with(
         (false, Some(subset)) => subset.select(&packs),
         (false, None) => Vec::new(),
     };
-    read_packs(repo, &to_read, &mut r)?;
+    read_packs(repo, &to_read, &mut r, progress)?;
     Ok(r)
 }
 

@@ -12,6 +12,7 @@ use super::check::CheckReport;
 use crate::error::{Error, Kind, Result};
 use crate::format::pack;
 use crate::id::{BlobId, PackId, hash_object};
+use crate::progress::Progress;
 use crate::repo::{BlobLoc, PackInfo, Repository};
 use std::collections::HashMap;
 
@@ -78,7 +79,17 @@ fn group(id: &PackId) -> u64 {
 }
 
 /// Reads `packs` whole and verifies them (see the module documentation).
-pub fn read_packs(repo: &Repository, packs: &[PackInfo], r: &mut CheckReport) -> Result<()> {
+pub fn read_packs(
+    repo: &Repository,
+    packs: &[PackInfo],
+    r: &mut CheckReport,
+    progress: &dyn Progress,
+) -> Result<()> {
+    if packs.is_empty() {
+        return Ok(());
+    }
+    progress.phase("read", "packs");
+    progress.totals(packs.len() as u64, packs.iter().map(|p| p.size).sum(), true);
     // The blobs of each pack, from the index, grouped once.
     let mut by_pack: HashMap<PackId, Vec<(BlobId, BlobLoc)>> = HashMap::new();
     {
@@ -93,6 +104,8 @@ pub fn read_packs(repo: &Repository, packs: &[PackInfo], r: &mut CheckReport) ->
     for p in packs {
         let blobs = by_pack.remove(&p.id).unwrap_or_default();
         read_pack(repo, p, &blobs, r)?;
+        let key = pack::key(p.kind, &p.id);
+        progress.entry_done(std::path::Path::new(&key), p.size, p.size);
     }
     Ok(())
 }

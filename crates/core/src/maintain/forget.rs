@@ -71,6 +71,15 @@ pub fn plan(snapshots: Vec<SnapshotRef>, opts: &ForgetOptions) -> Result<Vec<For
 
 /// Applies the policy (or removes the named snapshots) to `repo`.
 pub fn forget(repo: &Arc<Repository>, opts: &ForgetOptions) -> Result<ForgetResult> {
+    forget_with(repo, opts, &crate::progress::NoProgress)
+}
+
+/// As [`forget`], reporting each snapshot removed to `progress`.
+pub fn forget_with(
+    repo: &Arc<Repository>,
+    opts: &ForgetOptions,
+    progress: &dyn crate::progress::Progress,
+) -> Result<ForgetResult> {
     if !opts.ids.is_empty() && !opts.policy.is_empty() {
         return Err(Error::invalid(
             "give either snapshot ids or a policy to forget, not both",
@@ -92,9 +101,12 @@ pub fn forget(repo: &Arc<Repository>, opts: &ForgetOptions) -> Result<ForgetResu
         .map(|d| d.snapshot.id)
         .collect();
     if let Some(lock) = &lock {
+        progress.phase("removed", "snapshots");
+        progress.totals(removed.len() as u64, 0, true);
         for id in &removed {
             lock.check()?;
             repo.delete_snapshot(*id)?;
+            progress.entry_done(std::path::Path::new(&format!("snapshots/{id}")), 0, 0);
         }
     }
     Ok(ForgetResult { groups, removed })

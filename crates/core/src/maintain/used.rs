@@ -9,11 +9,25 @@
 
 use crate::error::{Error, Result};
 use crate::id::{BlobId, SnapshotId, TreeId};
+use crate::progress::{NoProgress, Progress};
 use crate::repo::Repository;
 use std::collections::HashSet;
 
 /// Every blob the given snapshots use. Identical subtrees are read once.
 pub fn used_blobs(repo: &Repository, roots: &[(SnapshotId, TreeId)]) -> Result<HashSet<BlobId>> {
+    used_blobs_reporting(repo, roots, &NoProgress)
+}
+
+/// As [`used_blobs`], reporting each tree read to `progress`. The total is
+/// the number of trees the index holds: an upper bound (unused trees are
+/// never read), so the estimate errs on the long side.
+pub fn used_blobs_reporting(
+    repo: &Repository,
+    roots: &[(SnapshotId, TreeId)],
+    progress: &dyn Progress,
+) -> Result<HashSet<BlobId>> {
+    progress.phase("read", "trees");
+    progress.totals(repo.index().tree_blobs(), 0, true);
     let mut used: HashSet<BlobId> = HashSet::new();
     let mut seen: HashSet<TreeId> = HashSet::new();
     let mut todo: Vec<(TreeId, SnapshotId)> = roots.iter().map(|(s, t)| (*t, *s)).collect();
@@ -32,6 +46,7 @@ pub fn used_blobs(repo: &Repository, roots: &[(SnapshotId, TreeId)]) -> Result<H
                 ),
             )
         })?;
+        progress.entry_done(std::path::Path::new(&snap.short()), 0, 0);
         for n in tree.nodes {
             used.extend(n.content);
             if let Some(sub) = n.subtree {

@@ -227,6 +227,13 @@ impl Index {
         self.sorted.entries.len() + self.recent.len()
     }
 
+    /// How many blobs of indexed packs are trees.
+    pub fn tree_blobs(&self) -> u64 {
+        self.blobs()
+            .filter(|(_, loc)| self.packs[loc.pack as usize].kind == BlobKind::Tree)
+            .count() as u64
+    }
+
     /// Every known pack, condemned ones included (see [`Index::is_condemned`]).
     pub fn packs(&self) -> &[PackInfo] {
         &self.packs

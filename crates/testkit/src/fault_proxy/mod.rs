@@ -16,7 +16,9 @@
 //!
 //! Decisions are a pure function of the seed, the request (method, path,
 //! query) and how many times that request was seen before, so a run with
-//! the same seed draws the same faults whatever the thread timing. After
+//! the same seed draws the same faults whatever the thread timing; but a
+//! fault with a non-zero rate that no draw has given yet goes to the next
+//! request it applies to, so every kind is met at least once. After
 //! `max_consecutive` faults in a row on one request the next is forwarded
 //! untouched: the faults are transient, as on a real endpoint, so a client
 //! that retries enough always gets through.
@@ -234,14 +236,24 @@ fn decide(sh: &Shared, method: &str, target: &str) -> Option<usize> {
     }
     let write = matches!(method, "PUT" | "POST" | "DELETE");
     let object_get = method == "GET" && !matches!(object_kind(target).as_str(), "list" | "other");
-    let chosen = FAULTS.iter().enumerate().find(|(i, name)| {
-        let applies = match **name {
-            "error_after_write" => write,
-            "short_body" => object_get,
-            _ => true,
-        };
-        applies && draw(faults.seed, &key, nth, *i) < faults.rate(name)
-    });
+    let applies = |name: &str| match name {
+        "error_after_write" => write,
+        "short_body" => object_get,
+        _ => true,
+    };
+    let chosen = FAULTS
+        .iter()
+        .enumerate()
+        .find(|(i, name)| applies(name) && draw(faults.seed, &key, nth, *i) < faults.rate(name))
+        .or_else(|| {
+            // A fault the draws have not met yet goes to the first request
+            // it applies to: a short run meets every kind, whatever the
+            // object names (random) made the draws.
+            let st = sh.stats.lock().expect("poisoned");
+            FAULTS.iter().enumerate().find(|(_, name)| {
+                applies(name) && faults.rate(name) > 0.0 && !st.faults.contains_key(*name)
+            })
+        });
     match chosen {
         Some((i, _)) => {
             entry.1 += 1;

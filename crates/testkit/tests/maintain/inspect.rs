@@ -101,6 +101,7 @@ fn diff_stats_and_find_see_what_changed() {
             &open(&store),
             CheckOptions::default(),
             Some(DataSubset::Part(n, 2)),
+            &coffer_core::progress::NoProgress,
         )
         .unwrap()
     };

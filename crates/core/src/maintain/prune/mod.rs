@@ -29,11 +29,12 @@ mod tests;
 pub use plan::{Plan, PlanStats};
 
 use super::retention::Span;
-use super::used::used_blobs;
+use super::used::used_blobs_reporting;
 use crate::error::{Error, Kind, Result};
 use crate::format::index::{IndexFile, IndexPack};
 use crate::format::pack::BlobKind;
 use crate::id::{IndexId, PackId, PruneRecordId};
+use crate::progress::Progress;
 use crate::repo::{PruneRecord, Repository};
 use crate::store::StorageClass;
 use std::collections::{HashMap, HashSet};
@@ -173,6 +174,16 @@ pub(crate) struct State {
 /// Prunes `repo` (see the module documentation). With a zero grace period
 /// the packs this run condemns are deleted by a second pass of the same run.
 pub fn prune(repo: &Arc<Repository>, opts: &PruneOptions) -> Result<PruneReport> {
+    prune_with(repo, opts, &crate::progress::NoProgress)
+}
+
+/// As [`prune`], reporting its stages to `progress`: trees read, packs
+/// repacked, packs deleted.
+pub fn prune_with(
+    repo: &Arc<Repository>,
+    opts: &PruneOptions,
+    progress: &dyn Progress,
+) -> Result<PruneReport> {
     let lock = if opts.dry_run {
         None
     } else {
@@ -189,19 +200,20 @@ pub fn prune(repo: &Arc<Repository>, opts: &PruneOptions) -> Result<PruneReport>
     };
     // Prune's own handle: its index changes stay out of `repo`'s.
     let work = Arc::new(repo.detached());
-    let result = one_pass(&work, opts, lock.as_ref(), &mut report).and_then(|condemned| {
-        if opts.grace.is_none() && condemned && !opts.dry_run {
-            let mut second = PruneReport::default();
-            one_pass(&work, opts, lock.as_ref(), &mut second)?;
-            report.packs_deleted += second.packs_deleted;
-            report.stats.delete_bytes += second.stats.delete_bytes;
-            report.records_deleted += second.records_deleted;
-            report.index_written += second.index_written;
-            report.index_deleted += second.index_deleted;
-            report.packs_pending = second.packs_pending;
-        }
-        Ok(())
-    });
+    let result =
+        one_pass(&work, opts, lock.as_ref(), &mut report, progress).and_then(|condemned| {
+            if opts.grace.is_none() && condemned && !opts.dry_run {
+                let mut second = PruneReport::default();
+                one_pass(&work, opts, lock.as_ref(), &mut second, progress)?;
+                report.packs_deleted += second.packs_deleted;
+                report.stats.delete_bytes += second.stats.delete_bytes;
+                report.records_deleted += second.records_deleted;
+                report.index_written += second.index_written;
+                report.index_deleted += second.index_deleted;
+                report.packs_pending = second.packs_pending;
+            }
+            Ok(())
+        });
     let result = result.and_then(|_| {
         if !opts.dry_run {
             report.fragments_removed = repo.store().remove_fragments(fragments_before(opts))?;
@@ -232,6 +244,7 @@ fn one_pass(
     opts: &PruneOptions,
     lock: Option<&crate::repo::LockGuard>,
     report: &mut PruneReport,
+    progress: &dyn Progress,
 ) -> Result<bool> {
     // Snapshots first, then the index: a backup stores its packs and index
     // before its snapshot, so every snapshot listed here finds its blobs in
@@ -253,7 +266,7 @@ fn one_pass(
         supersedes: Vec::new(),
     };
     repo.replace_index_with(&[(IndexId::default(), current)], &condemned);
-    let used = used_blobs(repo, &roots)?;
+    let used = used_blobs_reporting(repo, &roots, progress)?;
     let mature_before = match opts.grace {
         None => opts.now,
         Some(span) => span
@@ -303,7 +316,7 @@ fn one_pass(
         return Ok(!plan.condemn.is_empty());
     }
     let lock = lock.ok_or_else(|| Error::fatal("prune needs its lock"))?;
-    run::execute(repo, opts, lock, &state, &plan, report)?;
+    run::execute(repo, opts, lock, &state, &plan, report, progress)?;
     Ok(!plan.condemn.is_empty())
 }
 

@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::format::index::{IndexFile, IndexPack};
 use crate::format::pack;
 use crate::id::{IndexId, PackId};
+use crate::progress::Progress;
 use crate::repo::{LockGuard, PruneRecord, Repository};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -35,10 +36,11 @@ pub(super) fn execute(
     state: &State,
     plan: &Plan,
     report: &mut PruneReport,
+    progress: &dyn Progress,
 ) -> Result<()> {
     lock.check()?;
     if !plan.repack.is_empty() {
-        repack(repo, opts, plan)?;
+        repack(repo, opts, plan, progress)?;
     }
     if !plan.condemn.is_empty() {
         repo.save_prune_record(&PruneRecord {
@@ -63,11 +65,22 @@ pub(super) fn execute(
             report.index_deleted += 1;
         }
     }
-    delete_condemned(repo, lock, plan, report)
+    delete_condemned(repo, lock, plan, report, progress)
 }
 
 /// Copies the used blobs of the packs to repack into new packs.
-fn repack(repo: &Arc<Repository>, opts: &PruneOptions, plan: &Plan) -> Result<()> {
+fn repack(
+    repo: &Arc<Repository>,
+    opts: &PruneOptions,
+    plan: &Plan,
+    progress: &dyn Progress,
+) -> Result<()> {
+    progress.phase("repacked", "packs");
+    progress.totals(
+        plan.repack.len() as u64,
+        plan.repack.iter().map(|r| r.pack.size).sum(),
+        true,
+    );
     // Dedup only against the packs that stay, so blobs are really copied.
     let staying = IndexFile {
         version: crate::format::FORMAT_VERSION,
@@ -88,6 +101,7 @@ fn repack(repo: &Arc<Repository>, opts: &PruneOptions, plan: &Plan) -> Result<()
             let plain = repo.open_blob(&b.id, sealed, &key)?;
             writer.add_with_id(r.pack.kind, b.id, &plain)?;
         }
+        progress.entry_done(std::path::Path::new(&key), r.pack.size, r.pack.size);
     }
     writer.finish()?;
     Ok(())
@@ -134,6 +148,7 @@ fn delete_condemned(
     lock: &LockGuard,
     plan: &Plan,
     report: &mut PruneReport,
+    progress: &dyn Progress,
 ) -> Result<()> {
     if plan.delete.is_empty() && plan.finished_records.is_empty() {
         return Ok(());
@@ -149,13 +164,21 @@ fn delete_condemned(
         .filter(|(id, _)| !superseded.contains(id))
         .flat_map(|(_, f)| f.packs.iter().map(|p| p.id))
         .collect();
+    progress.phase("deleted", "packs");
+    progress.totals(
+        plan.delete.len() as u64,
+        plan.delete.iter().map(|p| p.size).sum(),
+        true,
+    );
     for p in &plan.delete {
+        let key = pack::key(p.kind, &p.id);
+        progress.entry_done(std::path::Path::new(&key), p.size, p.size);
         if named.contains(&p.id) {
             report.stats.delete_bytes = report.stats.delete_bytes.saturating_sub(p.size);
             continue;
         }
         lock.check()?;
-        repo.store().delete(&pack::key(p.kind, &p.id))?;
+        repo.store().delete(&key)?;
         report.packs_deleted += 1;
     }
     for id in &plan.finished_records {

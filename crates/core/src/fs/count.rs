@@ -1,6 +1,6 @@
 //! Totals for progress: counts the entries (all but directories) and bytes below the
-//! requested paths while the backup runs, so a display can show how much
-//! is done and estimate what remains.
+//! requested paths while a backup or an archive runs, so a display can show
+//! how much is done and estimate what remains.
 //!
 //! Input: the requested paths, the excludes, `--one-file-system`. Output:
 //! [`Progress::totals`] calls, growing, then one marked final.
@@ -9,9 +9,9 @@
 //! it changes nothing, reports no errors (the backup does), and stops as
 //! soon as the backup is over.
 
+use super::Excludes;
+use super::walk::{Step, Walk};
 use crate::format::tree::NodeKind;
-use crate::fs::Excludes;
-use crate::fs::walk::{Step, Walk};
 use crate::progress::Progress;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
