@@ -74,11 +74,10 @@ pub fn export<W: Write>(
         {
             Follows::Data(_) => {
                 let mut n = 0u64;
-                for id in &node.content {
-                    let data = repo.read_blob(id)?;
+                repo.read_blobs_in_order(&node.content, |data| {
                     n += data.len() as u64;
-                    tar.data(&data).map_err(|e| sink_err(dest, e))?;
-                }
+                    tar.data(&data).map(|_| ()).map_err(|e| sink_err(dest, e))
+                })?;
                 let short = tar.end().map_err(|e| sink_err(dest, e))?;
                 if short > 0 {
                     return Err(Error::corrupt(

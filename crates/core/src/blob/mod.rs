@@ -10,9 +10,11 @@
 //! Read: index lookup -> range GET of the sealed blob -> open -> decompress ->
 //! re-hash and compare with the id (a mismatch is corruption, never silent).
 
+mod pack_reader;
 mod reader;
 mod writer;
 
+pub use pack_reader::{MAX_GAP, MAX_RANGE, Wanted, coalesce};
 pub use writer::{BlobWriter, WriterStats};
 
 use crate::error::Result;

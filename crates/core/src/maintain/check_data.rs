@@ -15,6 +15,8 @@ use crate::id::{BlobId, PackId, hash_object};
 use crate::progress::Progress;
 use crate::repo::{BlobLoc, PackInfo, Repository};
 use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Which packs `--read-data-subset` reads.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -78,7 +80,12 @@ fn group(id: &PackId) -> u64 {
     u64::from_be_bytes(b)
 }
 
-/// Reads `packs` whole and verifies them (see the module documentation).
+/// Packs read at once: a GET waiting on the network leaves its core to
+/// another; each holds one whole pack in memory.
+const PARALLEL_READS: usize = 4;
+
+/// Reads `packs` whole and verifies them (see the module documentation),
+/// [`PARALLEL_READS`] at a time; problems are reported in pack order.
 pub fn read_packs(
     repo: &Repository,
     packs: &[PackInfo],
@@ -101,11 +108,41 @@ pub fn read_packs(
                 .push((*id, *loc));
         }
     }
-    for p in packs {
-        let blobs = by_pack.remove(&p.id).unwrap_or_default();
-        read_pack(repo, p, &blobs, r)?;
-        let key = pack::key(p.kind, &p.id);
-        progress.entry_done(std::path::Path::new(&key), p.size, p.size);
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<Result<CheckReport>>>> =
+        packs.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..PARALLEL_READS.min(packs.len()) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(p) = packs.get(i) else { break };
+                    let blobs = by_pack.get(&p.id).map(Vec::as_slice).unwrap_or_default();
+                    let mut part = CheckReport::default();
+                    let done = read_pack(repo, p, blobs, &mut part).map(|_| part);
+                    let stop = done.is_err();
+                    *results[i].lock().expect("poisoned") = Some(done);
+                    if stop {
+                        // Fatal: the others stop too.
+                        next.store(packs.len(), Ordering::Relaxed);
+                        break;
+                    }
+                    let key = pack::key(p.kind, &p.id);
+                    progress.entry_done(std::path::Path::new(&key), p.size, p.size);
+                }
+            });
+        }
+    });
+    for done in results {
+        match done.into_inner().expect("poisoned") {
+            Some(Ok(part)) => {
+                r.errors.extend(part.errors);
+                r.packs_read += part.packs_read;
+                r.blobs_read += part.blobs_read;
+            }
+            Some(Err(e)) => return Err(e),
+            None => {}
+        }
     }
     Ok(())
 }

@@ -9,8 +9,9 @@
 //! create  make every file, in parallel (creating 100k files costs more
 //!         kernel time than decompressing them): under its own name where
 //!         nothing is, else under a temporary name
-//! fetch   per pack, in parallel: read the needed ranges once, open and
-//!         verify each blob, write it at its offsets (zeros stay holes);
+//! fetch   per pack, in parallel, through the shared pack reader
+//!         (`blob::Wanted`): read the needed ranges once, open and verify
+//!         each blob, write it at its offsets (zeros stay holes);
 //!         the write that completes a file sets its length and metadata
 //!         and, if it has a temporary name, renames it into place
 //! finish  hardlinks, then directory metadata deepest first (writing into
@@ -53,13 +54,6 @@ use std::path::PathBuf;
 
 pub use inplace::Overwrite;
 pub use plan::{Change, ChangeKind, blob_offsets};
-
-/// Needed blobs of a pack closer than this are fetched in one range GET
-/// (reading a gap is cheaper than another request).
-const MAX_GAP: u64 = 1024 * 1024;
-/// Longest range fetched at once (unless one blob is longer): bounds the
-/// memory of each fetch and spreads a large pack over several requests.
-const MAX_RANGE: u64 = 4 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct RestoreOptions {

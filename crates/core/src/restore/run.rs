@@ -15,9 +15,10 @@
 //! Only the store failing stops the restore.
 
 use super::plan::{PackPlan, Plan};
+use super::planned::Target;
 use super::{Failed, write};
-use super::{MAX_GAP, MAX_RANGE};
-use crate::error::{Error, Kind, Result};
+use crate::blob::Wanted;
+use crate::error::{Error, Result};
 use crate::fs::{ApplyOptions, Entry, Owners, apply_metadata};
 use crate::progress::Progress;
 use crate::repo::Repository;
@@ -229,92 +230,65 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Fetches the needed ranges of one pack and writes its blobs.
+    /// Reads the needed blobs of one pack (in few ranged GETs, through the
+    /// shared pack reader) and writes them where they go.
     fn pack(&self, p: &PackPlan) -> Result<()> {
         let info = self.repo.index().packs()[p.pack as usize];
         let key = crate::format::pack::key(info.kind, &info.id);
-        let mut start = 0;
-        while start < p.blobs.len() {
-            // Extend the range while the next blob is close and the range
-            // stays short.
-            let range_start = p.blobs[start].1 as u64;
-            let mut end = start + 1;
-            let mut range_end = range_start + p.blobs[start].2 as u64;
-            while end < p.blobs.len() {
-                let (off, len) = (p.blobs[end].1 as u64, p.blobs[end].2 as u64);
-                if off > range_end + MAX_GAP || off + len > range_start + MAX_RANGE {
-                    break;
-                }
-                range_end = range_end.max(off + len);
-                end += 1;
+        let wants: Vec<Wanted> = p
+            .blobs
+            .iter()
+            .map(|(id, offset, length, _)| Wanted {
+                id: *id,
+                offset: *offset,
+                length: *length,
+            })
+            .collect();
+        // A missing or damaged pack or blob costs the files that need it; a
+        // store that fails (network, permissions) stops the restore.
+        self.repo.read_pack_blobs(&key, &wants, |i, plain| {
+            for t in &p.blobs[i].3 {
+                self.write_blob(t, &plain);
             }
-            let bytes = match self.repo.store().get(&key, Some(range_start..range_end)) {
-                Ok(b) => b,
-                // A missing or damaged pack costs the files that need it; a
-                // store that fails (network, permissions) stops the restore.
-                Err(e) if !matches!(e.kind(), Kind::NotFound | Kind::Corrupt) => return Err(e),
-                Err(e) => {
-                    for (_, _, _, targets) in &p.blobs[start..end] {
-                        for t in targets {
-                            let path = self.plan.files[t.file].path.display();
-                            self.fail(
-                                t.file,
-                                Error::at(e.kind(), format!("cannot restore content ({e})"), path),
-                            );
-                            self.blob_done(t.file);
-                        }
-                    }
-                    start = end;
-                    continue;
-                }
-            };
-            for (id, off, len, targets) in &p.blobs[start..end] {
-                let at = (*off as u64 - range_start) as usize;
-                let sealed = &bytes[at..at + *len as usize];
-                let plain = self.repo.open_blob(id, sealed, &key);
-                for t in targets {
-                    if self.remaining[t.file].load(Ordering::Relaxed) == NOT_CREATED {
-                        continue;
-                    }
-                    let f = &self.plan.files[t.file];
-                    let whole = self.plan.blobs_per_file[t.file] == 1;
-                    let r = match &plain {
-                        Ok(data) if whole => {
-                            let made = self.dir(t.file).and_then(|d| {
-                                let what = (t.offset, &data[..], f.node.size);
-                                write::write_whole(&d, &f.temp(), f.temp_n != 0, &f.path, what)
-                            });
-                            match made {
-                                Ok(open) => {
-                                    self.finish_file(t.file, false, Some(&open));
-                                    continue;
-                                }
-                                Err(e) => Err(e),
-                            }
-                        }
-                        // All zeros: stays a hole.
-                        Ok(data) if data.iter().all(|&b| b == 0) => Ok(()),
-                        Ok(data) => self
-                            .reopen(t.file)
-                            .and_then(|o| write::write_at(&o, &f.path, t.offset, data)),
-                        Err(e) => Err(Error::new(
-                            e.kind(),
-                            format!("cannot restore content ({e})"),
-                        )
-                        .with_location(f.path.display())),
-                    };
-                    if let Err(e) = r {
-                        self.fail(t.file, e);
-                    }
-                    if whole {
-                        // Never created, or removed by `write_whole`: nothing more comes.
-                        continue;
-                    }
-                    self.blob_done(t.file);
-                }
-            }
-            start = end;
+            Ok(())
+        })
+    }
+
+    /// Writes one blob's bytes (or its error) to one place in a file.
+    fn write_blob(&self, t: &Target, plain: &Result<Vec<u8>>) {
+        if self.remaining[t.file].load(Ordering::Relaxed) == NOT_CREATED {
+            return;
         }
-        Ok(())
+        let f = &self.plan.files[t.file];
+        let whole = self.plan.blobs_per_file[t.file] == 1;
+        let r = match plain {
+            Ok(data) if whole => {
+                let made = self.dir(t.file).and_then(|d| {
+                    let what = (t.offset, &data[..], f.node.size);
+                    write::write_whole(&d, &f.temp(), f.temp_n != 0, &f.path, what)
+                });
+                match made {
+                    Ok(open) => return self.finish_file(t.file, false, Some(&open)),
+                    Err(e) => Err(e),
+                }
+            }
+            // All zeros: stays a hole.
+            Ok(data) if data.iter().all(|&b| b == 0) => Ok(()),
+            Ok(data) => self
+                .reopen(t.file)
+                .and_then(|o| write::write_at(&o, &f.path, t.offset, data)),
+            Err(e) => Err(
+                Error::new(e.kind(), format!("cannot restore content ({e})"))
+                    .with_location(f.path.display()),
+            ),
+        };
+        if let Err(e) = r {
+            self.fail(t.file, e);
+        }
+        // A whole file was never created, or removed by `write_whole`:
+        // nothing more comes.
+        if !whole {
+            self.blob_done(t.file);
+        }
     }
 }

@@ -14,9 +14,9 @@
 
 use super::plan::Plan;
 use super::{PruneOptions, PruneReport, State};
-use crate::blob::BlobWriter;
+use crate::blob::{BlobWriter, Wanted};
 use crate::crypto::Sealed;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::format::index::{IndexFile, IndexPack};
 use crate::format::pack;
 use crate::id::{IndexId, PackId};
@@ -92,15 +92,21 @@ fn repack(
         BlobWriter::without_resume(Arc::clone(repo), opts.connections, opts.data_storage_class);
     for r in &plan.repack {
         let key = pack::key(r.pack.kind, &r.pack.id);
-        let bytes = repo.store().get(&key, None)?;
-        for b in &r.copy {
-            let start = b.offset as usize;
-            let sealed = bytes.get(start..start + b.length as usize).ok_or_else(|| {
-                Error::corrupt(format!("blob {} lies outside its pack", b.id.short()), &key)
-            })?;
-            let plain = repo.open_blob(&b.id, sealed, &key)?;
-            writer.add_with_id(r.pack.kind, b.id, &plain)?;
-        }
+        let mut wants: Vec<Wanted> = r
+            .copy
+            .iter()
+            .map(|b| Wanted {
+                id: b.id,
+                offset: b.offset,
+                length: b.length,
+            })
+            .collect();
+        wants.sort_by_key(|w| w.offset);
+        // Every used blob must come across: any error stops the prune.
+        repo.read_pack_blobs(&key, &wants, |i, plain| {
+            writer.add_with_id(r.pack.kind, wants[i].id, &plain?)?;
+            Ok(())
+        })?;
         progress.entry_done(std::path::Path::new(&key), r.pack.size, r.pack.size);
     }
     writer.finish()?;
