@@ -4,7 +4,7 @@
 use crate::args::{Filter, Global};
 use coffer_core::repo::{InitOptions, Repository, SnapshotFilter, SnapshotRef};
 use coffer_core::store::open::{StoreOptions, open_store};
-use coffer_core::store::s3::{ChecksumMode, S3Settings};
+use coffer_core::store::{ChecksumMode, S3Settings};
 use coffer_core::store::{RetryLog, Store};
 use coffer_core::{Error, Result};
 use std::io::IsTerminal;
@@ -157,7 +157,7 @@ impl Settings {
             default_repo,
             utc: g.utc,
             lock_wait: match &g.retry_lock {
-                Some(d) => coffer_ec2::wait::parse_duration(d)
+                Some(d) => coffer_core::repo::lock::parse_duration(d)
                     .map_err(|e| Error::invalid(format!("--retry-lock: {e}")))?,
                 None => std::time::Duration::ZERO,
             },
@@ -198,11 +198,22 @@ impl Settings {
         if self.is_local() {
             return Ok(());
         }
-        let s3 = coffer_core::store::s3::connect(&self.repo, &self.store.s3)?;
-        if create {
-            s3.create_bucket()
-        } else {
-            s3.check_bucket()
+        #[cfg(feature = "s3")]
+        {
+            let s3 = coffer_core::store::s3::connect(&self.repo, &self.store.s3)?;
+            if create {
+                s3.create_bucket()
+            } else {
+                s3.check_bucket()
+            }
+        }
+        #[cfg(not(feature = "s3"))]
+        {
+            let _ = create;
+            Err(Error::invalid(
+                "this build of coffer has no S3 support (built without the `s3` feature)",
+            )
+            .with_location(&self.repo))
         }
     }
 

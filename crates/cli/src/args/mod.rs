@@ -1,9 +1,11 @@
 //! Command-line arguments, parsed once by clap. `settings.rs` turns them
 //! into validated settings; each command lives in `commands/`.
 
+#[cfg(feature = "ec2")]
 mod ec2;
 mod operations;
 
+#[cfg(feature = "ec2")]
 pub use ec2::{
     Ec2Command, Ec2ForgetArgs, Ec2ImageArgs, Ec2LaunchArgs, Ec2ListArgs, Ec2RestoreArgs,
     Ec2SnapshotArgs,
@@ -170,6 +172,7 @@ pub enum Command {
     Config(ConfigCommand),
     /// EC2: snapshot an instance's volumes, make a bootable image, launch it (docs/EC2.md)
     #[command(subcommand)]
+    #[cfg(feature = "ec2")]
     Ec2(Ec2Command),
 }
 

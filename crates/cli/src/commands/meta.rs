@@ -15,19 +15,32 @@ pub const VERSION: &str = concat!(
 );
 
 /// What this build can do.
-const FEATURES: &[&str] = &["local", "s3", "ec2", "profiles", "schedule", "metrics"];
+/// What this binary can do: the cargo features it was built with among them.
+fn features() -> Vec<&'static str> {
+    [
+        ("local", true),
+        ("s3", cfg!(feature = "s3")),
+        ("ec2", cfg!(feature = "ec2")),
+        ("profiles", true),
+        ("schedule", true),
+        ("metrics", true),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect()
+}
 
 pub fn version(g: &Global) -> Result<i32> {
     if g.json {
         crate::output::json(&serde_json::json!({
             "version": env!("CARGO_PKG_VERSION"),
             "git_commit": env!("COFFER_GIT_COMMIT"),
-            "features": FEATURES,
+            "features": features(),
             "target": format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS),
         }))?;
     } else {
         println!("coffer {VERSION}");
-        println!("features: {}", FEATURES.join(", "));
+        println!("features: {}", features().join(", "));
     }
     Ok(0)
 }

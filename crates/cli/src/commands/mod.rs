@@ -8,6 +8,7 @@ mod cat;
 mod check;
 mod config;
 mod diff;
+#[cfg(feature = "ec2")]
 mod ec2;
 mod export;
 mod find;
@@ -42,6 +43,7 @@ pub fn run(command: Command, g: &Global) -> Result<i32> {
     let s = match command {
         // The EC2 commands use no repository: they need neither its settings
         // nor HOME to find the default one (a systemd service may not have it).
+        #[cfg(feature = "ec2")]
         Command::Ec2(c) => return ec2::run(c, g),
         // Showing settings needs no repository either.
         Command::Config(c) => return config::run(c, g),
@@ -71,6 +73,7 @@ pub fn run(command: Command, g: &Global) -> Result<i32> {
         Command::Archive(a) => archive::run(a, s),
         Command::Export(a) => export::run(a, s),
         Command::Import(a) => import::run(a, s),
+        #[cfg(feature = "ec2")]
         Command::Ec2(c) => ec2::run(c, g),
         Command::Config(c) => config::run(c, g),
         Command::Completions { shell } => meta::completions(shell),
