@@ -21,6 +21,7 @@ per_store!(
                 and opening with the damaged key's password says `wrong password` naming the damaged file"]
     damaged_key_file_is_reported_by_its_key,
     restore_names_the_damaged_file_and_restores_every_other,
+    export_of_a_damaged_file_fails_and_leaves_no_archive,
 );
 
 // Index, snapshots and tree packs: on S3 these sit in the local cache too;
@@ -343,4 +344,25 @@ fn restore_names_the_damaged_file_and_restores_every_other(backend: Backend) {
             .ends_with("odd/file3.bin"),
         "{failed:?}"
     );
+}
+
+/// Export reads small files ahead, in parallel: a damaged one must still
+/// fail the export (never a tar with wrong bytes) and leave no archive.
+fn export_of_a_damaged_file_fails_and_leaves_no_archive(backend: Backend) {
+    let (c, src) = repo(backend);
+    let damaged = src.join("odd/file5.bin");
+    let blobs = blobs_of(&c, &damaged);
+    let (pack, offset, length) = locate(&c, &blobs[0]);
+    c.flip_object_byte(&pack, offset + length / 2, 0x01);
+    let dest = c.path("out.tar");
+    let out = c.run(&["export", "latest", "-o", arg(&dest)]);
+    out.code(1);
+    assert!(out.one_line_error().contains(&pack), "{}", out.show());
+    assert!(!dest.exists(), "a failed export left {}", dest.display());
+    let left: Vec<_> = fs::read_dir(c.path(""))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("out.tar"))
+        .collect();
+    assert!(left.is_empty(), "partial files left: {left:?}");
 }

@@ -12,12 +12,13 @@
 use super::write::{Follows, TarWriter, member_name, sink_err};
 use crate::error::{Error, Result};
 use crate::format::tree::{Node, NodeKind};
-use crate::id::TreeId;
+use crate::id::{BlobId, TreeId};
 use crate::progress::Progress;
 use crate::repo::Repository;
 use crate::repo::ls::ls;
+use crossbeam_channel::{Receiver, Sender, bounded};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct ExportCounts {
@@ -45,8 +46,21 @@ pub fn data_regions(holes: &[(u64, u64)], size: u64) -> Vec<(u64, u64)> {
     regions
 }
 
+/// Files up to this size are read ahead, in parallel, while the tar is
+/// written in order; larger ones are read in place, chunk run by chunk run.
+const PREFETCH_MAX: u64 = 4 * 1024 * 1024;
+/// Files read ahead at once (each at most [`PREFETCH_MAX`] in memory): on
+/// S3, where a small file costs one request, this hides the latency.
+const PREFETCH_FILES: usize = 16;
+
+/// One entry for the tar writer, in tree order, with its content when it
+/// was read ahead.
+type Item = (PathBuf, Node, Option<Receiver<Result<Vec<u8>>>>);
+
 /// Writes the tree at `start` of the snapshot `root` into `tar` (going to
-/// `dest`, named in errors).
+/// `dest`, named in errors). The trees are walked on one thread, small
+/// files read ahead on [`PREFETCH_FILES`] others, and the tar written here
+/// in tree order.
 pub fn export<W: Write>(
     repo: &Repository,
     root: TreeId,
@@ -55,14 +69,72 @@ pub fn export<W: Write>(
     dest: &str,
     progress: &dyn Progress,
 ) -> Result<ExportCounts> {
+    let (item_tx, item_rx) = bounded::<Item>(PREFETCH_FILES);
+    let (job_tx, job_rx) = bounded::<(Vec<BlobId>, Sender<Result<Vec<u8>>>)>(PREFETCH_FILES);
+    std::thread::scope(|s| {
+        for _ in 0..PREFETCH_FILES {
+            let jobs = job_rx.clone();
+            s.spawn(move || {
+                for (ids, done) in jobs.iter() {
+                    let mut content = Vec::new();
+                    let r = repo.read_blobs_in_order(&ids, |data| {
+                        content.extend_from_slice(&data);
+                        Ok(())
+                    });
+                    let _ = done.send(r.map(|_| content));
+                }
+            });
+        }
+        drop(job_rx);
+        let walker = s.spawn(move || {
+            ls(repo, root, start, true, &mut |path: &Path, node: &Node| {
+                let ahead = (node.kind == NodeKind::File
+                    && !node.content.is_empty()
+                    && node.size <= PREFETCH_MAX)
+                    .then(|| {
+                        let (tx, rx) = bounded(1);
+                        job_tx
+                            .send((node.content.clone(), tx))
+                            .map(|_| rx)
+                            .map_err(|_| Error::fatal("export readers stopped"))
+                    })
+                    .transpose()?;
+                // The writer gone (it failed) ends the walk quietly.
+                item_tx
+                    .send((path.to_path_buf(), node.clone(), ahead))
+                    .map_err(|_| Error::fatal("export stopped"))
+            })
+        });
+        let written = write_items(repo, &item_rx, tar, dest, progress);
+        drop(item_rx);
+        let walked = walker
+            .join()
+            .unwrap_or_else(|_| Err(Error::fatal("the export walker panicked")));
+        // The writer's error is the cause when both failed.
+        let counts = written?;
+        walked?;
+        Ok(counts)
+    })
+}
+
+/// The tar writer's side of [`export`].
+fn write_items<W: Write>(
+    repo: &Repository,
+    items: &Receiver<Item>,
+    tar: &mut TarWriter<W>,
+    dest: &str,
+    progress: &dyn Progress,
+) -> Result<ExportCounts> {
     let mut c = ExportCounts::default();
-    ls(repo, root, start, true, &mut |path: &Path, node: &Node| {
+    for (path, node, ahead) in items.iter() {
+        let path = path.as_path();
+        let node = &node;
         let name = member_name(path, node.kind == NodeKind::Dir);
         match node.kind {
             NodeKind::Socket => {
                 progress.warning(path, "socket skipped (tar cannot hold sockets)");
                 c.sockets_skipped += 1;
-                return Ok(());
+                continue;
             }
             NodeKind::Dir => c.dirs += 1,
             _ => {}
@@ -74,10 +146,19 @@ pub fn export<W: Write>(
         {
             Follows::Data(_) => {
                 let mut n = 0u64;
-                repo.read_blobs_in_order(&node.content, |data| {
-                    n += data.len() as u64;
-                    tar.data(&data).map(|_| ()).map_err(|e| sink_err(dest, e))
-                })?;
+                match ahead {
+                    Some(rx) => {
+                        let data = rx
+                            .recv()
+                            .map_err(|_| Error::fatal("an export reader stopped"))??;
+                        n = data.len() as u64;
+                        tar.data(&data).map_err(|e| sink_err(dest, e))?;
+                    }
+                    None => repo.read_blobs_in_order(&node.content, |data| {
+                        n += data.len() as u64;
+                        tar.data(&data).map(|_| ()).map_err(|e| sink_err(dest, e))
+                    })?,
+                }
                 let short = tar.end().map_err(|e| sink_err(dest, e))?;
                 if short > 0 {
                     return Err(Error::corrupt(
@@ -99,8 +180,7 @@ pub fn export<W: Write>(
                 progress.entry_done(path, 0, 0);
             }
         }
-        Ok(())
-    })?;
+    }
     Ok(c)
 }
 
