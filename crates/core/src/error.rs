@@ -72,6 +72,18 @@ impl Error {
         Error::new(kind, what).with_location(location)
     }
 
+    /// A worker thread's panic as an error: `who` ("a file reader") and
+    /// the panic's message. Workers are run under `catch_unwind` so that a
+    /// bug in one stops the command with one line, not a cascade of panics.
+    pub fn from_panic(who: &str, payload: Box<dyn std::any::Any + Send>) -> Self {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        Error::fatal(format!("internal error: {who} panicked ({message})"))
+    }
+
     pub fn fatal(what: impl Into<String>) -> Self {
         Error::new(Kind::Fatal, what)
     }

@@ -239,16 +239,31 @@ fn build(
         skipped: Vec::new(),
         changed: Vec::new(),
     };
+    // A worker that panics (a bug) is caught: its panic becomes the
+    // backup's error, and the others stop as their channels close.
+    let panicked: std::sync::Mutex<Option<crate::error::Error>> = Default::default();
+    let guarded = |who: &'static str, work: &mut dyn FnMut()| {
+        if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+            let mut first = panicked.lock().unwrap_or_else(|e| e.into_inner());
+            first.get_or_insert(crate::error::Error::from_panic(who, p));
+            scanner.close();
+        }
+    };
+    let guarded = &guarded;
     let root = std::thread::scope(|s| {
         for _ in 0..opts.threads.max(1) {
             let (jobs, chunker) = (job_rx.clone(), &chunker);
-            s.spawn(move || read::reader_loop(&jobs, writer, chunker, progress));
+            s.spawn(move || {
+                guarded("a file reader", &mut || {
+                    read::reader_loop(&jobs, writer, chunker, progress)
+                })
+            });
         }
         drop(job_rx);
         // Listing waits on the disk more than on the CPU: more listers than
         // cores keep a cold disk's queue full.
         for _ in 0..(opts.threads * 2).clamp(2, 8) {
-            s.spawn(|| scanner.lister(&ctx));
+            s.spawn(|| guarded("a directory lister", &mut || scanner.lister(&ctx)));
         }
         let walker = walk::Walker {
             ctx: &ctx,
@@ -258,18 +273,36 @@ fn build(
             batch: Default::default(),
             stopped: Default::default(),
         };
-        s.spawn(move || walker.run(&trie, parent_tree));
+        let mut walk = Some((walker, parent_tree));
+        s.spawn(move || {
+            guarded("the tree walker", &mut || {
+                if let Some((walker, parent)) = walk.take() {
+                    walker.run(&trie, parent)
+                }
+            })
+        });
         if progress.wants_totals() {
             let counter =
                 crate::fs::count::Counter::new(&excludes, opts.one_file_system, progress, &over);
-            s.spawn(|| counter.run(&paths));
+            let mut counter = Some(counter);
+            s.spawn(move || {
+                guarded("the file counter", &mut || {
+                    if let Some(c) = counter.take() {
+                        c.run(&paths)
+                    }
+                })
+            });
         }
         let root = builder.run(&event_rx);
         over.store(true, std::sync::atomic::Ordering::Relaxed);
         drop(event_rx); // unblocks the walker if the builder stopped early
         scanner.close(); // and the listers
         root
-    })?;
+    });
+    if let Some(e) = panicked.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e);
+    }
+    let root = root?;
 
     let tree::TreeBuilder {
         summary,

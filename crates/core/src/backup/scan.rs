@@ -340,10 +340,20 @@ impl Scanner {
                     }
                 }
             };
-            let listed = ctx.run(job);
+            // A panic must not leave the slot Running: the walker would
+            // wait for it forever. It gets an error, then the panic goes on
+            // to the backup's guard, which reports it.
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ctx.run(job)));
+            let (listed, panic) = match run {
+                Ok(listed) => (listed, None),
+                Err(p) => (Err(Error::fatal("a directory lister panicked")), Some(p)),
+            };
             lock.lock().expect("scanner lock").ahead += 1;
             *slot.state.lock().expect("slot lock") = State::Done(listed);
             slot.done.notify_all();
+            if let Some(p) = panic {
+                std::panic::resume_unwind(p);
+            }
         }
     }
 

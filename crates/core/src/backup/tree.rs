@@ -62,7 +62,10 @@ impl TreeBuilder<'_> {
             }
         }
         let (_, children) = stack.pop().expect("root stays");
-        assert!(stack.is_empty(), "walker balances Enter/Leave");
+        if !stack.is_empty() {
+            // The walker stopped part way (it failed): no snapshot of half a tree.
+            return Err(Error::fatal("the walk of the tree ended before its end"));
+        }
         self.save_tree(children)
     }
 

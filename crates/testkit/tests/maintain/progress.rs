@@ -163,3 +163,41 @@ fn maintenance_reports_stages_with_totals_it_meets() {
     assert_eq!(deleted, r.packs_deleted, "{r:?}");
     assert!(pack_bytes(store.as_ref()) < before);
 }
+
+/// A worker thread that panics (a bug: here the progress sink of a file
+/// reader) stops the backup with one error naming it; the panic does not
+/// reach the caller and no snapshot is saved. (The file counter races the
+/// backup, so it is not a deterministic place for the bug.)
+#[test]
+fn a_panicking_worker_is_the_backups_error_not_a_panic() {
+    use coffer_core::backup::{BackupOptions, backup};
+    use coffer_core::progress::Progress;
+    struct Bug;
+    impl Progress for Bug {
+        fn reading(&self, _: u64) {
+            panic!("bug in a reader");
+        }
+    }
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(
+        src.path().join("big"),
+        coffer_testkit::fixture::pseudo_random(5, 3 << 20),
+    )
+    .unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let store = local_store(d.path());
+    let repo = init(&store);
+    let opts = BackupOptions::new(vec![src.path().to_path_buf()]);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        backup(Arc::clone(&repo), &opts, &Bug)
+    }));
+    let err = caught
+        .unwrap_or_else(|_| panic!("the reader's panic reached the caller"))
+        .expect_err("a backup whose worker panicked failed");
+    assert!(
+        err.to_string()
+            .contains("a file reader panicked (bug in a reader)"),
+        "{err}"
+    );
+    assert_eq!(count(store.as_ref(), "snapshots/"), 0);
+}
