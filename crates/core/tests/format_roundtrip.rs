@@ -450,6 +450,54 @@ proptest! {
         prop_assert_eq!(fast, Some(serde));
     }
 
+    /// On damaged bytes (a valid tree with bytes changed, cut or added)
+    /// the two decoders never disagree: whatever the direct decoder
+    /// accepts, serde decodes to the same tree. (When it declines, the
+    /// serde decoder decides alone.)
+    #[test]
+    fn fast_tree_decoder_accepts_nothing_serde_reads_otherwise(
+        t in tree(), at in any::<Index>(), byte in any::<u8>(), cut in any::<Index>(), extra in proptest::collection::vec(any::<u8>(), 0..4)
+    ) {
+        let mut bytes = t.encode();
+        let i = at.index(bytes.len());
+        bytes[i] = byte;
+        bytes.truncate(cut.index(bytes.len()) + 1);
+        bytes.extend_from_slice(&extra);
+        if let Some(fast) = coffer_core::format::tree_fast::decode(&bytes) {
+            let serde: Result<Tree, _> = ciborium::from_reader(&bytes[..]);
+            prop_assert_eq!(Some(fast), serde.ok());
+        }
+    }
+
+    /// The same for index objects.
+    #[test]
+    fn fast_index_decoder_accepts_nothing_serde_reads_otherwise(
+        f in index_file(), at in any::<Index>(), byte in any::<u8>(), cut in any::<Index>(), extra in proptest::collection::vec(any::<u8>(), 0..4)
+    ) {
+        let mut bytes = f.encode();
+        let i = at.index(bytes.len());
+        bytes[i] = byte;
+        bytes.truncate(cut.index(bytes.len()) + 1);
+        bytes.extend_from_slice(&extra);
+        if let Some(fast) = coffer_core::format::index_fast::decode(&bytes) {
+            let serde: Result<IndexFile, _> = ciborium::from_reader(&bytes[..]);
+            prop_assert_eq!(Some(fast), serde.ok());
+        }
+    }
+
+    /// And on bytes that were never a tree or an index.
+    #[test]
+    fn fast_decoders_agree_with_serde_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        if let Some(fast) = coffer_core::format::tree_fast::decode(&bytes) {
+            let serde: Result<Tree, _> = ciborium::from_reader(&bytes[..]);
+            prop_assert_eq!(Some(fast), serde.ok());
+        }
+        if let Some(fast) = coffer_core::format::index_fast::decode(&bytes) {
+            let serde: Result<IndexFile, _> = ciborium::from_reader(&bytes[..]);
+            prop_assert_eq!(Some(fast), serde.ok());
+        }
+    }
+
     #[test]
     fn snapshot_round_trips(s in snapshot(), level in level(), key in id32(), at in any::<Index>()) {
         let sealed = round_trip(&s, s.encode(), level, &key, Sealed::Snapshot, |b| Snapshot::decode(b, "test"))?;
