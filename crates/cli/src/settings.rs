@@ -157,7 +157,7 @@ impl Settings {
             default_repo,
             utc: g.utc,
             lock_wait: match &g.retry_lock {
-                Some(d) => coffer_core::repo::lock::parse_duration(d)
+                Some(d) => coffer_core::repo::wait::parse_duration(d)
                     .map_err(|e| Error::invalid(format!("--retry-lock: {e}")))?,
                 None => std::time::Duration::ZERO,
             },

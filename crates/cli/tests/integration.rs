@@ -25,6 +25,8 @@ mod dry_run;
 mod ec2;
 #[path = "integration/errors.rs"]
 mod errors;
+#[path = "integration/export_import.rs"]
+mod export_import;
 #[path = "integration/faults.rs"]
 mod faults;
 #[path = "integration/hooks.rs"]

@@ -66,11 +66,11 @@ pub fn rsync_differences(a: &Path, b: &Path, excludes: &[&str]) -> Vec<String> {
 /// The fixture. Tar cannot hold its socket, and GNU tar cannot extract its
 /// path longer than PATH_MAX ("File name too long"), so the archive leaves
 /// out the one and the comparison both.
-fn fixture_for_tar(c: &Coffer) -> Fixture {
+pub fn fixture_for_tar(c: &Coffer) -> Fixture {
     fixture::build(&c.path("fixture")).expect("fixture builds")
 }
 
-fn assert_tar_reproduces(fx: &Fixture, extracted_root: &Path) {
+pub fn assert_tar_reproduces(fx: &Fixture, extracted_root: &Path) {
     let extracted = extracted_root.join(fx.root.strip_prefix("/").unwrap());
     let diffs: Vec<Difference> =
         compare_trees(&fx.root, &extracted, &CompareOptions::for_current_user())
@@ -258,7 +258,7 @@ fn missing_source_or_bad_destination_is_one_clear_error() {
 
 // --- S3 -------------------------------------------------------------------
 
-fn s3_env() -> Vec<(&'static str, String)> {
+pub fn s3_env() -> Vec<(&'static str, String)> {
     let endpoint = std::env::var("COFFER_TEST_S3_ENDPOINT")
         .expect("COFFER_TEST_S3_ENDPOINT is not set: run the tests through `bash .ci/run`");
     vec![
@@ -275,7 +275,7 @@ fn s3_env() -> Vec<(&'static str, String)> {
     ]
 }
 
-fn run_s3(c: &Coffer, args: &[&str]) -> crate::support::Out {
+pub fn run_s3(c: &Coffer, args: &[&str]) -> crate::support::Out {
     let env = s3_env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     c.run_env(args, &env)
@@ -283,7 +283,7 @@ fn run_s3(c: &Coffer, args: &[&str]) -> crate::support::Out {
 
 /// `bucket/prefix`: a fresh prefix in one bucket shared by these tests
 /// (a bucket per test would cost the test server volumes of its own).
-fn shared_prefix(test: &str) -> String {
+pub fn shared_prefix(test: &str) -> String {
     static BUCKET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let bucket = BUCKET.get_or_init(|| {
@@ -474,159 +474,6 @@ fn killed_upload_leaves_no_incomplete_upload_after_the_next_run() {
         out.show()
     );
     assert_eq!(pending_uploads(&store), 0);
-}
-
-// --- export and import ----------------------------------------------------
-
-#[test]
-fn export_extracted_by_gnu_tar_equals_a_restore() {
-    let c = Coffer::init();
-    let fx = fixture_for_tar(&c);
-    let long = format!("{}/long", fx.root.display());
-    c.run(&["backup", arg(&fx.root), "--exclude", &long]).ok();
-    let restored = c.path("restored");
-    c.restore("latest", &restored, &[]).ok();
-    let dest = c.path("snap.tar.gz");
-    let out = c.run(&["export", "latest", "-o", arg(&dest)]);
-    out.ok();
-    assert!(out.stdout.contains("sha256"), "{}", out.show());
-    let into = c.path("extracted");
-    gnu_tar_extract(&dest, &into, &["-z"]);
-    let sub = fx.root.strip_prefix("/").unwrap();
-    let rsync = rsync_differences(&restored.join(sub), &into.join(sub), &[]);
-    assert!(
-        rsync.is_empty(),
-        "export and restore differ:\n{}",
-        rsync.join("\n")
-    );
-    assert_tar_reproduces(&fx, &into);
-    // A path inside the snapshot, to stdout.
-    let bin = env!("CARGO_BIN_EXE_coffer");
-    let files = fx.root.join("files");
-    let o = c
-        .command(&["export", "latest", arg(&files), "--format", "tar"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let _ = bin;
-    let t = c.path("files.tar");
-    fs::write(&t, &o.stdout).unwrap();
-    let list = Command::new("tar").arg("-tf").arg(&t).output().unwrap();
-    let names = String::from_utf8_lossy(&list.stdout);
-    assert!(names.lines().all(|l| l.contains("/files")), "{names}");
-}
-
-#[test]
-fn gnu_tar_archive_imported_then_restored_equals_the_tree() {
-    let c = Coffer::init();
-    let fx = fixture_for_tar(&c);
-    let tarball = c.path("gnu.tar.gz");
-    let rel = fx.root.strip_prefix("/").unwrap();
-    let out = Command::new("tar")
-        .args([
-            "--posix",
-            "--xattrs",
-            "--xattrs-include=*",
-            "--acls",
-            "-S",
-            "-czf",
-        ])
-        .arg(&tarball)
-        .arg("-C")
-        .arg("/")
-        .arg(format!("--exclude={}/long", rel.display()))
-        .arg(format!("--exclude={}/{}", rel.display(), paths::SOCKET))
-        .arg(rel)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "GNU tar -c: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = c.run(&[
-        "import",
-        "--json",
-        arg(&tarball),
-        "--tag",
-        "old-tar",
-        "--host",
-        "web1",
-    ]);
-    out.ok();
-    let v = out.json();
-    assert_eq!(
-        v["paths"][0].as_str(),
-        Some(format!("/{}", rel.iter().next().unwrap().to_string_lossy()).as_str()),
-        "{v}"
-    );
-    let snaps = c.run(&["snapshots", "--json", "--tag", "old-tar", "--host", "web1"]);
-    assert!(
-        snaps
-            .ok()
-            .stdout
-            .contains(v["snapshot_id"].as_str().unwrap())
-    );
-    let restored = c.path("restored");
-    c.restore("latest", &restored, &[]).ok();
-    assert_tar_reproduces(&fx, &restored);
-    // The same content backed up directly adds almost nothing: it dedups.
-    let b = c.backup(&[&fx.root.join("files")], &[]);
-    assert!(crate::support::summary_u64(&b, "bytes_new") < 4096, "{b}");
-    c.run(&["check", "--read-data"]).ok();
-}
-
-#[test]
-fn import_of_a_non_tar_or_truncated_archive_fails_cleanly() {
-    let c = Coffer::init();
-    let junk = c.path("junk.tar");
-    fs::write(&junk, pseudo_random(3, 10_000)).unwrap();
-    let out = c.run(&["import", arg(&junk)]);
-    assert_eq!(out.code, 1, "{}", out.show());
-    assert!(out.one_line_error().contains("junk.tar"), "{}", out.show());
-    // A real archive cut in the middle of a member's data.
-    let src = c.path("src");
-    write(&src.join("big.bin"), pseudo_random(4, 200_000));
-    let whole = c.path("whole.tar");
-    c.run(&["archive", arg(&src), "--to", arg(&whole)]).ok();
-    let bytes = fs::read(&whole).unwrap();
-    let cut = c.path("cut.tar");
-    fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-    let out = c.run(&["import", arg(&cut)]);
-    assert_eq!(out.code, 1, "{}", out.show());
-    assert!(out.one_line_error().contains("cut.tar"), "{}", out.show());
-    assert!(
-        c.snapshot_ids().is_empty(),
-        "a failed import left a snapshot"
-    );
-    c.run(&["check"]).ok();
-}
-
-#[test]
-fn import_from_s3_and_stdin() {
-    let c = Coffer::init();
-    let base = shared_prefix("archive-import");
-    let src = c.path("src");
-    write(&src.join("a.txt"), b"from s3\n");
-    let url = format!("s3://{base}/old.tar.zst");
-    run_s3(&c, &["archive", arg(&src), "--to", &url]).ok();
-    run_s3(&c, &["import", &url, "--time", "2024-05-01T03:00:00Z"]).ok();
-    let snaps = c.run(&["snapshots", "--json"]).ok().json();
-    assert!(snaps.to_string().contains("2024-05-01T03:00:00"), "{snaps}");
-    let restored = c.path("r");
-    c.restore("latest", &restored, &[]).ok();
-    assert_eq!(
-        fs::read(restored.join(src.strip_prefix("/").unwrap()).join("a.txt")).unwrap(),
-        b"from s3\n"
-    );
-    let local = c.path("a.tar");
-    c.run(&["archive", arg(&src), "--to", arg(&local)]).ok();
-    let mut cmd = c.command(&["import", "-", "--prefix", "/old"]);
-    cmd.stdin(fs::File::open(&local).unwrap());
-    let o = cmd.output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let ls = c.run(&["ls", "latest"]).ok().stdout.clone();
-    assert!(ls.contains("/old/"), "{ls}");
 }
 
 #[test]

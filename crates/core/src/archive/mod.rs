@@ -13,6 +13,7 @@
 
 pub mod compress;
 pub mod export;
+mod fields;
 pub mod gzip;
 pub mod import;
 pub mod pax;

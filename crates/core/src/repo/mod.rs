@@ -10,6 +10,7 @@ mod objects;
 mod records;
 mod resume;
 mod snapshots;
+pub mod wait;
 
 pub use index::{BlobLoc, Index, PackInfo};
 pub use keys::{CONFIG_MAC_CONTEXT, KeyInfo, config_mac};
