@@ -63,7 +63,7 @@ impl<W: Write + Send + 'static> Encoder<W> {
     pub fn new(out: W, format: Format, level: i32, threads: usize) -> io::Result<Self> {
         Ok(match format {
             Format::Tar => Encoder::Plain(out),
-            Format::TarGz => Encoder::Gzip(ParGz::new(out, level.clamp(1, 9) as u32, threads)),
+            Format::TarGz => Encoder::Gzip(ParGz::new(out, level.clamp(1, 9) as u32, threads)?),
             Format::TarZst => {
                 let mut e = zstd::Encoder::new(out, level)?;
                 if threads > 1 {

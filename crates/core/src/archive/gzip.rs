@@ -97,7 +97,9 @@ fn write_out<W: Write>(mut out: W, order: Receiver<Receiver<io::Result<Piece>>>)
 }
 
 impl<W: Write + Send + 'static> ParGz<W> {
-    pub fn new(out: W, level: u32, threads: usize) -> Self {
+    /// Starts `threads` deflating threads and the writer thread; fails
+    /// only when the process cannot start a thread.
+    pub fn new(out: W, level: u32, threads: usize) -> io::Result<Self> {
         let threads = threads.max(1);
         let (jobs, job_rx) = bounded::<Job>(threads * 2);
         let (order, order_rx) = bounded(threads * 2);
@@ -112,21 +114,19 @@ impl<W: Write + Send + 'static> ParGz<W> {
                             let _ = job.done.send(r);
                         }
                     })
-                    .expect("spawn gzip worker")
             })
-            .collect();
+            .collect::<io::Result<Vec<_>>>()?;
         let writer = std::thread::Builder::new()
             .name("coffer-gzip-out".into())
-            .spawn(move || write_out(out, order_rx))
-            .expect("spawn gzip writer");
-        ParGz {
+            .spawn(move || write_out(out, order_rx))?;
+        Ok(ParGz {
             buf: Vec::with_capacity(BLOCK),
             dict: Vec::new(),
             jobs: Some(jobs),
             order: Some(order),
             workers,
             writer: Some(writer),
-        }
+        })
     }
 
     fn send(&mut self, last: bool) -> io::Result<()> {
@@ -217,7 +217,7 @@ mod tests {
     use std::io::Read;
 
     fn roundtrip(data: &[u8], threads: usize) {
-        let mut gz = ParGz::new(Vec::new(), 6, threads);
+        let mut gz = ParGz::new(Vec::new(), 6, threads).unwrap();
         for piece in data.chunks(70_000) {
             gz.write_all(piece).unwrap();
         }
@@ -246,7 +246,7 @@ mod tests {
             data.extend_from_slice(format!("line {} of text {}\n", x % 1000, x >> 60).as_bytes());
         }
         roundtrip(&data, 3);
-        let mut gz = ParGz::new(Vec::new(), 6, 2);
+        let mut gz = ParGz::new(Vec::new(), 6, 2).unwrap();
         gz.write_all(&data).unwrap();
         assert!(gz.finish().unwrap().len() < data.len() / 2);
     }

@@ -158,13 +158,19 @@ impl BlobWriter {
         // writer is free).
         let (tx, rx) = bounded::<Sealed>(connections - 1);
         let uploaders = (0..connections)
-            .map(|i| {
-                let shared = Arc::clone(&shared);
-                let rx: Receiver<Sealed> = rx.clone();
-                std::thread::Builder::new()
+            .filter_map(|i| {
+                let (sh, rx) = (Arc::clone(&shared), rx.clone());
+                let spawned = std::thread::Builder::new()
                     .name(format!("coffer-upload-{i}"))
-                    .spawn(move || upload_loop(&shared, &rx))
-                    .expect("cannot start uploader thread")
+                    .spawn(move || upload_loop(&sh, &rx));
+                // Out of threads (a process limit): every `add` then fails
+                // with this error before it could wait for an uploader.
+                spawned
+                    .map_err(|e| {
+                        let e = Error::io("cannot start a thread", format!("coffer-upload-{i}"), e);
+                        shared.failed.lock().expect("poisoned").get_or_insert(e);
+                    })
+                    .ok()
             })
             .collect();
         BlobWriter {
