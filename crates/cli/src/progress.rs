@@ -25,6 +25,9 @@ struct Counters {
     totals_final: AtomicBool,
     current: Mutex<PathBuf>,
     done: AtomicBool,
+    /// Nothing is drawn before this: the commands made of stages (check,
+    /// forget, prune) have nothing to count until their first stage.
+    drawing: AtomicBool,
     /// What is counted and what is done to it ("files", "backed up"), and
     /// since when (a new phase starts the clock again).
     stage: Mutex<Stage>,
@@ -203,6 +206,7 @@ impl Reporter {
     /// JSON status lines are printed with --json unless --quiet.
     pub fn new(json: bool, quiet: bool, verb: &'static str) -> Self {
         let counters = Arc::new(Counters::default());
+        counters.drawing.store(true, Ordering::Relaxed);
         if let Ok(mut s) = counters.stage.lock() {
             s.verb = verb;
         }
@@ -224,8 +228,12 @@ impl Reporter {
 
     /// A status line on a terminal only, never JSON status lines: for the
     /// commands whose `--json` output is one document (check, prune, forget).
+    /// Nothing is drawn until the command's first stage
+    /// ([`Progress::phase`]): `check` without `--read-data` shows nothing.
     pub fn terminal_only(s: &crate::settings::Settings, verb: &'static str) -> Self {
-        Reporter::new(false, s.quiet || s.json, verb)
+        let r = Reporter::new(false, s.quiet || s.json, verb);
+        r.counters.drawing.store(false, Ordering::Relaxed);
+        r
     }
 
     /// Lists each file read (new or modified) as `new /path (size)`, or as
@@ -273,6 +281,9 @@ fn draw_loop(c: &Counters, json: bool) {
             continue;
         }
         next += tick;
+        if !c.drawing.load(Ordering::Relaxed) {
+            continue;
+        }
         let st = Status::read(c);
         if json {
             let mut out = std::io::stdout().lock();
@@ -368,6 +379,7 @@ impl Progress for Reporter {
             n.store(0, Ordering::Relaxed);
         }
         c.totals_final.store(false, Ordering::Relaxed);
+        c.drawing.store(true, Ordering::Relaxed);
         if let Ok(mut s) = c.stage.lock() {
             *s = Stage {
                 unit,
