@@ -18,7 +18,9 @@
 //! query) and how many times that request was seen before, so a run with
 //! the same seed draws the same faults whatever the thread timing; but a
 //! fault with a non-zero rate that no draw has given yet goes to the next
-//! request it applies to, so every kind is met at least once. After
+//! request it applies to, and every repository object kind (config, keys,
+//! data, tree, index, snapshots, locks, list) meets at least two faults, so
+//! a short run covers them all. After
 //! `max_consecutive` faults in a row on one request the next is forwarded
 //! untouched: the faults are transient, as on a real endpoint, so a client
 //! that retries enough always gets through.
@@ -222,6 +224,9 @@ fn object_kind(target: &str) -> String {
         .to_string()
 }
 
+/// Faults every object kind meets at least (when faults are on at all).
+const MIN_PER_OBJECT: u64 = 2;
+
 /// Which fault (index into [`FAULTS`]) this request gets, if any.
 fn decide(sh: &Shared, method: &str, target: &str) -> Option<usize> {
     let faults = sh.faults.lock().expect("poisoned").clone();
@@ -246,13 +251,25 @@ fn decide(sh: &Shared, method: &str, target: &str) -> Option<usize> {
         .enumerate()
         .find(|(i, name)| applies(name) && draw(faults.seed, &key, nth, *i) < faults.rate(name))
         .or_else(|| {
-            // A fault the draws have not met yet goes to the first request
-            // it applies to: a short run meets every kind, whatever the
-            // object names (random) made the draws.
+            // A fault the draws have not given yet goes to the first request
+            // it applies to, and an object kind that has met fewer than
+            // MIN_PER_OBJECT faults gets one: a short run meets every fault
+            // and every object kind, whatever the object names (random)
+            // made the draws.
             let st = sh.stats.lock().expect("poisoned");
-            FAULTS.iter().enumerate().find(|(_, name)| {
-                applies(name) && faults.rate(name) > 0.0 && !st.faults.contains_key(*name)
-            })
+            let kind = object_kind(target);
+            let kind_short = st.by_object.get(&kind).copied().unwrap_or(0) < MIN_PER_OBJECT;
+            let enabled = |name: &&str| applies(name) && faults.rate(name) > 0.0;
+            FAULTS
+                .iter()
+                .enumerate()
+                .find(|(_, name)| enabled(name) && !st.faults.contains_key(**name))
+                .or_else(|| {
+                    FAULTS
+                        .iter()
+                        .enumerate()
+                        .find(|(_, name)| kind_short && enabled(name))
+                })
         });
     match chosen {
         Some((i, _)) => {
