@@ -2,7 +2,7 @@ use crate::args::BackupArgs;
 use crate::output::size;
 use crate::progress::{FileList, Reporter};
 use crate::settings::Settings;
-use coffer_core::backup::{BackupOptions, BackupResult, WarmUp, backup};
+use coffer_core::backup::{BackupOptions, BackupResult, Skipped, WarmUp, backup};
 use coffer_core::error::EXIT_INCOMPLETE;
 use coffer_core::fs::{SERVER_EXCLUDES, swap_files};
 use coffer_core::id::SnapshotId;
@@ -199,9 +199,7 @@ fn dry_run(
             "dry_run": true,
             "parent": r.parent.map(|p| p.to_hex()),
             "summary": sum,
-            "skipped": missing.iter().map(|e| serde_json::json!({"path": e.location(), "error": e.to_string()}))
-                .chain(r.skipped.iter().map(|k| serde_json::json!({"path": k.path.to_string_lossy(), "error": k.error.to_string()})))
-                .collect::<Vec<_>>(),
+            "skipped": skipped_json(missing, &r.skipped),
             "retries": s.retries(),
         }))?;
     } else {
@@ -228,6 +226,18 @@ fn dry_run(
     Ok(0)
 }
 
+/// The paths a backup (or a dry run) left out, for `--json`: the given
+/// paths that do not exist, then what could not be read.
+fn skipped_json(missing: &[Error], skipped: &[Skipped]) -> Vec<serde_json::Value> {
+    let missing = missing
+        .iter()
+        .map(|e| serde_json::json!({"path": e.location(), "error": e.to_string()}));
+    let unreadable = skipped.iter().map(
+        |k| serde_json::json!({"path": k.path.to_string_lossy(), "error": k.error.to_string()}),
+    );
+    missing.chain(unreadable).collect()
+}
+
 /// The `--json` summary of a backup (of files or of a stream).
 pub fn summary_json(r: &BackupResult, missing: &[Error], s: &Settings) -> Result<()> {
     crate::output::json(&serde_json::json!({
@@ -235,9 +245,7 @@ pub fn summary_json(r: &BackupResult, missing: &[Error], s: &Settings) -> Result
         "snapshot_id": r.id,
         "parent": r.parent.map(|p: SnapshotId| p.to_hex()),
         "summary": &r.snapshot.summary,
-        "skipped": missing.iter().map(|e| serde_json::json!({"path": e.location(), "error": e.to_string()}))
-            .chain(r.skipped.iter().map(|k| serde_json::json!({"path": k.path.to_string_lossy(), "error": k.error.to_string()})))
-            .collect::<Vec<_>>(),
+        "skipped": skipped_json(missing, &r.skipped),
         "changed_while_reading": r.changed.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>(),
         "retries": s.retries(),
     }))

@@ -164,11 +164,7 @@ pub fn dry_run(
     let writer = BlobWriter::dry_run(Arc::clone(&repo));
     let mut built = build(&repo, opts, progress, &writer)?;
     let stats = writer.stats()?;
-    let summary = &mut built.snapshot.summary;
-    summary.blobs_new = stats.blobs_new;
-    summary.bytes_new = stats.bytes_new;
-    summary.bytes_stored = stats.bytes_stored;
-    summary.duration_ns = started.elapsed().as_nanos() as u64;
+    crate::blob::record_stats(&mut built.snapshot.summary, &stats, started);
     Ok(DryRunResult {
         summary: built.snapshot.summary,
         parent: built.parent,

@@ -18,10 +18,19 @@ pub use pack_reader::{MAX_GAP, MAX_RANGE, Wanted, coalesce};
 pub use writer::{BlobWriter, WriterStats};
 
 use crate::error::Result;
-use crate::format::snapshot::Snapshot;
+use crate::format::snapshot::{Snapshot, Summary};
 use crate::id::SnapshotId;
 use crate::repo::Repository;
 use std::time::Instant;
+
+/// Puts what a writer added, and the time since `started`, into a
+/// snapshot's summary (a backup's, or a dry run's).
+pub(crate) fn record_stats(summary: &mut Summary, stats: &WriterStats, started: Instant) {
+    summary.blobs_new = stats.blobs_new;
+    summary.bytes_new = stats.bytes_new;
+    summary.bytes_stored = stats.bytes_stored;
+    summary.duration_ns = started.elapsed().as_nanos() as u64;
+}
 
 /// Finishes `writer` (its packs and index stored), completes the
 /// snapshot's summary with what was written and the time since `started`,
@@ -33,11 +42,7 @@ pub(crate) fn save_snapshot(
     started: Instant,
 ) -> Result<(SnapshotId, Snapshot)> {
     let (flushed, stats) = writer.finish()?;
-    let summary = &mut snapshot.summary;
-    summary.blobs_new = stats.blobs_new;
-    summary.bytes_new = stats.bytes_new;
-    summary.bytes_stored = stats.bytes_stored;
-    summary.duration_ns = started.elapsed().as_nanos() as u64;
+    record_stats(&mut snapshot.summary, &stats, started);
     let (id, size) = repo.save_snapshot(&flushed, &snapshot)?;
     snapshot.summary.bytes_stored += size;
     Ok((id, snapshot))
