@@ -69,6 +69,66 @@ pub fn from_instance(
     volumes: &[aws_sdk_ec2::types::Volume],
 ) -> Result<InstanceFacts> {
     let id = inst.instance_id().unwrap_or_default().to_string();
+    let virt = hvm_virtualization(inst, image, &id)?;
+    let root_device_name = root_device_name(inst, image, &id)?;
+    let architecture = inst
+        .architecture()
+        .or_else(|| image.and_then(|i| i.architecture()))
+        .map(|a| a.as_str().to_string())
+        .ok_or_else(|| Error::at(Kind::Fatal, "instance reports no architecture", &id))?;
+    let ena_support = inst
+        .ena_support()
+        .or_else(|| image.and_then(|i| i.ena_support()))
+        .or(type_requires_ena)
+        .unwrap_or(false);
+    let sriov_net_support = inst
+        .sriov_net_support()
+        .or_else(|| image.and_then(|i| i.sriov_net_support()))
+        .map(String::from);
+    let tpm_support = inst.tpm_support().map(String::from).or_else(|| {
+        image
+            .and_then(|i| i.tpm_support())
+            .map(|t| t.as_str().to_string())
+    });
+    let tags = user_tags(inst);
+    let name = tags
+        .iter()
+        .find(|(k, _)| k == "Name")
+        .map(|(_, v)| v.clone());
+    let vols = attached_volumes(inst, volumes, &root_device_name);
+    Ok(InstanceFacts {
+        instance_type: inst
+            .instance_type()
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_default(),
+        subnet_id: inst.subnet_id().map(String::from),
+        security_groups: inst
+            .security_groups()
+            .iter()
+            .filter_map(|g| g.group_id().map(String::from))
+            .collect(),
+        key_name: inst.key_name().map(String::from),
+        iam_profile_arn: inst
+            .iam_instance_profile()
+            .and_then(|p| p.arn())
+            .map(String::from),
+        instance_id: id,
+        architecture,
+        root_device_name,
+        virtualization_type: virt,
+        ena_support,
+        boot_mode: boot_mode(inst, image),
+        sriov_net_support,
+        tpm_support,
+        name,
+        tags,
+        volumes: vols,
+    })
+}
+
+/// The virtualization type (the instance's, else the AMI's, else `hvm`);
+/// an error unless it is `hvm`.
+fn hvm_virtualization(inst: &Instance, image: Option<&Image>, id: &str) -> Result<String> {
     let virt = inst
         .virtualization_type()
         .map(|v| v.as_str().to_string())
@@ -82,32 +142,32 @@ pub fn from_instance(
         return Err(Error::at(
             Kind::InvalidInput,
             format!("instance uses {virt} virtualization; coffer makes HVM images only"),
-            &id,
+            id,
         ));
     }
-    let root_device_name = inst
+    Ok(virt)
+}
+
+/// The root device name (the instance's, else the AMI's); an error if
+/// neither has one.
+fn root_device_name(inst: &Instance, image: Option<&Image>, id: &str) -> Result<String> {
+    Ok(inst
         .root_device_name()
         .or_else(|| image.and_then(|i| i.root_device_name()))
         .ok_or_else(|| {
             Error::at(
                 Kind::Fatal,
                 "instance has no root device name (instance-store root?)",
-                &id,
+                id,
             )
         })?
-        .to_string();
-    let architecture = inst
-        .architecture()
-        .or_else(|| image.and_then(|i| i.architecture()))
-        .map(|a| a.as_str().to_string())
-        .ok_or_else(|| Error::at(Kind::Fatal, "instance reports no architecture", &id))?;
-    let ena_support = inst
-        .ena_support()
-        .or_else(|| image.and_then(|i| i.ena_support()))
-        .or(type_requires_ena)
-        .unwrap_or(false);
-    let boot_mode = inst
-        .boot_mode()
+        .to_string())
+}
+
+/// The boot mode: the instance's `BootMode`, else the mode it booted in,
+/// else the AMI's; `None` if unknown.
+fn boot_mode(inst: &Instance, image: Option<&Image>) -> Option<String> {
+    inst.boot_mode()
         .map(|b| b.as_str().to_string())
         .or_else(|| {
             inst.current_instance_boot_mode()
@@ -117,18 +177,12 @@ pub fn from_instance(
             image
                 .and_then(|i| i.boot_mode())
                 .map(|b| b.as_str().to_string())
-        });
-    let sriov_net_support = inst
-        .sriov_net_support()
-        .or_else(|| image.and_then(|i| i.sriov_net_support()))
-        .map(String::from);
-    let tpm_support = inst.tpm_support().map(String::from).or_else(|| {
-        image
-            .and_then(|i| i.tpm_support())
-            .map(|t| t.as_str().to_string())
-    });
-    let tags: Vec<(String, String)> = inst
-        .tags()
+        })
+}
+
+/// The instance's tags without AWS's reserved `aws:` ones.
+fn user_tags(inst: &Instance) -> Vec<(String, String)> {
+    inst.tags()
         .iter()
         .filter_map(|t| {
             Some((
@@ -137,11 +191,16 @@ pub fn from_instance(
             ))
         })
         .filter(|(k, _)| !k.starts_with("aws:"))
-        .collect();
-    let name = tags
-        .iter()
-        .find(|(k, _)| k == "Name")
-        .map(|(_, v)| v.clone());
+        .collect()
+}
+
+/// The instance's attached EBS volumes, root first, with type, size, IOPS
+/// and throughput from `volumes` (DescribeVolumes) where known.
+fn attached_volumes(
+    inst: &Instance,
+    volumes: &[aws_sdk_ec2::types::Volume],
+    root_device_name: &str,
+) -> Vec<Volume> {
     let mut vols: Vec<Volume> = inst
         .block_device_mappings()
         .iter()
@@ -172,34 +231,7 @@ pub fn from_instance(
         })
         .collect();
     vols.sort_by_key(|v| !v.root);
-    Ok(InstanceFacts {
-        instance_type: inst
-            .instance_type()
-            .map(|t| t.as_str().to_string())
-            .unwrap_or_default(),
-        subnet_id: inst.subnet_id().map(String::from),
-        security_groups: inst
-            .security_groups()
-            .iter()
-            .filter_map(|g| g.group_id().map(String::from))
-            .collect(),
-        key_name: inst.key_name().map(String::from),
-        iam_profile_arn: inst
-            .iam_instance_profile()
-            .and_then(|p| p.arn())
-            .map(String::from),
-        instance_id: id,
-        architecture,
-        root_device_name,
-        virtualization_type: virt,
-        ena_support,
-        boot_mode,
-        sriov_net_support,
-        tpm_support,
-        name,
-        tags,
-        volumes: vols,
-    })
+    vols
 }
 
 /// Volume types whose IOPS are set at creation (and so must be copied).

@@ -79,29 +79,10 @@ pub fn set_tags(facts: &InstanceFacts, set_id: &str, now: i64, user: &[(String, 
 /// Takes the set (see the module docs).
 pub fn snapshot(ec2: &Ec2, o: &SnapshotOptions) -> Result<SnapshotResult> {
     let facts = ec2.facts(&o.instance_id)?;
-    let volumes: Vec<Volume> = match o.volumes {
-        Volumes::All => facts.volumes.clone(),
-        Volumes::Root => facts.volumes.iter().filter(|v| v.root).cloned().collect(),
-    };
-    if volumes.is_empty() || !volumes.iter().any(|v| v.root) {
-        return Err(Error::at(
-            Kind::Fatal,
-            "instance has no EBS root volume to snapshot",
-            &o.instance_id,
-        ));
-    }
+    let volumes = chosen_volumes(&facts, o)?;
     let set_id = tags::new_set_id(o.now);
     let common = set_tags(&facts, &set_id, o.now, &o.tags);
-    // EC2 allows 50 tags per resource; each snapshot also gets up to 5
-    // per-volume tags (`tags::volume_tags`).
-    const MAX_TAGS: usize = 50;
-    const VOLUME_TAGS: usize = 5;
-    if common.len() + VOLUME_TAGS > MAX_TAGS {
-        return Err(Error::invalid(format!(
-            "too many --tag: EC2 allows {MAX_TAGS} tags per snapshot and coffer's own take {}",
-            common.len().saturating_sub(o.tags.len()) + VOLUME_TAGS
-        )));
-    }
+    check_tag_count(&common, o.tags.len())?;
     let mut result = SnapshotResult {
         set_id: set_id.clone(),
         instance_id: o.instance_id.clone(),
@@ -113,76 +94,134 @@ pub fn snapshot(ec2: &Ec2, o: &SnapshotOptions) -> Result<SnapshotResult> {
     if o.dry_run {
         return Ok(result);
     }
-    let spec = |extra: &Tags| {
-        TagSpecification::builder()
-            .resource_type(ResourceType::Snapshot)
-            .set_tags(Some(sdk_tags(common.iter().chain(extra.iter()))))
-            .build()
-    };
     let description = format!("coffer {set_id} of {}", o.instance_id);
-    // (snapshot id, volume id) of what was created.
-    let created: Vec<(String, Option<String>)> = match o.volumes {
+    match o.volumes {
         Volumes::Root => {
-            let root = &volumes[0];
-            let out = ec2
-                .block_on(
-                    ec2.client()
-                        .create_snapshot()
-                        .volume_id(&root.volume_id)
-                        .description(&description)
-                        .tag_specifications(spec(&tags::volume_tags(root)))
-                        .send(),
-                )
-                .map_err(|e| map_err(e, "create snapshot", &o.instance_id))?;
-            vec![(
-                out.snapshot_id().unwrap_or_default().to_string(),
-                Some(root.volume_id.clone()),
-            )]
+            create_root_snapshot(ec2, o, &volumes[0], &description, &common)?;
         }
         Volumes::All => {
-            let out = ec2
-                .block_on(
-                    ec2.client()
-                        .create_snapshots()
-                        .instance_specification(
-                            InstanceSpecification::builder()
-                                .instance_id(&o.instance_id)
-                                .exclude_boot_volume(false)
-                                .build(),
-                        )
-                        .description(&description)
-                        .tag_specifications(spec(&Tags::new()))
-                        .send(),
-                )
-                .map_err(|e| map_err(e, "create snapshots", &o.instance_id))?;
-            out.snapshots()
-                .iter()
-                .map(|s| {
-                    (
-                        s.snapshot_id().unwrap_or_default().to_string(),
-                        s.volume_id().map(String::from),
-                    )
-                })
-                .collect()
-        }
-    };
-    if o.volumes == Volumes::All {
-        for (snap, vol) in &created {
-            let Some(v) = volumes.iter().find(|v| Some(&v.volume_id) == vol.as_ref()) else {
-                continue;
-            };
-            ec2.block_on(
-                ec2.client()
-                    .create_tags()
-                    .resources(snap)
-                    .set_tags(Some(sdk_tags(tags::volume_tags(v).iter())))
-                    .send(),
-            )
-            .map_err(|e| map_err(e, "tag snapshot", snap))?;
+            let created = create_all_snapshots(ec2, o, &description, &common)?;
+            tag_volumes(ec2, &created, &volumes)?;
         }
     }
     result.set = Some(read_set(ec2, &set_id, &o.instance_id)?);
     Ok(result)
+}
+
+/// The volumes `o.volumes` selects of the instance's; an error if the
+/// root volume is not among them.
+fn chosen_volumes(facts: &InstanceFacts, o: &SnapshotOptions) -> Result<Vec<Volume>> {
+    let volumes: Vec<Volume> = match o.volumes {
+        Volumes::All => facts.volumes.clone(),
+        Volumes::Root => facts.volumes.iter().filter(|v| v.root).cloned().collect(),
+    };
+    if volumes.is_empty() || !volumes.iter().any(|v| v.root) {
+        return Err(Error::at(
+            Kind::Fatal,
+            "instance has no EBS root volume to snapshot",
+            &o.instance_id,
+        ));
+    }
+    Ok(volumes)
+}
+
+/// Refuses a set whose `common` tags (of which `user` are the user's)
+/// leave no room for the per-volume ones.
+fn check_tag_count(common: &Tags, user: usize) -> Result<()> {
+    // EC2 allows 50 tags per resource; each snapshot also gets up to 5
+    // per-volume tags (`tags::volume_tags`).
+    const MAX_TAGS: usize = 50;
+    const VOLUME_TAGS: usize = 5;
+    if common.len() + VOLUME_TAGS > MAX_TAGS {
+        return Err(Error::invalid(format!(
+            "too many --tag: EC2 allows {MAX_TAGS} tags per snapshot and coffer's own take {}",
+            common.len().saturating_sub(user) + VOLUME_TAGS
+        )));
+    }
+    Ok(())
+}
+
+/// The tags a snapshot is created with: `common` and `extra`.
+fn tag_spec(common: &Tags, extra: &Tags) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(ResourceType::Snapshot)
+        .set_tags(Some(sdk_tags(common.iter().chain(extra.iter()))))
+        .build()
+}
+
+/// Snapshots the root volume alone (CreateSnapshot), with its per-volume
+/// tags in the same request.
+fn create_root_snapshot(
+    ec2: &Ec2,
+    o: &SnapshotOptions,
+    root: &Volume,
+    description: &str,
+    common: &Tags,
+) -> Result<()> {
+    ec2.block_on(
+        ec2.client()
+            .create_snapshot()
+            .volume_id(&root.volume_id)
+            .description(description)
+            .tag_specifications(tag_spec(common, &tags::volume_tags(root)))
+            .send(),
+    )
+    .map_err(|e| map_err(e, "create snapshot", &o.instance_id))?;
+    Ok(())
+}
+
+/// Snapshots every volume of the instance at one point in time
+/// (CreateSnapshots). Returns (snapshot id, volume id) of each.
+fn create_all_snapshots(
+    ec2: &Ec2,
+    o: &SnapshotOptions,
+    description: &str,
+    common: &Tags,
+) -> Result<Vec<(String, Option<String>)>> {
+    let out = ec2
+        .block_on(
+            ec2.client()
+                .create_snapshots()
+                .instance_specification(
+                    InstanceSpecification::builder()
+                        .instance_id(&o.instance_id)
+                        .exclude_boot_volume(false)
+                        .build(),
+                )
+                .description(description)
+                .tag_specifications(tag_spec(common, &Tags::new()))
+                .send(),
+        )
+        .map_err(|e| map_err(e, "create snapshots", &o.instance_id))?;
+    Ok(out
+        .snapshots()
+        .iter()
+        .map(|s| {
+            (
+                s.snapshot_id().unwrap_or_default().to_string(),
+                s.volume_id().map(String::from),
+            )
+        })
+        .collect())
+}
+
+/// Adds the per-volume tags to each `created` (snapshot id, volume id)
+/// whose volume is one of `volumes`.
+fn tag_volumes(ec2: &Ec2, created: &[(String, Option<String>)], volumes: &[Volume]) -> Result<()> {
+    for (snap, vol) in created {
+        let Some(v) = volumes.iter().find(|v| Some(&v.volume_id) == vol.as_ref()) else {
+            continue;
+        };
+        ec2.block_on(
+            ec2.client()
+                .create_tags()
+                .resources(snap)
+                .set_tags(Some(sdk_tags(tags::volume_tags(v).iter())))
+                .send(),
+        )
+        .map_err(|e| map_err(e, "tag snapshot", snap))?;
+    }
+    Ok(())
 }
 
 /// The set `set_id` as EC2 shows it now.

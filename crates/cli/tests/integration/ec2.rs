@@ -33,7 +33,24 @@ fn snapshot_image_launch_list_forget_with_the_binary() {
     let client = fixture::ec2();
     let src = fixture::source(&client);
     let id = src.instance_id.as_str();
+    let set_id = snapshot_waits_for_the_set(id);
+    let image_id = image_request_carries_what_makes_it_boot(&client, id);
+    launch_is_like_the_source(&client, &src, &image_id);
 
+    let list = ec2(&["--json", "list", "--instance", id]);
+    let v = list.ok().json();
+    assert_eq!(v["sets"][0]["set_id"], set_id.as_str());
+    assert_eq!(v["sets"][0]["images"][0]["image_id"], image_id.as_str());
+    assert_eq!(v["sets"][0]["tags"][0], "env=ci");
+    let text = ec2(&["list", "--instance", id]);
+    assert!(text.ok().stdout.contains(&set_id), "{}", text.stdout);
+
+    forget_keep_last_removes_the_first_set_and_its_image(&client, id, &set_id, &image_id);
+}
+
+/// `snapshot --wait` streams status until the set is complete. Returns the
+/// set id.
+fn snapshot_waits_for_the_set(id: &str) -> String {
     let snap = ec2(&[
         "--json",
         "snapshot",
@@ -51,8 +68,12 @@ fn snapshot_image_launch_list_forget_with_the_binary() {
     assert_eq!(v["set"]["snapshots"].as_array().unwrap().len(), 2, "{v}");
     assert_eq!(v["set"]["state"], "completed");
     assert_eq!(v["set"]["size_gib"], 13, "8 GiB root + 5 GiB data");
+    set_id
+}
 
-    // The image, with moto's recorder on to see the request the binary sends.
+/// The image, with moto's recorder on to see the request the binary sends.
+/// Returns the image id.
+fn image_request_carries_what_makes_it_boot(client: &coffer_ec2::Ec2, id: &str) -> String {
     let name = fixture::unique("cli-img");
     fixture::moto_api("POST", "/moto-api/recorder/reset-recording");
     fixture::moto_api("POST", "/moto-api/recorder/start-recording");
@@ -94,8 +115,12 @@ fn snapshot_image_launch_list_forget_with_the_binary() {
             s.snapshot_id
         );
     }
+    image_id
+}
 
-    let launched = ec2(&["launch", "--image", &image_id]);
+/// `launch` starts an instance configured like the source.
+fn launch_is_like_the_source(client: &coffer_ec2::Ec2, src: &fixture::Source, image_id: &str) {
+    let launched = ec2(&["launch", "--image", image_id]);
     launched.ok();
     assert!(
         launched.stdout.contains("private 10.7.1."),
@@ -108,23 +133,23 @@ fn snapshot_image_launch_list_forget_with_the_binary() {
         .nth(1)
         .unwrap()
         .to_string();
-    let new = fixture::describe(&client, &new_id);
+    let new = fixture::describe(client, &new_id);
     assert_eq!(new.instance_type().map(|t| t.as_str()), Some("t3.micro"));
     assert_eq!(new.subnet_id(), Some(src.subnet_id.as_str()));
     assert_eq!(new.key_name(), Some(src.key_name.as_str()));
     let t = fixture::tags_of(new.tags());
     assert_eq!(t["Name"], src.name);
     assert_eq!(t["app"], "web");
+}
 
-    let list = ec2(&["--json", "list", "--instance", id]);
-    let v = list.ok().json();
-    assert_eq!(v["sets"][0]["set_id"], set_id.as_str());
-    assert_eq!(v["sets"][0]["images"][0]["image_id"], image_id.as_str());
-    assert_eq!(v["sets"][0]["tags"][0], "env=ci");
-    let text = ec2(&["list", "--instance", id]);
-    assert!(text.ok().stdout.contains(&set_id), "{}", text.stdout);
-
-    // A second set; forget --keep-last 1 removes the first and its image.
+/// A second set; forget --keep-last 1 removes the first and its image
+/// (after a dry run, in JSON and text, that removes nothing).
+fn forget_keep_last_removes_the_first_set_and_its_image(
+    client: &coffer_ec2::Ec2,
+    id: &str,
+    set_id: &str,
+    image_id: &str,
+) {
     let second = ec2(&["--json", "snapshot", "--instance", id, "--volumes", "root"]);
     let second_id = second.ok().json()["set_id"].as_str().unwrap().to_string();
     let v = ec2(&[
@@ -139,9 +164,9 @@ fn snapshot_image_launch_list_forget_with_the_binary() {
     .ok()
     .json();
     assert_eq!(v["dry_run"], true);
-    assert_eq!(v["groups"][0]["sets"][1]["set_id"], set_id.as_str());
+    assert_eq!(v["groups"][0]["sets"][1]["set_id"], set_id);
     assert_eq!(v["groups"][0]["sets"][1]["keep"], false);
-    assert_eq!(v["deregistered"][0], image_id.as_str());
+    assert_eq!(v["deregistered"][0], image_id);
     let dry = ec2(&["forget", "--keep-last", "1", "--instance", id, "--dry-run"]);
     assert!(
         dry.ok()
@@ -159,7 +184,7 @@ fn snapshot_image_launch_list_forget_with_the_binary() {
         .map(|s| s.set_id)
         .collect();
     assert_eq!(left, [second_id]);
-    assert!(fixture::snapshots_tagged(&client, tags::SET, &set_id).is_empty());
+    assert!(fixture::snapshots_tagged(client, tags::SET, set_id).is_empty());
 }
 
 /// The request bodies in moto's recording (one JSON object per line; the

@@ -2,7 +2,9 @@
 //! and holds the fields a script needs.
 
 use crate::support::{Coffer, arg, write};
+use serde_json::Value;
 use std::os::unix::fs::symlink;
+use std::path::Path;
 
 #[test]
 fn every_command_prints_json() {
@@ -19,7 +21,24 @@ fn every_command_prints_json() {
     write(&src.join("dir/b.bin"), vec![7u8; 5000]);
     symlink("a.txt", src.join("link")).unwrap();
 
-    let backup = c.backup(&[&src], &["--tag", "t1"]);
+    let id = backup_prints_its_summary(&c, &src);
+    let snap = snapshots_prints_the_snapshot(&c, &src, &id);
+    ls_prints_each_entry(&c, &src);
+    restore_and_check_print_json(&c, &id);
+    cat_prints_json(&c, &init, &snap, &id);
+
+    let keys = c.run(&["key", "list", "--json"]).ok().json();
+    assert_eq!(keys.as_array().map(Vec::len), Some(1), "{keys}");
+
+    // An unknown object kind is a one-line error.
+    c.run(&["cat", "nonsense"]).code(1).one_line_error();
+    c.run(&["cat", "tree"]).code(1).one_line_error();
+}
+
+/// `backup --json`: the snapshot id and the summary's counts. Returns the
+/// snapshot id.
+fn backup_prints_its_summary(c: &Coffer, src: &Path) -> String {
+    let backup = c.backup(&[src], &["--tag", "t1"]);
     let id = backup["snapshot_id"]
         .as_str()
         .expect("snapshot_id")
@@ -44,12 +63,16 @@ fn every_command_prints_json() {
         backup["skipped"].as_array().is_some_and(Vec::is_empty),
         "{backup}"
     );
+    id
+}
 
+/// `snapshots --json`: the one snapshot with its fields. Returns it.
+fn snapshots_prints_the_snapshot(c: &Coffer, src: &Path, id: &str) -> Value {
     let snaps = c.run(&["snapshots", "--json"]).ok().json();
-    let snap = &snaps.as_array().expect("an array")[0];
-    assert_eq!(snap["id"], id.as_str());
+    let snap = snaps.as_array().expect("an array")[0].clone();
+    assert_eq!(snap["id"], id);
     assert_eq!(snap["short_id"], &id[..8]);
-    assert_eq!(snap["paths"], serde_json::json!([arg(&src)]));
+    assert_eq!(snap["paths"], serde_json::json!([arg(src)]));
     assert_eq!(snap["tags"], serde_json::json!(["t1"]));
     assert!(
         snap["time"].as_str().is_some_and(|t| t.ends_with('Z')),
@@ -59,9 +82,13 @@ fn every_command_prints_json() {
         snap["host"].is_string() && snap["tree"].is_string(),
         "{snap}"
     );
+    snap
+}
 
+/// `ls --json`: one line per entry, with its type, size and link target.
+fn ls_prints_each_entry(c: &Coffer, src: &Path) {
     let ls = c
-        .run(&["ls", "--json", "latest", arg(&src)])
+        .run(&["ls", "--json", "latest", arg(src)])
         .ok()
         .json_lines();
     let kinds: Vec<(&str, &str)> = ls
@@ -72,7 +99,7 @@ fn every_command_prints_json() {
     assert_eq!(
         kinds,
         [
-            (arg(&src), "dir"),
+            (arg(src), "dir"),
             (p("a.txt").as_str(), "file"),
             (p("dir").as_str(), "dir"),
             (p("dir/b.bin").as_str(), "file"),
@@ -81,9 +108,13 @@ fn every_command_prints_json() {
     );
     assert_eq!(ls[1]["size"], 6);
     assert_eq!(ls[4]["target"], "a.txt");
+}
 
-    let restore = c.restore(&id, &c.path("target"), &["--json"]).ok().json();
-    assert_eq!(restore["snapshot_id"], id.as_str());
+/// `restore --json` counts what it restored; `check --json` (with and
+/// without `--read-data`) finds no errors.
+fn restore_and_check_print_json(c: &Coffer, id: &str) {
+    let restore = c.restore(id, &c.path("target"), &["--json"]).ok().json();
+    assert_eq!(restore["snapshot_id"], id);
     assert_eq!(restore["files"], 2, "{restore}");
     assert_eq!(restore["bytes"], 5006, "{restore}");
     assert!(
@@ -102,8 +133,11 @@ fn every_command_prints_json() {
         );
         assert_eq!(check["snapshots"], 1, "{check}");
     }
+}
 
-    // cat prints JSON always (it is for debugging).
+/// cat prints JSON always (it is for debugging): config, snapshot, tree,
+/// index, pack and key.
+fn cat_prints_json(c: &Coffer, init: &Value, snap: &Value, id: &str) {
     let config = c.run(&["cat", "config"]).ok().json();
     assert_eq!(config["version"], 1);
     assert_eq!(config["id"], init["id"]);
@@ -141,13 +175,6 @@ fn every_command_prints_json() {
         .ok()
         .json();
     assert_eq!(key["kdf"], "argon2id", "{key}");
-
-    let keys = c.run(&["key", "list", "--json"]).ok().json();
-    assert_eq!(keys.as_array().map(Vec::len), Some(1), "{keys}");
-
-    // An unknown object kind is a one-line error.
-    c.run(&["cat", "nonsense"]).code(1).one_line_error();
-    c.run(&["cat", "tree"]).code(1).one_line_error();
 }
 
 /// With `--json`, backup and restore stream status lines on stdout before

@@ -41,6 +41,17 @@ fn setup(policy: bool) -> (Coffer, String) {
 
 #[test]
 fn install_writes_units_systemd_accepts() {
+    the_referee_refuses_a_broken_unit();
+    let (c, cfg) = setup(true);
+    let units = c.path("units");
+    let service = install_writes_the_four_units(&c, &cfg, &units);
+    the_service_backs_up_and_prunes(&c, &cfg, &service);
+    status_lists_it_and_remove_deletes_the_units(&c, &cfg, &units);
+}
+
+/// `systemd-analyze verify` refuses a broken unit, so its approval means
+/// something.
+fn the_referee_refuses_a_broken_unit() {
     let bad = tempfile::tempdir().unwrap();
     let broken = bad.path().join("broken.timer");
     std::fs::write(
@@ -52,12 +63,15 @@ fn install_writes_units_systemd_accepts() {
         !verify(&[&broken]).0,
         "the referee must refuse a broken unit"
     );
+}
 
-    let (c, cfg) = setup(true);
-    let units = c.path("units");
+/// `schedule install` (daily at 02:30, a check on Sundays) writes the
+/// service and timer units, with what they must hold, and systemd accepts
+/// them. Returns the service unit.
+fn install_writes_the_four_units(c: &Coffer, cfg: &str, units: &Path) -> String {
     let out = c.run(&[
         "--config",
-        &cfg,
+        cfg,
         "--profile",
         "web",
         "schedule",
@@ -69,7 +83,7 @@ fn install_writes_units_systemd_accepts() {
         "--check-on",
         "Sun *-*-* 04:00",
         "--unit-dir",
-        arg(&units),
+        arg(units),
     ]);
     out.ok();
     let service = std::fs::read_to_string(units.join("coffer-web.service")).unwrap();
@@ -104,9 +118,12 @@ fn install_writes_units_systemd_accepts() {
     let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
     let (ok, why) = verify(&refs);
     assert!(ok, "systemd-analyze verify: {why}");
+    service
+}
 
-    // The service runs: its ExecStart lines, run by hand, back up and prune.
-    c.run(&["--config", &cfg, "--profile", "web", "init"]).ok();
+/// The service runs: its ExecStart lines, run by hand, back up and prune.
+fn the_service_backs_up_and_prunes(c: &Coffer, cfg: &str, service: &str) {
+    c.run(&["--config", cfg, "--profile", "web", "init"]).ok();
     for line in service.lines().filter_map(|l| l.strip_prefix("ExecStart=")) {
         let words: Vec<String> = line
             .split("\" \"")
@@ -124,43 +141,37 @@ fn install_writes_units_systemd_accepts() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let snaps = c.run(&["--config", &cfg, "--profile", "web", "snapshots", "--json"]);
+    let snaps = c.run(&["--config", cfg, "--profile", "web", "snapshots", "--json"]);
     assert_eq!(
         snaps.json().as_array().unwrap().len(),
         1,
         "{}",
         snaps.show()
     );
+}
 
-    // Status lists it; remove deletes all four units.
-    let st = c.run(&["--json", "schedule", "status", "--unit-dir", arg(&units)]);
+/// Status lists it; remove deletes all four units, and a second remove is
+/// an error.
+fn status_lists_it_and_remove_deletes_the_units(c: &Coffer, cfg: &str, units: &Path) {
+    let st = c.run(&["--json", "schedule", "status", "--unit-dir", arg(units)]);
     st.ok();
     let rows = st.json();
     assert_eq!(rows.as_array().unwrap().len(), 2, "{rows}");
     assert_eq!(rows[1]["unit"], "coffer-web");
     assert_eq!(rows[1]["on_calendar"], "*-*-* 02:30:00");
-    c.run(&[
+    let remove = [
         "--config",
-        &cfg,
+        cfg,
         "--profile",
         "web",
         "schedule",
         "remove",
         "--unit-dir",
-        arg(&units),
-    ])
-    .ok();
-    assert_eq!(std::fs::read_dir(&units).unwrap().count(), 0);
-    let again = c.run(&[
-        "--config",
-        &cfg,
-        "--profile",
-        "web",
-        "schedule",
-        "remove",
-        "--unit-dir",
-        arg(&units),
-    ]);
+        arg(units),
+    ];
+    c.run(&remove).ok();
+    assert_eq!(std::fs::read_dir(units).unwrap().count(), 0);
+    let again = c.run(&remove);
     assert_eq!(again.code, 1);
     assert!(
         again

@@ -233,95 +233,64 @@ fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
+/// (restore flags, with `{src}` for the source directory; the files
+/// restored, relative to it). No files: the include matches nothing.
+const INCLUDE_EXCLUDE_CASES: &[(&[&str], &[&str])] = &[
+    (
+        &[],
+        &[
+            "docs/a.txt",
+            "docs/b.md",
+            "src/main.rs",
+            "src/lib.rs",
+            "src/deep/x.rs",
+            "src/deep/y.txt",
+            "top.txt",
+        ],
+    ),
+    (
+        &["--include", "*.rs"],
+        &["src/main.rs", "src/lib.rs", "src/deep/x.rs"],
+    ),
+    (&["--include", "{src}/docs"], &["docs/a.txt", "docs/b.md"]),
+    (
+        &["--include", "{src}/src/deep/*"],
+        &["src/deep/x.rs", "src/deep/y.txt"],
+    ),
+    (
+        &["--include", "*.md", "--include", "{src}/top.txt"],
+        &["docs/b.md", "top.txt"],
+    ),
+    (
+        &["--exclude", "*.md"],
+        &[
+            "docs/a.txt",
+            "src/main.rs",
+            "src/lib.rs",
+            "src/deep/x.rs",
+            "src/deep/y.txt",
+            "top.txt",
+        ],
+    ),
+    (
+        &["--exclude", "{src}/src"],
+        &["docs/a.txt", "docs/b.md", "top.txt"],
+    ),
+    (
+        &["--include", "{src}/src", "--exclude", "deep"],
+        &["src/main.rs", "src/lib.rs"],
+    ),
+    (&["--include", "*.nothing"], &[]),
+];
+
 fn restore_include_and_exclude_select_paths(backend: Backend) {
     let c = Coffer::init_on(backend);
     let src = sample_tree(&c);
     c.backup(&[&src], &[]);
     let s = arg(&src).to_string();
-    let cases: Vec<(Vec<String>, &[&str])> = vec![
-        (
-            vec![],
-            &[
-                "docs/a.txt",
-                "docs/b.md",
-                "src/main.rs",
-                "src/lib.rs",
-                "src/deep/x.rs",
-                "src/deep/y.txt",
-                "top.txt",
-            ],
-        ),
-        (
-            vec!["--include".into(), "*.rs".into()],
-            &["src/main.rs", "src/lib.rs", "src/deep/x.rs"],
-        ),
-        (
-            vec!["--include".into(), format!("{s}/docs")],
-            &["docs/a.txt", "docs/b.md"],
-        ),
-        (
-            vec!["--include".into(), format!("{s}/src/deep/*")],
-            &["src/deep/x.rs", "src/deep/y.txt"],
-        ),
-        (
-            vec![
-                "--include".into(),
-                "*.md".into(),
-                "--include".into(),
-                format!("{s}/top.txt"),
-            ],
-            &["docs/b.md", "top.txt"],
-        ),
-        (
-            vec!["--exclude".into(), "*.md".into()],
-            &[
-                "docs/a.txt",
-                "src/main.rs",
-                "src/lib.rs",
-                "src/deep/x.rs",
-                "src/deep/y.txt",
-                "top.txt",
-            ],
-        ),
-        (
-            vec!["--exclude".into(), format!("{s}/src")],
-            &["docs/a.txt", "docs/b.md", "top.txt"],
-        ),
-        (
-            vec![
-                "--include".into(),
-                format!("{s}/src"),
-                "--exclude".into(),
-                "deep".into(),
-            ],
-            &["src/main.rs", "src/lib.rs"],
-        ),
-        (vec!["--include".into(), "*.nothing".into()], &[]),
-    ];
-    for (i, (flags, expected)) in cases.iter().enumerate() {
-        let target = c.path(&format!("t{i}"));
-        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-        let out = c.restore("latest", &target, &flags);
-        if expected.is_empty() {
-            // An include that matches nothing says so and restores nothing.
-            out.code(1);
-            assert!(
-                out.one_line_error().contains("matches nothing"),
-                "{}",
-                out.show()
-            );
-        } else {
-            out.ok();
-        }
-        let got = files_rel(&restored(&target, &src));
-        assert_eq!(got, set(expected), "restore {flags:?}");
-        for f in &got {
-            let want = format!("content of {f}\n");
-            assert_eq!(
-                std::fs::read_to_string(restored(&target, &src).join(f)).unwrap(),
-                want
-            );
-        }
+    for (i, (flags, expected)) in INCLUDE_EXCLUDE_CASES.iter().enumerate() {
+        let flags: Vec<String> = flags.iter().map(|f| f.replace("{src}", &s)).collect();
+        restore_selects(&c, &src, &c.path(&format!("t{i}")), &flags, expected);
     }
     // The empty directory comes back with a full restore, not with an include of files.
     assert!(restored(&c.path("t0"), &src).join("empty").is_dir());
@@ -337,6 +306,34 @@ fn restore_include_and_exclude_select_paths(backend: Backend) {
     ])
     .code(1)
     .one_line_error();
+}
+
+/// `restore latest` of `src` to `target` with `flags` restores exactly the
+/// `expected` files (relative to `src`), each with its content; with none
+/// expected, it fails saying the include matches nothing.
+fn restore_selects(c: &Coffer, src: &Path, target: &Path, flags: &[String], expected: &[&str]) {
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let out = c.restore("latest", target, &flags);
+    if expected.is_empty() {
+        // An include that matches nothing says so and restores nothing.
+        out.code(1);
+        assert!(
+            out.one_line_error().contains("matches nothing"),
+            "{}",
+            out.show()
+        );
+    } else {
+        out.ok();
+    }
+    let got = files_rel(&restored(target, src));
+    assert_eq!(got, set(expected), "restore {flags:?}");
+    for f in &got {
+        let want = format!("content of {f}\n");
+        assert_eq!(
+            std::fs::read_to_string(restored(target, src).join(f)).unwrap(),
+            want
+        );
+    }
 }
 
 fn ls_lists_a_path_of_a_snapshot(backend: Backend) {

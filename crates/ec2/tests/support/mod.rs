@@ -110,8 +110,28 @@ pub const AMI: &str = "ami-1e749f67";
 /// Launches a source instance (t3.micro, so ENA is required by its type)
 /// with a 5 GiB gp3 data volume on /dev/sdf.
 pub fn source(ec2: &Ec2) -> Source {
-    let c = ec2.client();
     let name = unique("src");
+    let (subnet_id, security_group) = network(ec2, &name);
+    ec2.block_on(ec2.client().create_key_pair().key_name(&name).send())
+        .unwrap();
+    let profile_arn = instance_profile(&name);
+    let (instance_id, az) = launch_source(ec2, &name, &subnet_id, &security_group, &profile_arn);
+    let data_volume = attach_data_volume(ec2, &instance_id, &az);
+    Source {
+        instance_id,
+        name: name.clone(),
+        subnet_id,
+        security_group,
+        key_name: name.clone(),
+        profile_arn,
+        data_volume,
+    }
+}
+
+/// Creates a VPC with one subnet and a security group named `name`;
+/// returns (subnet id, security group id).
+fn network(ec2: &Ec2, name: &str) -> (String, String) {
+    let c = ec2.client();
     let vpc = ec2
         .block_on(c.create_vpc().cidr_block("10.7.0.0/16").send())
         .unwrap()
@@ -136,7 +156,7 @@ pub fn source(ec2: &Ec2) -> Source {
     let security_group = ec2
         .block_on(
             c.create_security_group()
-                .group_name(&name)
+                .group_name(name)
                 .description("coffer test")
                 .vpc_id(&vpc)
                 .send(),
@@ -145,42 +165,58 @@ pub fn source(ec2: &Ec2) -> Source {
         .group_id()
         .unwrap()
         .to_string();
-    ec2.block_on(c.create_key_pair().key_name(&name).send())
-        .unwrap();
+    (subnet_id, security_group)
+}
+
+/// Creates an IAM role and an instance profile holding it, both named
+/// `name`; returns the profile's ARN.
+fn instance_profile(name: &str) -> String {
     iam(&[
         ("Action", "CreateRole"),
-        ("RoleName", &name),
+        ("RoleName", name),
         ("AssumeRolePolicyDocument", "{}"),
     ]);
     let out = iam(&[
         ("Action", "CreateInstanceProfile"),
-        ("InstanceProfileName", &name),
+        ("InstanceProfileName", name),
     ]);
     iam(&[
         ("Action", "AddRoleToInstanceProfile"),
-        ("InstanceProfileName", &name),
-        ("RoleName", &name),
+        ("InstanceProfileName", name),
+        ("RoleName", name),
     ]);
-    let profile_arn = between(&out, "<Arn>", "</Arn>");
+    between(&out, "<Arn>", "</Arn>")
+}
+
+/// Runs the source instance from [`AMI`], tagged `Name=name` and
+/// `app=web`; returns (instance id, availability zone).
+fn launch_source(
+    ec2: &Ec2,
+    name: &str,
+    subnet_id: &str,
+    security_group: &str,
+    profile_arn: &str,
+) -> (String, String) {
     let run = ec2
         .block_on(
-            c.run_instances()
+            ec2.client()
+                .run_instances()
                 .image_id(AMI)
                 .instance_type(InstanceType::T3Micro)
                 .min_count(1)
                 .max_count(1)
-                .subnet_id(&subnet_id)
-                .security_group_ids(&security_group)
-                .key_name(&name)
+                .subnet_id(subnet_id)
+                .security_group_ids(security_group)
+                .key_name(name)
                 .iam_instance_profile(
                     IamInstanceProfileSpecification::builder()
-                        .arn(&profile_arn)
+                        .arn(profile_arn)
                         .build(),
                 )
                 .tag_specifications(
                     TagSpecification::builder()
                         .resource_type(ResourceType::Instance)
-                        .tags(Tag::builder().key("Name").value(&name).build())
+                        .tags(Tag::builder().key("Name").value(name).build())
                         .tags(Tag::builder().key("app").value("web").build())
                         .build(),
                 )
@@ -195,6 +231,13 @@ pub fn source(ec2: &Ec2) -> Source {
         .availability_zone()
         .unwrap()
         .to_string();
+    (instance_id, az)
+}
+
+/// Creates a 5 GiB gp3 volume in `az` and attaches it to the instance as
+/// /dev/sdf; returns the volume id.
+fn attach_data_volume(ec2: &Ec2, instance_id: &str, az: &str) -> String {
+    let c = ec2.client();
     let data_volume = ec2
         .block_on(
             c.create_volume()
@@ -210,20 +253,12 @@ pub fn source(ec2: &Ec2) -> Source {
     ec2.block_on(
         c.attach_volume()
             .volume_id(&data_volume)
-            .instance_id(&instance_id)
+            .instance_id(instance_id)
             .device("/dev/sdf")
             .send(),
     )
     .unwrap();
-    Source {
-        instance_id,
-        name: name.clone(),
-        subnet_id,
-        security_group,
-        key_name: name.clone(),
-        profile_arn,
-        data_volume,
-    }
+    data_volume
 }
 
 fn between(s: &str, a: &str, b: &str) -> String {

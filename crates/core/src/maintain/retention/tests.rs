@@ -13,7 +13,8 @@ type Snap = (&'static str, &'static str, &'static [&'static str]);
 
 struct Case {
     name: &'static str,
-    policy: Policy,
+    /// Sets the policy's fields, starting from `Policy::default()`.
+    policy: fn(&mut Policy),
     now: &'static str,
     snaps: &'static [Snap],
     /// (label, reasons), newest first.
@@ -65,7 +66,7 @@ fn run(c: &Case) {
         .map(|(i, s)| snapshot(i, s))
         .collect();
     let label = |id: SnapshotId| c.snaps[id.0[0] as usize - 1].0;
-    let got: Vec<(&str, Vec<String>)> = apply_policy(&snaps, &c.policy, ns(c.now))
+    let got: Vec<(&str, Vec<String>)> = apply_policy(&snaps, &policy(c.policy), ns(c.now))
         .into_iter()
         .filter(|d| {
             assert_eq!(d.keep, !d.reasons.is_empty(), "{}", c.name);
@@ -83,228 +84,229 @@ fn run(c: &Case) {
 
 const NOW: &str = "2030-01-01T00:00:00Z";
 
+const GOLDEN_CASES: &[Case] = &[
+    Case {
+        name: "keep-last keeps the newest N",
+        policy: |p| p.last = 3,
+        now: NOW,
+        snaps: &[
+            ("a", "2024-01-01T00:00:00Z", &[]),
+            ("b", "2024-01-02T00:00:00Z", &[]),
+            ("c", "2024-01-03T00:00:00Z", &[]),
+            ("d", "2024-01-04T00:00:00Z", &[]),
+            ("e", "2024-01-05T00:00:00Z", &[]),
+        ],
+        kept: &[
+            ("e", &["last snapshot"]),
+            ("d", &["last snapshot"]),
+            ("c", &["last snapshot"]),
+        ],
+    },
+    Case {
+        name: "keep-last larger than the list keeps all",
+        policy: |p| p.last = 10,
+        now: NOW,
+        snaps: &[
+            ("a", "2024-01-01T00:00:00Z", &[]),
+            ("b", "2024-01-01T00:00:00Z", &[]),
+        ],
+        kept: &[("b", &["last snapshot"]), ("a", &["last snapshot"])],
+    },
+    Case {
+        name: "daily: newest of each day, empty days do not count",
+        policy: |p| p.daily = 3,
+        now: NOW,
+        snaps: &[
+            ("a", "2024-01-01T08:00:00Z", &[]),
+            ("b", "2024-01-01T20:00:00Z", &[]),
+            ("c", "2024-01-02T10:00:00Z", &[]),
+            // 3 and 4 January: no snapshots
+            ("d", "2024-01-05T09:00:00Z", &[]),
+            ("e", "2024-01-05T23:59:59.999999999Z", &[]),
+            ("f", "2024-01-06T00:00:00Z", &[]),
+        ],
+        kept: &[
+            ("f", &["daily snapshot"]),
+            ("e", &["daily snapshot"]),
+            ("c", &["daily snapshot"]),
+        ],
+    },
+    Case {
+        name: "equal times: the higher id counts as newer",
+        policy: |p| p.daily = 1,
+        now: NOW,
+        snaps: &[
+            ("x", "2024-01-01T12:00:00Z", &[]),
+            ("y", "2024-01-01T12:00:00Z", &[]),
+        ],
+        kept: &[("y", &["daily snapshot"])],
+    },
+    Case {
+        name: "hourly: boundaries to the nanosecond",
+        policy: |p| p.hourly = 2,
+        now: NOW,
+        snaps: &[
+            ("a", "2024-01-01T09:30:00Z", &[]),
+            ("b", "2024-01-01T10:00:00Z", &[]),
+            ("c", "2024-01-01T10:59:59.999999999Z", &[]),
+            ("d", "2024-01-01T11:00:00Z", &[]),
+        ],
+        kept: &[("d", &["hourly snapshot"]), ("c", &["hourly snapshot"])],
+    },
+    Case {
+        name: "weekly: ISO weeks across new year",
+        policy: |p| p.weekly = 5,
+        now: NOW,
+        snaps: &[
+            ("2020-12-31", "2020-12-31T12:00:00Z", &[]), // ISO 2020-W53 (Thursday)
+            ("2021-01-03", "2021-01-03T12:00:00Z", &[]), // ISO 2020-W53 (Sunday)
+            ("2021-01-04", "2021-01-04T12:00:00Z", &[]), // ISO 2021-W01 (Monday)
+            ("2024-12-29", "2024-12-29T12:00:00Z", &[]), // ISO 2024-W52 (Sunday)
+            ("2024-12-30", "2024-12-30T12:00:00Z", &[]), // ISO 2025-W01 (Monday)
+            ("2025-01-01", "2025-01-01T12:00:00Z", &[]), // ISO 2025-W01
+        ],
+        kept: &[
+            ("2025-01-01", &["weekly snapshot"]),
+            ("2024-12-29", &["weekly snapshot"]),
+            ("2021-01-04", &["weekly snapshot"]),
+            ("2021-01-03", &["weekly snapshot"]),
+        ],
+    },
+    Case {
+        name: "monthly and yearly combine; reasons are listed together",
+        policy: |p| {
+            p.monthly = 2;
+            p.yearly = 2;
+        },
+        now: NOW,
+        snaps: &[
+            ("2023-01-15", "2023-01-15T00:00:00Z", &[]),
+            ("2023-06-30", "2023-06-30T00:00:00Z", &[]),
+            ("2023-12-31", "2023-12-31T23:59:59Z", &[]),
+            ("2024-01-01", "2024-01-01T00:00:00Z", &[]),
+            ("2024-02-29", "2024-02-29T00:00:00Z", &[]),
+        ],
+        kept: &[
+            ("2024-02-29", &["monthly snapshot", "yearly snapshot"]),
+            ("2024-01-01", &["monthly snapshot"]),
+            ("2023-12-31", &["yearly snapshot"]),
+        ],
+    },
+    Case {
+        name: "within: strictly newer than the newest minus the span; the future does not move it",
+        policy: |p| p.within = within("2d"),
+        now: "2024-03-11T00:00:00Z",
+        snaps: &[
+            ("z", "2024-03-01T00:00:00Z", &[]),
+            ("at-bound", "2024-03-08T12:00:00Z", &[]),
+            ("just-in", "2024-03-08T12:00:00.000000001Z", &[]),
+            ("newest", "2024-03-10T12:00:00Z", &[]),
+            ("future", "2024-03-20T00:00:00Z", &[]),
+        ],
+        kept: &[
+            ("future", &["within 2d"]),
+            ("newest", &["within 2d"]),
+            ("just-in", &["within 2d"]),
+        ],
+    },
+    Case {
+        name: "within: once the future has come, it is the reference",
+        policy: |p| p.within = within("2d"),
+        now: "2024-03-25T00:00:00Z",
+        snaps: &[
+            ("newest-then", "2024-03-10T12:00:00Z", &[]),
+            ("future", "2024-03-20T00:00:00Z", &[]),
+        ],
+        kept: &[("future", &["within 2d"])],
+    },
+    Case {
+        name: "within: every snapshot in the future measures from now",
+        policy: |p| p.within = within("1d"),
+        now: "2024-01-01T00:00:00Z",
+        snaps: &[
+            ("f1", "2024-02-01T00:00:00Z", &[]),
+            ("f2", "2024-03-01T00:00:00Z", &[]),
+        ],
+        kept: &[("f2", &["within 1d"]), ("f1", &["within 1d"])],
+    },
+    Case {
+        name: "within: months end on the last day of a shorter month",
+        policy: |p| p.within = within("1m"),
+        now: NOW,
+        snaps: &[
+            ("at-bound", "2024-02-29T00:00:00Z", &[]),
+            ("after", "2024-02-29T00:00:01Z", &[]),
+            ("newest", "2024-03-31T00:00:00Z", &[]),
+        ],
+        kept: &[("newest", &["within 1m"]), ("after", &["within 1m"])],
+    },
+    Case {
+        name: "within: years, months, days and hours",
+        policy: |p| p.within = within("1y2m3d4h"),
+        now: NOW,
+        snaps: &[
+            ("at-bound", "2023-03-07T06:00:00Z", &[]),
+            ("after", "2023-03-07T06:00:01Z", &[]),
+            ("newest", "2024-05-10T10:00:00Z", &[]),
+        ],
+        kept: &[
+            ("newest", &["within 1y2m3d4h"]),
+            ("after", &["within 1y2m3d4h"]),
+        ],
+    },
+    Case {
+        name: "tags: a set needs all its tags; sets are alternatives",
+        policy: |p| p.tags = vec!["release".into(), "a,b".into()],
+        now: NOW,
+        snaps: &[
+            ("none", "2024-01-01T00:00:00Z", &[]),
+            ("release", "2024-01-02T00:00:00Z", &["release"]),
+            ("only-a", "2024-01-03T00:00:00Z", &["a"]),
+            ("a-b", "2024-01-04T00:00:00Z", &["a", "b"]),
+            ("b-a-c", "2024-01-05T00:00:00Z", &["b", "a", "c"]),
+        ],
+        kept: &[
+            ("b-a-c", &["has tags a,b"]),
+            ("a-b", &["has tags a,b"]),
+            ("release", &["has tags release"]),
+        ],
+    },
+    Case {
+        name: "policies combine as a union, each with its reason",
+        policy: |p| {
+            p.last = 1;
+            p.daily = 2;
+            p.tags = vec!["release".into()];
+        },
+        now: NOW,
+        snaps: &[
+            ("old-release", "2023-05-01T00:00:00Z", &["release"]),
+            ("old", "2023-06-01T00:00:00Z", &[]),
+            ("d1-early", "2024-01-01T01:00:00Z", &[]),
+            ("d1-late", "2024-01-01T23:00:00Z", &[]),
+            ("d2", "2024-01-02T05:00:00Z", &["release"]),
+        ],
+        kept: &[
+            (
+                "d2",
+                &["has tags release", "last snapshot", "daily snapshot"],
+            ),
+            ("d1-late", &["daily snapshot"]),
+            ("old-release", &["has tags release"]),
+        ],
+    },
+    Case {
+        name: "an empty list keeps nothing and does not fail",
+        policy: |p| p.last = 1,
+        now: NOW,
+        snaps: &[],
+        kept: &[],
+    },
+];
+
 #[test]
 fn golden_cases() {
-    let cases = [
-        Case {
-            name: "keep-last keeps the newest N",
-            policy: policy(|p| p.last = 3),
-            now: NOW,
-            snaps: &[
-                ("a", "2024-01-01T00:00:00Z", &[]),
-                ("b", "2024-01-02T00:00:00Z", &[]),
-                ("c", "2024-01-03T00:00:00Z", &[]),
-                ("d", "2024-01-04T00:00:00Z", &[]),
-                ("e", "2024-01-05T00:00:00Z", &[]),
-            ],
-            kept: &[
-                ("e", &["last snapshot"]),
-                ("d", &["last snapshot"]),
-                ("c", &["last snapshot"]),
-            ],
-        },
-        Case {
-            name: "keep-last larger than the list keeps all",
-            policy: policy(|p| p.last = 10),
-            now: NOW,
-            snaps: &[
-                ("a", "2024-01-01T00:00:00Z", &[]),
-                ("b", "2024-01-01T00:00:00Z", &[]),
-            ],
-            kept: &[("b", &["last snapshot"]), ("a", &["last snapshot"])],
-        },
-        Case {
-            name: "daily: newest of each day, empty days do not count",
-            policy: policy(|p| p.daily = 3),
-            now: NOW,
-            snaps: &[
-                ("a", "2024-01-01T08:00:00Z", &[]),
-                ("b", "2024-01-01T20:00:00Z", &[]),
-                ("c", "2024-01-02T10:00:00Z", &[]),
-                // 3 and 4 January: no snapshots
-                ("d", "2024-01-05T09:00:00Z", &[]),
-                ("e", "2024-01-05T23:59:59.999999999Z", &[]),
-                ("f", "2024-01-06T00:00:00Z", &[]),
-            ],
-            kept: &[
-                ("f", &["daily snapshot"]),
-                ("e", &["daily snapshot"]),
-                ("c", &["daily snapshot"]),
-            ],
-        },
-        Case {
-            name: "equal times: the higher id counts as newer",
-            policy: policy(|p| p.daily = 1),
-            now: NOW,
-            snaps: &[
-                ("x", "2024-01-01T12:00:00Z", &[]),
-                ("y", "2024-01-01T12:00:00Z", &[]),
-            ],
-            kept: &[("y", &["daily snapshot"])],
-        },
-        Case {
-            name: "hourly: boundaries to the nanosecond",
-            policy: policy(|p| p.hourly = 2),
-            now: NOW,
-            snaps: &[
-                ("a", "2024-01-01T09:30:00Z", &[]),
-                ("b", "2024-01-01T10:00:00Z", &[]),
-                ("c", "2024-01-01T10:59:59.999999999Z", &[]),
-                ("d", "2024-01-01T11:00:00Z", &[]),
-            ],
-            kept: &[("d", &["hourly snapshot"]), ("c", &["hourly snapshot"])],
-        },
-        Case {
-            name: "weekly: ISO weeks across new year",
-            policy: policy(|p| p.weekly = 5),
-            now: NOW,
-            snaps: &[
-                ("2020-12-31", "2020-12-31T12:00:00Z", &[]), // ISO 2020-W53 (Thursday)
-                ("2021-01-03", "2021-01-03T12:00:00Z", &[]), // ISO 2020-W53 (Sunday)
-                ("2021-01-04", "2021-01-04T12:00:00Z", &[]), // ISO 2021-W01 (Monday)
-                ("2024-12-29", "2024-12-29T12:00:00Z", &[]), // ISO 2024-W52 (Sunday)
-                ("2024-12-30", "2024-12-30T12:00:00Z", &[]), // ISO 2025-W01 (Monday)
-                ("2025-01-01", "2025-01-01T12:00:00Z", &[]), // ISO 2025-W01
-            ],
-            kept: &[
-                ("2025-01-01", &["weekly snapshot"]),
-                ("2024-12-29", &["weekly snapshot"]),
-                ("2021-01-04", &["weekly snapshot"]),
-                ("2021-01-03", &["weekly snapshot"]),
-            ],
-        },
-        Case {
-            name: "monthly and yearly combine; reasons are listed together",
-            policy: policy(|p| {
-                p.monthly = 2;
-                p.yearly = 2;
-            }),
-            now: NOW,
-            snaps: &[
-                ("2023-01-15", "2023-01-15T00:00:00Z", &[]),
-                ("2023-06-30", "2023-06-30T00:00:00Z", &[]),
-                ("2023-12-31", "2023-12-31T23:59:59Z", &[]),
-                ("2024-01-01", "2024-01-01T00:00:00Z", &[]),
-                ("2024-02-29", "2024-02-29T00:00:00Z", &[]),
-            ],
-            kept: &[
-                ("2024-02-29", &["monthly snapshot", "yearly snapshot"]),
-                ("2024-01-01", &["monthly snapshot"]),
-                ("2023-12-31", &["yearly snapshot"]),
-            ],
-        },
-        Case {
-            name: "within: strictly newer than the newest minus the span; the future does not move it",
-            policy: policy(|p| p.within = within("2d")),
-            now: "2024-03-11T00:00:00Z",
-            snaps: &[
-                ("z", "2024-03-01T00:00:00Z", &[]),
-                ("at-bound", "2024-03-08T12:00:00Z", &[]),
-                ("just-in", "2024-03-08T12:00:00.000000001Z", &[]),
-                ("newest", "2024-03-10T12:00:00Z", &[]),
-                ("future", "2024-03-20T00:00:00Z", &[]),
-            ],
-            kept: &[
-                ("future", &["within 2d"]),
-                ("newest", &["within 2d"]),
-                ("just-in", &["within 2d"]),
-            ],
-        },
-        Case {
-            name: "within: once the future has come, it is the reference",
-            policy: policy(|p| p.within = within("2d")),
-            now: "2024-03-25T00:00:00Z",
-            snaps: &[
-                ("newest-then", "2024-03-10T12:00:00Z", &[]),
-                ("future", "2024-03-20T00:00:00Z", &[]),
-            ],
-            kept: &[("future", &["within 2d"])],
-        },
-        Case {
-            name: "within: every snapshot in the future measures from now",
-            policy: policy(|p| p.within = within("1d")),
-            now: "2024-01-01T00:00:00Z",
-            snaps: &[
-                ("f1", "2024-02-01T00:00:00Z", &[]),
-                ("f2", "2024-03-01T00:00:00Z", &[]),
-            ],
-            kept: &[("f2", &["within 1d"]), ("f1", &["within 1d"])],
-        },
-        Case {
-            name: "within: months end on the last day of a shorter month",
-            policy: policy(|p| p.within = within("1m")),
-            now: NOW,
-            snaps: &[
-                ("at-bound", "2024-02-29T00:00:00Z", &[]),
-                ("after", "2024-02-29T00:00:01Z", &[]),
-                ("newest", "2024-03-31T00:00:00Z", &[]),
-            ],
-            kept: &[("newest", &["within 1m"]), ("after", &["within 1m"])],
-        },
-        Case {
-            name: "within: years, months, days and hours",
-            policy: policy(|p| p.within = within("1y2m3d4h")),
-            now: NOW,
-            snaps: &[
-                ("at-bound", "2023-03-07T06:00:00Z", &[]),
-                ("after", "2023-03-07T06:00:01Z", &[]),
-                ("newest", "2024-05-10T10:00:00Z", &[]),
-            ],
-            kept: &[
-                ("newest", &["within 1y2m3d4h"]),
-                ("after", &["within 1y2m3d4h"]),
-            ],
-        },
-        Case {
-            name: "tags: a set needs all its tags; sets are alternatives",
-            policy: policy(|p| p.tags = vec!["release".into(), "a,b".into()]),
-            now: NOW,
-            snaps: &[
-                ("none", "2024-01-01T00:00:00Z", &[]),
-                ("release", "2024-01-02T00:00:00Z", &["release"]),
-                ("only-a", "2024-01-03T00:00:00Z", &["a"]),
-                ("a-b", "2024-01-04T00:00:00Z", &["a", "b"]),
-                ("b-a-c", "2024-01-05T00:00:00Z", &["b", "a", "c"]),
-            ],
-            kept: &[
-                ("b-a-c", &["has tags a,b"]),
-                ("a-b", &["has tags a,b"]),
-                ("release", &["has tags release"]),
-            ],
-        },
-        Case {
-            name: "policies combine as a union, each with its reason",
-            policy: policy(|p| {
-                p.last = 1;
-                p.daily = 2;
-                p.tags = vec!["release".into()];
-            }),
-            now: NOW,
-            snaps: &[
-                ("old-release", "2023-05-01T00:00:00Z", &["release"]),
-                ("old", "2023-06-01T00:00:00Z", &[]),
-                ("d1-early", "2024-01-01T01:00:00Z", &[]),
-                ("d1-late", "2024-01-01T23:00:00Z", &[]),
-                ("d2", "2024-01-02T05:00:00Z", &["release"]),
-            ],
-            kept: &[
-                (
-                    "d2",
-                    &["has tags release", "last snapshot", "daily snapshot"],
-                ),
-                ("d1-late", &["daily snapshot"]),
-                ("old-release", &["has tags release"]),
-            ],
-        },
-        Case {
-            name: "an empty list keeps nothing and does not fail",
-            policy: policy(|p| p.last = 1),
-            now: NOW,
-            snaps: &[],
-            kept: &[],
-        },
-    ];
-    for c in &cases {
+    for c in GOLDEN_CASES {
         run(c);
     }
 }
