@@ -2,7 +2,7 @@
 //! re-encodes to the same value.
 #![no_main]
 
-use coffer_core::repo::lock::LockFile;
+use coffer_core::LockFile;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //! decodes re-encodes to the same value.
 #![no_main]
 
-use coffer_core::repo::PruneRecord;
+use coffer_core::PruneRecord;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

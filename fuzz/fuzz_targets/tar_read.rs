@@ -3,8 +3,8 @@
 //! member name import takes only ever gives names a tree may hold.
 #![no_main]
 
-use coffer_core::archive::import::components;
-use coffer_core::archive::read::TarReader;
+use coffer_core::tar_components as components;
+use coffer_core::TarReader;
 use coffer_core::format::tree::valid_name;
 use libfuzzer_sys::fuzz_target;
 use std::io::Read;

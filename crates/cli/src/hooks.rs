@@ -57,8 +57,7 @@ pub fn around(h: &HookArgs, command: &str, run: impl FnOnce() -> Result<i32>) ->
             ctx.error = Some(e.to_string());
         }
     }
-    let failed =
-        ctx.exit_code != Some(0) && ctx.exit_code != Some(coffer_core::error::EXIT_INCOMPLETE);
+    let failed = ctx.exit_code != Some(0) && ctx.exit_code != Some(coffer_core::EXIT_INCOMPLETE);
     if failed && let Err(e) = run_all("on-failure", &h.on_failure, &ctx, timeout) {
         eprintln!("coffer: warning: {e}");
     }

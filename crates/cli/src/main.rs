@@ -30,7 +30,7 @@ fn main() {
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 4);
     }
-    coffer_core::fs::raise_open_files_limit();
+    coffer_core::raise_open_files_limit();
     // A profile's settings become arguments first; clap then parses them
     // with the command line (which beats them) and the environment.
     let applied = match profile::inject::apply(std::env::args_os().collect()) {

@@ -125,7 +125,7 @@ pub fn write(
                 .insert(labels.to_string(), value.to_string());
         }
     }
-    let success = exit_code == 0 || exit_code == coffer_core::error::EXIT_INCOMPLETE;
+    let success = exit_code == 0 || exit_code == coffer_core::EXIT_INCOMPLETE;
     let mut values = VALUES.lock().map(|v| v.clone()).unwrap_or_default();
     values.insert("coffer_last_run_timestamp_seconds", now);
     values.insert("coffer_exit_code", f64::from(exit_code));

@@ -1,6 +1,7 @@
 //! Rendering helpers shared by the commands: sizes, times, modes, JSON.
 
-use coffer_core::format::tree::{Node, NodeKind};
+use coffer_core::format::tree::Node;
+use coffer_core::format::tree::NodeKind;
 use coffer_core::{Error, Result};
 
 /// One JSON document on one line (status lines may precede it).

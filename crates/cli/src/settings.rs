@@ -2,11 +2,11 @@
 //! where the repository is, and how to get its password.
 
 use crate::args::{Filter, Global};
-use coffer_core::repo::{InitOptions, Repository, SnapshotFilter, SnapshotRef};
-use coffer_core::store::open::{StoreOptions, open_store};
-use coffer_core::store::{ChecksumMode, S3Settings};
-use coffer_core::store::{RetryLog, Store};
+use coffer_core::{ChecksumMode, S3Settings};
 use coffer_core::{Error, Result};
+use coffer_core::{InitOptions, Repository, SnapshotFilter, SnapshotRef};
+use coffer_core::{RetryLog, Store};
+use coffer_core::{StoreOptions, open_store};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -157,7 +157,7 @@ impl Settings {
             default_repo,
             utc: g.utc,
             lock_wait: match &g.retry_lock {
-                Some(d) => coffer_core::repo::wait::parse_duration(d)
+                Some(d) => coffer_core::parse_duration(d)
                     .map_err(|e| Error::invalid(format!("--retry-lock: {e}")))?,
                 None => std::time::Duration::ZERO,
             },
@@ -200,7 +200,7 @@ impl Settings {
         }
         #[cfg(feature = "s3")]
         {
-            let s3 = coffer_core::store::s3::connect(&self.repo, &self.store.s3)?;
+            let s3 = coffer_core::connect_s3(&self.repo, &self.store.s3)?;
             if create {
                 s3.create_bucket()
             } else {
@@ -460,8 +460,8 @@ pub fn select_snapshots(
 }
 
 /// A `--storage-class` / `--data-storage-class` value.
-pub fn storage_class(name: Option<&str>) -> Result<coffer_core::store::StorageClass> {
-    use coffer_core::store::StorageClass as C;
+pub fn storage_class(name: Option<&str>) -> Result<coffer_core::StorageClass> {
+    use coffer_core::StorageClass as C;
     Ok(match name {
         None | Some("STANDARD") => C::Standard,
         Some("STANDARD_IA") => C::StandardIa,
@@ -475,8 +475,8 @@ pub fn storage_class(name: Option<&str>) -> Result<coffer_core::store::StorageCl
 }
 
 /// The retention policy the `--keep-*` flags give.
-pub fn policy(k: &crate::args::Keep) -> Result<coffer_core::maintain::retention::Policy> {
-    Ok(coffer_core::maintain::retention::Policy {
+pub fn policy(k: &crate::args::Keep) -> Result<coffer_core::Policy> {
+    Ok(coffer_core::Policy {
         last: k.keep_last,
         hourly: k.keep_hourly,
         daily: k.keep_daily,
@@ -486,7 +486,7 @@ pub fn policy(k: &crate::args::Keep) -> Result<coffer_core::maintain::retention:
         within: k
             .keep_within
             .as_deref()
-            .map(coffer_core::maintain::retention::Span::parse)
+            .map(coffer_core::Span::parse)
             .transpose()?,
         tags: k.keep_tags.clone(),
     })

@@ -4,11 +4,12 @@
 //! the tag keeps opening, and the next key operation adds it.
 
 use coffer_core::Kind;
-use coffer_core::format::key::{KdfParams, KeyFile};
+use coffer_core::LocalStore;
+use coffer_core::format::key::KdfParams;
+use coffer_core::format::key::KeyFile;
 use coffer_core::id::hash_object;
-use coffer_core::repo::{InitOptions, Repository};
-use coffer_core::store::local::LocalStore;
-use coffer_core::store::{PutHints, Store, list_all};
+use coffer_core::{InitOptions, Repository};
+use coffer_core::{PutHints, Store, list_all};
 use std::sync::Arc;
 
 fn init(dir: &tempfile::TempDir) -> Arc<dyn Store> {

@@ -4,14 +4,19 @@
 //! tree listings are corrupt; readers accept non-canonical CBOR.
 
 use coffer_core::Kind;
+use coffer_core::format::FORMAT_VERSION;
 use coffer_core::format::config::Config;
 use coffer_core::format::index::IndexFile;
 use coffer_core::format::key::KeyFile;
-use coffer_core::format::pack::{BlobKind, PackHeader};
+use coffer_core::format::pack::BlobKind;
+use coffer_core::format::pack::PackHeader;
 use coffer_core::format::snapshot::Snapshot;
-use coffer_core::format::tree::{Node, NodeKind, Tree};
-use coffer_core::format::{FORMAT_VERSION, to_cbor};
-use coffer_core::id::{BlobId, TreeId};
+use coffer_core::format::to_cbor;
+use coffer_core::format::tree::Node;
+use coffer_core::format::tree::NodeKind;
+use coffer_core::format::tree::Tree;
+use coffer_core::id::BlobId;
+use coffer_core::id::TreeId;
 use std::collections::BTreeMap;
 
 fn assert_unsupported<T: std::fmt::Debug>(r: coffer_core::Result<T>, what: &str) {

@@ -6,18 +6,23 @@
 //! Every vector is also read back: the stored bytes must decode to the
 //! inputs, so a decoder change that still encodes the same is caught too.
 
-use coffer_core::chunk::Chunker;
-use coffer_core::crypto::{self, MasterKey, Sealed};
+use coffer_core::Chunker;
+use coffer_core::LockFile;
+use coffer_core::crypto;
+use coffer_core::crypto::MasterKey;
+use coffer_core::crypto::Sealed;
 use coffer_core::format::config::Config;
 use coffer_core::format::index::IndexFile;
 use coffer_core::format::key::KeyFile;
-use coffer_core::format::pack::{self, BlobKind, PackHeader};
+use coffer_core::format::pack;
+use coffer_core::format::pack::BlobKind;
+use coffer_core::format::pack::PackHeader;
 use coffer_core::format::payload;
 use coffer_core::format::snapshot::Snapshot;
 use coffer_core::format::tree::Tree;
-use coffer_core::id::{KeyId, hash_object};
-use coffer_core::repo::lock::LockFile;
-use coffer_core::repo::{CONFIG_MAC_CONTEXT, PruneRecord, config_mac};
+use coffer_core::id::KeyId;
+use coffer_core::id::hash_object;
+use coffer_core::{CONFIG_MAC_CONTEXT, PruneRecord, config_mac};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 

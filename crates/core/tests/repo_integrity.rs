@@ -6,19 +6,23 @@
 //! - opening tries every key file: damaged ones (undecodable, refused
 //!   parameters, bytes that do not match the name) are skipped and named.
 
+use coffer_core::BlobWriter;
 use coffer_core::Kind;
-use coffer_core::blob::BlobWriter;
+use coffer_core::LocalStore;
 use coffer_core::crypto::Sealed;
 use coffer_core::format::FORMAT_VERSION;
 use coffer_core::format::index::IndexFile;
-use coffer_core::format::key::{KdfParams, KeyFile};
+use coffer_core::format::key::KdfParams;
+use coffer_core::format::key::KeyFile;
 use coffer_core::format::pack::BlobKind;
-use coffer_core::format::snapshot::{Snapshot, Summary};
-use coffer_core::id::{IndexId, TreeId, hash_object};
-use coffer_core::maintain::check::{CheckOptions, check};
-use coffer_core::repo::{InitOptions, Repository};
-use coffer_core::store::local::LocalStore;
-use coffer_core::store::{PutHints, StorageClass, Store};
+use coffer_core::format::snapshot::Snapshot;
+use coffer_core::format::snapshot::Summary;
+use coffer_core::id::IndexId;
+use coffer_core::id::TreeId;
+use coffer_core::id::hash_object;
+use coffer_core::{CheckOptions, check};
+use coffer_core::{InitOptions, Repository};
+use coffer_core::{PutHints, StorageClass, Store};
 use std::sync::Arc;
 
 fn init(dir: &tempfile::TempDir, password: &[u8]) -> Repository {

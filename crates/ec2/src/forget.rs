@@ -20,7 +20,7 @@ use crate::client::Ec2;
 use crate::error::map_err;
 use crate::sets::{ImageRef, SnapshotSet};
 use coffer_core::Result;
-use coffer_core::maintain::retention::{Decision, Policy, apply_policy};
+use coffer_core::{Decision, Policy, apply_policy};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@
 
 use crate::facts::InstanceFacts;
 use crate::tags::{self, Tags};
-use coffer_core::maintain::retention::Retained;
+use coffer_core::Retained;
 use std::collections::BTreeMap;
 
 /// One EBS snapshot coffer took.

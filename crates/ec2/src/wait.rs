@@ -122,7 +122,7 @@ pub fn wait_completed(
 }
 
 /// Durations on the command line (`--timeout`): shared with `--retry-lock`.
-pub use coffer_core::repo::wait::parse_duration;
+pub use coffer_core::parse_duration;
 
 #[cfg(test)]
 mod tests {

@@ -9,12 +9,13 @@
 mod support;
 
 use coffer_core::Kind;
-use coffer_core::maintain::retention::Policy;
+use coffer_core::Policy;
 use coffer_ec2::aws_sdk_ec2 as sdk;
 use coffer_ec2::forget::{ForgetOptions, forget};
 use coffer_ec2::image::{ImageOptions, image};
 use coffer_ec2::launch::{LaunchOptions, run as launch};
 use coffer_ec2::restore::{RestoreOptions, restore};
+use coffer_ec2::sets::SnapshotSet;
 use coffer_ec2::snapshot::{SnapshotOptions, Volumes, snapshot};
 use coffer_ec2::tags;
 use coffer_ec2::wait::SystemClock;
@@ -65,9 +66,22 @@ fn snapshot_image_launch_round_trip() {
     let captured = Captured::default();
     let ec2 = ec2_with(config().interceptor(captured.clone()));
     let src = source(&ec2);
+    let set = snapshot_every_volume(&ec2, &src);
+    let name = unique("img");
+    dry_run_image_registers_nothing(&ec2, &captured, &src, &name);
+    let image_id = image_carries_what_makes_it_boot(&ec2, &captured, &src, &set, &name);
+    launch_finds_the_original_through_tags(&ec2, &src, &image_id);
 
-    // Snapshot: every volume, tagged, root first.
-    let r = snapshot(&ec2, &snap_opts(&src.instance_id, Volumes::All)).unwrap();
+    // List: the set, with its image.
+    let sets = ec2.sets(Some(&src.instance_id)).unwrap();
+    assert_eq!(sets.len(), 1);
+    assert_eq!(sets[0].images.len(), 1);
+    assert_eq!(sets[0].images[0].image_id, image_id);
+}
+
+/// Snapshot: every volume, tagged, root first.
+fn snapshot_every_volume(ec2: &coffer_ec2::Ec2, src: &Source) -> SnapshotSet {
+    let r = snapshot(ec2, &snap_opts(&src.instance_id, Volumes::All)).unwrap();
     let set = r.set.clone().unwrap();
     assert_eq!(set.snapshots.len(), 2, "{set:#?}");
     assert_eq!(set.state(), "completed");
@@ -78,7 +92,7 @@ fn snapshot_image_launch_round_trip() {
     assert_eq!(data.device.as_deref(), Some("/dev/sdf"));
     assert_eq!(data.volume_id.as_deref(), Some(src.data_volume.as_str()));
     assert_eq!(data.volume_type.as_deref(), Some("gp3"));
-    for s in snapshots_tagged(&ec2, tags::SET, &set.set_id) {
+    for s in snapshots_tagged(ec2, tags::SET, &set.set_id) {
         let t = tags_of(s.tags());
         assert_eq!(t[tags::INSTANCE], src.instance_id);
         assert_eq!(t[tags::INSTANCE_TYPE], "t3.micro");
@@ -91,29 +105,44 @@ fn snapshot_image_launch_round_trip() {
         assert_eq!(t["env"], "test");
         assert!(t.contains_key(tags::TIME) && t.contains_key(tags::DEVICE));
     }
+    set
+}
 
-    // A dry run registers nothing.
-    let name = unique("img");
+/// A dry run registers nothing.
+fn dry_run_image_registers_nothing(
+    ec2: &coffer_ec2::Ec2,
+    captured: &Captured,
+    src: &Source,
+    name: &str,
+) {
     let dry = image(
-        &ec2,
+        ec2,
         &ImageOptions {
             instance_id: src.instance_id.clone(),
             set_id: None,
-            name: name.clone(),
+            name: name.to_string(),
             dry_run: true,
         },
     )
     .unwrap();
     assert_eq!(dry.image_id, None);
     assert!(captured.0.lock().unwrap().is_empty());
+}
 
-    // Image: the request carries what makes it boot.
+/// Image: the request carries what makes it boot. Returns the image id.
+fn image_carries_what_makes_it_boot(
+    ec2: &coffer_ec2::Ec2,
+    captured: &Captured,
+    src: &Source,
+    set: &SnapshotSet,
+    name: &str,
+) -> String {
     let img = image(
-        &ec2,
+        ec2,
         &ImageOptions {
             instance_id: src.instance_id.clone(),
             set_id: Some(set.set_id.clone()),
-            name: name.clone(),
+            name: name.to_string(),
             dry_run: false,
         },
     )
@@ -122,7 +151,7 @@ fn snapshot_image_launch_round_trip() {
     let reqs = captured.0.lock().unwrap().clone();
     assert_eq!(reqs.len(), 1);
     let req = &reqs[0];
-    assert_eq!(req.name(), Some(name.as_str()));
+    assert_eq!(req.name(), Some(name));
     assert_eq!(req.virtualization_type(), Some("hvm"));
     assert_eq!(req.architecture().map(|a| a.as_str()), Some("x86_64"));
     assert_eq!(req.root_device_name(), Some("/dev/sda1"));
@@ -132,24 +161,9 @@ fn snapshot_image_launch_round_trip() {
         Some("uefi"),
         "from the source AMI"
     );
-    // (device, snapshot, delete on termination, size, volume type)
-    type Mapping = (String, String, bool, Option<i32>, Option<String>);
-    let bdm: Vec<Mapping> = req
-        .block_device_mappings()
-        .iter()
-        .map(|m| {
-            let e = m.ebs().unwrap();
-            (
-                m.device_name().unwrap().to_string(),
-                e.snapshot_id().unwrap().to_string(),
-                e.delete_on_termination().unwrap(),
-                e.volume_size(),
-                e.volume_type().map(|t| t.as_str().to_string()),
-            )
-        })
-        .collect();
+    let (root, data) = (&set.snapshots[0], &set.snapshots[1]);
     assert_eq!(
-        bdm,
+        mappings(req),
         vec![
             (
                 "/dev/sda1".into(),
@@ -171,12 +185,35 @@ fn snapshot_image_launch_round_trip() {
     let it = tags_of(described.tags());
     assert_eq!(it[tags::SET], set.set_id);
     assert_eq!(it[tags::INSTANCE], src.instance_id);
+    image_id
+}
 
-    // Launch: found the original through the image's tags.
+/// (device, snapshot, delete on termination, size, volume type)
+type Mapping = (String, String, bool, Option<i32>, Option<String>);
+
+/// The block device mappings of a RegisterImage request.
+fn mappings(req: &RegisterImageInput) -> Vec<Mapping> {
+    req.block_device_mappings()
+        .iter()
+        .map(|m| {
+            let e = m.ebs().unwrap();
+            (
+                m.device_name().unwrap().to_string(),
+                e.snapshot_id().unwrap().to_string(),
+                e.delete_on_termination().unwrap(),
+                e.volume_size(),
+                e.volume_type().map(|t| t.as_str().to_string()),
+            )
+        })
+        .collect()
+}
+
+/// Launch: found the original through the image's tags.
+fn launch_finds_the_original_through_tags(ec2: &coffer_ec2::Ec2, src: &Source, image_id: &str) {
     let l = launch(
-        &ec2,
+        ec2,
         &LaunchOptions {
-            image_id: image_id.clone(),
+            image_id: image_id.to_string(),
             like: None,
             instance_type: None,
             dry_run: false,
@@ -186,8 +223,8 @@ fn snapshot_image_launch_round_trip() {
     )
     .unwrap();
     assert_eq!(l.like.as_deref(), Some(src.instance_id.as_str()));
-    let new = describe(&ec2, &l.launched.unwrap().instance_id);
-    assert_eq!(new.image_id(), Some(image_id.as_str()));
+    let new = describe(ec2, &l.launched.unwrap().instance_id);
+    assert_eq!(new.image_id(), Some(image_id));
     assert_eq!(new.instance_type().map(|t| t.as_str()), Some("t3.micro"));
     assert_eq!(new.subnet_id(), Some(src.subnet_id.as_str()));
     let groups: Vec<&str> = new
@@ -205,12 +242,6 @@ fn snapshot_image_launch_round_trip() {
     assert_eq!(nt["Name"], src.name);
     assert_eq!(nt["app"], "web");
     assert_eq!(nt[tags::LAUNCHED_FROM], image_id);
-
-    // List: the set, with its image.
-    let sets = ec2.sets(Some(&src.instance_id)).unwrap();
-    assert_eq!(sets.len(), 1);
-    assert_eq!(sets[0].images.len(), 1);
-    assert_eq!(sets[0].images[0].image_id, image_id);
 }
 
 #[test]
@@ -367,14 +398,58 @@ fn fake_set(ec2: &coffer_ec2::Ec2, volume: &str, instance: &str, set: &str, time
     .to_string()
 }
 
+/// What `forget` is tried on: six sets of one (made-up) instance, s1's
+/// snapshot used by an image coffer did not make, s3 with an image coffer
+/// made.
+struct ForgetFixture {
+    instance: String,
+    /// The image coffer did not make, and the snapshot it uses (tagged as
+    /// one of s1's).
+    foreign: String,
+    foreign_snap: String,
+    /// The image coffer made from s3.
+    s3_image: String,
+}
+
+/// The id of the set labelled `label` of `instance`.
+fn set_id(instance: &str, label: &str) -> String {
+    format!("cs-{instance}-{label}")
+}
+
+impl ForgetFixture {
+    fn set_id(&self, label: &str) -> String {
+        set_id(&self.instance, label)
+    }
+}
+
 #[test]
 fn forget_applies_the_policy_and_keeps_snapshots_images_use() {
     let ec2 = ec2();
-    let c = ec2.client();
+    let f = forget_fixture(&ec2);
+
+    // keep-daily 2 keeps s6, s5; keep-monthly 2 keeps s6 (November) and s2
+    // (the newest of October).
+    let o = ForgetOptions {
+        policy: Policy {
+            daily: 2,
+            monthly: 2,
+            ..Default::default()
+        },
+        instance_id: Some(f.instance.clone()),
+        dry_run: true,
+        now: tags::parse_rfc3339("2026-11-29T00:00:00Z").unwrap(),
+    };
+    forget_dry_run_decides_and_deletes_nothing(&ec2, &f, &o);
+    forget_deletes_all_but_the_kept_and_the_used(&ec2, &f, o);
+}
+
+/// Creates the sets s1..s6 and the two images of [`ForgetFixture`].
+fn forget_fixture(ec2: &coffer_ec2::Ec2) -> ForgetFixture {
     let instance = format!("i-0{:016x}", rand_u64());
     let volume = ec2
         .block_on(
-            c.create_volume()
+            ec2.client()
+                .create_volume()
                 .size(1)
                 .availability_zone("us-east-1a")
                 .send(),
@@ -391,12 +466,24 @@ fn forget_applies_the_policy_and_keeps_snapshots_images_use() {
         ("s5", "2026-11-02T10:00:00Z"),
         ("s6", "2026-11-03T10:00:00Z"),
     ];
-    let set_id = |label: &str| format!("cs-{instance}-{label}");
     for (label, time) in times {
-        fake_set(&ec2, &volume, &instance, &set_id(label), time);
+        fake_set(ec2, &volume, &instance, &set_id(&instance, label), time);
     }
-    // s1's snapshot is used by an image coffer did not make: moto's
-    // RegisterImage maps a snapshot of its own, so tag that one as s1's.
+    let (foreign, foreign_snap) = foreign_image_using_s1(ec2, &instance);
+    let s3_image = coffer_image_of_s3(ec2, &instance);
+    ForgetFixture {
+        instance,
+        foreign,
+        foreign_snap,
+        s3_image,
+    }
+}
+
+/// s1's snapshot is used by an image coffer did not make: moto's
+/// RegisterImage maps a snapshot of its own, so tag that one as s1's.
+/// Returns (image id, snapshot id).
+fn foreign_image_using_s1(ec2: &coffer_ec2::Ec2, instance: &str) -> (String, String) {
+    let c = ec2.client();
     let foreign = ec2
         .block_on(c.register_image().name(unique("foreign")).send())
         .unwrap()
@@ -413,47 +500,31 @@ fn forget_applies_the_policy_and_keeps_snapshots_images_use() {
         .snapshot_id()
         .unwrap()
         .to_string();
+    let tag = |k: &str, v: &str| sdk::types::Tag::builder().key(k).value(v).build();
     ec2.block_on(
         c.create_tags()
             .resources(&foreign_snap)
-            .tags(
-                sdk::types::Tag::builder()
-                    .key(tags::SET)
-                    .value(set_id("s1"))
-                    .build(),
-            )
-            .tags(
-                sdk::types::Tag::builder()
-                    .key(tags::INSTANCE)
-                    .value(&instance)
-                    .build(),
-            )
-            .tags(
-                sdk::types::Tag::builder()
-                    .key(tags::TIME)
-                    .value("2026-10-01T10:00:00Z")
-                    .build(),
-            )
-            .tags(
-                sdk::types::Tag::builder()
-                    .key(tags::ROOT)
-                    .value("false")
-                    .build(),
-            )
-            .tags(
-                sdk::types::Tag::builder()
-                    .key(tags::DEVICE)
-                    .value("/dev/sdf")
-                    .build(),
-            )
+            .tags(tag(tags::SET, &set_id(instance, "s1")))
+            .tags(tag(tags::INSTANCE, instance))
+            .tags(tag(tags::TIME, "2026-10-01T10:00:00Z"))
+            .tags(tag(tags::ROOT, "false"))
+            .tags(tag(tags::DEVICE, "/dev/sdf"))
             .send(),
     )
     .unwrap();
-    // s3 has an image coffer made: forget deregisters it first.
-    let sets = ec2.sets(Some(&instance)).unwrap();
-    let s3 = sets.iter().find(|s| s.set_id == set_id("s3")).unwrap();
+    (foreign, foreign_snap)
+}
+
+/// s3 has an image coffer made: forget deregisters it first. Returns its
+/// id.
+fn coffer_image_of_s3(ec2: &coffer_ec2::Ec2, instance: &str) -> String {
+    let sets = ec2.sets(Some(instance)).unwrap();
+    let s3 = sets
+        .iter()
+        .find(|s| s.set_id == set_id(instance, "s3"))
+        .unwrap();
     let facts = coffer_ec2::facts::InstanceFacts {
-        instance_id: instance.clone(),
+        instance_id: instance.to_string(),
         architecture: "x86_64".into(),
         root_device_name: "/dev/xvda".into(),
         virtualization_type: "hvm".into(),
@@ -461,24 +532,20 @@ fn forget_applies_the_policy_and_keeps_snapshots_images_use() {
     };
     let mut s3 = s3.clone();
     s3.facts = Some(facts);
-    let s3_image = coffer_ec2::image::register(&ec2, &s3, &unique("s3img"), false)
+    coffer_ec2::image::register(ec2, &s3, &unique("s3img"), false)
         .unwrap()
         .image_id
-        .unwrap();
+        .unwrap()
+}
 
-    // keep-daily 2 keeps s6, s5; keep-monthly 2 keeps s6 (November) and s2
-    // (the newest of October).
-    let o = ForgetOptions {
-        policy: Policy {
-            daily: 2,
-            monthly: 2,
-            ..Default::default()
-        },
-        instance_id: Some(instance.clone()),
-        dry_run: true,
-        now: tags::parse_rfc3339("2026-11-29T00:00:00Z").unwrap(),
-    };
-    let dry = forget(&ec2, &o).unwrap();
+/// The dry run decides per set, lists the image to deregister and the
+/// snapshot in use, and deletes nothing.
+fn forget_dry_run_decides_and_deletes_nothing(
+    ec2: &coffer_ec2::Ec2,
+    f: &ForgetFixture,
+    o: &ForgetOptions,
+) {
+    let dry = forget(ec2, o).unwrap();
     let decisions: Vec<(String, bool)> = dry.groups[0]
         .decisions
         .iter()
@@ -493,24 +560,32 @@ fn forget_applies_the_policy_and_keeps_snapshots_images_use() {
         ("s1", false),
     ]
     .iter()
-    .map(|(l, k)| (set_id(l), *k))
+    .map(|(l, k)| (f.set_id(l), *k))
     .collect();
     assert_eq!(decisions, want);
-    assert_eq!(dry.removal.deregister, std::slice::from_ref(&s3_image));
+    assert_eq!(dry.removal.deregister, std::slice::from_ref(&f.s3_image));
     assert_eq!(dry.removal.in_use.len(), 1);
-    assert_eq!(dry.removal.in_use[0].snapshot_id, foreign_snap);
+    assert_eq!(dry.removal.in_use[0].snapshot_id, f.foreign_snap);
     assert_eq!(
         dry.removal.in_use[0].image_ids,
-        std::slice::from_ref(&foreign)
+        std::slice::from_ref(&f.foreign)
     );
     assert_eq!(
-        ec2.sets(Some(&instance)).unwrap().len(),
+        ec2.sets(Some(&f.instance)).unwrap().len(),
         6,
         "dry run deleted nothing"
     );
+}
 
+/// The real run deletes the sets not kept, except the snapshot the
+/// foreign image uses, and deregisters s3's image first.
+fn forget_deletes_all_but_the_kept_and_the_used(
+    ec2: &coffer_ec2::Ec2,
+    f: &ForgetFixture,
+    o: ForgetOptions,
+) {
     let done = forget(
-        &ec2,
+        ec2,
         &ForgetOptions {
             dry_run: false,
             ..o
@@ -519,25 +594,30 @@ fn forget_applies_the_policy_and_keeps_snapshots_images_use() {
     .unwrap();
     assert_eq!(done.removal.delete.len(), 3, "{:?}", done.removal);
     let left: Vec<String> = ec2
-        .sets(Some(&instance))
+        .sets(Some(&f.instance))
         .unwrap()
         .iter()
         .map(|s| s.set_id.clone())
         .collect();
     assert_eq!(
         left,
-        [set_id("s6"), set_id("s5"), set_id("s2"), set_id("s1")]
+        [
+            f.set_id("s6"),
+            f.set_id("s5"),
+            f.set_id("s2"),
+            f.set_id("s1")
+        ]
     );
-    let s1 = snapshots_tagged(&ec2, tags::SET, &set_id("s1"));
+    let s1 = snapshots_tagged(ec2, tags::SET, &f.set_id("s1"));
     assert_eq!(s1.len(), 1, "only the snapshot in use is left of s1");
-    assert_eq!(s1[0].snapshot_id(), Some(foreign_snap.as_str()));
-    let gone = ec2.image(&s3_image).unwrap();
+    assert_eq!(s1[0].snapshot_id(), Some(f.foreign_snap.as_str()));
+    let gone = ec2.image(&f.s3_image).unwrap();
     assert!(
         gone.is_none() || gone.unwrap().state().map(|s| s.as_str()) == Some("deregistered"),
         "the image of s3 is deregistered"
     );
     assert!(
-        ec2.image(&foreign).unwrap().is_some(),
+        ec2.image(&f.foreign).unwrap().is_some(),
         "the foreign image stays"
     );
 }

@@ -4,8 +4,8 @@
 //! usual AWS variables). When it is missing the test fails with a message
 //! saying how to start the server: it never skips silently.
 
-use coffer_core::store::StaticCredentials;
-use coffer_core::store::s3::{S3Settings, S3Store, connect};
+use coffer_core::StaticCredentials;
+use coffer_core::{S3Settings, S3Store, connect_s3 as connect};
 
 /// Settings for the test server; panics (fails the test) if it is not configured.
 pub fn settings() -> S3Settings {

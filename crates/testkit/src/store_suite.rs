@@ -1,5 +1,5 @@
 //! The one conformance suite every [`Store`] implementation must pass: it
-//! checks the contract written on the trait (`coffer_core::store`).
+//! checks the contract written on the trait (`coffer_core::Store`).
 //!
 //! Everything the suite writes lives under a fresh prefix
 //! `conformance-<random>/`, removed again at the end (also when a check
@@ -13,8 +13,8 @@
 //! that only names a "directory" of other keys is not found.
 
 use crate::fixture::pseudo_random;
-use coffer_core::store::{ObjectMeta, PutHints, Store, list_all};
 use coffer_core::{Error, Kind, Result};
+use coffer_core::{ObjectMeta, PutHints, Store, list_all};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 

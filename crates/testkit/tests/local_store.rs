@@ -1,7 +1,7 @@
 //! The store conformance suite against the local directory store.
 
-use coffer_core::store::local::LocalStore;
-use coffer_core::store::{PutHints, Store, list_all};
+use coffer_core::LocalStore;
+use coffer_core::{PutHints, Store, list_all};
 use coffer_testkit::store_suite::run_conformance;
 use std::fs;
 

@@ -1,13 +1,13 @@
 //! Regression tests, each named after the bug it guards against.
 
-use coffer_core::backup::{BackupOptions, backup};
+use coffer_core::LocalStore;
+use coffer_core::NoProgress;
+use coffer_core::Store;
 use coffer_core::format::key::KdfParams;
 use coffer_core::format::pack::BlobKind;
-use coffer_core::progress::NoProgress;
-use coffer_core::repo::{InitOptions, Repository};
-use coffer_core::restore::{RestoreOptions, restore};
-use coffer_core::store::Store;
-use coffer_core::store::local::LocalStore;
+use coffer_core::{BackupOptions, backup};
+use coffer_core::{InitOptions, Repository};
+use coffer_core::{RestoreOptions, restore};
 use std::sync::Arc;
 
 /// A one-blob file whose last blocks are zeros was restored short: the
@@ -91,7 +91,7 @@ fn unchanged_files_are_read_again_when_the_index_lost_their_blobs() {
     }
     repo.replace_index(&files);
     let mut hidden = Vec::new();
-    for pack in coffer_core::store::list_all(store.as_ref(), "data/").unwrap() {
+    for pack in coffer_core::list_all(store.as_ref(), "data/").unwrap() {
         hidden.push((pack.key.clone(), store.get(&pack.key, None).unwrap()));
         store.delete(&pack.key).unwrap();
     }
@@ -109,6 +109,6 @@ fn unchanged_files_are_read_again_when_the_index_lost_their_blobs() {
     }
     // Every blob the new snapshot names is in a pack an index names.
     let repo = Arc::new(Repository::open(repo.store().clone(), b"pw").unwrap());
-    let report = coffer_core::maintain::check::check(&repo, Default::default()).unwrap();
+    let report = coffer_core::check(&repo, Default::default()).unwrap();
     assert!(report.ok(), "{:?}", report.errors);
 }

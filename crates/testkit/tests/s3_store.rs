@@ -2,14 +2,14 @@
 //! the conformance suite, multipart uploads, errors, and whole repositories.
 
 use coffer_core::Kind;
-use coffer_core::backup::{BackupOptions, backup};
+use coffer_core::NoProgress;
+use coffer_core::S3Store;
 use coffer_core::format::key::KdfParams;
-use coffer_core::maintain::check::{CheckOptions, check};
-use coffer_core::progress::NoProgress;
-use coffer_core::repo::{InitOptions, Repository};
-use coffer_core::restore::{RestoreOptions, restore};
-use coffer_core::store::s3::S3Store;
-use coffer_core::store::{PutHints, Store, list_all};
+use coffer_core::{BackupOptions, backup};
+use coffer_core::{CheckOptions, check};
+use coffer_core::{InitOptions, Repository};
+use coffer_core::{PutHints, Store, list_all};
+use coffer_core::{RestoreOptions, restore};
 use coffer_testkit::fault_proxy::{FaultProxy, Faults};
 use coffer_testkit::{CompareOptions, assert_same_trees, fixture, s3};
 use std::sync::Arc;
@@ -165,7 +165,7 @@ fn data_packs_take_the_requested_storage_class_metadata_stays_standard() {
     let src = tempfile::tempdir().unwrap();
     std::fs::write(src.path().join("a"), fixture::pseudo_random(1, 100_000)).unwrap();
     let mut bo = BackupOptions::new(vec![src.path().to_path_buf()]);
-    bo.data_storage_class = coffer_core::store::StorageClass::StandardIa;
+    bo.data_storage_class = coffer_core::StorageClass::StandardIa;
     backup(Arc::clone(&repo), &bo, &NoProgress).unwrap();
     let keys = list_all(store.as_ref(), "").unwrap();
     let mut seen_data = false;
@@ -191,7 +191,7 @@ fn through_proxy(fault: &str, max_consecutive: u32) -> (String, FaultProxy, S3St
     let proxy = FaultProxy::start(settings.endpoint.as_deref().unwrap(), f);
     settings.endpoint = Some(proxy.endpoint());
     settings.max_attempts = Some(3);
-    let store = coffer_core::store::s3::connect(&location, &settings).unwrap();
+    let store = coffer_core::connect_s3(&location, &settings).unwrap();
     (location, proxy, store)
 }
 

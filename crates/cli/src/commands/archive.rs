@@ -1,8 +1,11 @@
 use crate::args::ArchiveArgs;
 use crate::output::size;
 use crate::settings::Settings;
-use coffer_core::archive::{ArchiveOptions, Destination, Format, archive, cleanup};
-use coffer_core::error::EXIT_INCOMPLETE;
+use coffer_core::EXIT_INCOMPLETE;
+use coffer_core::{
+    ArchiveDestination as Destination, ArchiveFormat as Format, ArchiveOptions, archive,
+    archive_cleanup as cleanup,
+};
 use coffer_core::{Error, Result};
 use std::io::IsTerminal;
 

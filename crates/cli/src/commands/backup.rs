@@ -2,11 +2,11 @@ use crate::args::BackupArgs;
 use crate::output::size;
 use crate::progress::{FileList, Reporter};
 use crate::settings::Settings;
-use coffer_core::backup::{BackupOptions, BackupResult, Skipped, WarmUp, backup};
-use coffer_core::error::EXIT_INCOMPLETE;
-use coffer_core::fs::{SERVER_EXCLUDES, swap_files};
+use coffer_core::EXIT_INCOMPLETE;
 use coffer_core::id::SnapshotId;
+use coffer_core::{BackupOptions, BackupResult, Skipped, WarmUp, backup};
 use coffer_core::{Error, Result};
+use coffer_core::{SERVER_EXCLUDES, swap_files};
 use std::path::PathBuf;
 
 /// The lines of a list file (`--exclude-file`, `--files-from`): blank
@@ -55,56 +55,8 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
     if a.stdin || a.stdin_from_command {
         return super::backup_stream::run(a, s);
     }
-    let mut opts = BackupOptions::new(a.paths);
-    for f in &a.files_from {
-        opts.paths.extend(
-            read_list(f, "--files-from file")?
-                .into_iter()
-                .map(PathBuf::from),
-        );
-    }
-    opts.tags = a.tags;
-    if let Some(h) = a.host {
-        opts.host = h;
-    }
-    opts.excludes = a.excludes;
-    for f in &a.exclude_files {
-        opts.excludes.extend(read_list(f, "exclude file")?);
-    }
-    opts.exclude_if_present = a.exclude_if_present;
-    opts.exclude_caches = a.exclude_caches;
-    opts.one_file_system = a.one_file_system;
-    if a.preset.as_deref() == Some("server") {
-        server_preset(&mut opts);
-    }
-    if opts.paths.is_empty() {
-        return Err(Error::invalid(
-            "nothing to back up: the --files-from list is empty",
-        ));
-    }
-    let missing = drop_missing(&mut opts.paths);
-    if opts.paths.is_empty() {
-        return Err(missing
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| Error::invalid("nothing to back up: no path given")));
-    }
-    opts.force = a.force;
-    // Writing a pack to a local disk is quick: one writer keeps up, and
-    // every pack waiting for a writer is 32 MiB of memory. Measured on the
-    // 3 GiB benchmark tree: two writers were 3-5 % faster but peaked at
-    // 174 MiB instead of 145-157 MiB (restic: 159-165 MiB).
-    opts.connections = if s.is_local() { 1 } else { s.connections };
-    opts.data_storage_class = crate::settings::storage_class(a.data_storage_class.as_deref())?;
-    if let Some(t) = a.threads {
-        opts.threads = t.max(1);
-    }
-    if s.is_local() {
-        // Never back up the repository into itself.
-        if let Ok(p) = std::path::absolute(&s.repo) {
-            opts.exclude_paths.push(p);
-        }
-    }
+    let (mut opts, missing) = sources(&a)?;
+    tune(&mut opts, &a, s)?;
     // The tree's metadata is read into the kernel's caches while the key
     // is derived and the index loaded; stopped before the backup starts.
     let warm_up = WarmUp::start(&opts);
@@ -133,29 +85,103 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
     reporter.finish();
     let r = r?;
     let _ = crate::hooks::SNAPSHOT_ID.set(r.id.to_hex());
-    let sum = &r.snapshot.summary;
-    crate::metrics::record_backup(sum);
+    crate::metrics::record_backup(&r.snapshot.summary);
     if s.json {
         summary_json(&r, &missing, s)?;
     } else if !s.quiet {
-        match r.parent {
-            Some(p) => println!("using parent snapshot {}", p.short()),
-            None => println!("no parent snapshot: reading every file"),
-        }
-        println!(
-            "files: {} new, {} changed, {} unchanged; {} directories, {} other entries",
-            sum.files_new, sum.files_changed, sum.files_unchanged, sum.dirs, sum.other_entries
-        );
-        println!(
-            "read {} of {}; added {} new data ({} stored after compression) in {:.1}s",
-            size(sum.bytes_read),
-            size(sum.total_bytes),
-            size(sum.bytes_new),
-            size(sum.bytes_stored),
-            sum.duration_ns as f64 / 1e9
-        );
-        println!("snapshot {} saved", r.id.short());
+        print_summary(&r);
     }
+    Ok(warn_incomplete(&r, &missing, s))
+}
+
+/// What to back up and what to leave out, from the arguments (with the
+/// list files read and the preset applied), and the given paths that do
+/// not exist, dropped from the backup. An error when no path is left.
+fn sources(a: &BackupArgs) -> Result<(BackupOptions, Vec<Error>)> {
+    let mut opts = BackupOptions::new(a.paths.clone());
+    for f in &a.files_from {
+        opts.paths.extend(
+            read_list(f, "--files-from file")?
+                .into_iter()
+                .map(PathBuf::from),
+        );
+    }
+    opts.tags = a.tags.clone();
+    if let Some(h) = &a.host {
+        opts.host = h.clone();
+    }
+    opts.excludes = a.excludes.clone();
+    for f in &a.exclude_files {
+        opts.excludes.extend(read_list(f, "exclude file")?);
+    }
+    opts.exclude_if_present = a.exclude_if_present.clone();
+    opts.exclude_caches = a.exclude_caches;
+    opts.one_file_system = a.one_file_system;
+    if a.preset.as_deref() == Some("server") {
+        server_preset(&mut opts);
+    }
+    if opts.paths.is_empty() {
+        return Err(Error::invalid(
+            "nothing to back up: the --files-from list is empty",
+        ));
+    }
+    let missing = drop_missing(&mut opts.paths);
+    if opts.paths.is_empty() {
+        return Err(missing
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Error::invalid("nothing to back up: no path given")));
+    }
+    Ok((opts, missing))
+}
+
+/// How the backup runs: `--force`, connections, storage class, threads,
+/// and a local repository left out of its own backup.
+fn tune(opts: &mut BackupOptions, a: &BackupArgs, s: &Settings) -> Result<()> {
+    opts.force = a.force;
+    // Writing a pack to a local disk is quick: one writer keeps up, and
+    // every pack waiting for a writer is 32 MiB of memory. Measured on the
+    // 3 GiB benchmark tree: two writers were 3-5 % faster but peaked at
+    // 174 MiB instead of 145-157 MiB (restic: 159-165 MiB).
+    opts.connections = if s.is_local() { 1 } else { s.connections };
+    opts.data_storage_class = crate::settings::storage_class(a.data_storage_class.as_deref())?;
+    if let Some(t) = a.threads {
+        opts.threads = t.max(1);
+    }
+    if s.is_local() {
+        // Never back up the repository into itself.
+        if let Ok(p) = std::path::absolute(&s.repo) {
+            opts.exclude_paths.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// The text summary of a backup: parent, file counts, bytes, snapshot id.
+fn print_summary(r: &BackupResult) {
+    let sum = &r.snapshot.summary;
+    match r.parent {
+        Some(p) => println!("using parent snapshot {}", p.short()),
+        None => println!("no parent snapshot: reading every file"),
+    }
+    println!(
+        "files: {} new, {} changed, {} unchanged; {} directories, {} other entries",
+        sum.files_new, sum.files_changed, sum.files_unchanged, sum.dirs, sum.other_entries
+    );
+    println!(
+        "read {} of {}; added {} new data ({} stored after compression) in {:.1}s",
+        size(sum.bytes_read),
+        size(sum.total_bytes),
+        size(sum.bytes_new),
+        size(sum.bytes_stored),
+        sum.duration_ns as f64 / 1e9
+    );
+    println!("snapshot {} saved", r.id.short());
+}
+
+/// Warns (unless `--json`) of files that changed while read and of paths
+/// not backed up; returns the exit code: 3 when a path was not backed up.
+fn warn_incomplete(r: &BackupResult, missing: &[Error], s: &Settings) -> i32 {
     if !r.changed.is_empty() && !s.json {
         eprintln!(
             "warning: {} file(s) changed while they were read (the snapshot holds what was read):",
@@ -175,21 +201,21 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
                 eprintln!("  {e}");
             }
         }
-        return Ok(EXIT_INCOMPLETE);
+        return EXIT_INCOMPLETE;
     }
-    Ok(0)
+    0
 }
 
 /// `backup --dry-run`: each file that would be read, then what would be
 /// added. Exit code as a backup's (3 when a path could not be read).
 fn dry_run(
-    repo: std::sync::Arc<coffer_core::repo::Repository>,
+    repo: std::sync::Arc<coffer_core::Repository>,
     opts: &BackupOptions,
     missing: &[Error],
     s: &Settings,
 ) -> Result<i32> {
     let reporter = Reporter::new(s.json, s.quiet, "read").list_files(FileList::Stdout);
-    let r = coffer_core::backup::dry_run(repo, opts, &reporter);
+    let r = coffer_core::backup_dry_run(repo, opts, &reporter);
     reporter.finish();
     let r = r?;
     let sum = &r.summary;

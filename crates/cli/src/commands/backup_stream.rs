@@ -4,8 +4,8 @@
 use crate::args::BackupArgs;
 use crate::output::size;
 use crate::settings::Settings;
-use coffer_core::backup::{StreamOptions, backup_stream};
 use coffer_core::{Error, Result};
+use coffer_core::{StreamOptions, backup_stream};
 use std::io::Read;
 use std::process::{Child, ChildStdout, Command, Stdio};
 
@@ -85,7 +85,7 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
     } else {
         "stdin".to_string()
     };
-    let defaults = coffer_core::backup::BackupOptions::new(Vec::new());
+    let defaults = coffer_core::BackupOptions::new(Vec::new());
     let opts = StreamOptions {
         filename: a.stdin_filename.clone(),
         host: a.host.clone().unwrap_or(defaults.host),

@@ -3,9 +3,11 @@ use crate::settings::Settings;
 use coffer_core::crypto::Sealed;
 use coffer_core::format::index::IndexFile;
 use coffer_core::format::key::KeyFile;
-use coffer_core::format::pack::{self, BlobKind};
+use coffer_core::format::pack;
+use coffer_core::format::pack::BlobKind;
 use coffer_core::format::tree::Tree;
-use coffer_core::id::{PackId, TreeId};
+use coffer_core::id::PackId;
+use coffer_core::id::TreeId;
 use coffer_core::{Error, Kind, Result};
 use serde_json::Value;
 

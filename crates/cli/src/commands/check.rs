@@ -1,8 +1,8 @@
 use crate::args::CheckArgs;
 use crate::settings::Settings;
+use coffer_core::DataSubset;
 use coffer_core::Result;
-use coffer_core::maintain::check::{CheckOptions, check_with};
-use coffer_core::maintain::check_data::DataSubset;
+use coffer_core::{CheckOptions, check_with};
 use std::sync::Arc;
 
 pub fn run(a: CheckArgs, s: &Settings) -> Result<i32> {

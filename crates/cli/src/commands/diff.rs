@@ -5,8 +5,8 @@ use crate::args::DiffArgs;
 use crate::output::size;
 use crate::settings::Settings;
 use coffer_core::Result;
-use coffer_core::maintain::diff::{Change, DiffTotals, diff};
-use coffer_core::repo::SnapshotFilter;
+use coffer_core::SnapshotFilter;
+use coffer_core::{DiffChange as Change, DiffTotals, diff};
 
 pub fn run(a: DiffArgs, s: &Settings) -> Result<i32> {
     let repo = s.open()?;

@@ -20,7 +20,7 @@ use coffer_ec2::{Ec2, Ec2Settings, tags};
 use std::time::Duration;
 
 /// Exit code when forget had to keep snapshots an image still uses.
-const EXIT_INCOMPLETE: i32 = coffer_core::error::EXIT_INCOMPLETE;
+const EXIT_INCOMPLETE: i32 = coffer_core::EXIT_INCOMPLETE;
 
 pub fn run(c: Ec2Command, s: &Global) -> Result<i32> {
     let connect = || {

@@ -1,9 +1,12 @@
 use crate::args::ExportArgs;
 use crate::output::size;
 use crate::settings::{Settings, snapshot_filter};
-use coffer_core::archive::export::export;
-use coffer_core::archive::{Destination, Format, Target, choose_format, stream};
-use coffer_core::store::StorageClass;
+use coffer_core::StorageClass;
+use coffer_core::export;
+use coffer_core::{
+    ArchiveDestination as Destination, ArchiveFormat as Format, ArchiveTarget as Target,
+    archive_stream as stream, choose_format,
+};
 use coffer_core::{Error, Result};
 use std::io::IsTerminal;
 use std::path::PathBuf;

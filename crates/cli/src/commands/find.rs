@@ -5,7 +5,7 @@ use crate::args::FindArgs;
 use crate::output::{size, time, time_rfc3339};
 use crate::settings::{Settings, select_snapshots};
 use coffer_core::Result;
-use coffer_core::maintain::find::{Pattern, find};
+use coffer_core::{Pattern, find};
 
 pub fn run(a: FindArgs, s: &Settings) -> Result<i32> {
     let pattern = Pattern::new(&a.pattern, a.ignore_case)?;

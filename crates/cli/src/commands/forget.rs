@@ -5,8 +5,8 @@ use crate::args::ForgetArgs;
 use crate::output::{TIME_WIDTH, time, time_rfc3339};
 use crate::settings::{Settings, snapshot_filter};
 use coffer_core::Result;
-use coffer_core::maintain::forget::{ForgetGroup, ForgetOptions, ForgetResult, forget_with};
-use coffer_core::maintain::retention::{GroupBy, GroupKey, Zone};
+use coffer_core::{ForgetGroup, ForgetOptions, ForgetResult, forget_with};
+use coffer_core::{GroupBy, GroupKey, Zone};
 use std::sync::Arc;
 
 pub fn run(a: ForgetArgs, s: &Settings) -> Result<i32> {

@@ -1,10 +1,10 @@
 use crate::args::ImportArgs;
 use crate::output::size;
 use crate::settings::Settings;
-use coffer_core::archive::import::{ImportOptions, import};
-use coffer_core::archive::open_source;
-use coffer_core::error::EXIT_INCOMPLETE;
+use coffer_core::EXIT_INCOMPLETE;
+use coffer_core::open_archive_source as open_source;
 use coffer_core::{Error, Result};
+use coffer_core::{ImportOptions, import};
 
 pub fn run(a: ImportArgs, s: &Settings) -> Result<i32> {
     let time = match &a.time {

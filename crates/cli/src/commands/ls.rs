@@ -3,7 +3,7 @@ use crate::output::{mode_string, time, time_rfc3339};
 use crate::settings::{Settings, snapshot_filter};
 use coffer_core::Result;
 use coffer_core::format::tree::NodeKind;
-use coffer_core::repo::ls::ls;
+use coffer_core::ls;
 use std::path::PathBuf;
 
 pub fn run(a: LsArgs, s: &Settings) -> Result<i32> {

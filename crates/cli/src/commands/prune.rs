@@ -4,10 +4,10 @@
 use crate::args::{PruneArgs, PruneTuning};
 use crate::output::size;
 use crate::settings::Settings;
+use coffer_core::Repository;
 use coffer_core::Result;
-use coffer_core::maintain::prune::{MaxUnused, PruneOptions, PruneReport, prune_with};
-use coffer_core::maintain::retention::Span;
-use coffer_core::repo::Repository;
+use coffer_core::Span;
+use coffer_core::{MaxUnused, PruneOptions, PruneReport, prune_with};
 use std::sync::Arc;
 
 pub fn run(a: PruneArgs, s: &Settings) -> Result<i32> {

@@ -5,7 +5,7 @@
 use crate::settings::Settings;
 use clap::{Args, Subcommand};
 use coffer_core::Result;
-use coffer_core::maintain::repair::{
+use coffer_core::{
     RepairIndexReport, RepairSnapshotsOptions, RepairSnapshotsReport, repair_index,
     repair_snapshots,
 };

@@ -4,7 +4,7 @@ use crate::args::StatsArgs;
 use crate::output::size;
 use crate::settings::{Settings, select_snapshots};
 use coffer_core::Result;
-use coffer_core::maintain::stats::{StatsMode, stats};
+use coffer_core::{StatsMode, stats};
 
 pub fn run(a: StatsArgs, s: &Settings) -> Result<i32> {
     let mode = StatsMode::parse(&a.mode)?;

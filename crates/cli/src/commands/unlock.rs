@@ -9,7 +9,7 @@ pub fn run(a: UnlockArgs, s: &Settings) -> Result<i32> {
     let removed = repo.remove_locks(a.remove_all)?;
     let kept = repo.locks()?;
     if s.json {
-        let item = |l: &coffer_core::repo::LockInfo| {
+        let item = |l: &coffer_core::LockInfo| {
             serde_json::json!({
                 "id": l.id,
                 "lock": l.file.as_ref().map(|f| serde_json::json!({

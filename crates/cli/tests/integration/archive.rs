@@ -3,7 +3,7 @@
 //! verified, and that never leaves incomplete multipart uploads behind.
 
 use crate::support::{Coffer, arg, write};
-use coffer_core::store::s3::S3Store;
+use coffer_core::S3Store;
 use coffer_testkit::compare::What;
 use coffer_testkit::fixture::{self, Fixture, paths, pseudo_random};
 use coffer_testkit::{CompareOptions, Difference, compare_trees};
@@ -328,7 +328,7 @@ fn archive_larger_than_a_part_arrives_in_s3_and_verifies() {
     assert_eq!(d["s3"]["parts"].as_u64(), Some(3), "{v}");
     assert_eq!(d["s3"]["etag_verified"].as_bool(), Some(true), "{v}");
     let store = coffer_testkit::s3::store(&format!("s3://{base}/web1"));
-    let body = coffer_core::store::Store::get(&store, "2026-11-29.tar.zst", None).unwrap();
+    let body = coffer_core::Store::get(&store, "2026-11-29.tar.zst", None).unwrap();
     assert_eq!(Some(body.len() as u64), d["bytes"].as_u64());
     let local = c.path("got.tar.zst");
     fs::write(&local, &body).unwrap();

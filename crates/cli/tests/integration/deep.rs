@@ -3,8 +3,8 @@
 //! import and the commands that walk snapshot trees, and comes back equal.
 
 use crate::support::{Coffer, arg};
-use coffer_core::fs::at::Dir;
-use coffer_core::fs::walk::{All, Step, Walk};
+use coffer_core::Dir;
+use coffer_core::{Walk, WalkAll as All, WalkStep as Step};
 use std::ffi::OsStr;
 use std::io::Read;
 use std::os::fd::AsRawFd;

@@ -8,7 +8,7 @@
 use crate::support::{Backend, Coffer, Out, arg, assert_restored, restored, write};
 use coffer_testkit::fault_proxy::{FAULTS, FaultProxy, Faults};
 use coffer_testkit::fixture::pseudo_random;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -71,39 +71,9 @@ fn every_command_survives_a_misbehaving_s3_and_loses_nothing() {
     let proxy = FaultProxy::start(&upstream, faults());
     c.s3.as_mut().unwrap().endpoint = proxy.endpoint();
     let src = c.path("src");
-    let mut snapshots = Vec::new();
 
     run(&c, &["init"]).ok();
-    for round in 0..3 {
-        grow(&src, round);
-        let verbose = round == 1;
-        let mut args = vec!["backup", "--json"];
-        if verbose {
-            args.push("-v");
-        }
-        args.push(arg(&src));
-        let out = run(&c, &args);
-        out.ok();
-        let v = out.json();
-        let id = v["snapshot_id"].as_str().expect("snapshot id").to_string();
-        let state = c.path(&format!("state{round}"));
-        keep_state(&src, &state);
-        snapshots.push((id, state));
-        let total = v["retries"]["total"]
-            .as_u64()
-            .expect("retries in the summary");
-        if verbose {
-            // -v shows each retry with its cause; --json counts the same ones.
-            let lines = out
-                .stderr
-                .lines()
-                .filter(|l| l.starts_with("retry: "))
-                .count();
-            assert!(total > 0, "no retries at these fault rates: {v}");
-            assert_eq!(lines as u64, total, "{}", out.show());
-            assert!(out.stderr.contains(" after "), "{}", out.show());
-        }
-    }
+    let mut snapshots = three_backups_count_their_retries(&c, &src);
     let (last, last_state) = snapshots.last().unwrap().clone();
     let target = c.path("restore-faulty");
     c.run_env(
@@ -127,15 +97,67 @@ fn every_command_survives_a_misbehaving_s3_and_loses_nothing() {
 
     let repo = c.s3.as_ref().unwrap().location.clone();
     let archive = format!("{repo}-archive/src.tar.zst");
-    run(&c, &["archive", arg(&src), "--to", &archive]).ok();
-    let out = run(&c, &["import", &archive, "--json"]);
+    let imported_id = archive_import_and_export_succeed(&c, &src, &archive, &last);
+    every_fault_was_injected(&proxy);
+
+    // Without the proxy: clean, and every snapshot comes back exactly.
+    drop(proxy);
+    c.s3.as_mut().unwrap().endpoint = upstream;
+    everything_comes_back_exactly(&c, &src, &snapshots, &imported_id);
+    let archive_store = coffer_testkit::s3::store(&format!("{repo}-archive"));
+    coffer_core::Store::delete(&archive_store, "src.tar.zst").unwrap();
+}
+
+/// Three rounds of growing `src` and backing it up (the second with -v,
+/// whose retry lines must match the count in the JSON summary). Returns
+/// each snapshot's id with a copy of the tree it holds.
+fn three_backups_count_their_retries(c: &Coffer, src: &Path) -> Vec<(String, PathBuf)> {
+    let mut snapshots = Vec::new();
+    for round in 0..3 {
+        grow(src, round);
+        let verbose = round == 1;
+        let mut args = vec!["backup", "--json"];
+        if verbose {
+            args.push("-v");
+        }
+        args.push(arg(src));
+        let out = run(c, &args);
+        out.ok();
+        let v = out.json();
+        let id = v["snapshot_id"].as_str().expect("snapshot id").to_string();
+        let state = c.path(&format!("state{round}"));
+        keep_state(src, &state);
+        snapshots.push((id, state));
+        let total = v["retries"]["total"]
+            .as_u64()
+            .expect("retries in the summary");
+        if verbose {
+            // -v shows each retry with its cause; --json counts the same ones.
+            let lines = out
+                .stderr
+                .lines()
+                .filter(|l| l.starts_with("retry: "))
+                .count();
+            assert!(total > 0, "no retries at these fault rates: {v}");
+            assert_eq!(lines as u64, total, "{}", out.show());
+            assert!(out.stderr.contains(" after "), "{}", out.show());
+        }
+    }
+    snapshots
+}
+
+/// `archive` to `archive`, `import` of it, and `export` of snapshot `last`
+/// all succeed. Returns the imported snapshot's id.
+fn archive_import_and_export_succeed(c: &Coffer, src: &Path, archive: &str, last: &str) -> String {
+    run(c, &["archive", arg(src), "--to", archive]).ok();
+    let out = run(c, &["import", archive, "--json"]);
     out.ok();
     let imported_id = out.json()["snapshot_id"]
         .as_str()
         .expect("imported snapshot id")
         .to_string();
     let exported = c.path("export.tar");
-    run(&c, &["export", &last, "-o", arg(&exported)]).ok();
+    run(c, &["export", last, "-o", arg(&exported)]).ok();
     let listed = Command::new("tar")
         .arg("-tf")
         .arg(&exported)
@@ -143,8 +165,11 @@ fn every_command_survives_a_misbehaving_s3_and_loses_nothing() {
         .unwrap();
     assert!(listed.status.success());
     assert!(String::from_utf8_lossy(&listed.stdout).contains("small/39.txt"));
+    imported_id
+}
 
-    // Every fault was injected, and every object kind met faults.
+/// Every fault was injected, and every object kind met faults.
+fn every_fault_was_injected(proxy: &FaultProxy) {
     let stats = proxy.stats();
     for f in FAULTS {
         assert!(
@@ -160,28 +185,32 @@ fn every_command_survives_a_misbehaving_s3_and_loses_nothing() {
             "{kind} met fewer than 2 faults: {stats:?}"
         );
     }
+}
 
-    // Without the proxy: clean, and every snapshot comes back exactly.
-    drop(proxy);
-    c.s3.as_mut().unwrap().endpoint = upstream;
+/// `check --read-data` is clean, every snapshot restores to the tree it was
+/// taken of, and the imported one has the archived files' bytes.
+fn everything_comes_back_exactly(
+    c: &Coffer,
+    src: &Path,
+    snapshots: &[(String, PathBuf)],
+    imported_id: &str,
+) {
     c.run(&["check", "--read-data"]).ok();
-    for (id, state) in &snapshots {
+    for (id, state) in snapshots {
         let target = c.path(&format!("restore-{id}"));
         c.restore(id, &target, &[]).ok();
-        assert_restored(state, &restored(&target, &src));
+        assert_restored(state, &restored(&target, src));
     }
     // A tar archive carries bytes, modes and mtimes: those are compared.
     let imported = c.path("restore-imported");
-    c.restore(&imported_id, &imported, &[]).ok();
+    c.restore(imported_id, &imported, &[]).ok();
     for rel in ["big/2-0.bin", "big/0-2.bin", "small/39.txt"] {
         assert_eq!(
-            std::fs::read(restored(&imported, &src).join(rel)).unwrap(),
+            std::fs::read(restored(&imported, src).join(rel)).unwrap(),
             std::fs::read(src.join(rel)).unwrap(),
             "imported {rel}"
         );
     }
-    let archive_store = coffer_testkit::s3::store(&format!("{repo}-archive"));
-    coffer_core::store::Store::delete(&archive_store, "src.tar.zst").unwrap();
 }
 
 /// Where success is impossible (every write answered 500, however often it

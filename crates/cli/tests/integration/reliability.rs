@@ -41,11 +41,11 @@ fn coffer(row: &str) -> (Coffer, String) {
     let mut c = Coffer::on(Backend::S3);
     if let (Some(endpoint), Some(repo)) = (endpoint, repo) {
         let location = format!("{}/{row}-{:08x}", repo.trim_end_matches('/'), rand_u32());
-        let settings = coffer_core::store::S3Settings {
+        let settings = coffer_core::S3Settings {
             endpoint: Some(endpoint.clone()),
             ..Default::default()
         };
-        let store = coffer_core::store::s3::connect(&location, &settings).unwrap();
+        let store = coffer_core::connect_s3(&location, &settings).unwrap();
         c.s3 = Some(S3Repo {
             location,
             endpoint,

@@ -5,7 +5,7 @@
 //! `check` passes afterwards. Each runs on a local and an S3 repository.
 
 use crate::support::{Backend, Coffer, arg, assert_restored, restored, write};
-use coffer_core::store::Store;
+use coffer_core::Store;
 use coffer_testkit::fixture::pseudo_random;
 use std::fs;
 use std::path::Path;

@@ -10,8 +10,8 @@
 //! process exits normally (no signal, no panic exit code) and stderr never
 //! contains "panicked".
 
-use coffer_core::store::s3::S3Store;
-use coffer_core::store::{PutHints, Store, list_all};
+use coffer_core::S3Store;
+use coffer_core::{PutHints, Store, list_all};
 use coffer_testkit::{CompareOptions, assert_same_trees};
 use serde_json::Value;
 use std::collections::BTreeMap;

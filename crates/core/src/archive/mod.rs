@@ -151,7 +151,8 @@ fn open_s3_source(url: &str, _: &S3Settings) -> Result<Box<dyn std::io::Read + S
 }
 
 /// `s3://bucket/a/b.tar.gz` → (`s3://bucket/a`, `b.tar.gz`).
-pub fn split_object_url(url: &str) -> Result<(String, String)> {
+#[cfg(feature = "s3")]
+fn split_object_url(url: &str) -> Result<(String, String)> {
     let rest = url.strip_prefix("s3://").unwrap_or(url);
     match rest.rsplit_once('/') {
         Some((dir, key)) if !key.is_empty() && !dir.is_empty() => {

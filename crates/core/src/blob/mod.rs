@@ -14,7 +14,7 @@ mod pack_reader;
 mod reader;
 mod writer;
 
-pub use pack_reader::{MAX_GAP, MAX_RANGE, Wanted, coalesce};
+pub use pack_reader::Wanted;
 pub use writer::{BlobWriter, WriterStats};
 
 use crate::error::Result;

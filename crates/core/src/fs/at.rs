@@ -228,85 +228,6 @@ fn open_long(path: &Path, flags: OFlags) -> io::Result<OwnedFd> {
     }
 }
 
-/// A path made ready for `*at` syscalls: the whole path relative to the
-/// working directory when it is short, else its opened parent and its name.
-pub struct At<'a> {
-    parent: Option<OwnedFd>,
-    name: &'a Path,
-}
-
-impl<'a> At<'a> {
-    pub fn new(path: &'a Path) -> io::Result<At<'a>> {
-        if is_short(path) {
-            return Ok(At {
-                parent: None,
-                name: path,
-            });
-        }
-        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-            return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
-        };
-        let fd = open_long(parent, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC)?;
-        Ok(At {
-            parent: Some(fd),
-            name: Path::new(name),
-        })
-    }
-
-    /// The directory descriptor to pass (the working directory for short paths).
-    pub fn dir(&self) -> BorrowedFd<'_> {
-        match &self.parent {
-            Some(fd) => fd.as_fd(),
-            None => CWD,
-        }
-    }
-
-    /// The name to pass with [`At::dir`].
-    pub fn name(&self) -> &Path {
-        self.name
-    }
-
-    /// A path for calls that take only paths: the path itself when short,
-    /// else through /proc.
-    pub fn short_path(&self) -> PathBuf {
-        match &self.parent {
-            Some(fd) => proc_path(fd.as_fd(), self.name.as_os_str()),
-            None => self.name.to_path_buf(),
-        }
-    }
-
-    /// `lstat`.
-    pub fn stat(&self) -> io::Result<Stat> {
-        Ok(rustix::fs::statat(
-            self.dir(),
-            self.name,
-            AtFlags::SYMLINK_NOFOLLOW,
-        )?)
-    }
-}
-
-/// Removes `path` and, if it is a directory, everything below it, never
-/// following symlinks. Works at any depth.
-pub fn remove_all(path: &Path) -> io::Result<()> {
-    let at = At::new(path)?;
-    let st = at.stat()?;
-    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::Directory {
-        return Ok(rustix::fs::unlinkat(at.dir(), at.name(), AtFlags::empty())?);
-    }
-    let fd = rustix::fs::openat(
-        at.dir(),
-        at.name(),
-        list_flags() | OFlags::NOFOLLOW,
-        Mode::empty(),
-    )?;
-    empty_dir(&Dir(fd))?;
-    Ok(rustix::fs::unlinkat(
-        at.dir(),
-        at.name(),
-        AtFlags::REMOVEDIR,
-    )?)
-}
-
 /// Removes everything in `dir`, at any depth: iterative, one open
 /// descriptor per level below `dir` (never a path, never a symlink
 /// followed), so a tree deeper than the stack empties like a flat one.
@@ -353,6 +274,7 @@ fn empty_dir(dir: &Dir) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     /// A directory chain deeper than PATH_MAX, made with mkdirat.
     fn deep(root: &Path, levels: usize) -> PathBuf {
@@ -375,19 +297,20 @@ mod tests {
         std::fs::metadata(&path).unwrap_err();
         let dir = Dir::open(&path).unwrap();
         rustix::fs::mkdirat(dir.fd(), "leaf", Mode::from_raw_mode(0o700)).unwrap();
-        let leaf = path.join("leaf");
-        let at = At::new(&leaf).unwrap();
-        assert_eq!(at.name(), Path::new("leaf"));
-        assert_eq!(at.stat().unwrap().st_mode & 0o7777, 0o700);
-        assert!(xattr::list(at.short_path()).is_ok());
-        let top = tmp.path().join(
-            path.strip_prefix(tmp.path())
-                .unwrap()
-                .iter()
-                .next()
-                .unwrap(),
+        let leaf = dir.proc_path(OsStr::new("leaf"));
+        assert_eq!(
+            std::fs::metadata(&leaf).unwrap().permissions().mode() & 0o7777,
+            0o700
         );
-        remove_all(&top).unwrap();
+        assert!(xattr::list(&leaf).is_ok());
+        let first = path
+            .strip_prefix(tmp.path())
+            .unwrap()
+            .iter()
+            .next()
+            .unwrap();
+        drop(dir);
+        Dir::open(tmp.path()).unwrap().remove_all(first).unwrap();
         assert!(Dir::open(tmp.path()).unwrap().names().unwrap().is_empty());
     }
 
@@ -416,9 +339,10 @@ mod tests {
             dir = dir.child(OsStr::new("d")).unwrap();
         }
         drop(dir);
+        let tmp_path = tmp.path().to_path_buf();
         let t = std::thread::Builder::new()
             .stack_size(64 * 1024)
-            .spawn(move || remove_all(&top))
+            .spawn(move || Dir::open(&tmp_path).and_then(|d| d.remove_all(OsStr::new("top"))))
             .unwrap();
         t.join().unwrap().unwrap();
         assert_eq!(
@@ -426,12 +350,5 @@ mod tests {
             vec![OsString::from("outside")]
         );
         assert_eq!(std::fs::read(tmp.path().join("outside")).unwrap(), b"keep");
-    }
-
-    #[test]
-    fn short_paths_are_used_whole() {
-        let at = At::new(Path::new("/etc/hostname")).unwrap();
-        assert_eq!(at.name(), Path::new("/etc/hostname"));
-        assert_eq!(at.short_path(), Path::new("/etc/hostname"));
     }
 }

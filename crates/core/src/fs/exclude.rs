@@ -111,6 +111,7 @@ impl Excludes {
         })
     }
 
+    #[cfg(test)]
     pub fn none() -> Self {
         Excludes {
             any: GlobSet::empty(),

@@ -16,8 +16,8 @@ mod read;
 pub mod sparse;
 pub mod walk;
 
-pub use apply::{ApplyOptions, Entry, apply_metadata, owner_ids, restored_mode};
-pub use exclude::{CACHEDIR_SIGNATURE, CACHEDIR_TAG, Excludes, SERVER_EXCLUDES, swap_files};
+pub use apply::{ApplyOptions, Entry, apply_metadata, owner_ids};
+pub use exclude::{Excludes, SERVER_EXCLUDES, swap_files};
 pub use owners::Owners;
 pub use read::{Meta, read_node, read_node_since, read_xattrs};
 

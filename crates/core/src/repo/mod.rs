@@ -13,7 +13,7 @@ mod snapshots;
 pub mod wait;
 
 pub use index::{BlobLoc, Index, PackInfo};
-pub use keys::{CONFIG_MAC_CONTEXT, KeyInfo, config_mac};
+pub use keys::{CONFIG_MAC_CONTEXT, config_mac};
 pub use lock::{LockGuard, LockInfo};
 pub use records::PruneRecord;
 pub use resume::StoredPack;

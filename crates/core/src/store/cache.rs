@@ -113,10 +113,6 @@ impl CachedStore {
         }
         Ok(bytes)
     }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
 }
 
 impl Store for CachedStore {

@@ -40,7 +40,7 @@ pub mod open;
 #[cfg(feature = "s3")]
 pub mod s3;
 
-pub use retry_log::{Retry, RetryLog};
+pub use retry_log::RetryLog;
 pub use s3_settings::{ChecksumMode, S3Settings, StaticCredentials};
 
 use crate::error::Result;

@@ -1,17 +1,35 @@
 //! The fixed inputs of the test vectors and the objects derived from
 //! them: what `format_vectors.rs` encodes and compares byte for byte.
 
-use coffer_core::crypto::{self, MasterKey, Sealed};
-use coffer_core::format::config::{ChunkerParams, Config};
-use coffer_core::format::index::{IndexFile, IndexPack};
-use coffer_core::format::key::{KdfParams, KeyFile};
-use coffer_core::format::pack::{self, BlobKind, PackBlob, PackHeader};
-use coffer_core::format::snapshot::{Snapshot, Summary};
-use coffer_core::format::tree::{Node, NodeKind, Tree, Xattr};
-use coffer_core::format::{FORMAT_VERSION, payload};
-use coffer_core::id::{IndexId, PackId, RepoId, SnapshotId, TreeId, hash_object};
-use coffer_core::repo::lock::{Holder, LockFile};
-use coffer_core::repo::{PruneRecord, config_mac};
+use coffer_core::crypto;
+use coffer_core::crypto::MasterKey;
+use coffer_core::crypto::Sealed;
+use coffer_core::format::FORMAT_VERSION;
+use coffer_core::format::config::ChunkerParams;
+use coffer_core::format::config::Config;
+use coffer_core::format::index::IndexFile;
+use coffer_core::format::index::IndexPack;
+use coffer_core::format::key::KdfParams;
+use coffer_core::format::key::KeyFile;
+use coffer_core::format::pack;
+use coffer_core::format::pack::BlobKind;
+use coffer_core::format::pack::PackBlob;
+use coffer_core::format::pack::PackHeader;
+use coffer_core::format::payload;
+use coffer_core::format::snapshot::Snapshot;
+use coffer_core::format::snapshot::Summary;
+use coffer_core::format::tree::Node;
+use coffer_core::format::tree::NodeKind;
+use coffer_core::format::tree::Tree;
+use coffer_core::format::tree::Xattr;
+use coffer_core::id::IndexId;
+use coffer_core::id::PackId;
+use coffer_core::id::RepoId;
+use coffer_core::id::SnapshotId;
+use coffer_core::id::TreeId;
+use coffer_core::id::hash_object;
+use coffer_core::{LockFile, LockHolder as Holder};
+use coffer_core::{PruneRecord, config_mac};
 
 // ---------------------------------------------------------------- inputs
 

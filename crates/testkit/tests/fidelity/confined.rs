@@ -2,9 +2,9 @@
 //! swapped in while the restore runs, change nothing outside it.
 
 use crate::support::{Repo, assert_unchanged, fingerprint, restored};
-use coffer_core::error::Kind;
-use coffer_core::progress::NoProgress;
-use coffer_core::restore::{Overwrite, RestoreOptions, restore};
+use coffer_core::Kind;
+use coffer_core::NoProgress;
+use coffer_core::{Overwrite, RestoreOptions, restore};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use std::fs;

@@ -2,7 +2,7 @@
 //! --verify, temporary names never left behind.
 
 use crate::support::{Repo, restore_errors, restored};
-use coffer_core::restore::{ChangeKind, Overwrite};
+use coffer_core::{ChangeKind, Overwrite};
 use coffer_testkit::{CompareOptions, assert_same_trees};
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
@@ -24,13 +24,7 @@ fn set_mtime(p: &Path, t: SystemTime) {
 }
 
 /// A source tree, its snapshot, and a restored copy to damage.
-fn restored_copy() -> (
-    Repo,
-    PathBuf,
-    coffer_core::backup::BackupResult,
-    PathBuf,
-    PathBuf,
-) {
+fn restored_copy() -> (Repo, PathBuf, coffer_core::BackupResult, PathBuf, PathBuf) {
     let r = Repo::new();
     let src = r.path("src");
     write(&src.join("a.txt"), b"original a\n");

@@ -3,8 +3,8 @@
 //! setgid bits are dropped unless asked for.
 
 use crate::support::{Repo, as_nobody, require_root, restore_errors, restored};
-use coffer_core::progress::NoProgress;
-use coffer_core::restore::{RestoreOptions, restore};
+use coffer_core::NoProgress;
+use coffer_core::{RestoreOptions, restore};
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, chown};
 use std::path::Path;

@@ -2,9 +2,9 @@
 //! as restored; include patterns that match nothing are named.
 
 use crate::support::{Repo, restored};
-use coffer_core::error::Kind;
-use coffer_core::progress::NoProgress;
-use coffer_core::restore::{RestoreOptions, restore};
+use coffer_core::Kind;
+use coffer_core::NoProgress;
+use coffer_core::{RestoreOptions, restore};
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};

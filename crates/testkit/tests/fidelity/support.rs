@@ -1,12 +1,12 @@
 //! What the fidelity tests share: a fresh local repository, backup and
 //! restore with options, and running referee tools.
 
-use coffer_core::backup::{BackupOptions, BackupResult, backup};
+use coffer_core::LocalStore;
+use coffer_core::NoProgress;
 use coffer_core::format::key::KdfParams;
-use coffer_core::progress::NoProgress;
-use coffer_core::repo::{InitOptions, Repository};
-use coffer_core::restore::{RestoreOptions, RestoreResult, restore};
-use coffer_core::store::local::LocalStore;
+use coffer_core::{BackupOptions, BackupResult, backup};
+use coffer_core::{InitOptions, Repository};
+use coffer_core::{RestoreOptions, RestoreResult, restore};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;

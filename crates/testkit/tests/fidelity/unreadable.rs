@@ -29,7 +29,7 @@ fn unreadable_entries_are_listed_with_the_reason_and_the_backup_finishes() {
     for i in 0..20 {
         deep = deep.join(format!("{i:02}{}", "d".repeat(250)));
     }
-    let d = coffer_core::fs::at::Dir::open(&src).unwrap();
+    let d = coffer_core::Dir::open(&src).unwrap();
     let mut dir = d;
     for name in deep.strip_prefix(&src).unwrap() {
         let _ = rustix::fs::mkdirat(dir.fd(), name, rustix::fs::Mode::from_raw_mode(0o755));
@@ -50,8 +50,8 @@ fn unreadable_entries_are_listed_with_the_reason_and_the_backup_finishes() {
     chown(&repo_dir, Some(65534), Some(65534)).unwrap();
     let result = as_nobody(|| {
         let repo = crate::support::Repo::init(&repo_dir.join("r"));
-        let opts = coffer_core::backup::BackupOptions::new(vec![src.clone()]);
-        coffer_core::backup::backup(Arc::clone(&repo), &opts, &coffer_core::progress::NoProgress)
+        let opts = coffer_core::BackupOptions::new(vec![src.clone()]);
+        coffer_core::backup(Arc::clone(&repo), &opts, &coffer_core::NoProgress)
     });
     let b = result.expect("the backup finishes");
     let skipped: Vec<String> = b.skipped.iter().map(|k| k.error.to_string()).collect();

@@ -3,9 +3,9 @@
 
 use crate::support::*;
 use coffer_core::Kind;
-use coffer_core::maintain::forget::{ForgetOptions, forget};
-use coffer_core::maintain::retention::{GroupBy, Policy};
-use coffer_core::store::Store;
+use coffer_core::Store;
+use coffer_core::{ForgetOptions, forget};
+use coffer_core::{GroupBy, Policy};
 use std::sync::Arc;
 
 const DAY_NS: i64 = 24 * HOUR_NS;

@@ -1,11 +1,11 @@
 //! diff, stats and find on snapshots with known differences.
 
 use crate::support::*;
-use coffer_core::maintain::check::{CheckOptions, check_with};
-use coffer_core::maintain::check_data::DataSubset;
-use coffer_core::maintain::diff::{Change, diff};
-use coffer_core::maintain::find::{Pattern, find};
-use coffer_core::maintain::stats::{StatsMode, stats};
+use coffer_core::DataSubset;
+use coffer_core::{CheckOptions, check_with};
+use coffer_core::{DiffChange as Change, diff};
+use coffer_core::{Pattern, find};
+use coffer_core::{StatsMode, stats};
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -101,7 +101,7 @@ fn diff_stats_and_find_see_what_changed() {
             &open(&store),
             CheckOptions::default(),
             Some(DataSubset::Part(n, 2)),
-            &coffer_core::progress::NoProgress,
+            &coffer_core::NoProgress,
         )
         .unwrap()
     };

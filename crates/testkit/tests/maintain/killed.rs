@@ -5,9 +5,9 @@
 //! proceeds, reports it, and finishes the work; check passes throughout.
 
 use crate::support::*;
-use coffer_core::maintain::forget::{ForgetOptions, forget};
-use coffer_core::maintain::prune::{PruneOptions, prune};
-use coffer_core::store::Store;
+use coffer_core::Store;
+use coffer_core::{ForgetOptions, forget};
+use coffer_core::{PruneOptions, prune};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -3,10 +3,10 @@
 
 use crate::support::*;
 use coffer_core::Kind;
-use coffer_core::maintain::forget::{ForgetOptions, forget};
-use coffer_core::maintain::prune::{PruneOptions, prune};
-use coffer_core::maintain::retention::Policy;
-use coffer_core::store::{Store, list_all};
+use coffer_core::Policy;
+use coffer_core::{ForgetOptions, forget};
+use coffer_core::{PruneOptions, prune};
+use coffer_core::{Store, list_all};
 use std::sync::Arc;
 
 fn locks_exclude_each_other(store: Arc<dyn Store>) {

@@ -9,8 +9,8 @@ use std::sync::Arc;
 /// is counted twice.
 #[test]
 fn a_large_file_reports_its_bytes_while_it_is_read() {
-    use coffer_core::backup::{BackupOptions, backup};
-    use coffer_core::progress::Progress;
+    use coffer_core::Progress;
+    use coffer_core::{BackupOptions, backup};
     use std::sync::atomic::{AtomicU64, Ordering};
     #[derive(Default)]
     struct Seen {
@@ -61,7 +61,7 @@ struct Stage {
     done: (u64, u64),
 }
 
-impl coffer_core::progress::Progress for Stages {
+impl coffer_core::Progress for Stages {
     fn phase(&self, verb: &'static str, unit: &'static str) {
         self.0.lock().unwrap().push(Stage {
             name: format!("{unit} {verb}"),
@@ -97,9 +97,9 @@ impl Stages {
 /// the index's tree count as an upper bound.
 #[test]
 fn maintenance_reports_stages_with_totals_it_meets() {
-    use coffer_core::maintain::check::{CheckOptions, check_with};
-    use coffer_core::maintain::forget::{ForgetOptions, forget_with};
-    use coffer_core::maintain::prune::{MaxUnused, PruneOptions, prune_with};
+    use coffer_core::{CheckOptions, check_with};
+    use coffer_core::{ForgetOptions, forget_with};
+    use coffer_core::{MaxUnused, PruneOptions, prune_with};
     let d = tempfile::tempdir().unwrap();
     let src = tempfile::tempdir().unwrap();
     let store = local_store(d.path());
@@ -170,8 +170,8 @@ fn maintenance_reports_stages_with_totals_it_meets() {
 /// backup, so it is not a deterministic place for the bug.)
 #[test]
 fn a_panicking_worker_is_the_backups_error_not_a_panic() {
-    use coffer_core::backup::{BackupOptions, backup};
-    use coffer_core::progress::Progress;
+    use coffer_core::Progress;
+    use coffer_core::{BackupOptions, backup};
     struct Bug;
     impl Progress for Bug {
         fn reading(&self, _: u64) {

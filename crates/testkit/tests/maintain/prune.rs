@@ -3,14 +3,14 @@
 
 use crate::support::*;
 use coffer_core::Kind;
-use coffer_core::maintain::forget::{ForgetOptions, forget};
-use coffer_core::maintain::prune::{MaxUnused, PruneOptions, prune};
-use coffer_core::maintain::used::used_blobs;
-use coffer_core::store::{Store, list_all};
+use coffer_core::used_blobs;
+use coffer_core::{ForgetOptions, forget};
+use coffer_core::{MaxUnused, PruneOptions, prune};
+use coffer_core::{Store, list_all};
 use std::collections::HashSet;
 use std::sync::Arc;
 
-fn forget_ids(repo: &Arc<coffer_core::repo::Repository>, ids: &[coffer_core::id::SnapshotId]) {
+fn forget_ids(repo: &Arc<coffer_core::Repository>, ids: &[coffer_core::id::SnapshotId]) {
     let opts = ForgetOptions {
         ids: ids.iter().map(|i| i.to_hex()).collect(),
         ..Default::default()

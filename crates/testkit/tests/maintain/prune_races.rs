@@ -4,16 +4,16 @@
 //! packs back into the index instead of deleting them.
 
 use crate::support::*;
-use coffer_core::maintain::forget::{ForgetOptions, forget};
-use coffer_core::maintain::prune::{PruneOptions, prune};
-use coffer_core::store::Store;
+use coffer_core::Store;
+use coffer_core::{ForgetOptions, forget};
+use coffer_core::{PruneOptions, prune};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 struct Setup {
     _src: tempfile::TempDir,
-    repo: Arc<coffer_core::repo::Repository>,
-    old: coffer_core::backup::BackupResult,
+    repo: Arc<coffer_core::Repository>,
+    old: coffer_core::BackupResult,
     old_dir: PathBuf,
     /// Holds the content of the forgotten snapshot and more.
     new_dir: PathBuf,
@@ -56,12 +56,7 @@ fn at(ns: i64) -> PruneOptions {
     }
 }
 
-fn finish_and_verify(
-    store: &Arc<dyn Store>,
-    s: &Setup,
-    new: &coffer_core::backup::BackupResult,
-    t: i64,
-) {
+fn finish_and_verify(store: &Arc<dyn Store>, s: &Setup, new: &coffer_core::BackupResult, t: i64) {
     let r = prune(&s.repo, &at(t + 25 * HOUR_NS)).unwrap();
     assert_eq!(r.records_deleted, 1, "{r:?}");
     let report = assert_checks(store);

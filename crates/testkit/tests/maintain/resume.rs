@@ -7,7 +7,7 @@
 //! pass check, and restore.
 
 use crate::support::*;
-use coffer_core::store::Store;
+use coffer_core::Store;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -111,7 +111,7 @@ fn s3_backup_killed_with_sigkill_is_resumed() {
 /// `--now` all of them, never an object.
 #[test]
 fn prune_removes_fragments_of_killed_writes_after_the_grace_period() {
-    use coffer_core::maintain::prune::{PruneOptions, prune};
+    use coffer_core::{PruneOptions, prune};
     let d = tempfile::tempdir().unwrap();
     let store = local_store(d.path());
     let repo = init(&store);

@@ -2,16 +2,17 @@
 //! packs (so a few hundred KiB make many packs), backups of generated
 //! trees, restores compared byte for byte, and a store that fails on demand.
 
-use coffer_core::backup::{BackupOptions, BackupResult, backup};
-use coffer_core::format::config::{ChunkerParams, Config};
+use coffer_core::LocalStore;
+use coffer_core::NoProgress;
+use coffer_core::format::config::ChunkerParams;
+use coffer_core::format::config::Config;
 use coffer_core::format::key::KdfParams;
-use coffer_core::maintain::check::{CheckOptions, CheckReport, check};
-use coffer_core::progress::NoProgress;
-use coffer_core::repo::{InitOptions, Repository};
-use coffer_core::restore::{RestoreOptions, restore};
-use coffer_core::store::local::LocalStore;
-use coffer_core::store::{ObjectMeta, PutHints, Store, list_all};
+use coffer_core::{BackupOptions, BackupResult, backup};
+use coffer_core::{CheckOptions, CheckReport, check};
 use coffer_core::{Error, Result};
+use coffer_core::{InitOptions, Repository};
+use coffer_core::{ObjectMeta, PutHints, Store, list_all};
+use coffer_core::{RestoreOptions, restore};
 use coffer_testkit::{CompareOptions, assert_same_trees, fixture, s3};
 use std::ops::Range;
 use std::path::{Path, PathBuf};

@@ -26,7 +26,7 @@ pub(crate) use run::write_index;
 #[cfg(test)]
 mod tests;
 
-pub use plan::{Plan, PlanStats};
+pub use plan::PlanStats;
 
 use super::retention::Span;
 use super::used::used_blobs_reporting;

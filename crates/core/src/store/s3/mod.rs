@@ -16,8 +16,7 @@ mod stream;
 
 pub use super::s3_settings::{ChecksumMode, S3Settings};
 pub use connect::connect;
-pub use retries::{MAX_ATTEMPTS, READ_TIMEOUT};
-pub use stream::{ObjectReader, ObjectWriter, UploadReport};
+pub use stream::{ObjectReader, ObjectWriter};
 
 use super::create_only::settle_existing;
 use super::{ObjectMeta, PutHints, StorageClass, Store};
