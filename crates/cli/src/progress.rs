@@ -1,3 +1,6 @@
+//! Hand-written, not `indicatif`: it would replace only the terminal
+//! drawing, not the counters, phases or JSON status lines below.
+//!
 //! Rendering progress: a status line on a terminal (files and bytes done
 //! of the total, rate, ETA, current file), refreshed twice a second on
 //! stderr; nothing on a pipe unless asked: with `--json`, a status line of
@@ -5,7 +8,7 @@
 //! stderr, one line each (JSON lines with `--json`).
 
 use crate::output::{one_line, size};
-use coffer_core::progress::{Change, Progress};
+use coffer_core::{FileChange as Change, Progress};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

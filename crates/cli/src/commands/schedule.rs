@@ -149,24 +149,11 @@ fn install(a: &ScheduleInstallArgs, g: &Global) -> Result<i32> {
         .as_deref()
         .map(|c| calendar(c, None))
         .transpose()?;
-    let exe = std::env::current_exe()
-        .map_err(|e| Error::io("cannot find coffer's own path", "/proc/self/exe", e))?;
-    let base = vec![
-        exe.display().to_string(),
-        "--config".to_string(),
-        config.display().to_string(),
-        "--profile".to_string(),
-        name.clone(),
-    ];
-    let with = |args: &[&str]| {
-        let mut v = base.clone();
-        v.extend(args.iter().map(|s| s.to_string()));
-        v
-    };
-    let mut runs = vec![with(&["backup"])];
+    let base = coffer_command(&config, &name)?;
+    let mut runs = vec![with(&base, &["backup"])];
     if policy {
         // A weekly check may hold its lock: wait for it rather than fail.
-        runs.push(with(&["forget", "--prune", "--retry-lock", "2h"]));
+        runs.push(with(&base, &["forget", "--prune", "--retry-lock", "2h"]));
     }
     let dir = a
         .dir
@@ -175,40 +162,24 @@ fn install(a: &ScheduleInstallArgs, g: &Global) -> Result<i32> {
         .unwrap_or_else(|| PathBuf::from(SYSTEM_DIR));
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot make", dir.display(), e))?;
     let unit = format!("coffer-{name}");
-    let mut written = vec![
-        write(
-            &dir,
-            &format!("{unit}.service"),
-            &service(&format!("coffer backup of profile {name}"), &runs),
-        )?,
-        write(
-            &dir,
-            &format!("{unit}.timer"),
-            &timer(
-                &format!("coffer backup of profile {name} ({on})"),
-                &on,
-                &a.randomized_delay,
-            ),
-        )?,
-    ];
+    let delay = &a.randomized_delay;
+    let mut written = write_pair(
+        &dir,
+        &unit,
+        &format!("coffer backup of profile {name}"),
+        &runs,
+        &on,
+        delay,
+    )?;
     let mut timers = vec![format!("{unit}.timer")];
     if let Some(c) = &check_on {
-        written.push(write(
+        written.extend(write_pair(
             &dir,
-            &format!("{unit}-check.service"),
-            &service(
-                &format!("coffer check of profile {name}"),
-                &[with(&["check"])],
-            ),
-        )?);
-        written.push(write(
-            &dir,
-            &format!("{unit}-check.timer"),
-            &timer(
-                &format!("coffer check of profile {name} ({c})"),
-                c,
-                &a.randomized_delay,
-            ),
+            &format!("{unit}-check"),
+            &format!("coffer check of profile {name}"),
+            &[with(&base, &["check"])],
+            c,
+            delay,
         )?);
         timers.push(format!("{unit}-check.timer"));
     }
@@ -218,6 +189,60 @@ fn install(a: &ScheduleInstallArgs, g: &Global) -> Result<i32> {
         args.extend(timers.iter().map(String::as_str));
         systemctl(&args)?;
     }
+    report_install(a, g, &name, &on, &written, &timers)?;
+    Ok(0)
+}
+
+/// The start of every command the units run: coffer itself, with the
+/// config file and the profile.
+fn coffer_command(config: &Path, name: &str) -> Result<Vec<String>> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::io("cannot find coffer's own path", "/proc/self/exe", e))?;
+    Ok(vec![
+        exe.display().to_string(),
+        "--config".to_string(),
+        config.display().to_string(),
+        "--profile".to_string(),
+        name.to_string(),
+    ])
+}
+
+/// `base` followed by `args`.
+fn with(base: &[String], args: &[&str]) -> Vec<String> {
+    let mut v = base.to_vec();
+    v.extend(args.iter().map(|s| s.to_string()));
+    v
+}
+
+/// Writes `UNIT.service` (running `runs`) and `UNIT.timer` (at `on`) to
+/// `dir`; returns their paths, the service's first.
+fn write_pair(
+    dir: &Path,
+    unit: &str,
+    description: &str,
+    runs: &[Vec<String>],
+    on: &str,
+    delay: &str,
+) -> Result<Vec<PathBuf>> {
+    Ok(vec![
+        write(dir, &format!("{unit}.service"), &service(description, runs))?,
+        write(
+            dir,
+            &format!("{unit}.timer"),
+            &timer(&format!("{description} ({on})"), on, delay),
+        )?,
+    ])
+}
+
+/// Tells what `install` wrote and whether the timers were enabled.
+fn report_install(
+    a: &ScheduleInstallArgs,
+    g: &Global,
+    name: &str,
+    on: &str,
+    written: &[PathBuf],
+    timers: &[String],
+) -> Result<()> {
     if g.json {
         crate::output::json(&serde_json::json!({
             "message_type": "summary",
@@ -227,7 +252,7 @@ fn install(a: &ScheduleInstallArgs, g: &Global) -> Result<i32> {
             "enabled": a.dir.unit_dir.is_none(),
         }))?;
     } else if !g.quiet {
-        for p in &written {
+        for p in written {
             println!("wrote {}", p.display());
         }
         match a.dir.unit_dir {
@@ -241,7 +266,7 @@ fn install(a: &ScheduleInstallArgs, g: &Global) -> Result<i32> {
             ),
         }
     }
-    Ok(0)
+    Ok(())
 }
 
 fn remove(a: &ScheduleDirArgs, g: &Global) -> Result<i32> {

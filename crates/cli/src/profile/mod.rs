@@ -145,16 +145,57 @@ pub fn load(file: &Path, name: Option<&str>) -> Result<Profile> {
             e.message().trim()
         ))
     })?;
-    let at = |span: Option<std::ops::Range<usize>>, section: &str| {
-        let (line, column) = span.map_or((1, 1), |s| line_col(&text, s.start));
+    let src = Source { file, text: &text };
+    let (default, profiles) = sections(doc.as_table(), &src)?;
+    // The chain of sections, most general first.
+    let mut chain = match name {
+        Some(n) => inherit_chain(n, &profiles, &src)?,
+        None => Vec::new(),
+    };
+    if let Some(t) = default {
+        if t.contains_key("inherit") {
+            let o = src.at(t.key("inherit").and_then(|k| k.span()), "default");
+            return Err(Error::invalid(format!(
+                "{o}: [default] cannot inherit: it is what every profile starts from"
+            )));
+        }
+        chain.push(("default".to_string(), t));
+    }
+    chain.reverse();
+    Ok(Profile {
+        file: Some(file.to_path_buf()),
+        name: name.map(String::from),
+        sections: chain.iter().map(|(s, _)| s.clone()).collect(),
+        entries: merge(chain, &src)?,
+    })
+}
+
+/// The config file's path and text, to say where a setting was written.
+struct Source<'a> {
+    file: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    /// The origin of the text at `span` (line 1, column 1 without one),
+    /// in `section`.
+    fn at(&self, span: Option<std::ops::Range<usize>>, section: &str) -> Origin {
+        let (line, column) = span.map_or((1, 1), |s| line_col(self.text, s.start));
         Origin {
-            file: file.to_path_buf(),
+            file: self.file.to_path_buf(),
             line,
             column,
             section: section.to_string(),
         }
-    };
-    let root = doc.as_table();
+    }
+}
+
+/// The file's `[default]` section and its `[profile.NAME]` sections by
+/// name; anything else at the top level is an error.
+fn sections<'t>(
+    root: &'t Table,
+    src: &Source,
+) -> Result<(Option<&'t Table>, BTreeMap<String, &'t Table>)> {
     let mut profiles: BTreeMap<String, &Table> = BTreeMap::new();
     let mut default: Option<&Table> = None;
     for (key, item) in root.iter() {
@@ -164,7 +205,7 @@ pub fn load(file: &Path, name: Option<&str>) -> Result<Profile> {
             ("profile", Item::Table(t)) => {
                 for (pname, pitem) in t.iter() {
                     let Item::Table(p) = pitem else {
-                        let o = at(t.key(pname).and_then(|k| k.span()), "profile");
+                        let o = src.at(t.key(pname).and_then(|k| k.span()), "profile");
                         return Err(Error::invalid(format!(
                             "{o}: `profile.{pname}` must be a section: [profile.{pname}]"
                         )));
@@ -175,78 +216,77 @@ pub fn load(file: &Path, name: Option<&str>) -> Result<Profile> {
             _ => {
                 return Err(Error::invalid(format!(
                     "{}: unknown section or key `{key}` (the file holds [default] and [profile.NAME] sections)",
-                    at(span, "top level")
+                    src.at(span, "top level")
                 )));
             }
         }
     }
-    // The chain of sections, most general first.
+    Ok((default, profiles))
+}
+
+/// Profile `name` and the profiles it inherits from, most specific first,
+/// each with its section name (`profile.NAME`). An error for a profile
+/// that does not exist, a bad `inherit`, or a loop.
+fn inherit_chain<'t>(
+    name: &str,
+    profiles: &BTreeMap<String, &'t Table>,
+    src: &Source,
+) -> Result<Vec<(String, &'t Table)>> {
     let mut chain: Vec<(String, &Table)> = Vec::new();
-    if let Some(n) = name {
-        let mut seen: Vec<String> = Vec::new();
-        let mut next = Some((n.to_string(), None::<Origin>));
-        while let Some((pname, from)) = next.take() {
-            if seen.contains(&pname) {
-                return Err(Error::invalid(format!(
-                    "{}: profiles inherit from each other in a loop: {} -> {pname}",
-                    from.map_or_else(|| file.display().to_string(), |o| o.to_string()),
-                    seen.join(" -> ")
-                )));
-            }
-            let Some(t) = profiles.get(&pname) else {
-                let known: Vec<&str> = profiles.keys().map(String::as_str).collect();
-                let place = from.map_or_else(|| file.display().to_string(), |o| o.to_string());
-                return Err(Error::invalid(format!(
-                    "{place}: no profile `{pname}` (profiles: {})",
-                    if known.is_empty() {
-                        "none".to_string()
-                    } else {
-                        known.join(", ")
-                    }
-                )));
-            };
-            let section = format!("profile.{pname}");
-            if let Some(item) = t.get("inherit") {
-                let o = at(t.key("inherit").and_then(|k| k.span()), &section);
-                let Some(parent) = item.as_str() else {
-                    return Err(Error::invalid(format!(
-                        "{o}: inherit: expects the name of another profile, as a string"
-                    )));
-                };
-                next = Some((parent.to_string(), Some(o)));
-            }
-            seen.push(pname);
-            chain.push((section, t));
-        }
-    }
-    if let Some(t) = default {
-        if t.contains_key("inherit") {
-            let o = at(t.key("inherit").and_then(|k| k.span()), "default");
+    let mut seen: Vec<String> = Vec::new();
+    let mut next = Some((name.to_string(), None::<Origin>));
+    while let Some((pname, from)) = next.take() {
+        if seen.contains(&pname) {
             return Err(Error::invalid(format!(
-                "{o}: [default] cannot inherit: it is what every profile starts from"
+                "{}: profiles inherit from each other in a loop: {} -> {pname}",
+                from.map_or_else(|| src.file.display().to_string(), |o| o.to_string()),
+                seen.join(" -> ")
             )));
         }
-        chain.push(("default".to_string(), t));
+        let Some(&t) = profiles.get(&pname) else {
+            let known: Vec<&str> = profiles.keys().map(String::as_str).collect();
+            let place = from.map_or_else(|| src.file.display().to_string(), |o| o.to_string());
+            return Err(Error::invalid(format!(
+                "{place}: no profile `{pname}` (profiles: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        };
+        let section = format!("profile.{pname}");
+        if let Some(item) = t.get("inherit") {
+            let o = src.at(t.key("inherit").and_then(|k| k.span()), &section);
+            let Some(parent) = item.as_str() else {
+                return Err(Error::invalid(format!(
+                    "{o}: inherit: expects the name of another profile, as a string"
+                )));
+            };
+            next = Some((parent.to_string(), Some(o)));
+        }
+        seen.push(pname);
+        chain.push((section, t));
     }
-    chain.reverse();
-    let mut out = Profile {
-        file: Some(file.to_path_buf()),
-        name: name.map(String::from),
-        sections: chain.iter().map(|(s, _)| s.clone()).collect(),
-        entries: BTreeMap::new(),
-    };
+    Ok(chain)
+}
+
+/// The settings of `chain`'s sections, most general first, later ones
+/// replacing earlier keys; `inherit` is not a setting.
+fn merge(chain: Vec<(String, &Table)>, src: &Source) -> Result<BTreeMap<String, Entry>> {
+    let mut entries = BTreeMap::new();
     for (section, table) in chain {
         for (key, item) in table.iter() {
             if key == "inherit" {
                 continue;
             }
-            let origin = at(table.key(key).and_then(|k| k.span()), &section);
+            let origin = src.at(table.key(key).and_then(|k| k.span()), &section);
             let value =
                 value_of(item).map_err(|why| Error::invalid(format!("{origin}: {key}: {why}")))?;
-            out.entries.insert(key.to_string(), Entry { value, origin });
+            entries.insert(key.to_string(), Entry { value, origin });
         }
     }
-    Ok(out)
+    Ok(entries)
 }
 
 /// A TOML value as a setting: booleans, strings, numbers, and arrays of

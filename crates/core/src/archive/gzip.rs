@@ -1,3 +1,6 @@
+//! Hand-written, not `gzp`: as fast on 2 cores, 1 % smaller output, and no
+//! C build of zlib-ng (docs/ARCHITECTURE.md has the measurement).
+//!
 //! Parallel gzip, the way pigz does it: the input is cut into blocks that
 //! worker threads deflate at once, each primed with the 32 KiB before it,
 //! and the pieces are joined in order into one ordinary gzip member that

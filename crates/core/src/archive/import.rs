@@ -161,21 +161,10 @@ impl Importer<'_> {
             self.skip(&shown, why);
             return Ok(());
         }
-        let kind = match m.flag {
-            b'0' | b'7' if name.ends_with(b"/") => NodeKind::Dir,
-            b'0' | b'7' | b'S' | b'1' => NodeKind::File,
-            b'5' => NodeKind::Dir,
-            b'2' => NodeKind::Symlink,
-            b'3' => NodeKind::Chardev,
-            b'4' => NodeKind::Blockdev,
-            b'6' => NodeKind::Fifo,
-            other => {
-                self.skip(
-                    &shown,
-                    &format!("unsupported member type {:?}", other as char),
-                );
-                return Ok(());
-            }
+        let Some(kind) = kind_of(m.flag, &name) else {
+            let why = format!("unsupported member type {:?}", m.flag as char);
+            self.skip(&shown, &why);
+            return Ok(());
         };
         let (Ok(uid), Ok(gid)) = (u32::try_from(m.uid), u32::try_from(m.gid)) else {
             self.skip(&shown, "owner id does not fit in 32 bits");
@@ -196,36 +185,7 @@ impl Importer<'_> {
             links: 1,
             ..Node::default()
         };
-        for (k, v) in &m.pax {
-            if let Some(x) = k.strip_prefix("SCHILY.xattr.") {
-                node.xattrs.push(Xattr {
-                    name: x.as_bytes().to_vec(),
-                    value: v.clone(),
-                });
-            }
-        }
-        for (key, xname) in [
-            ("SCHILY.acl.access", "system.posix_acl_access"),
-            ("SCHILY.acl.default", "system.posix_acl_default"),
-        ] {
-            if let Some(t) = get(key)
-                && !node.xattrs.iter().any(|x| x.name == xname.as_bytes())
-                && let Some(bin) = acl_binary(
-                    &String::from_utf8_lossy(&t),
-                    &|n| self.owners.uid_of(n),
-                    &|n| self.owners.gid_of(n),
-                )
-            {
-                node.xattrs.push(Xattr {
-                    name: xname.as_bytes().to_vec(),
-                    value: bin,
-                });
-            }
-        }
-        // The last value of a name wins, as when a tool applies them in order.
-        node.xattrs.reverse();
-        node.xattrs.sort_by(|a, b| a.name.cmp(&b.name));
-        node.xattrs.dedup_by(|a, b| a.name == b.name);
+        node.xattrs = self.xattrs(&m);
         match m.flag {
             b'2' if m.link.is_empty() || m.link.contains(&0) => {
                 self.skip(
@@ -252,6 +212,45 @@ impl Importer<'_> {
             .entry_done(Path::new(&shown), node.size, node.size);
         self.place(comps, node);
         Ok(())
+    }
+
+    /// The xattrs a member's pax records carry (`SCHILY.xattr.*`), with
+    /// the ACLs of `SCHILY.acl.*` in binary form where no xattr holds them;
+    /// sorted by name, the last value of a name winning, as when a tool
+    /// applies them in order.
+    fn xattrs(&self, m: &Member) -> Vec<Xattr> {
+        let get = |k: &str| m.pax(k).map(<[u8]>::to_vec);
+        let mut xattrs = Vec::new();
+        for (k, v) in &m.pax {
+            if let Some(x) = k.strip_prefix("SCHILY.xattr.") {
+                xattrs.push(Xattr {
+                    name: x.as_bytes().to_vec(),
+                    value: v.clone(),
+                });
+            }
+        }
+        for (key, xname) in [
+            ("SCHILY.acl.access", "system.posix_acl_access"),
+            ("SCHILY.acl.default", "system.posix_acl_default"),
+        ] {
+            if let Some(t) = get(key)
+                && !xattrs.iter().any(|x| x.name == xname.as_bytes())
+                && let Some(bin) = acl_binary(
+                    &String::from_utf8_lossy(&t),
+                    &|n| self.owners.uid_of(n),
+                    &|n| self.owners.gid_of(n),
+                )
+            {
+                xattrs.push(Xattr {
+                    name: xname.as_bytes().to_vec(),
+                    value: bin,
+                });
+            }
+        }
+        xattrs.reverse();
+        xattrs.sort_by(|a, b| a.name.cmp(&b.name));
+        xattrs.dedup_by(|a, b| a.name == b.name);
+        xattrs
     }
 
     /// The data regions and real size of a sparse member (pax 0.0, 0.1 and
@@ -583,5 +582,21 @@ pub fn import(
         id,
         snapshot,
         skipped,
+    })
+}
+
+/// The kind of node a member's type flag makes (a regular member whose
+/// name ends in `/` is an old-style directory); `None` for types coffer
+/// does not store.
+fn kind_of(flag: u8, name: &[u8]) -> Option<NodeKind> {
+    Some(match flag {
+        b'0' | b'7' if name.ends_with(b"/") => NodeKind::Dir,
+        b'0' | b'7' | b'S' | b'1' => NodeKind::File,
+        b'5' => NodeKind::Dir,
+        b'2' => NodeKind::Symlink,
+        b'3' => NodeKind::Chardev,
+        b'4' => NodeKind::Blockdev,
+        b'6' => NodeKind::Fifo,
+        _ => return None,
     })
 }

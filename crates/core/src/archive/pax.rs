@@ -193,6 +193,9 @@ fn sparse_map(regions: &[(u64, u64)], size: u64) -> Vec<u8> {
     m
 }
 
+/// The largest owner id a ustar field holds.
+const MAX_ID: u64 = 0o7777777;
+
 /// The headers of one member. `link` is set for a hardlink to an earlier
 /// member (then no data follows); `regions` is set for a sparse file
 /// (its data regions, sorted).
@@ -238,58 +241,10 @@ pub fn header(
     if target.len() > 100 || !is_portable(target) {
         record(&mut pax, "linkpath", target);
     }
-    const MAX_ID: u64 = 0o7777777;
-    if u64::from(node.uid) > MAX_ID {
-        record(&mut pax, "uid", node.uid.to_string().as_bytes());
-    }
-    if u64::from(node.gid) > MAX_ID {
-        record(&mut pax, "gid", node.gid.to_string().as_bytes());
-    }
-    if data_len > 0o77777777777 {
-        record(&mut pax, "size", data_len.to_string().as_bytes());
-    }
-    if node.user.len() > 31 || !is_portable(node.user.as_bytes()) {
-        record(&mut pax, "uname", node.user.as_bytes());
-    }
-    if node.group.len() > 31 || !is_portable(node.group.as_bytes()) {
-        record(&mut pax, "gname", node.group.as_bytes());
-    }
-    record(&mut pax, "mtime", pax_time(node.mtime).as_bytes());
-    if node.atime != 0 {
-        record(&mut pax, "atime", pax_time(node.atime).as_bytes());
-    }
-    if link.is_none() {
-        for x in &node.xattrs {
-            let xname = String::from_utf8_lossy(&x.name);
-            if let Some(kind) = acl_kind(&x.name)
-                && let Some(t) = acl_text(&x.value)
-            {
-                record(&mut pax, kind, t.as_bytes());
-            }
-            record(&mut pax, &format!("SCHILY.xattr.{xname}"), &x.value);
-        }
-    }
+    metadata_records(&mut pax, node, link.is_none(), data_len);
     let mut blocks = Vec::with_capacity(3 * BLOCK);
     if !pax.is_empty() {
-        let mut pname = b"PaxHeaders/".to_vec();
-        pname.extend_from_slice(base(name));
-        pname.truncate(100);
-        let h = ustar(
-            &pname,
-            0o644,
-            0,
-            0,
-            pax.len() as u64,
-            node.mtime,
-            PAX_LOCAL,
-            b"",
-            "",
-            "",
-            (0, 0),
-        );
-        blocks.extend_from_slice(&h);
-        blocks.extend_from_slice(&pax);
-        pad(&mut blocks);
+        pax_block(&mut blocks, name, &pax, node.mtime);
     }
     let mut short = name.to_vec();
     short.truncate(100);
@@ -321,6 +276,65 @@ pub fn header(
         blocks,
         data_len,
         sparse_map: sparse,
+    }
+}
+
+/// Appends the local pax header (`x`) carrying `pax` for the member `name`.
+fn pax_block(blocks: &mut Vec<u8>, name: &[u8], pax: &[u8], mtime: i64) {
+    let mut pname = b"PaxHeaders/".to_vec();
+    pname.extend_from_slice(base(name));
+    pname.truncate(100);
+    let h = ustar(
+        &pname,
+        0o644,
+        0,
+        0,
+        pax.len() as u64,
+        mtime,
+        PAX_LOCAL,
+        b"",
+        "",
+        "",
+        (0, 0),
+    );
+    blocks.extend_from_slice(&h);
+    blocks.extend_from_slice(pax);
+    pad(blocks);
+}
+
+/// The pax records of what the ustar fields cannot hold (large ids and
+/// sizes, long or non-portable names), the times, and (`with_xattrs`: not
+/// for a hardlink) the xattrs and ACLs.
+fn metadata_records(pax: &mut Vec<u8>, node: &Node, with_xattrs: bool, data_len: u64) {
+    if u64::from(node.uid) > MAX_ID {
+        record(pax, "uid", node.uid.to_string().as_bytes());
+    }
+    if u64::from(node.gid) > MAX_ID {
+        record(pax, "gid", node.gid.to_string().as_bytes());
+    }
+    if data_len > 0o77777777777 {
+        record(pax, "size", data_len.to_string().as_bytes());
+    }
+    if node.user.len() > 31 || !is_portable(node.user.as_bytes()) {
+        record(pax, "uname", node.user.as_bytes());
+    }
+    if node.group.len() > 31 || !is_portable(node.group.as_bytes()) {
+        record(pax, "gname", node.group.as_bytes());
+    }
+    record(pax, "mtime", pax_time(node.mtime).as_bytes());
+    if node.atime != 0 {
+        record(pax, "atime", pax_time(node.atime).as_bytes());
+    }
+    if with_xattrs {
+        for x in &node.xattrs {
+            let xname = String::from_utf8_lossy(&x.name);
+            if let Some(kind) = acl_kind(&x.name)
+                && let Some(t) = acl_text(&x.value)
+            {
+                record(pax, kind, t.as_bytes());
+            }
+            record(pax, &format!("SCHILY.xattr.{xname}"), &x.value);
+        }
     }
 }
 

@@ -168,6 +168,127 @@ pub fn pax_records(data: &[u8]) -> io::Result<Vec<(String, Vec<u8>)>> {
     Ok(out)
 }
 
+/// Checks a header block's checksum (the sum of its bytes, the checksum
+/// field counted as spaces).
+fn check_sum(h: &[u8; BLOCK]) -> io::Result<()> {
+    let stored = number(&h[148..156])?;
+    let sum: u64 = h
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u64::from(b)
+            }
+        })
+        .sum();
+    if stored != sum {
+        return Err(bad(
+            "header checksum mismatch (not a tar archive, or damaged)",
+        ));
+    }
+    Ok(())
+}
+
+/// A member as its header block describes it (ustar and old GNU fields),
+/// before long names and pax records are applied. A numeric field out of
+/// range is recorded in `invalid`, not an error.
+fn from_header(h: &[u8; BLOCK], size: u64, pax: Vec<(String, Vec<u8>)>) -> Member {
+    let flag = h[156];
+    let ustar = &h[257..262] == b"ustar";
+    let mut name = text(&h[0..100]);
+    if ustar && h[345] != 0 && &h[257..263] == b"ustar\0" {
+        let mut full = text(&h[345..500]);
+        full.push(b'/');
+        full.extend_from_slice(&name);
+        name = full;
+    }
+    let mut f = Fields { h, invalid: None };
+    let mode = f.get::<u32>(100..108, "mode field out of range");
+    let uid = f.get::<u64>(108..116, "owner id out of range");
+    let gid = f.get::<u64>(116..124, "group id out of range");
+    let mtime = f
+        .get::<i64>(136..148, "modification time out of range")
+        .checked_mul(1_000_000_000);
+    let (devmajor, devminor) = if ustar {
+        (
+            f.get::<u64>(329..337, "device number out of range"),
+            f.get::<u64>(337..345, "device number out of range"),
+        )
+    } else {
+        (0, 0)
+    };
+    let invalid = match mtime {
+        None => Some("modification time out of range"),
+        Some(_) => f.invalid,
+    };
+    let ustar_text = |r: std::ops::Range<usize>| if ustar { text(&h[r]) } else { Vec::new() };
+    Member {
+        name,
+        link: text(&h[157..257]),
+        flag: if flag == 0 { b'0' } else { flag },
+        mode,
+        uid,
+        gid,
+        size,
+        mtime: mtime.unwrap_or(0),
+        user: ustar_text(265..297),
+        group: ustar_text(297..329),
+        devmajor,
+        devminor,
+        pax,
+        gnu_sparse: None,
+        invalid,
+    }
+}
+
+/// Applies the pax records that override header fields (path, linkpath,
+/// size, uid, gid, uname, gname); a pax value stands in for a header field
+/// out of range.
+fn apply_pax(m: &mut Member) {
+    if let Some(v) = m.pax("path") {
+        m.name = v.to_vec();
+    }
+    if let Some(v) = m.pax("linkpath") {
+        m.link = v.to_vec();
+    }
+    if let Some(v) = m
+        .pax("size")
+        .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
+    {
+        m.size = v;
+    }
+    for (key, field, why) in [
+        ("uid", &mut m.uid, "owner id out of range"),
+        ("gid", &mut m.gid, "group id out of range"),
+    ] {
+        if let Some(v) = m
+            .pax
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| std::str::from_utf8(v).ok()?.parse().ok())
+        {
+            *field = v;
+            if m.invalid == Some(why) {
+                m.invalid = None;
+            }
+        }
+    }
+    if m.invalid == Some("modification time out of range")
+        && m.pax("mtime").and_then(super::import::pax_ns).is_some()
+    {
+        m.invalid = None;
+    }
+    if let Some(v) = m.pax("uname") {
+        m.user = v.to_vec();
+    }
+    if let Some(v) = m.pax("gname") {
+        m.group = v.to_vec();
+    }
+}
+
 impl<R: Read> TarReader<R> {
     pub fn new(r: R) -> Self {
         TarReader {
@@ -232,23 +353,7 @@ impl<R: Read> TarReader<R> {
                 self.done = true;
                 return Ok(None);
             }
-            let stored = number(&h[148..156])?;
-            let sum: u64 = h
-                .iter()
-                .enumerate()
-                .map(|(i, &b)| {
-                    if (148..156).contains(&i) {
-                        32
-                    } else {
-                        u64::from(b)
-                    }
-                })
-                .sum();
-            if stored != sum {
-                return Err(bad(
-                    "header checksum mismatch (not a tar archive, or damaged)",
-                ));
-            }
+            check_sum(&h)?;
             let flag = h[156];
             let size = number(&h[124..136])?;
             match flag {
@@ -260,105 +365,18 @@ impl<R: Read> TarReader<R> {
                 b'L' => long_name = Some(text(&self.body(size)?)),
                 b'K' => long_link = Some(text(&self.body(size)?)),
                 _ => {
-                    let ustar = &h[257..262] == b"ustar";
-                    let mut name = text(&h[0..100]);
-                    if ustar && h[345] != 0 && &h[257..263] == b"ustar\0" {
-                        let mut full = text(&h[345..500]);
-                        full.push(b'/');
-                        full.extend_from_slice(&name);
-                        name = full;
+                    let pax = self.global.iter().cloned().chain(local).collect();
+                    let mut m = from_header(&h, size, pax);
+                    if let Some(name) = long_name {
+                        m.name = name;
                     }
-                    let mut f = Fields {
-                        h: &h,
-                        invalid: None,
-                    };
-                    let mode = f.get::<u32>(100..108, "mode field out of range");
-                    let uid = f.get::<u64>(108..116, "owner id out of range");
-                    let gid = f.get::<u64>(116..124, "group id out of range");
-                    let mtime = f
-                        .get::<i64>(136..148, "modification time out of range")
-                        .checked_mul(1_000_000_000);
-                    let (devmajor, devminor) = if ustar {
-                        (
-                            f.get::<u64>(329..337, "device number out of range"),
-                            f.get::<u64>(337..345, "device number out of range"),
-                        )
-                    } else {
-                        (0, 0)
-                    };
-                    let invalid = match mtime {
-                        None => Some("modification time out of range"),
-                        Some(_) => f.invalid,
-                    };
-                    let mut m = Member {
-                        name: long_name.take().unwrap_or(name),
-                        link: long_link.take().unwrap_or_else(|| text(&h[157..257])),
-                        flag: if flag == 0 { b'0' } else { flag },
-                        mode,
-                        uid,
-                        gid,
-                        size,
-                        mtime: mtime.unwrap_or(0),
-                        user: if ustar {
-                            text(&h[265..297])
-                        } else {
-                            Vec::new()
-                        },
-                        group: if ustar {
-                            text(&h[297..329])
-                        } else {
-                            Vec::new()
-                        },
-                        devmajor,
-                        devminor,
-                        pax: self.global.iter().cloned().chain(local).collect(),
-                        gnu_sparse: None,
-                        invalid,
-                    };
+                    if let Some(link) = long_link {
+                        m.link = link;
+                    }
                     if flag == b'S' {
                         m.gnu_sparse = Some(self.gnu_sparse(&h)?);
                     }
-                    if let Some(v) = m.pax("path") {
-                        m.name = v.to_vec();
-                    }
-                    if let Some(v) = m.pax("linkpath") {
-                        m.link = v.to_vec();
-                    }
-                    if let Some(v) = m
-                        .pax("size")
-                        .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
-                    {
-                        m.size = v;
-                    }
-                    // A pax value stands in for a header field out of range.
-                    for (key, field, why) in [
-                        ("uid", &mut m.uid, "owner id out of range"),
-                        ("gid", &mut m.gid, "group id out of range"),
-                    ] {
-                        if let Some(v) = m
-                            .pax
-                            .iter()
-                            .rev()
-                            .find(|(k, _)| k == key)
-                            .and_then(|(_, v)| std::str::from_utf8(v).ok()?.parse().ok())
-                        {
-                            *field = v;
-                            if m.invalid == Some(why) {
-                                m.invalid = None;
-                            }
-                        }
-                    }
-                    if m.invalid == Some("modification time out of range")
-                        && m.pax("mtime").and_then(super::import::pax_ns).is_some()
-                    {
-                        m.invalid = None;
-                    }
-                    if let Some(v) = m.pax("uname") {
-                        m.user = v.to_vec();
-                    }
-                    if let Some(v) = m.pax("gname") {
-                        m.group = v.to_vec();
-                    }
+                    apply_pax(&mut m);
                     // Hardlinks, directories, links and devices have no data
                     // whatever their size field says (except in old archives).
                     let data = match m.flag {

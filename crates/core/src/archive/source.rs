@@ -13,7 +13,7 @@
 
 use super::write::{Follows, TarWriter, member_name as member, sink_err};
 use crate::error::{Error, Result};
-use crate::format::tree::NodeKind;
+use crate::format::tree::{Node, NodeKind};
 use crate::fs::at::Dir;
 use crate::fs::walk::{Step, Walk};
 use crate::fs::{Excludes, Owners, sparse};
@@ -109,71 +109,7 @@ impl<W: Write> Source<'_, W> {
                 Ok(())
             }
             NodeKind::File if !self.tar.is_hardlink(&node) => {
-                let file = match dir.open_file(name) {
-                    Ok(f) => f,
-                    Err(e) => {
-                        self.skip(path, Error::io("cannot open", path.display(), e));
-                        return Ok(());
-                    }
-                };
-                let regions = if sparse::may_have_holes(node.size, meta.allocated) {
-                    match sparse::data_regions(&file) {
-                        Ok(r) if r != [(0, node.size)] => Some(r),
-                        Ok(_) => None,
-                        Err(e) => {
-                            self.skip(path, Error::io("cannot find holes in", path.display(), e));
-                            return Ok(());
-                        }
-                    }
-                } else {
-                    None
-                };
-                let Follows::Data(_) = self
-                    .tar
-                    .begin(&m, &node, regions.as_deref())
-                    .map_err(|e| sink_err(self.dest, e))?
-                else {
-                    return Ok(());
-                };
-                let ranges = regions.clone().unwrap_or_else(|| vec![(0, node.size)]);
-                let mut read = 0u64;
-                let mut failure = None;
-                for (offset, len) in ranges {
-                    match self.copy(&file, offset, len) {
-                        Ok(n) => read += n,
-                        Err(CopyError::Sink(e)) => return Err(sink_err(self.dest, e)),
-                        Err(CopyError::Source(e)) => {
-                            failure = Some(e);
-                            break;
-                        }
-                    }
-                }
-                let short = self.tar.end().map_err(|e| sink_err(self.dest, e))?;
-                if let Some(e) = failure {
-                    self.skip(
-                        path,
-                        Error::io(
-                            "cannot read (zero-filled in the archive)",
-                            path.display(),
-                            e,
-                        ),
-                    );
-                } else {
-                    let after = file.metadata().ok();
-                    let changed = short > 0
-                        || after.is_none_or(|a| {
-                            a.size() != node.size
-                                || a.mtime() * 1_000_000_000 + a.mtime_nsec() != node.mtime
-                        });
-                    if changed {
-                        self.progress.changed_while_reading(path);
-                        self.counts.changed.push(path.to_path_buf());
-                    }
-                }
-                self.counts.files += 1;
-                self.counts.content_bytes += read;
-                self.progress.entry_done(path, read, node.size);
-                Ok(())
+                self.file(dir, name, path, meta, &node, &m)
             }
             _ => {
                 self.tar
@@ -189,6 +125,86 @@ impl<W: Write> Source<'_, W> {
                 Ok(())
             }
         }
+    }
+
+    /// A regular file's member: its data regions (holes left out), then
+    /// its content; a file that cannot be read is zero-filled to the
+    /// declared length and reported, one that changed while read is
+    /// listed as changed.
+    fn file(
+        &mut self,
+        dir: &Dir,
+        name: &OsStr,
+        path: &Path,
+        meta: &Meta,
+        node: &Node,
+        m: &[u8],
+    ) -> Result<()> {
+        let file = match dir.open_file(name) {
+            Ok(f) => f,
+            Err(e) => {
+                self.skip(path, Error::io("cannot open", path.display(), e));
+                return Ok(());
+            }
+        };
+        let regions = if sparse::may_have_holes(node.size, meta.allocated) {
+            match sparse::data_regions(&file) {
+                Ok(r) if r != [(0, node.size)] => Some(r),
+                Ok(_) => None,
+                Err(e) => {
+                    self.skip(path, Error::io("cannot find holes in", path.display(), e));
+                    return Ok(());
+                }
+            }
+        } else {
+            None
+        };
+        let Follows::Data(_) = self
+            .tar
+            .begin(m, node, regions.as_deref())
+            .map_err(|e| sink_err(self.dest, e))?
+        else {
+            return Ok(());
+        };
+        let ranges = regions.clone().unwrap_or_else(|| vec![(0, node.size)]);
+        let mut read = 0u64;
+        let mut failure = None;
+        for (offset, len) in ranges {
+            match self.copy(&file, offset, len) {
+                Ok(n) => read += n,
+                Err(CopyError::Sink(e)) => return Err(sink_err(self.dest, e)),
+                Err(CopyError::Source(e)) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        let short = self.tar.end().map_err(|e| sink_err(self.dest, e))?;
+        if let Some(e) = failure {
+            self.skip(
+                path,
+                Error::io(
+                    "cannot read (zero-filled in the archive)",
+                    path.display(),
+                    e,
+                ),
+            );
+        } else {
+            let after = file.metadata().ok();
+            let changed = short > 0
+                || after.is_none_or(|a| {
+                    a.size() != node.size
+                        || a.mtime() * 1_000_000_000 + a.mtime_nsec() != node.mtime
+                });
+            if changed {
+                self.progress.changed_while_reading(path);
+                self.counts.changed.push(path.to_path_buf());
+            }
+        }
+        self.counts.files += 1;
+        self.counts.content_bytes += read;
+        self.progress.entry_done(path, read, node.size);
+        Ok(())
     }
 
     /// Copies `len` bytes at `offset` of `file` into the current member.

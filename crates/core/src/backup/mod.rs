@@ -26,8 +26,9 @@ use crate::blob::BlobWriter;
 use crate::chunk::Chunker;
 use crate::error::Result;
 use crate::format::snapshot::{Snapshot, Summary};
+use crate::format::tree::Tree;
 use crate::fs::{Excludes, Owners};
-use crate::id::SnapshotId;
+use crate::id::{SnapshotId, TreeId};
 use crate::progress::Progress;
 use crate::repo::{Repository, SnapshotFilter, SnapshotRef};
 use crate::store::StorageClass;
@@ -214,7 +215,6 @@ fn build(
     let owners = Owners::new();
     let trie = walk::Trie::from_paths(&paths);
     let scanner = scan::Scanner::new(scan::Limits::for_open_files(crate::fs::open_files_limit()));
-    let over = std::sync::atomic::AtomicBool::new(false);
     let ctx = scan::ScanCtx {
         repo,
         excludes: &excludes,
@@ -224,10 +224,6 @@ fn build(
         force: opts.force,
     };
 
-    // Events (in batches) hold metadata only; jobs wait for a reader;
-    // listings wait for the walker. All are bounded.
-    let (event_tx, event_rx) = bounded(16);
-    let (job_tx, job_rx) = bounded(opts.threads.max(1) * 4);
     let mut builder = tree::TreeBuilder {
         writer,
         progress,
@@ -235,70 +231,14 @@ fn build(
         skipped: Vec::new(),
         changed: Vec::new(),
     };
-    // A worker that panics (a bug) is caught: its panic becomes the
-    // backup's error, and the others stop as their channels close.
-    let panicked: std::sync::Mutex<Option<crate::error::Error>> = Default::default();
-    let guarded = |who: &'static str, work: &mut dyn FnMut()| {
-        if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
-            let mut first = panicked.lock().unwrap_or_else(|e| e.into_inner());
-            first.get_or_insert(crate::error::Error::from_panic(who, p));
-            scanner.close();
-        }
-    };
-    let guarded = &guarded;
-    let root = std::thread::scope(|s| {
-        for _ in 0..opts.threads.max(1) {
-            let (jobs, chunker) = (job_rx.clone(), &chunker);
-            s.spawn(move || {
-                guarded("a file reader", &mut || {
-                    read::reader_loop(&jobs, writer, chunker, progress)
-                })
-            });
-        }
-        drop(job_rx);
-        // Listing waits on the disk more than on the CPU: more listers than
-        // cores keep a cold disk's queue full.
-        for _ in 0..(opts.threads * 2).clamp(2, 8) {
-            s.spawn(|| guarded("a directory lister", &mut || scanner.lister(&ctx)));
-        }
-        let walker = walk::Walker {
-            ctx: &ctx,
-            opts,
-            events: event_tx,
-            jobs: job_tx,
-            batch: Default::default(),
-            stopped: Default::default(),
-        };
-        let mut walk = Some((walker, parent_tree));
-        s.spawn(move || {
-            guarded("the tree walker", &mut || {
-                if let Some((walker, parent)) = walk.take() {
-                    walker.run(&trie, parent)
-                }
-            })
-        });
-        if progress.wants_totals() {
-            let counter =
-                crate::fs::count::Counter::new(&excludes, opts.one_file_system, progress, &over);
-            let mut counter = Some(counter);
-            s.spawn(move || {
-                guarded("the file counter", &mut || {
-                    if let Some(c) = counter.take() {
-                        c.run(&paths)
-                    }
-                })
-            });
-        }
-        let root = builder.run(&event_rx);
-        over.store(true, std::sync::atomic::Ordering::Relaxed);
-        drop(event_rx); // unblocks the walker if the builder stopped early
-        scanner.close(); // and the listers
-        root
-    });
-    if let Some(e) = panicked.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        return Err(e);
-    }
-    let root = root?;
+    let root = run_pipeline(
+        &ctx,
+        opts,
+        &chunker,
+        (&trie, parent_tree),
+        &paths,
+        &mut builder,
+    )?;
 
     let tree::TreeBuilder {
         summary,
@@ -325,4 +265,88 @@ fn build(
         skipped,
         changed,
     })
+}
+
+/// Runs the threads of the pipeline over `paths` until the root tree is
+/// stored: file readers, directory listers, the tree walker and (for
+/// totals) the file counter, all feeding `builder`.
+fn run_pipeline(
+    ctx: &scan::ScanCtx,
+    opts: &BackupOptions,
+    chunker: &Chunker,
+    (trie, parent_tree): (&walk::Trie, Option<Tree>),
+    paths: &[PathBuf],
+    builder: &mut tree::TreeBuilder,
+) -> Result<TreeId> {
+    let (writer, progress) = (builder.writer, builder.progress);
+    // Set when the walk is over: the counter then stops counting.
+    let over = std::sync::atomic::AtomicBool::new(false);
+    // Events (in batches) hold metadata only; jobs wait for a reader;
+    // listings wait for the walker. All are bounded.
+    let (event_tx, event_rx) = bounded(16);
+    let (job_tx, job_rx) = bounded(opts.threads.max(1) * 4);
+    // A worker that panics (a bug) is caught: its panic becomes the
+    // backup's error, and the others stop as their channels close.
+    let panicked: std::sync::Mutex<Option<crate::error::Error>> = Default::default();
+    let guarded = |who: &'static str, work: &mut dyn FnMut()| {
+        if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+            let mut first = panicked.lock().unwrap_or_else(|e| e.into_inner());
+            first.get_or_insert(crate::error::Error::from_panic(who, p));
+            ctx.scanner.close();
+        }
+    };
+    let guarded = &guarded;
+    let root = std::thread::scope(|s| {
+        for _ in 0..opts.threads.max(1) {
+            let (jobs, chunker) = (job_rx.clone(), &chunker);
+            s.spawn(move || {
+                guarded("a file reader", &mut || {
+                    read::reader_loop(&jobs, writer, chunker, progress)
+                })
+            });
+        }
+        drop(job_rx);
+        // Listing waits on the disk more than on the CPU: more listers than
+        // cores keep a cold disk's queue full.
+        for _ in 0..(opts.threads * 2).clamp(2, 8) {
+            s.spawn(|| guarded("a directory lister", &mut || ctx.scanner.lister(ctx)));
+        }
+        let walker = walk::Walker {
+            ctx,
+            opts,
+            events: event_tx,
+            jobs: job_tx,
+            batch: Default::default(),
+            stopped: Default::default(),
+        };
+        let mut walk = Some((walker, parent_tree));
+        s.spawn(move || {
+            guarded("the tree walker", &mut || {
+                if let Some((walker, parent)) = walk.take() {
+                    walker.run(trie, parent)
+                }
+            })
+        });
+        if progress.wants_totals() {
+            let counter =
+                crate::fs::count::Counter::new(ctx.excludes, opts.one_file_system, progress, &over);
+            let mut counter = Some(counter);
+            s.spawn(move || {
+                guarded("the file counter", &mut || {
+                    if let Some(c) = counter.take() {
+                        c.run(paths)
+                    }
+                })
+            });
+        }
+        let root = builder.run(&event_rx);
+        over.store(true, std::sync::atomic::Ordering::Relaxed);
+        drop(event_rx); // unblocks the walker if the builder stopped early
+        ctx.scanner.close(); // and the listers
+        root
+    });
+    if let Some(e) = panicked.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e);
+    }
+    root
 }

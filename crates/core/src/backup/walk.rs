@@ -380,41 +380,7 @@ impl<'t> Walker<'_> {
                 });
             }
             NodeKind::File if node.size > 0 => {
-                let file = match dir.open_file(&name) {
-                    Ok(f) => f,
-                    Err(e) => {
-                        self.skip(path.clone(), Error::io("cannot open", path.display(), e));
-                        return None;
-                    }
-                };
-                // Ask the kernel to start reading now: the job waits in a
-                // queue of several files before a reader takes it, so its
-                // first megabytes are usually cached by then (the reader's
-                // own sequential read-ahead covers the rest of a big file).
-                let _ = rustix::fs::fadvise(
-                    &file,
-                    0,
-                    std::num::NonZeroU64::new(node.size.min(PREFETCH)),
-                    rustix::fs::Advice::WillNeed,
-                );
-                let (tx, rx) = bounded(1);
-                let job = FileJob {
-                    file,
-                    path: path.clone(),
-                    node: node.clone(),
-                    allocated: meta.allocated,
-                    result: tx,
-                };
-                if self.jobs.send(job).is_err() {
-                    self.stopped.set(true);
-                    return None;
-                }
-                self.send(Event::Entry {
-                    node,
-                    path,
-                    status,
-                    pending: Pending::Reading(rx),
-                });
+                self.queue_read(dir, &name, path, node, meta.allocated, status)
             }
             _ => self.send(Event::Entry {
                 node,
@@ -424,5 +390,53 @@ impl<'t> Walker<'_> {
             }),
         }
         None
+    }
+
+    /// Opens a changed or new file and queues it for a reader; its entry
+    /// goes to the builder with the reader's answer pending.
+    fn queue_read(
+        &self,
+        dir: &Dir,
+        name: &OsStr,
+        path: PathBuf,
+        node: Node,
+        allocated: u64,
+        status: Status,
+    ) {
+        let file = match dir.open_file(name) {
+            Ok(f) => f,
+            Err(e) => {
+                self.skip(path.clone(), Error::io("cannot open", path.display(), e));
+                return;
+            }
+        };
+        // Ask the kernel to start reading now: the job waits in a
+        // queue of several files before a reader takes it, so its
+        // first megabytes are usually cached by then (the reader's
+        // own sequential read-ahead covers the rest of a big file).
+        let _ = rustix::fs::fadvise(
+            &file,
+            0,
+            std::num::NonZeroU64::new(node.size.min(PREFETCH)),
+            rustix::fs::Advice::WillNeed,
+        );
+        let (tx, rx) = bounded(1);
+        let job = FileJob {
+            file,
+            path: path.clone(),
+            node: node.clone(),
+            allocated,
+            result: tx,
+        };
+        if self.jobs.send(job).is_err() {
+            self.stopped.set(true);
+            return;
+        }
+        self.send(Event::Entry {
+            node,
+            path,
+            status,
+            pending: Pending::Reading(rx),
+        });
     }
 }

@@ -16,137 +16,146 @@ use crate::id::{BlobId, TreeId};
 
 impl R<'_> {
     fn node(&mut self) -> Option<Node> {
+        /// Bits of the fields a node must have (name, type, mode, uid, gid, mtime).
+        const REQUIRED: u32 = 0b11_1111;
         let fields = self.expect(5)?;
         let mut n = Node::default();
         let mut seen = 0u32;
-        let mut required = 0u32;
         for _ in 0..fields {
             let key = self.text()?;
-            let bit = match key {
-                "name" => {
-                    n.name = self.bytes()?.to_vec();
-                    required |= 1;
-                    0
-                }
-                "type" => {
-                    n.kind = match self.text()? {
-                        "file" => NodeKind::File,
-                        "dir" => NodeKind::Dir,
-                        "symlink" => NodeKind::Symlink,
-                        "chardev" => NodeKind::Chardev,
-                        "blockdev" => NodeKind::Blockdev,
-                        "fifo" => NodeKind::Fifo,
-                        "socket" => NodeKind::Socket,
-                        _ => return None,
-                    };
-                    required |= 2;
-                    1
-                }
-                "mode" => {
-                    n.mode = self.u32()?;
-                    required |= 4;
-                    2
-                }
-                "uid" => {
-                    n.uid = self.u32()?;
-                    required |= 8;
-                    3
-                }
-                "gid" => {
-                    n.gid = self.u32()?;
-                    required |= 16;
-                    4
-                }
-                "mtime" => {
-                    n.mtime = self.i64()?;
-                    required |= 32;
-                    5
-                }
-                "user" => {
-                    n.user = self.text()?.to_string();
-                    6
-                }
-                "group" => {
-                    n.group = self.text()?.to_string();
-                    7
-                }
-                "atime" => {
-                    n.atime = self.i64()?;
-                    8
-                }
-                "ctime" => {
-                    n.ctime = self.i64()?;
-                    9
-                }
-                "size" => {
-                    n.size = self.uint()?;
-                    10
-                }
-                "inode" => {
-                    n.inode = self.uint()?;
-                    11
-                }
-                "dev" => {
-                    n.dev = self.uint()?;
-                    12
-                }
-                "links" => {
-                    n.links = self.uint()?;
-                    13
-                }
-                "rdev" => {
-                    n.rdev = self.uint()?;
-                    14
-                }
-                "target" => {
-                    n.target = if self.is_null() {
-                        None
-                    } else {
-                        Some(self.bytes()?.to_vec())
-                    };
-                    15
-                }
-                "xattrs" => {
-                    let count = self.expect(4)?;
-                    for _ in 0..count {
-                        n.xattrs.push(self.xattr()?);
-                    }
-                    16
-                }
-                "holes" => {
-                    let count = self.expect(4)?;
-                    for _ in 0..count {
-                        if self.expect(4)? != 2 {
-                            return None;
-                        }
-                        n.holes.push((self.uint()?, self.uint()?));
-                    }
-                    17
-                }
-                "content" => {
-                    let count = self.expect(4)?;
-                    n.content.reserve(usize::try_from(count).ok()?.min(1 << 16));
-                    for _ in 0..count {
-                        n.content.push(BlobId::from_bytes(self.id()?));
-                    }
-                    18
-                }
-                "subtree" => {
-                    n.subtree = if self.is_null() {
-                        None
-                    } else {
-                        Some(TreeId::from_bytes(self.id()?))
-                    };
-                    19
-                }
-                _ => return None,
-            };
+            let bit = self.field(key, &mut n)?;
             if seen & (1 << bit) != 0 {
                 return None;
             }
             seen |= 1 << bit;
         }
-        (required == 63).then_some(n)
+        (seen & REQUIRED == REQUIRED).then_some(n)
+    }
+
+    /// Reads the value of the field `key` into `n`; returns the field's bit
+    /// (for duplicate and required-field checks).
+    #[inline]
+    fn field(&mut self, key: &str, n: &mut Node) -> Option<u32> {
+        Some(match key {
+            "name" => {
+                n.name = self.bytes()?.to_vec();
+                0
+            }
+            "type" => {
+                n.kind = match self.text()? {
+                    "file" => NodeKind::File,
+                    "dir" => NodeKind::Dir,
+                    "symlink" => NodeKind::Symlink,
+                    "chardev" => NodeKind::Chardev,
+                    "blockdev" => NodeKind::Blockdev,
+                    "fifo" => NodeKind::Fifo,
+                    "socket" => NodeKind::Socket,
+                    _ => return None,
+                };
+                1
+            }
+            "mode" => {
+                n.mode = self.u32()?;
+                2
+            }
+            "uid" => {
+                n.uid = self.u32()?;
+                3
+            }
+            "gid" => {
+                n.gid = self.u32()?;
+                4
+            }
+            "mtime" => {
+                n.mtime = self.i64()?;
+                5
+            }
+            "user" => {
+                n.user = self.text()?.to_string();
+                6
+            }
+            "group" => {
+                n.group = self.text()?.to_string();
+                7
+            }
+            "atime" => {
+                n.atime = self.i64()?;
+                8
+            }
+            "ctime" => {
+                n.ctime = self.i64()?;
+                9
+            }
+            "size" => {
+                n.size = self.uint()?;
+                10
+            }
+            "inode" => {
+                n.inode = self.uint()?;
+                11
+            }
+            "dev" => {
+                n.dev = self.uint()?;
+                12
+            }
+            "links" => {
+                n.links = self.uint()?;
+                13
+            }
+            "rdev" => {
+                n.rdev = self.uint()?;
+                14
+            }
+            _ => return self.list_field(key, n),
+        })
+    }
+
+    /// The fields holding lists or optional values.
+    fn list_field(&mut self, key: &str, n: &mut Node) -> Option<u32> {
+        Some(match key {
+            "target" => {
+                n.target = if self.is_null() {
+                    None
+                } else {
+                    Some(self.bytes()?.to_vec())
+                };
+                15
+            }
+            "xattrs" => {
+                let count = self.expect(4)?;
+                for _ in 0..count {
+                    n.xattrs.push(self.xattr()?);
+                }
+                16
+            }
+            "holes" => {
+                let count = self.expect(4)?;
+                for _ in 0..count {
+                    if self.expect(4)? != 2 {
+                        return None;
+                    }
+                    n.holes.push((self.uint()?, self.uint()?));
+                }
+                17
+            }
+            "content" => {
+                let count = self.expect(4)?;
+                n.content.reserve(usize::try_from(count).ok()?.min(1 << 16));
+                for _ in 0..count {
+                    n.content.push(BlobId::from_bytes(self.id()?));
+                }
+                18
+            }
+            "subtree" => {
+                n.subtree = if self.is_null() {
+                    None
+                } else {
+                    Some(TreeId::from_bytes(self.id()?))
+                };
+                19
+            }
+            _ => return None,
+        })
     }
 
     fn xattr(&mut self) -> Option<Xattr> {

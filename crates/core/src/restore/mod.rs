@@ -48,12 +48,12 @@ use crate::id::TreeId;
 use crate::progress::Progress;
 use crate::repo::Repository;
 use dirs::Dirs;
-use plan::{Link, Planner, name_of};
+use plan::{Link, Plan, Planner, name_of};
 use std::collections::HashSet;
 use std::path::PathBuf;
 
 pub use inplace::Overwrite;
-pub use plan::{Change, ChangeKind, blob_offsets};
+pub use plan::{Change, ChangeKind};
 
 #[derive(Debug, Clone)]
 pub struct RestoreOptions {
@@ -150,20 +150,7 @@ pub fn restore(
     opts: &RestoreOptions,
     progress: &dyn Progress,
 ) -> Result<RestoreResult> {
-    let cannot_open = |e| Error::io("cannot open target directory", opts.target.display(), e);
-    // The target is opened as named (symlinks in its own path are the
-    // user's choice); everything below it is reached without following one.
-    let target = if opts.dry_run {
-        match Dir::open(&opts.target) {
-            Ok(d) => Some(d),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(cannot_open(e)),
-        }
-    } else {
-        std::fs::create_dir_all(&opts.target)
-            .map_err(|e| Error::io("cannot create target directory", opts.target.display(), e))?;
-        Some(Dir::open(&opts.target).map_err(cannot_open)?)
-    };
+    let target = open_target(opts)?;
     crate::fs::raise_open_files_limit();
     let owners = Owners::new();
     let root_user = rustix::process::geteuid().is_root();
@@ -196,18 +183,7 @@ pub fn restore(
     let mut failed = std::mem::take(&mut plan.failed);
     let mut metadata_failed = std::mem::take(&mut plan.metadata_failed);
     if opts.dry_run {
-        for l in &plan.links {
-            let kind = match l.existing {
-                None => ChangeKind::New,
-                Some(there) if is_linked(&plan.dirs_open, l, there) => continue,
-                Some(_) => ChangeKind::Replace,
-            };
-            res.changes.push(Change {
-                kind,
-                path: l.path.clone(),
-            });
-        }
-        res.files += plan.links.len() as u64;
+        link_changes(&plan, &mut res);
         res.failed = failed;
         return Ok(res);
     }
@@ -232,7 +208,82 @@ pub fn restore(
             }),
         }
     }
-    // Deepest first, so setting a directory's times is never undone by a child.
+    dir_metadata(
+        &plan,
+        &owners,
+        apply,
+        progress,
+        &mut failed,
+        &mut metadata_failed,
+    );
+    if opts.verify {
+        let skip: HashSet<PathBuf> = failed.iter().map(|f| f.path.clone()).collect();
+        let bad = verify::verify(
+            repo,
+            &plan.dirs_open,
+            &plan.files,
+            &skip,
+            opts.threads.max(1),
+        );
+        res.verified = (plan.files.len() - skip.len().min(plan.files.len()) - bad.len()) as u64;
+        for f in &bad {
+            progress.warning(&f.path, &f.error.to_string());
+        }
+        res.files -= bad.len() as u64;
+        failed.extend(bad);
+    }
+    res.failed = failed;
+    res.metadata_failed = metadata_failed;
+    Ok(res)
+}
+
+/// Opens (outside a dry run, first creates) the target directory. It is
+/// opened as named (symlinks in its own path are the user's choice);
+/// everything below it is reached without following one. `None`: a dry
+/// run into a target that does not exist yet.
+fn open_target(opts: &RestoreOptions) -> Result<Option<Dir>> {
+    let cannot_open = |e| Error::io("cannot open target directory", opts.target.display(), e);
+    if opts.dry_run {
+        return match Dir::open(&opts.target) {
+            Ok(d) => Ok(Some(d)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(cannot_open(e)),
+        };
+    }
+    std::fs::create_dir_all(&opts.target)
+        .map_err(|e| Error::io("cannot create target directory", opts.target.display(), e))?;
+    Ok(Some(Dir::open(&opts.target).map_err(cannot_open)?))
+}
+
+/// What a dry run reports for hardlinks: new, or replacing what is there
+/// (a link that is already in place is no change).
+fn link_changes(plan: &Plan, res: &mut RestoreResult) {
+    for l in &plan.links {
+        let kind = match l.existing {
+            None => ChangeKind::New,
+            Some(there) if is_linked(&plan.dirs_open, l, there) => continue,
+            Some(_) => ChangeKind::Replace,
+        };
+        res.changes.push(Change {
+            kind,
+            path: l.path.clone(),
+        });
+    }
+    res.files += plan.links.len() as u64;
+}
+
+/// Sets each restored directory's metadata, deepest first so setting a
+/// directory's times is never undone by a child. A directory that is no
+/// longer the one created (replaced meanwhile) is a failure; metadata that
+/// cannot be set is a metadata failure.
+fn dir_metadata(
+    plan: &Plan,
+    owners: &Owners,
+    apply: ApplyOptions,
+    progress: &dyn Progress,
+    failed: &mut Vec<Failed>,
+    metadata_failed: &mut Vec<Failed>,
+) {
     for d in plan.dirs.iter().rev() {
         let Some(id) = d.dir else { continue };
         let applied = match plan.dirs_open.reopen_checked(id) {
@@ -240,7 +291,7 @@ pub fn restore(
                 &Entry::Fd(&dir.into_file()),
                 &d.path,
                 &d.node,
-                &owners,
+                owners,
                 apply,
             )
             .map_err(|e| (e, false)),
@@ -265,25 +316,6 @@ pub fn restore(
             }
         }
     }
-    if opts.verify {
-        let skip: HashSet<PathBuf> = failed.iter().map(|f| f.path.clone()).collect();
-        let bad = verify::verify(
-            repo,
-            &plan.dirs_open,
-            &plan.files,
-            &skip,
-            opts.threads.max(1),
-        );
-        res.verified = (plan.files.len() - skip.len().min(plan.files.len()) - bad.len()) as u64;
-        for f in &bad {
-            progress.warning(&f.path, &f.error.to_string());
-        }
-        res.files -= bad.len() as u64;
-        failed.extend(bad);
-    }
-    res.failed = failed;
-    res.metadata_failed = metadata_failed;
-    Ok(res)
 }
 
 /// Makes `l.path` a hardlink of `l.first`, unless it already is one; what
