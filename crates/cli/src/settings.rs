@@ -5,7 +5,7 @@ use crate::args::{Filter, Global};
 use coffer_core::{ChecksumMode, S3Settings};
 use coffer_core::{Error, Result};
 use coffer_core::{InitOptions, Repository, SnapshotFilter, SnapshotRef};
-use coffer_core::{RetryLog, Store};
+use coffer_core::{RequestLog, Store};
 use coffer_core::{StoreOptions, open_store};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -86,12 +86,13 @@ fn check_location(repo: &str) -> Result<()> {
     Ok(())
 }
 
-/// Where S3 retries are counted; with `-v` each is printed as it happens.
-fn retry_log(verbose: bool) -> Arc<RetryLog> {
+/// Where S3 requests and retries are counted; with `-v` each retry is
+/// printed as it happens.
+fn request_log(verbose: bool) -> Arc<RequestLog> {
     if !verbose {
         return Arc::default();
     }
-    RetryLog::with_observer(|r| {
+    RequestLog::with_observer(|r| {
         eprintln!(
             "retry: {} {} (attempt {}) after {}",
             r.method, r.url, r.attempt, r.cause
@@ -147,7 +148,7 @@ impl Settings {
                     connections: g.connections.max(1),
                     read_timeout: g.s3_timeout.map(std::time::Duration::from_secs),
                     max_attempts: g.s3_attempts,
-                    retries: retry_log(g.verbose > 0),
+                    requests: request_log(g.verbose > 0),
                     // Keys come from the SDK's chain, as in the AWS CLI.
                     credentials: None,
                 },
@@ -171,8 +172,23 @@ impl Settings {
 
     /// The S3 retries of this run, by cause (for `--json` summaries).
     pub fn retries(&self) -> serde_json::Value {
-        let log = &self.store.s3.retries;
+        let log = &self.store.s3.requests;
         serde_json::json!({"total": log.total(), "by_cause": log.by_cause()})
+    }
+
+    /// The S3 requests of this run, by the kind S3 bills, and the bytes
+    /// sent and received (for `--json` summaries; all zero for a local
+    /// repository).
+    pub fn requests(&self) -> serde_json::Value {
+        let log = &self.store.s3.requests;
+        let by_kind = log.by_kind();
+        let (sent, received) = log.bytes();
+        serde_json::json!({
+            "total": by_kind.values().sum::<u64>(),
+            "by_kind": by_kind,
+            "bytes_sent": sent,
+            "bytes_received": received,
+        })
     }
 
     /// The same settings without the local cache: `check` must read what is

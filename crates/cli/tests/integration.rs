@@ -43,6 +43,8 @@ mod keys;
 mod reliability;
 #[path = "integration/repair.rs"]
 mod repair;
+#[path = "integration/requests.rs"]
+mod requests;
 #[path = "integration/restore.rs"]
 mod restore;
 #[path = "integration/roundtrip.rs"]

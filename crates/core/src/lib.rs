@@ -41,7 +41,7 @@ pub use store::open::{StoreOptions, open_store};
 #[cfg(feature = "s3")]
 pub use store::s3::{S3Store, connect as connect_s3};
 pub use store::{
-    ChecksumMode, ObjectMeta, PutHints, RetryLog, S3Settings, StaticCredentials, StorageClass,
+    ChecksumMode, ObjectMeta, PutHints, RequestLog, S3Settings, StaticCredentials, StorageClass,
     Store, list_all,
 };
 // The directory walker and descriptor-relative directories (tests build

@@ -45,7 +45,7 @@ pub fn run(a: ArchiveArgs, s: &Settings) -> Result<i32> {
     let r = r?;
     if s.json {
         let line = serde_json::to_string(
-            &serde_json::json!({"message_type": "summary", "archive": r, "retries": s.retries()}),
+            &serde_json::json!({"message_type": "summary", "archive": r, "retries": s.retries(), "requests": s.requests()}),
         )
         .map_err(|e| Error::fatal(format!("cannot encode JSON: {e}")))?;
         if to_stdout {

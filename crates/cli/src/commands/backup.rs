@@ -227,6 +227,7 @@ fn dry_run(
             "summary": sum,
             "skipped": skipped_json(missing, &r.skipped),
             "retries": s.retries(),
+        "requests": s.requests(),
         }))?;
     } else {
         if let Some(p) = r.parent {
@@ -274,5 +275,6 @@ pub fn summary_json(r: &BackupResult, missing: &[Error], s: &Settings) -> Result
         "skipped": skipped_json(missing, &r.skipped),
         "changed_while_reading": r.changed.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>(),
         "retries": s.retries(),
+        "requests": s.requests(),
     }))
 }

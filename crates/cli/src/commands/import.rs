@@ -41,6 +41,7 @@ pub fn run(a: ImportArgs, s: &Settings) -> Result<i32> {
             "message_type": "summary",
             "snapshot_id": r.id,
             "retries": s.retries(),
+        "requests": s.requests(),
             "paths": r.snapshot.paths,
             "time": crate::output::time_rfc3339(r.snapshot.time),
             "summary": sum,

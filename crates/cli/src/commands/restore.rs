@@ -78,6 +78,7 @@ fn summary_json(r: &RestoreResult, id: SnapshotId, dry_run: bool, s: &Settings) 
         "snapshot_id": id,
         "dry_run": dry_run,
         "retries": s.retries(),
+        "requests": s.requests(),
         "files": r.files, "dirs": r.dirs, "other": r.other, "bytes": r.bytes,
         "kept": r.kept, "deleted": r.deleted, "verified": r.verified,
         "skipped_sockets": path_list(&r.sockets),

@@ -30,7 +30,7 @@
 //! [`open::open_store`] refuses `s3://` locations.
 
 mod create_only;
-pub mod retry_log;
+pub mod request_log;
 mod s3_settings;
 
 pub mod cache;
@@ -40,7 +40,7 @@ pub mod open;
 #[cfg(feature = "s3")]
 pub mod s3;
 
-pub use retry_log::RetryLog;
+pub use request_log::RequestLog;
 pub use s3_settings::{ChecksumMode, S3Settings, StaticCredentials};
 
 use crate::error::Result;

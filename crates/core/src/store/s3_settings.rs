@@ -2,7 +2,7 @@
 //! feature, so callers can carry them either way; only `store::s3` (behind
 //! the feature) uses them.
 
-use super::retry_log::RetryLog;
+use super::request_log::RequestLog;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,8 +36,9 @@ pub struct S3Settings {
     pub read_timeout: Option<Duration>,
     /// Attempts per request, first included; `None` is `store::s3::MAX_ATTEMPTS`.
     pub max_attempts: Option<u32>,
-    /// Where retries are counted (and reported, with an observer).
-    pub retries: Arc<RetryLog>,
+    /// Where requests and retries are counted (retries reported as they
+    /// happen, with an observer).
+    pub requests: Arc<RequestLog>,
     /// Keys to sign with instead of the SDK's credential chain (tests, and
     /// callers that hold keys of their own); `None` is the usual chain.
     pub credentials: Option<StaticCredentials>,

@@ -1,6 +1,6 @@
 //! Building the S3 client the way the AWS CLI would.
 
-use super::retries::{RetryCounter, retry_config, retry_partition, timeout_config};
+use super::retries::{RequestCounter, retry_config, retry_partition, timeout_config};
 use super::{ChecksumMode, S3Settings, S3Store, parse_location};
 use crate::error::{Error, Result};
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
@@ -63,8 +63,8 @@ pub fn connect(location: &str, settings: &S3Settings) -> Result<S3Store> {
         .retry_config(retry_config(settings.max_attempts))
         .retry_partition(retry_partition())
         .timeout_config(timeout_config(settings.read_timeout))
-        .interceptor(RetryCounter {
-            log: settings.retries.clone(),
+        .interceptor(RequestCounter {
+            log: settings.requests.clone(),
             bucket: bucket.clone(),
         });
     let client = aws_sdk_s3::Client::from_conf(b.build());
@@ -74,7 +74,7 @@ pub fn connect(location: &str, settings: &S3Settings) -> Result<S3Store> {
         prefix,
         rt,
         connections: settings.connections.max(1),
-        retries: settings.retries.clone(),
+        requests: settings.requests.clone(),
         body_attempts: settings
             .max_attempts
             .unwrap_or(super::retries::MAX_ATTEMPTS)

@@ -38,7 +38,7 @@ pub struct S3Store {
     /// Parallel part uploads of one multipart upload.
     connections: usize,
     /// Where retries are counted, the SDK's and the body re-reads.
-    retries: std::sync::Arc<crate::store::retry_log::RetryLog>,
+    requests: std::sync::Arc<crate::store::request_log::RequestLog>,
     /// Reads of one object whose body arrives cut short or damaged, at most
     /// (the SDK's attempt limit: it cannot retry a body read after it returned).
     body_attempts: u32,

@@ -12,7 +12,7 @@
 use super::errors::map_err;
 use super::{MULTIPART_THRESHOLD, S3Store, multipart, storage_class};
 use crate::error::{Error, Kind, Result};
-use crate::store::retry_log::Retry;
+use crate::store::request_log::Retry;
 use crate::store::{PutHints, StorageClass};
 use aws_sdk_s3::primitives::ByteStream;
 use std::ops::Range;
@@ -75,7 +75,7 @@ impl S3Store {
                         return Err(error);
                     }
                     attempt += 1;
-                    self.retries.record(Retry {
+                    self.requests.record(Retry {
                         method: "GET".into(),
                         url: url.clone(),
                         attempt,

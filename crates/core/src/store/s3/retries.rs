@@ -1,4 +1,5 @@
-//! How the SDK retries, and an interceptor that reports each retry.
+//! How the SDK retries, and an interceptor that counts each request and
+//! reports each retry.
 //!
 //! The SDK's standard retry strategy does the retrying (no second layer
 //! here); this file only tunes it and watches it:
@@ -12,7 +13,7 @@
 //! - a read timeout, so a request that gets no answer is retried instead of
 //!   hanging forever (the SDK sets none by default).
 
-use crate::store::retry_log::{Retry, RetryLog};
+use crate::store::request_log::{RequestLog, Retry, request_kind};
 use aws_sdk_s3::config::interceptors::{
     BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
 };
@@ -64,18 +65,24 @@ impl Storable for LastCause {
     type Storer = StoreReplace<Self>;
 }
 
-/// Records every retry the SDK makes in the [`RetryLog`].
+/// A numeric header's value.
+fn header_u64(value: Option<&str>) -> Option<u64> {
+    value?.trim().parse().ok()
+}
+
+/// Records every request the SDK sends, and every retry among them, in
+/// the [`RequestLog`].
 #[derive(Debug)]
-pub struct RetryCounter {
-    pub log: Arc<RetryLog>,
+pub struct RequestCounter {
+    pub log: Arc<RequestLog>,
     /// For messages: the request's path starts with it (path style) or
     /// not (virtual hosts).
     pub bucket: String,
 }
 
-impl Intercept for RetryCounter {
+impl Intercept for RequestCounter {
     fn name(&self) -> &'static str {
-        "coffer::RetryCounter"
+        "coffer::RequestCounter"
     }
 
     fn read_before_attempt(
@@ -85,8 +92,13 @@ impl Intercept for RetryCounter {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let attempt = cfg.load::<RequestAttempts>().map_or(1, |a| a.attempts());
+        let req = ctx.request();
+        let query = req.uri().split_once('?').map_or("", |(_, q)| q);
+        let sent = header_u64(req.headers().get("content-length"))
+            .or_else(|| req.body().content_length())
+            .unwrap_or(0);
+        self.log.request(request_kind(req.method(), query), sent);
         if attempt > 1 {
-            let req = ctx.request();
             let path = req.uri().split_once("://").map_or(req.uri(), |(_, r)| r);
             let path = path.split_once('/').map_or("", |(_, p)| p);
             let path = path.split('?').next().unwrap_or_default();
@@ -113,6 +125,14 @@ impl Intercept for RetryCounter {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let status = ctx.response().map(|r| r.status().as_u16());
+        // A HEAD answer declares the object's length but carries no body.
+        let head = ctx.request().is_some_and(|r| r.method() == "HEAD");
+        if let Some(r) = ctx.response()
+            && !head
+        {
+            self.log
+                .received(header_u64(r.headers().get("content-length")).unwrap_or(0));
+        }
         let cause = match ctx.output_or_error() {
             Some(Err(e)) if e.is_timeout_error() => "timeout".to_string(),
             Some(Err(e)) => match e.as_connector_error() {
