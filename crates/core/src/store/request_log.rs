@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 /// The kind S3 bills a request as: `LIST` for a GET of a bucket with
 /// `list-type` (ListObjectsV2), else the HTTP method (`PUT` covers uploads
 /// of parts, `POST` the creation and completion of multipart uploads).
+#[cfg_attr(not(feature = "s3"), allow(dead_code))]
 pub fn request_kind(method: &str, query: &str) -> &'static str {
     match method {
         "GET" if query.split('&').any(|p| p.starts_with("list-type=")) => "LIST",
