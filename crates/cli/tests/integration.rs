@@ -49,6 +49,8 @@ mod requests;
 mod restore;
 #[path = "integration/roundtrip.rs"]
 mod roundtrip;
+#[path = "integration/limits.rs"]
+mod limits;
 #[path = "integration/meta.rs"]
 mod meta;
 #[path = "integration/metrics.rs"]

@@ -194,6 +194,19 @@ impl std::error::Error for Error {
     }
 }
 
+/// Starts `f` on a thread of the scope `s`. A thread the OS refuses to
+/// start (a process or memory limit) is an error naming `who`, not the
+/// panic `Scope::spawn` would raise.
+pub fn spawn_scoped<'s, 'e, T: Send + 's>(
+    s: &'s std::thread::Scope<'s, 'e>,
+    who: &str,
+    f: impl FnOnce() -> T + Send + 's,
+) -> Result<std::thread::ScopedJoinHandle<'s, T>> {
+    std::thread::Builder::new()
+        .spawn_scoped(s, f)
+        .map_err(|e| Error::io("cannot start a thread", who, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

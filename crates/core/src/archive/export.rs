@@ -74,7 +74,7 @@ pub fn export<W: Write>(
     std::thread::scope(|s| {
         for _ in 0..PREFETCH_FILES {
             let jobs = job_rx.clone();
-            s.spawn(move || {
+            crate::error::spawn_scoped(s, "an export reader", move || {
                 for (ids, done) in jobs.iter() {
                     let mut content = Vec::new();
                     let r = repo.read_blobs_in_order(&ids, |data| {
@@ -83,10 +83,10 @@ pub fn export<W: Write>(
                     });
                     let _ = done.send(r.map(|_| content));
                 }
-            });
+            })?;
         }
         drop(job_rx);
-        let walker = s.spawn(move || {
+        let walker = crate::error::spawn_scoped(s, "the export walker", move || {
             ls(repo, root, start, true, &mut |path: &Path, node: &Node| {
                 let ahead = (node.kind == NodeKind::File
                     && !node.content.is_empty()
@@ -104,7 +104,7 @@ pub fn export<W: Write>(
                     .send((path.to_path_buf(), node.clone(), ahead))
                     .map_err(|_| Error::fatal("export stopped"))
             })
-        });
+        })?;
         let written = write_items(repo, &item_rx, tar, dest, progress);
         drop(item_rx);
         let walked = walker

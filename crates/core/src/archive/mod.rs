@@ -233,13 +233,15 @@ pub fn archive(opts: &ArchiveOptions, progress: &dyn Progress) -> Result<Archive
     let consumed = std::sync::atomic::AtomicU64::new(0);
     let stop = std::sync::atomic::AtomicBool::new(false);
     let (counts, tar_bytes, delivered) = std::thread::scope(|s| {
-        s.spawn(|| {
+        // Both helpers are optional: a thread the OS refuses to start (a
+        // process limit) only costs the read-ahead or the totals.
+        let _ = std::thread::Builder::new().spawn_scoped(s, || {
             prefetch::Prefetch::new(&excludes, opts.one_file_system, &consumed, &stop).run(&paths)
         });
         if progress.wants_totals() {
             let counter =
                 crate::fs::count::Counter::new(&excludes, opts.one_file_system, progress, &stop);
-            s.spawn(|| counter.run(&paths));
+            let _ = std::thread::Builder::new().spawn_scoped(s, || counter.run(&paths));
         }
         let r = stream(&target, |tar| {
             let mut src = source::Source {

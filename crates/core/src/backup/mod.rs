@@ -296,20 +296,33 @@ fn run_pipeline(
         }
     };
     let guarded = &guarded;
+    // A thread that cannot start is the backup's error too; what it would
+    // have held (a channel end) is dropped, so the others stop.
+    let not_started = |e: crate::error::Error| {
+        let mut first = panicked.lock().unwrap_or_else(|e| e.into_inner());
+        first.get_or_insert(e);
+        ctx.scanner.close();
+    };
     let root = std::thread::scope(|s| {
         for _ in 0..opts.threads.max(1) {
             let (jobs, chunker) = (job_rx.clone(), &chunker);
-            s.spawn(move || {
+            let work = move || {
                 guarded("a file reader", &mut || {
                     read::reader_loop(&jobs, writer, chunker, progress)
                 })
-            });
+            };
+            if let Err(e) = crate::error::spawn_scoped(s, "a file reader", work) {
+                not_started(e)
+            }
         }
         drop(job_rx);
         // Listing waits on the disk more than on the CPU: more listers than
         // cores keep a cold disk's queue full.
         for _ in 0..(opts.threads * 2).clamp(2, 8) {
-            s.spawn(|| guarded("a directory lister", &mut || ctx.scanner.lister(ctx)));
+            let work = || guarded("a directory lister", &mut || ctx.scanner.lister(ctx));
+            if let Err(e) = crate::error::spawn_scoped(s, "a directory lister", work) {
+                not_started(e)
+            }
         }
         let walker = walk::Walker {
             ctx,
@@ -320,24 +333,30 @@ fn run_pipeline(
             stopped: Default::default(),
         };
         let mut walk = Some((walker, parent_tree));
-        s.spawn(move || {
+        let work = move || {
             guarded("the tree walker", &mut || {
                 if let Some((walker, parent)) = walk.take() {
                     walker.run(trie, parent)
                 }
             })
-        });
+        };
+        if let Err(e) = crate::error::spawn_scoped(s, "the tree walker", work) {
+            not_started(e)
+        }
         if progress.wants_totals() {
             let counter =
                 crate::fs::count::Counter::new(ctx.excludes, opts.one_file_system, progress, &over);
             let mut counter = Some(counter);
-            s.spawn(move || {
+            let work = move || {
                 guarded("the file counter", &mut || {
                     if let Some(c) = counter.take() {
                         c.run(paths)
                     }
                 })
-            });
+            };
+            if let Err(e) = crate::error::spawn_scoped(s, "the file counter", work) {
+                not_started(e)
+            }
         }
         let root = builder.run(&event_rx);
         over.store(true, std::sync::atomic::Ordering::Relaxed);

@@ -111,27 +111,33 @@ pub fn read_packs(
     let next = AtomicUsize::new(0);
     let results: Vec<Mutex<Option<Result<CheckReport>>>> =
         packs.iter().map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|s| {
-        for _ in 0..PARALLEL_READS.min(packs.len()) {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(p) = packs.get(i) else { break };
-                    let blobs = by_pack.get(&p.id).map(Vec::as_slice).unwrap_or_default();
-                    let mut part = CheckReport::default();
-                    let done = read_pack(repo, p, blobs, &mut part).map(|_| part);
-                    let stop = done.is_err();
-                    *results[i].lock().expect("poisoned") = Some(done);
-                    if stop {
-                        // Fatal: the others stop too.
-                        next.store(packs.len(), Ordering::Relaxed);
-                        break;
-                    }
-                    let key = pack::key(p.kind, &p.id);
-                    progress.entry_done(std::path::Path::new(&key), p.size, p.size);
-                }
-            });
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(p) = packs.get(i) else { break };
+            let blobs = by_pack.get(&p.id).map(Vec::as_slice).unwrap_or_default();
+            let mut part = CheckReport::default();
+            let done = read_pack(repo, p, blobs, &mut part).map(|_| part);
+            let stop = done.is_err();
+            *results[i].lock().expect("poisoned") = Some(done);
+            if stop {
+                // Fatal: the others stop too.
+                next.store(packs.len(), Ordering::Relaxed);
+                break;
+            }
+            let key = pack::key(p.kind, &p.id);
+            progress.entry_done(std::path::Path::new(&key), p.size, p.size);
         }
+    };
+    // The calling thread reads too; a helper the OS refuses to start (a
+    // process limit) leaves its share to the others.
+    std::thread::scope(|s| {
+        for _ in 1..PARALLEL_READS.min(packs.len()) {
+            if std::thread::Builder::new().spawn_scoped(s, work).is_err() {
+                break;
+            }
+        }
+        work();
     });
     for done in results {
         match done.into_inner().expect("poisoned") {

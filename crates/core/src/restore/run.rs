@@ -44,21 +44,27 @@ pub struct Run<'a> {
     pub metadata_failed: Mutex<Vec<Failed>>,
 }
 
-/// Runs `f(0..n)` on `threads` threads, each taking the next index.
+/// Runs `f(0..n)` on `threads` threads, each taking the next index: the
+/// calling thread and `threads - 1` helpers. A helper the OS refuses to
+/// start (a process limit) leaves its share to the others.
 pub fn parallel(threads: usize, n: usize, f: impl Fn(usize) + Sync) {
     let next = AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..threads.min(n.max(1)) {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= n {
-                        break;
-                    }
-                    f(i);
-                }
-            });
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= n {
+                break;
+            }
+            f(i);
         }
+    };
+    std::thread::scope(|s| {
+        for _ in 1..threads.min(n.max(1)) {
+            if std::thread::Builder::new().spawn_scoped(s, work).is_err() {
+                break;
+            }
+        }
+        work();
     });
 }
 
