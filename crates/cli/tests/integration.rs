@@ -15,6 +15,8 @@ mod archive;
 mod corruption;
 #[path = "integration/dedup.rs"]
 mod dedup;
+#[path = "integration/cost.rs"]
+mod cost;
 #[path = "integration/deep.rs"]
 mod deep;
 #[path = "integration/defaults.rs"]

@@ -14,7 +14,7 @@
 
 use crate::fixture::pseudo_random;
 use coffer_core::{Error, Kind, Result};
-use coffer_core::{ObjectMeta, PutHints, Store, list_all};
+use coffer_core::{PutHints, Store, list_all};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 
@@ -134,11 +134,8 @@ impl Suite<'_> {
             );
             let head = self.ok(self.store.head(&key), ("head", &key));
             assert_eq!(
-                head,
-                ObjectMeta {
-                    key: key.clone(),
-                    size: data.len() as u64
-                },
+                (&head.key, head.size),
+                (&key, data.len() as u64),
                 "head {key}"
             );
         }

@@ -441,6 +441,15 @@ pub struct StatsArgs {
     /// restore-size: files as restored; deduplicated: unique content; raw: bytes stored for it
     #[arg(long, value_name = "MODE", default_value = "restore-size", value_parser = ["restore-size", "deduplicated", "raw"])]
     pub mode: String,
+    /// What the whole repository costs a month on S3, by storage class, beside EBS snapshots and nightly tar.gz
+    #[arg(long)]
+    pub cost: bool,
+    /// With --cost: prices to use instead of the built-in us-east-1 table (JSON, as `stats --cost --json` prints them)
+    #[arg(long, value_name = "FILE")]
+    pub price_file: Option<std::path::PathBuf>,
+    /// With --cost: days a nightly full tar.gz would be kept, for the comparison
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub tar_days: u32,
     #[command(flatten)]
     pub filter: Filter,
 }

@@ -7,6 +7,7 @@ mod backup_stream;
 mod cat;
 mod check;
 mod config;
+mod cost;
 mod diff;
 #[cfg(feature = "ec2")]
 mod ec2;

@@ -1,4 +1,5 @@
-//! `coffer stats [SNAP...] [--mode restore-size|deduplicated|raw]`.
+//! `coffer stats [SNAP...] [--mode restore-size|deduplicated|raw]`; with
+//! `--cost`, the monthly bill (`cost.rs`).
 
 use crate::args::StatsArgs;
 use crate::output::size;
@@ -7,6 +8,9 @@ use coffer_core::Result;
 use coffer_core::{StatsMode, stats};
 
 pub fn run(a: StatsArgs, s: &Settings) -> Result<i32> {
+    if a.cost {
+        return super::cost::run(&a, s);
+    }
     let mode = StatsMode::parse(&a.mode)?;
     let repo = s.open()?;
     let snaps = select_snapshots(&repo, &a.snapshots, &a.filter)?;

@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod check_data;
+pub mod cost;
 pub mod diff;
 pub mod find;
 pub mod forget;

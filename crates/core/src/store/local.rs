@@ -193,10 +193,7 @@ impl Store for LocalStore {
         if !md.is_file() {
             return Err(Error::at(Kind::NotFound, "not an object", key));
         }
-        Ok(ObjectMeta {
-            key: key.to_string(),
-            size: md.len(),
-        })
+        Ok(ObjectMeta::new(key, md.len()))
     }
 
     fn list(&self, prefix: &str, each: &mut dyn FnMut(ObjectMeta) -> Result<()>) -> Result<()> {
@@ -231,10 +228,10 @@ impl Store for LocalStore {
                     below.push(path);
                 }
             } else if ft.is_file() && key.starts_with(prefix) {
-                let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                let md = entry.metadata().ok();
                 each(ObjectMeta {
-                    key: key.to_string(),
-                    size,
+                    modified: md.as_ref().map(std::os::unix::fs::MetadataExt::mtime),
+                    ..ObjectMeta::new(key, md.map_or(0, |m| m.len()))
                 })?;
             }
             Ok(())

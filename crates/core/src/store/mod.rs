@@ -59,6 +59,37 @@ pub enum StorageClass {
     DeepArchive,
 }
 
+impl StorageClass {
+    /// Every class, cheapest retrieval first.
+    pub const ALL: [StorageClass; 7] = [
+        StorageClass::Standard,
+        StorageClass::IntelligentTiering,
+        StorageClass::StandardIa,
+        StorageClass::OnezoneIa,
+        StorageClass::GlacierIr,
+        StorageClass::Glacier,
+        StorageClass::DeepArchive,
+    ];
+
+    /// The S3 name (`STANDARD_IA`).
+    pub fn name(self) -> &'static str {
+        match self {
+            StorageClass::Standard => "STANDARD",
+            StorageClass::StandardIa => "STANDARD_IA",
+            StorageClass::OnezoneIa => "ONEZONE_IA",
+            StorageClass::IntelligentTiering => "INTELLIGENT_TIERING",
+            StorageClass::GlacierIr => "GLACIER_IR",
+            StorageClass::Glacier => "GLACIER",
+            StorageClass::DeepArchive => "DEEP_ARCHIVE",
+        }
+    }
+
+    /// The class of an S3 name; `None` for a name coffer does not know.
+    pub fn parse(name: &str) -> Option<StorageClass> {
+        StorageClass::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
 /// Hints for a put; an implementation may ignore what it cannot honour.
 #[derive(Debug, Clone, Default)]
 pub struct PutHints {
@@ -82,6 +113,22 @@ impl PutHints {
 pub struct ObjectMeta {
     pub key: String,
     pub size: u64,
+    /// Its storage class, where the store has classes (S3, when listing).
+    pub class: Option<StorageClass>,
+    /// When it was written (Unix seconds), where the store says.
+    pub modified: Option<i64>,
+}
+
+impl ObjectMeta {
+    /// An object of `size` bytes, nothing else known.
+    pub fn new(key: impl Into<String>, size: u64) -> ObjectMeta {
+        ObjectMeta {
+            key: key.into(),
+            size,
+            class: None,
+            modified: None,
+        }
+    }
 }
 
 /// The five verbs. See the module documentation for the contract.

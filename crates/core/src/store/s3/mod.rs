@@ -206,8 +206,14 @@ impl Store for S3Store {
     fn head(&self, key: &str) -> Result<ObjectMeta> {
         let out = self.head_object(key)?;
         Ok(ObjectMeta {
-            key: key.to_string(),
-            size: out.content_length().unwrap_or(0).max(0) as u64,
+            // HEAD names no class for STANDARD objects.
+            class: Some(
+                out.storage_class()
+                    .and_then(|c| StorageClass::parse(c.as_str()))
+                    .unwrap_or_default(),
+            ),
+            modified: out.last_modified().map(|t| t.secs()),
+            ..ObjectMeta::new(key, out.content_length().unwrap_or(0).max(0) as u64)
         })
     }
 
@@ -231,8 +237,13 @@ impl Store for S3Store {
                     continue;
                 };
                 each(ObjectMeta {
-                    key: k.to_string(),
-                    size: obj.size().unwrap_or(0).max(0) as u64,
+                    class: Some(
+                        obj.storage_class()
+                            .and_then(|c| StorageClass::parse(c.as_str()))
+                            .unwrap_or_default(),
+                    ),
+                    modified: obj.last_modified().map(|t| t.secs()),
+                    ..ObjectMeta::new(k, obj.size().unwrap_or(0).max(0) as u64)
                 })?;
             }
         }
