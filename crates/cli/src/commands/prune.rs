@@ -70,6 +70,13 @@ fn text(r: &PruneReport, quiet: bool, grace: Option<&Span>) {
             r.orphans_condemned,
             r.packs_resurrected
         );
+        if r.stats.young_packs_kept > 0 {
+            println!(
+                "{} pack(s) ({}) not repacked: inside their storage class's minimum duration, S3 bills them to its end anyway",
+                r.stats.young_packs_kept,
+                size(r.stats.young_bytes_kept)
+            );
+        }
         if r.stats.unused_bytes_kept > 0 {
             println!(
                 "unused data left in kept packs: {}",

@@ -140,3 +140,33 @@ fn a_price_file_that_lacks_a_class_in_use_is_a_clear_error() {
     out.code(1);
     assert!(out.stderr.contains("invalid price file"), "{}", out.show());
 }
+
+/// A pack whose class bills a minimum duration is not repacked while it
+/// runs (S3 would bill the rest of it anyway, and the copy on top); the
+/// same repository in STANDARD is repacked. Both stay whole.
+#[test]
+fn prune_does_not_repack_packs_inside_their_minimum_duration() {
+    for (class, repacked) in [("STANDARD_IA", false), ("STANDARD", true)] {
+        let c = Coffer::init_on(Backend::S3);
+        let src = c.path("src");
+        write(&src.join("keep.bin"), pseudo_random(21, 200_000));
+        write(&src.join("drop.bin"), pseudo_random(22, 200_000));
+        c.backup(&[&src], &["--data-storage-class", class]);
+        std::fs::remove_file(src.join("drop.bin")).unwrap();
+        c.backup(&[&src], &["--data-storage-class", class]);
+        c.run(&["forget", "--keep-last", "1"]).ok();
+        let out = c.run(&["prune", "--now", "--max-unused", "0", "--json"]);
+        let report = out.ok().json();
+        let young = report["young_packs_kept"].as_u64().unwrap();
+        assert_eq!(young, u64::from(!repacked), "{class}: {report}");
+        assert_eq!(
+            report["packs_repacked"].as_u64().unwrap() > 0,
+            repacked,
+            "{class}: {report}"
+        );
+        c.run(&["check", "--read-data"]).ok();
+        let target = c.path("restored");
+        c.restore("latest", &target, &[]).ok();
+        crate::support::assert_restored(&src, &crate::support::restored(&target, &src));
+    }
+}

@@ -327,6 +327,14 @@ mod tests {
     }
 
     #[test]
+    fn the_built_in_table_has_every_class_and_its_minimum_duration() {
+        let p = Prices::us_east_1();
+        for class in StorageClass::ALL {
+            assert_eq!(p.of(class).unwrap().min_days, class.min_days(), "{class:?}");
+        }
+    }
+
+    #[test]
     fn a_table_without_a_class_in_use_is_an_error() {
         let mut p = Prices::us_east_1();
         p.classes.remove("GLACIER_IR");

@@ -13,14 +13,17 @@ use crate::error::{Error, Result};
 use crate::format::index::IndexPack;
 use crate::format::pack::{self, BlobKind};
 use crate::id::PackId;
-use crate::store::list_all;
+use crate::store::{StorageClass, list_all};
 
-/// A stored pack: its kind, id and size.
+/// A stored pack: its kind, id and size, and where the store says, its
+/// storage class and when it was written (Unix seconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoredPack {
     pub kind: BlobKind,
     pub id: PackId,
     pub size: u64,
+    pub class: Option<StorageClass>,
+    pub modified: Option<i64>,
 }
 
 impl StoredPack {
@@ -43,6 +46,8 @@ impl Repository {
                         kind,
                         id,
                         size: m.size,
+                        class: m.class,
+                        modified: m.modified,
                     });
                 }
             }

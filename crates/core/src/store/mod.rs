@@ -84,6 +84,17 @@ impl StorageClass {
         }
     }
 
+    /// Days S3 bills an object of this class for at least, even if it is
+    /// deleted sooner (AWS's minimum storage duration).
+    pub fn min_days(self) -> u32 {
+        match self {
+            StorageClass::Standard | StorageClass::IntelligentTiering => 0,
+            StorageClass::StandardIa | StorageClass::OnezoneIa => 30,
+            StorageClass::GlacierIr | StorageClass::Glacier => 90,
+            StorageClass::DeepArchive => 180,
+        }
+    }
+
     /// The class of an S3 name; `None` for a name coffer does not know.
     pub fn parse(name: &str) -> Option<StorageClass> {
         StorageClass::ALL.into_iter().find(|c| c.name() == name)

@@ -169,6 +169,8 @@ pub(crate) struct State {
     pub current: Vec<IndexPack>,
     pub records: Vec<(PruneRecordId, PruneRecord)>,
     pub stored: HashMap<PackId, (BlobKind, u64)>,
+    /// Packs still inside their storage class's minimum duration.
+    pub young: HashSet<PackId>,
 }
 
 /// Prunes `repo` (see the module documentation). With a zero grace period
@@ -251,7 +253,7 @@ fn one_pass(
     // the index loaded after. (The other order failed a prune that met a
     // snapshot saved between the two reads: "blob is not in the index".)
     let snapshots = repo.snapshots()?;
-    let state = load(repo)?;
+    let state = load(repo, opts.now)?;
     report.index_damaged = repo.skipped_index().into_iter().map(|(_, e)| e).collect();
     let roots: Vec<_> = snapshots.iter().map(|s| (s.id, s.snapshot.tree)).collect();
     let condemned: Vec<IndexPack> = state
@@ -277,6 +279,7 @@ fn one_pass(
     let plan = plan::plan(&plan::Inputs {
         current: &state.current,
         stored: &state.stored,
+        young: &state.young,
         records: &state.records,
         used: &used,
         max_unused: opts.max_unused,
@@ -325,7 +328,8 @@ fn one_pass(
 /// that no index names and no record condemns are adopted by reading their
 /// headers (a damaged index object, an interrupted backup): a snapshot that
 /// uses them keeps them; one whose header cannot be read stays an orphan.
-fn load(repo: &Repository) -> Result<State> {
+/// `now` (ns) dates the packs still inside their minimum storage duration.
+fn load(repo: &Repository, now: i64) -> Result<State> {
     let files = repo.load_index_files()?;
     let damaged: Vec<IndexId> = repo.skipped_index().into_iter().map(|(id, _)| id).collect();
     let superseded: HashSet<IndexId> = files
@@ -346,9 +350,16 @@ fn load(repo: &Repository) -> Result<State> {
         .flat_map(|(_, r)| r.packs.iter().map(|p| p.id))
         .collect();
     let mut stored = HashMap::new();
+    let mut young = HashSet::new();
     let mut orphans = Vec::new();
+    let now_secs = now / 1_000_000_000;
     for p in repo.stored_packs()? {
         stored.insert(p.id, (p.kind, p.size));
+        if let (Some(class), Some(t)) = (p.class, p.modified)
+            && now_secs - t < i64::from(class.min_days()) * 86_400
+        {
+            young.insert(p.id);
+        }
         if !seen.contains(&p.id) && !condemned.contains(&p.id) {
             orphans.push(p);
         }
@@ -367,5 +378,6 @@ fn load(repo: &Repository) -> Result<State> {
         current,
         records,
         stored,
+        young,
     })
 }

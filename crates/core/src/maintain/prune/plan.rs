@@ -27,6 +27,10 @@ pub struct Inputs<'a> {
     pub current: &'a [IndexPack],
     /// Packs in the store: id -> (kind, size).
     pub stored: &'a HashMap<PackId, (BlobKind, u64)>,
+    /// Packs inside their storage class's minimum duration: S3 bills them
+    /// to its end whether they are deleted or not, so repacking one now
+    /// would pay for the copy on top. They are not repacked (yet).
+    pub young: &'a HashSet<PackId>,
     /// Every prune record, oldest first.
     pub records: &'a [(PruneRecordId, PruneRecord)],
     /// Blobs that snapshots use.
@@ -53,6 +57,10 @@ pub struct PlanStats {
     pub repack_bytes: u64,
     pub condemn_bytes: u64,
     pub delete_bytes: u64,
+    /// Packs that would have been repacked but are inside their storage
+    /// class's minimum duration, kept until it passes; and their size.
+    pub young_packs_kept: u64,
+    pub young_bytes_kept: u64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -234,7 +242,12 @@ fn classify_current(i: &Inputs, p: &mut Plan, resurrected: &[&IndexPack]) {
         share(b).cmp(&share(a)).then(a.0.id.cmp(&b.0.id))
     });
     for (c, used, _, unused_bytes) in partly {
-        if unused_total > allowed {
+        if unused_total > allowed && i.young.contains(&c.id) {
+            p.stats.young_packs_kept += 1;
+            p.stats.young_bytes_kept += c.size;
+            p.stats.unused_bytes_kept += unused_bytes;
+            p.keep.push(c.clone());
+        } else if unused_total > allowed {
             unused_total -= unused_bytes;
             p.stats.repack_bytes += c.size;
             p.stats.condemn_bytes += c.size;

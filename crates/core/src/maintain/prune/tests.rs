@@ -67,6 +67,7 @@ fn run(
     plan(&Inputs {
         current,
         stored: &stored(store),
+        young: &HashSet::new(),
         records,
         used: &used(used_ids),
         max_unused,
@@ -221,4 +222,33 @@ fn max_unused_parses_percent_sizes_and_unlimited() {
     }
     assert_eq!(MaxUnused::Percent(50.0).allowed(100), 100);
     assert_eq!(MaxUnused::Percent(0.0).allowed(100), 0);
+}
+
+/// A pack inside its storage class's minimum duration is billed to its end
+/// anyway: it is not repacked (the copy would be paid on top) but kept and
+/// counted; an unused young pack is still condemned (deleting it costs
+/// nothing more than keeping it).
+#[test]
+fn young_packs_are_not_repacked_but_unused_ones_still_go() {
+    let (half, empty) = (pack(3, &[5, 6]), pack(2, &[3, 4]));
+    let current = [half.clone(), empty.clone()];
+    let store = [&half, &empty];
+    let young: HashSet<PackId> = [half.id, empty.id].into();
+    let p = plan(&Inputs {
+        current: &current,
+        stored: &stored(&store),
+        young: &young,
+        records: &[],
+        used: &used(&[5]),
+        max_unused: MaxUnused::Percent(0.0),
+        mature_before: 1000,
+    });
+    assert!(p.repack.is_empty(), "a young pack is not repacked");
+    assert_eq!(ids(&p.keep), [3]);
+    assert_eq!(ids(&p.condemn), [2], "an unused young pack is condemned");
+    assert_eq!(
+        (p.stats.young_packs_kept, p.stats.young_bytes_kept),
+        (1, half.size)
+    );
+    assert_eq!(p.stats.unused_bytes_kept, 100);
 }
