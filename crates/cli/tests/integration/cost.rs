@@ -4,6 +4,7 @@
 //! numbers says. A local repository is priced as it would be on S3.
 
 use crate::support::{Backend, Coffer, arg, write};
+use coffer_core::Store;
 use coffer_testkit::fixture::pseudo_random;
 use serde_json::{Value, json};
 
@@ -142,11 +143,16 @@ fn a_price_file_that_lacks_a_class_in_use_is_a_clear_error() {
 }
 
 /// A pack whose class bills a minimum duration is not repacked while it
-/// runs (S3 would bill the rest of it anyway, and the copy on top); the
-/// same repository in STANDARD is repacked. Both stay whole.
+/// runs (S3 would bill the rest of it anyway, and the copy on top); in
+/// classes without one it is, and the new packs stay in the class the
+/// data was in. Every repository stays whole.
 #[test]
 fn prune_does_not_repack_packs_inside_their_minimum_duration() {
-    for (class, repacked) in [("STANDARD_IA", false), ("STANDARD", true)] {
+    for (class, repacked) in [
+        ("STANDARD_IA", false),
+        ("STANDARD", true),
+        ("INTELLIGENT_TIERING", true),
+    ] {
         let c = Coffer::init_on(Backend::S3);
         let src = c.path("src");
         write(&src.join("keep.bin"), pseudo_random(21, 200_000));
@@ -164,6 +170,11 @@ fn prune_does_not_repack_packs_inside_their_minimum_duration() {
             repacked,
             "{class}: {report}"
         );
+        let store = &c.s3.as_ref().unwrap().store;
+        for key in c.objects("data/") {
+            let found = store.head(&key).unwrap().class.unwrap();
+            assert_eq!(found.name(), class, "{key} after prune");
+        }
         c.run(&["check", "--read-data"]).ok();
         let target = c.path("restored");
         c.restore("latest", &target, &[]).ok();

@@ -47,7 +47,7 @@ use crate::error::Result;
 use std::ops::Range;
 
 /// Storage class requested for an object (S3 names; the local store ignores it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum StorageClass {
     #[default]
     Standard,

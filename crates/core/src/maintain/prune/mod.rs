@@ -111,8 +111,9 @@ pub struct PruneOptions {
     pub dry_run: bool,
     /// Concurrent uploads while repacking.
     pub connections: usize,
-    /// Storage class of repacked data packs.
-    pub data_storage_class: StorageClass,
+    /// Storage class of repacked data packs; `None`: the class most of
+    /// the repacked data was in (on a local store, `STANDARD`).
+    pub data_storage_class: Option<StorageClass>,
     /// ns since the epoch.
     pub now: i64,
 }
@@ -124,7 +125,7 @@ impl Default for PruneOptions {
             grace: Some(DEFAULT_GRACE),
             dry_run: false,
             connections: 4,
-            data_storage_class: StorageClass::Standard,
+            data_storage_class: None,
             now: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX),
         }
     }
@@ -171,6 +172,8 @@ pub(crate) struct State {
     pub stored: HashMap<PackId, (BlobKind, u64)>,
     /// Packs still inside their storage class's minimum duration.
     pub young: HashSet<PackId>,
+    /// The storage class of each pack, where the store says.
+    pub classes: HashMap<PackId, StorageClass>,
 }
 
 /// Prunes `repo` (see the module documentation). With a zero grace period
@@ -351,10 +354,14 @@ fn load(repo: &Repository, now: i64) -> Result<State> {
         .collect();
     let mut stored = HashMap::new();
     let mut young = HashSet::new();
+    let mut classes = HashMap::new();
     let mut orphans = Vec::new();
     let now_secs = now / 1_000_000_000;
     for p in repo.stored_packs()? {
         stored.insert(p.id, (p.kind, p.size));
+        if let Some(class) = p.class {
+            classes.insert(p.id, class);
+        }
         if let (Some(class), Some(t)) = (p.class, p.modified)
             && now_secs - t < i64::from(class.min_days()) * 86_400
         {
@@ -379,5 +386,6 @@ fn load(repo: &Repository, now: i64) -> Result<State> {
         records,
         stored,
         young,
+        classes,
     })
 }

@@ -18,11 +18,12 @@ use crate::blob::{BlobWriter, Wanted};
 use crate::crypto::Sealed;
 use crate::error::Result;
 use crate::format::index::{IndexFile, IndexPack};
-use crate::format::pack;
+use crate::format::pack::{self, BlobKind};
 use crate::id::{IndexId, PackId};
 use crate::progress::Progress;
 use crate::repo::{LockGuard, PruneRecord, Repository};
-use std::collections::HashSet;
+use crate::store::StorageClass;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Blobs per index object written by prune: about 10 MB of CBOR, far below
@@ -40,7 +41,10 @@ pub(super) fn execute(
 ) -> Result<()> {
     lock.check()?;
     if !plan.repack.is_empty() {
-        repack(repo, opts, plan, progress)?;
+        let class = opts
+            .data_storage_class
+            .unwrap_or_else(|| repack_class(plan, &state.classes));
+        repack(repo, opts.connections, class, plan, progress)?;
     }
     if !plan.condemn.is_empty() {
         repo.save_prune_record(&PruneRecord {
@@ -68,10 +72,12 @@ pub(super) fn execute(
     delete_condemned(repo, lock, plan, report, progress)
 }
 
-/// Copies the used blobs of the packs to repack into new packs.
+/// Copies the used blobs of the packs to repack into new packs, data
+/// packs in `class`.
 fn repack(
     repo: &Arc<Repository>,
-    opts: &PruneOptions,
+    connections: usize,
+    class: StorageClass,
     plan: &Plan,
     progress: &dyn Progress,
 ) -> Result<()> {
@@ -88,8 +94,7 @@ fn repack(
         supersedes: Vec::new(),
     };
     repo.replace_index(&[(IndexId::default(), staying)]);
-    let writer =
-        BlobWriter::without_resume(Arc::clone(repo), opts.connections, opts.data_storage_class);
+    let writer = BlobWriter::without_resume(Arc::clone(repo), connections, class);
     for r in &plan.repack {
         let key = pack::key(r.pack.kind, &r.pack.id);
         let mut wants: Vec<Wanted> = r
@@ -192,4 +197,19 @@ fn delete_condemned(
         report.records_deleted += 1;
     }
     Ok(())
+}
+
+/// The class most of the repacked data packs' bytes are in: repacking
+/// keeps data where the backups put it (an IA repository stays IA).
+fn repack_class(plan: &Plan, classes: &HashMap<PackId, StorageClass>) -> StorageClass {
+    let mut bytes: HashMap<StorageClass, u64> = HashMap::new();
+    for r in plan.repack.iter().filter(|r| r.pack.kind == BlobKind::Data) {
+        let class = classes.get(&r.pack.id).copied().unwrap_or_default();
+        *bytes.entry(class).or_default() += r.pack.size;
+    }
+    StorageClass::ALL
+        .into_iter()
+        .max_by_key(|c| bytes.get(c).copied().unwrap_or(0))
+        .filter(|c| bytes.contains_key(c))
+        .unwrap_or_default()
 }
