@@ -141,7 +141,7 @@ pub enum Command {
     Repair(crate::commands::repair::RepairCommand),
     /// Show what changed between two snapshots
     Diff(DiffArgs),
-    /// Sizes of snapshots: as restored, deduplicated, or as stored
+    /// Sizes of snapshots: as restored, deduplicated, or as stored; with --cost, what the repository costs a month
     Stats(StatsArgs),
     /// Find which snapshots hold files matching a pattern
     Find(FindArgs),
@@ -444,7 +444,7 @@ pub struct StatsArgs {
     /// What the whole repository costs a month on S3, by storage class, beside EBS snapshots and nightly tar.gz
     #[arg(long)]
     pub cost: bool,
-    /// With --cost: prices to use instead of the built-in us-east-1 table (JSON, as `stats --cost --json` prints them)
+    /// With --cost: prices to use instead of the built-in us-east-1 table (JSON: the `prices` object `stats --cost --json` prints)
     #[arg(long, value_name = "FILE")]
     pub price_file: Option<std::path::PathBuf>,
     /// With --cost: days a nightly full tar.gz would be kept, for the comparison
