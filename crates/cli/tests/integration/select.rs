@@ -200,18 +200,21 @@ fn ambiguous_and_unknown_snapshot_ids_are_one_line_errors(backend: Backend) {
     c.run(&["ls", &long]).code(1).one_line_error();
 }
 
+/// The files of the sample tree (it also has an empty directory).
+const SAMPLE_FILES: &[&str] = &[
+    "docs/a.txt",
+    "docs/b.md",
+    "src/main.rs",
+    "src/lib.rs",
+    "src/deep/x.rs",
+    "src/deep/y.txt",
+    "top.txt",
+];
+
 /// The tree the path selection tests restore parts of.
 fn sample_tree(c: &Coffer) -> std::path::PathBuf {
     let src = c.path("src");
-    for rel in [
-        "docs/a.txt",
-        "docs/b.md",
-        "src/main.rs",
-        "src/lib.rs",
-        "src/deep/x.rs",
-        "src/deep/y.txt",
-        "top.txt",
-    ] {
+    for rel in SAMPLE_FILES {
         write(&src.join(rel), format!("content of {rel}\n"));
     }
     std::fs::create_dir_all(src.join("empty")).unwrap();
@@ -236,18 +239,7 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 /// (restore flags, with `{src}` for the source directory; the files
 /// restored, relative to it). No files: the include matches nothing.
 const INCLUDE_EXCLUDE_CASES: &[(&[&str], &[&str])] = &[
-    (
-        &[],
-        &[
-            "docs/a.txt",
-            "docs/b.md",
-            "src/main.rs",
-            "src/lib.rs",
-            "src/deep/x.rs",
-            "src/deep/y.txt",
-            "top.txt",
-        ],
-    ),
+    (&[], SAMPLE_FILES),
     (
         &["--include", "*.rs"],
         &["src/main.rs", "src/lib.rs", "src/deep/x.rs"],
