@@ -26,6 +26,9 @@ pub enum Kind {
     Unsupported,
     /// The user's input (arguments, patterns, ids) is not valid.
     InvalidInput,
+    /// Data the command needs is in an archive storage class (GLACIER,
+    /// DEEP_ARCHIVE) and not restored yet.
+    Cold,
 }
 
 impl Kind {
@@ -35,6 +38,7 @@ impl Kind {
             Kind::NoRepository => 10,
             Kind::Locked => 11,
             Kind::WrongPassword => 12,
+            Kind::Cold => 13,
             _ => 1,
         }
     }
@@ -205,6 +209,30 @@ pub fn spawn_scoped<'s, 'e, T: Send + 's>(
     std::thread::Builder::new()
         .spawn_scoped(s, f)
         .map_err(|e| Error::io("cannot start a thread", who, e))
+}
+
+/// Runs `f(0..n)` on `threads` threads, each taking the next index: the
+/// calling thread and `threads - 1` helpers. A helper the OS refuses to
+/// start (a process limit) leaves its share to the others.
+pub fn parallel(threads: usize, n: usize, f: impl Fn(usize) + Sync) {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if i >= n {
+                break;
+            }
+            f(i);
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 1..threads.min(n.max(1)) {
+            if std::thread::Builder::new().spawn_scoped(s, work).is_err() {
+                break;
+            }
+        }
+        work();
+    });
 }
 
 #[cfg(test)]

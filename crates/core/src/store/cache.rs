@@ -165,4 +165,12 @@ impl Store for CachedStore {
     fn location(&self) -> String {
         self.inner.location()
     }
+
+    fn remove_fragments(&self, before: std::time::SystemTime) -> Result<u64> {
+        self.inner.remove_fragments(before)
+    }
+
+    fn request_thaw(&self, key: &str, days: u32, tier: super::Tier) -> Result<()> {
+        self.inner.request_thaw(key, days, tier)
+    }
 }

@@ -99,6 +99,53 @@ impl StorageClass {
     pub fn parse(name: &str) -> Option<StorageClass> {
         StorageClass::ALL.into_iter().find(|c| c.name() == name)
     }
+
+    /// Whether an object of this class must be restored (thawed) before it
+    /// can be read: `GLACIER` and `DEEP_ARCHIVE`.
+    pub fn is_archive(self) -> bool {
+        matches!(self, StorageClass::Glacier | StorageClass::DeepArchive)
+    }
+}
+
+/// Where an object of an archive class stands (from HEAD's `x-amz-restore`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Thaw {
+    /// Readable now: not in an archive class.
+    Hot,
+    /// Archived, no restore requested (or its copy has expired).
+    Frozen,
+    /// Archived, a restore is under way.
+    Thawing,
+    /// Archived, with a restored copy readable until it expires.
+    Thawed,
+}
+
+/// How fast (and at what price) S3 restores an archived object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    Expedited,
+    Standard,
+    Bulk,
+}
+
+impl Tier {
+    pub const ALL: [Tier; 3] = [Tier::Expedited, Tier::Standard, Tier::Bulk];
+
+    /// The S3 name (`Bulk`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Expedited => "Expedited",
+            Tier::Standard => "Standard",
+            Tier::Bulk => "Bulk",
+        }
+    }
+
+    /// The tier of a name, in any case.
+    pub fn parse(name: &str) -> Option<Tier> {
+        Tier::ALL
+            .into_iter()
+            .find(|t| t.name().eq_ignore_ascii_case(name))
+    }
 }
 
 /// Hints for a put; an implementation may ignore what it cannot honour.
@@ -128,6 +175,8 @@ pub struct ObjectMeta {
     pub class: Option<StorageClass>,
     /// When it was written (Unix seconds), where the store says.
     pub modified: Option<i64>,
+    /// Whether it can be read now, where the store says (S3's HEAD).
+    pub thaw: Option<Thaw>,
 }
 
 impl ObjectMeta {
@@ -138,11 +187,13 @@ impl ObjectMeta {
             size,
             class: None,
             modified: None,
+            thaw: None,
         }
     }
 }
 
-/// The five verbs. See the module documentation for the contract.
+/// The five verbs (and two housekeeping calls). See the module
+/// documentation for the contract.
 pub trait Store: Send + Sync {
     /// Stores `data` under `key` atomically.
     fn put(&self, key: &str, data: &[u8], hints: &PutHints) -> Result<()>;
@@ -165,6 +216,18 @@ pub trait Store: Send + Sync {
     /// for the others there is nothing to remove.
     fn remove_fragments(&self, _before: std::time::SystemTime) -> Result<u64> {
         Ok(0)
+    }
+    /// Housekeeping for archive classes: asks the store to make the
+    /// archived object `key` readable for `days` days at `tier`. A restore
+    /// already under way is success. Only stores with archive classes
+    /// implement it (S3's `RestoreObject`); nothing is ever archived in the
+    /// others, so they are never asked.
+    fn request_thaw(&self, key: &str, _days: u32, _tier: Tier) -> Result<()> {
+        Err(crate::error::Error::at(
+            crate::error::Kind::Fatal,
+            "this store has no archive storage classes",
+            key,
+        ))
     }
 }
 

@@ -21,6 +21,13 @@ pub fn request_kind(method: &str, query: &str) -> &'static str {
         "GET" => "GET",
         "PUT" => "PUT",
         "HEAD" => "HEAD",
+        "POST"
+            if query
+                .split('&')
+                .any(|p| p == "restore" || p.starts_with("restore=")) =>
+        {
+            "RESTORE"
+        }
         "POST" => "POST",
         "DELETE" => "DELETE",
         _ => "OTHER",

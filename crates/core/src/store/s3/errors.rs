@@ -52,17 +52,18 @@ where
             ),
             url,
         ),
+        // Before the 403s: S3 answers it with 403.
+        ("InvalidObjectState", _) => Error::at(
+            Kind::Cold,
+            "object is in an archive storage class (GLACIER, DEEP_ARCHIVE) and not restored; run the command again with --cold-restore TIER",
+            url,
+        ),
         ("AccessDenied", _) | (_, Some(403)) => Error::at(
             Kind::Fatal,
             format!(
                 "access denied by S3 ({})",
                 if detail.is_empty() { "403" } else { &detail }
             ),
-            url,
-        ),
-        ("InvalidObjectState", _) => Error::at(
-            Kind::Fatal,
-            "object is in an archive storage class and must be restored before it can be read",
             url,
         ),
         (_, Some(416)) => Error::corrupt("range is outside the object", url),

@@ -19,7 +19,7 @@ pub use connect::connect;
 pub use stream::{ObjectReader, ObjectWriter};
 
 use super::create_only::settle_existing;
-use super::{ObjectMeta, PutHints, StorageClass, Store};
+use super::{ObjectMeta, PutHints, StorageClass, Store, Thaw, Tier};
 use crate::error::{Error, Kind, Result};
 use aws_sdk_s3::Client;
 use errors::map_err;
@@ -205,14 +205,15 @@ impl Store for S3Store {
 
     fn head(&self, key: &str) -> Result<ObjectMeta> {
         let out = self.head_object(key)?;
+        // HEAD names no class for STANDARD objects.
+        let class = out
+            .storage_class()
+            .and_then(|c| StorageClass::parse(c.as_str()))
+            .unwrap_or_default();
         Ok(ObjectMeta {
-            // HEAD names no class for STANDARD objects.
-            class: Some(
-                out.storage_class()
-                    .and_then(|c| StorageClass::parse(c.as_str()))
-                    .unwrap_or_default(),
-            ),
+            class: Some(class),
             modified: out.last_modified().map(|t| t.secs()),
+            thaw: Some(thaw_state(class, out.restore())),
             ..ObjectMeta::new(key, out.content_length().unwrap_or(0).max(0) as u64)
         })
     }
@@ -269,6 +270,55 @@ impl Store for S3Store {
     fn location(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.prefix.trim_end_matches('/'))
     }
+
+    fn request_thaw(&self, key: &str, days: u32, tier: Tier) -> Result<()> {
+        use aws_sdk_s3::types::{GlacierJobParameters, RestoreRequest, Tier as S3Tier};
+        let full = self.key(key)?;
+        let url = self.url(key);
+        let tier = match tier {
+            Tier::Expedited => S3Tier::Expedited,
+            Tier::Standard => S3Tier::Standard,
+            Tier::Bulk => S3Tier::Bulk,
+        };
+        let job = GlacierJobParameters::builder()
+            .tier(tier)
+            .build()
+            .map_err(|e| Error::new(Kind::Fatal, format!("cannot build a restore request: {e}")))?;
+        let request = RestoreRequest::builder()
+            .days(i32::try_from(days).unwrap_or(i32::MAX))
+            .glacier_job_parameters(job)
+            .build();
+        let r = self.rt.block_on(
+            self.client
+                .restore_object()
+                .bucket(&self.bucket)
+                .key(&full)
+                .restore_request(request)
+                .send(),
+        );
+        match r {
+            Ok(_) => Ok(()),
+            // Asked before (by this run or an earlier one): nothing to add.
+            Err(e)
+                if e.as_service_error().and_then(|s| s.meta().code())
+                    == Some("RestoreAlreadyInProgress") =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(map_err(e, &url)),
+        }
+    }
+}
+
+/// Where an object of `class` stands, from HEAD's `x-amz-restore` header
+/// (`ongoing-request="true"`, or `ongoing-request="false", expiry-date=…`).
+fn thaw_state(class: StorageClass, restore: Option<&str>) -> Thaw {
+    match restore {
+        _ if !class.is_archive() => Thaw::Hot,
+        None => Thaw::Frozen,
+        Some(h) if h.replace(' ', "").contains("ongoing-request=\"true\"") => Thaw::Thawing,
+        Some(_) => Thaw::Thawed,
+    }
 }
 
 #[cfg(test)]
@@ -287,5 +337,17 @@ mod tests {
         );
         assert!(parse_location("s3://").is_err());
         assert!(parse_location("/tmp").is_err());
+    }
+
+    #[test]
+    fn reads_the_restore_header() {
+        use StorageClass::*;
+        assert_eq!(thaw_state(Standard, None), Thaw::Hot);
+        assert_eq!(thaw_state(GlacierIr, None), Thaw::Hot);
+        assert_eq!(thaw_state(Glacier, None), Thaw::Frozen);
+        let ongoing = Some("ongoing-request=\"true\"");
+        assert_eq!(thaw_state(DeepArchive, ongoing), Thaw::Thawing);
+        let done = Some("ongoing-request=\"false\", expiry-date=\"Fri, 21 Dec 2012 00:00:00 GMT\"");
+        assert_eq!(thaw_state(Glacier, done), Thaw::Thawed);
     }
 }
