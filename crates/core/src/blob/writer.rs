@@ -16,6 +16,11 @@ use std::thread::JoinHandle;
 /// backup leaves checkpoints and the next run does not upload them again
 /// (16 packs of 32 MiB: at most ~512 MiB to redo).
 const CHECKPOINT_PACKS: usize = 16;
+/// Data packs bound for an archive class (`GLACIER`, `DEEP_ARCHIVE`) are at
+/// least this large: S3 adds 40 KiB of billed metadata to each archived
+/// object and Deep Archive charges $0.05 per 1,000 PUTs, under 0.1 % of
+/// the bill at this size.
+pub const ARCHIVE_PACK_SIZE: usize = 64 * 1024 * 1024;
 
 /// What a writer added to the repository.
 #[derive(Debug, Default, Clone, Copy)]
@@ -51,6 +56,8 @@ struct Shared {
     pending: Mutex<Vec<IndexPack>>,
     failed: Mutex<Option<Error>>,
     data_class: StorageClass,
+    /// Data packs are sealed at this size (tree packs at `pack_size`).
+    data_pack_size: usize,
     /// Packs are built and counted but neither stored nor indexed.
     dry_run: bool,
     blobs_new: AtomicU64,
@@ -130,7 +137,15 @@ impl BlobWriter {
         data_class: StorageClass,
         dry_run: bool,
     ) -> Self {
-        let connections = connections.max(1);
+        let pack_size = repo.config().pack_size as usize;
+        let data_pack_size = if data_class.is_archive() {
+            pack_size.max(ARCHIVE_PACK_SIZE)
+        } else {
+            pack_size
+        };
+        // Larger packs, fewer of them in flight: the memory bound below
+        // stays what it is for ordinary packs.
+        let connections = (connections * pack_size / data_pack_size).max(1);
         let shared = Arc::new(Shared {
             repo,
             seen: Mutex::new(HashSet::new()),
@@ -145,6 +160,7 @@ impl BlobWriter {
             pending: Mutex::new(Vec::new()),
             failed: Mutex::new(None),
             data_class,
+            data_pack_size,
             dry_run,
             blobs_new: AtomicU64::new(0),
             bytes_new: AtomicU64::new(0),
@@ -234,7 +250,11 @@ impl BlobWriter {
                 raw_length: u32::try_from(plain.len()).expect("blob below MAX_PLAIN"),
             });
             open.body.extend_from_slice(&sealed);
-            if open.body.len() >= self.shared.repo.config().pack_size as usize {
+            let full = match kind {
+                BlobKind::Data => self.shared.data_pack_size,
+                BlobKind::Tree => self.shared.repo.config().pack_size as usize,
+            };
+            if open.body.len() >= full {
                 self.send(kind, std::mem::take(&mut *open))?;
             }
         }
