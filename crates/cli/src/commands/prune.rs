@@ -77,6 +77,13 @@ fn text(r: &PruneReport, quiet: bool, grace: Option<&Span>) {
                 size(r.stats.young_bytes_kept)
             );
         }
+        if r.stats.archived_packs_kept > 0 {
+            println!(
+                "{} pack(s) ({}) not repacked: in GLACIER or DEEP_ARCHIVE, reading them back would need a paid restore",
+                r.stats.archived_packs_kept,
+                size(r.stats.archived_bytes_kept)
+            );
+        }
         if r.stats.unused_bytes_kept > 0 {
             println!(
                 "unused data left in kept packs: {}",

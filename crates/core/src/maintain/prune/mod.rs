@@ -172,6 +172,7 @@ pub(crate) struct State {
     pub stored: HashMap<PackId, (BlobKind, u64)>,
     /// Packs still inside their storage class's minimum duration.
     pub young: HashSet<PackId>,
+    pub archived: HashSet<PackId>,
     /// The storage class of each pack, where the store says.
     pub classes: HashMap<PackId, StorageClass>,
 }
@@ -283,6 +284,7 @@ fn one_pass(
         current: &state.current,
         stored: &state.stored,
         young: &state.young,
+        archived: &state.archived,
         records: &state.records,
         used: &used,
         max_unused: opts.max_unused,
@@ -354,6 +356,7 @@ fn load(repo: &Repository, now: i64) -> Result<State> {
         .collect();
     let mut stored = HashMap::new();
     let mut young = HashSet::new();
+    let mut archived = HashSet::new();
     let mut classes = HashMap::new();
     let mut orphans = Vec::new();
     let now_secs = now / 1_000_000_000;
@@ -361,6 +364,9 @@ fn load(repo: &Repository, now: i64) -> Result<State> {
         stored.insert(p.id, (p.kind, p.size));
         if let Some(class) = p.class {
             classes.insert(p.id, class);
+            if class.is_archive() {
+                archived.insert(p.id);
+            }
         }
         if let (Some(class), Some(t)) = (p.class, p.modified)
             && now_secs - t < i64::from(class.min_days()) * 86_400
@@ -386,6 +392,7 @@ fn load(repo: &Repository, now: i64) -> Result<State> {
         records,
         stored,
         young,
+        archived,
         classes,
     })
 }

@@ -31,6 +31,10 @@ pub struct Inputs<'a> {
     /// to its end whether they are deleted or not, so repacking one now
     /// would pay for the copy on top. They are not repacked (yet).
     pub young: &'a HashSet<PackId>,
+    /// Packs in an archive class (`GLACIER`, `DEEP_ARCHIVE`): reading one
+    /// needs a restore that takes hours and costs per GB, so they are never
+    /// repacked; unused ones are still deleted.
+    pub archived: &'a HashSet<PackId>,
     /// Every prune record, oldest first.
     pub records: &'a [(PruneRecordId, PruneRecord)],
     /// Blobs that snapshots use.
@@ -61,6 +65,10 @@ pub struct PlanStats {
     /// class's minimum duration, kept until it passes; and their size.
     pub young_packs_kept: u64,
     pub young_bytes_kept: u64,
+    /// Packs that would have been repacked but are archived (never read
+    /// back by prune); and their size.
+    pub archived_packs_kept: u64,
+    pub archived_bytes_kept: u64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -242,7 +250,12 @@ fn classify_current(i: &Inputs, p: &mut Plan, resurrected: &[&IndexPack]) {
         share(b).cmp(&share(a)).then(a.0.id.cmp(&b.0.id))
     });
     for (c, used, _, unused_bytes) in partly {
-        if unused_total > allowed && i.young.contains(&c.id) {
+        if unused_total > allowed && i.archived.contains(&c.id) {
+            p.stats.archived_packs_kept += 1;
+            p.stats.archived_bytes_kept += c.size;
+            p.stats.unused_bytes_kept += unused_bytes;
+            p.keep.push(c.clone());
+        } else if unused_total > allowed && i.young.contains(&c.id) {
             p.stats.young_packs_kept += 1;
             p.stats.young_bytes_kept += c.size;
             p.stats.unused_bytes_kept += unused_bytes;

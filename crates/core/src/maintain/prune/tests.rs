@@ -68,6 +68,7 @@ fn run(
         current,
         stored: &stored(store),
         young: &HashSet::new(),
+        archived: &HashSet::new(),
         records,
         used: &used(used_ids),
         max_unused,
@@ -238,6 +239,7 @@ fn young_packs_are_not_repacked_but_unused_ones_still_go() {
         current: &current,
         stored: &stored(&store),
         young: &young,
+        archived: &HashSet::new(),
         records: &[],
         used: &used(&[5]),
         max_unused: MaxUnused::Percent(0.0),
@@ -251,4 +253,33 @@ fn young_packs_are_not_repacked_but_unused_ones_still_go() {
         (1, half.size)
     );
     assert_eq!(p.stats.unused_bytes_kept, 100);
+}
+
+/// An archived pack (GLACIER, DEEP_ARCHIVE) is never read back by prune:
+/// not repacked however much of it is unused, but an unused one is
+/// condemned like any other.
+#[test]
+fn archived_packs_are_not_repacked_but_unused_ones_still_go() {
+    let (half, empty, hot) = (pack(3, &[5, 6]), pack(2, &[3, 4]), pack(4, &[7, 8]));
+    let current = [half.clone(), empty.clone(), hot.clone()];
+    let store = [&half, &empty, &hot];
+    let archived: HashSet<PackId> = [half.id, empty.id].into();
+    let p = plan(&Inputs {
+        current: &current,
+        stored: &stored(&store),
+        young: &HashSet::new(),
+        archived: &archived,
+        records: &[],
+        used: &used(&[5, 7]),
+        max_unused: MaxUnused::Percent(0.0),
+        mature_before: 1000,
+    });
+    let repacked: Vec<PackId> = p.repack.iter().map(|r| r.pack.id).collect();
+    assert_eq!(repacked, [hot.id], "only the hot pack is repacked");
+    assert_eq!(ids(&p.keep), [3]);
+    assert_eq!(ids(&p.condemn), [2, 4], "the unused archived pack goes");
+    assert_eq!(
+        (p.stats.archived_packs_kept, p.stats.archived_bytes_kept),
+        (1, half.size)
+    );
 }
