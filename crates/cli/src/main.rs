@@ -6,6 +6,7 @@
 mod args;
 mod profile;
 mod commands;
+mod cold;
 mod hooks;
 mod metrics;
 mod output;

@@ -201,6 +201,8 @@ pub struct Reporter {
     live: bool,
     /// Whether JSON status lines go to stdout.
     status: bool,
+    /// `--cold-days`, for the prices of a plan of archived data.
+    cold_days: u32,
 }
 
 impl Reporter {
@@ -226,7 +228,14 @@ impl Reporter {
             render,
             live,
             status,
+            cold_days: 2,
         }
+    }
+
+    /// Prices a plan of archived data for restored copies kept `days` days.
+    pub fn cold_days(mut self, days: u32) -> Self {
+        self.cold_days = days;
+        self
     }
 
     /// A status line on a terminal only, never JSON status lines: for the
@@ -300,6 +309,13 @@ fn draw_loop(c: &Counters, json: bool) {
 }
 
 impl Progress for Reporter {
+    fn cold(&self, event: &coffer_core::ColdEvent) {
+        if self.live {
+            eprint!("\r\x1b[2K");
+        }
+        crate::cold::show(event, self.json, self.cold_days);
+    }
+
     fn entry_done(&self, path: &Path, bytes_read: u64, size: u64) {
         self.counters.files.fetch_add(1, Ordering::Relaxed);
         self.counters

@@ -11,6 +11,8 @@ mod support;
 
 #[path = "integration/archive.rs"]
 mod archive;
+#[path = "integration/cold.rs"]
+mod cold;
 #[path = "integration/corruption.rs"]
 mod corruption;
 #[path = "integration/dedup.rs"]

@@ -34,7 +34,7 @@ mod archive;
 // Foundations.
 pub use chunk::Chunker;
 pub use error::{EXIT_INCOMPLETE, Error, Kind, Result};
-pub use progress::{Change as FileChange, NoProgress, Progress};
+pub use progress::{Change as FileChange, ColdClass, ColdEvent, NoProgress, Progress};
 // Stores and the file system.
 pub use store::local::LocalStore;
 pub use store::open::{StoreOptions, open_store};
@@ -42,7 +42,7 @@ pub use store::open::{StoreOptions, open_store};
 pub use store::s3::{S3Store, connect as connect_s3};
 pub use store::{
     ChecksumMode, ObjectMeta, PutHints, RequestLog, S3Settings, StaticCredentials, StorageClass,
-    Store, list_all,
+    Store, Thaw, Tier, list_all,
 };
 // The directory walker and descriptor-relative directories (tests build
 // trees deeper than PATH_MAX with them).
@@ -50,7 +50,7 @@ pub use fs::at::Dir;
 pub use fs::walk::{All as WalkAll, Step as WalkStep, Walk};
 pub use fs::{SERVER_EXCLUDES, raise_open_files_limit, swap_files};
 // The repository.
-pub use blob::BlobWriter;
+pub use blob::{BlobWriter, ColdOptions};
 pub use repo::lock::{Holder as LockHolder, LockFile};
 pub use repo::ls::ls;
 pub use repo::wait::parse_duration;
@@ -83,7 +83,7 @@ pub use maintain::retention::{
 pub use maintain::stats::{StatsMode, stats};
 pub use maintain::used::used_blobs;
 // Tar archives: write, export, import, read.
-pub use archive::export::export;
+pub use archive::export::{export, thaw_export};
 pub use archive::import::{ImportOptions, components as tar_components, import};
 pub use archive::read::TarReader;
 pub use archive::{

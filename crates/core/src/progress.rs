@@ -40,6 +40,38 @@ pub trait Progress: Sync {
     /// Files and bytes the command will process, as far as known; `done`
     /// when they are final.
     fn totals(&self, _files: u64, _bytes: u64, _done: bool) {}
+    /// Data packs the command needs are in an archive storage class: what
+    /// they are, the restores asked for, the wait (see `ColdOptions`).
+    fn cold(&self, _event: &ColdEvent) {}
+}
+
+/// Archived data packs of one storage class that a command needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColdClass {
+    /// The S3 name (`GLACIER`, `DEEP_ARCHIVE`).
+    pub class: &'static str,
+    pub packs: u64,
+    pub bytes: u64,
+    /// Of those, not restored and no restore asked for.
+    pub frozen_packs: u64,
+    pub frozen_bytes: u64,
+    /// Of those, a restore under way.
+    pub thawing_packs: u64,
+}
+
+/// What the step that makes archived data readable reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ColdEvent {
+    /// The archived packs needed, per class (reported once, only if any).
+    Plan(Vec<ColdClass>),
+    /// Restores asked for `packs` packs at `tier` (`Bulk`), readable `days` days.
+    Requested {
+        packs: u64,
+        tier: &'static str,
+        days: u32,
+    },
+    /// `ready` of `total` archived packs are readable.
+    Waiting { ready: u64, total: u64 },
 }
 
 /// Reports nothing.

@@ -118,7 +118,14 @@ fn a_sealed_blob_stored_as_index_or_snapshot_is_corrupt() {
     assert_eq!(e.kind(), Kind::Corrupt, "{e}");
 
     // check reports both and still reads the real index.
-    let report = check(&repo, CheckOptions { read_data: true }).unwrap();
+    let report = check(
+        &repo,
+        CheckOptions {
+            read_data: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert!(
         report.errors.iter().any(|e| e.contains(&index_key)),
         "{report:?}"

@@ -56,3 +56,13 @@ pub fn fresh_location(test: &str, prefix: &str) -> String {
 pub fn store(location: &str) -> S3Store {
     connect(location, &settings()).expect("cannot connect to the S3 test server")
 }
+
+/// A store for `location` on another S3 server of the test run (moto), at
+/// `endpoint`, with the test server's credentials.
+pub fn store_at(endpoint: &str, location: &str) -> S3Store {
+    let settings = S3Settings {
+        endpoint: Some(endpoint.to_string()),
+        ..settings()
+    };
+    connect(location, &settings).expect("cannot connect to the S3 test server")
+}

@@ -119,7 +119,14 @@ fn repository_round_trip_on_s3() {
     assert!(keys.iter().any(|k| k.key.starts_with("data/")));
     assert!(keys.iter().any(|k| k.key.starts_with("tree/")));
 
-    let report = check(&repo, CheckOptions { read_data: true }).unwrap();
+    let report = check(
+        &repo,
+        CheckOptions {
+            read_data: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert!(report.ok(), "{:?}", report.errors);
 
     let out = tempfile::tempdir().unwrap();

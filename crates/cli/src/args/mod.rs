@@ -3,8 +3,10 @@
 
 #[cfg(feature = "ec2")]
 mod ec2;
+mod cold;
 mod operations;
 
+pub use cold::ColdArgs;
 #[cfg(feature = "ec2")]
 pub use ec2::{
     Ec2Command, Ec2ForgetArgs, Ec2ImageArgs, Ec2LaunchArgs, Ec2ListArgs, Ec2RestoreArgs,
@@ -276,8 +278,10 @@ pub struct BackupArgs {
     pub threads: Option<usize>,
     #[command(flatten)]
     pub hooks: HookArgs,
-    /// Storage class of data packs on S3 (metadata always stays STANDARD)
-    #[arg(long, value_name = "CLASS", value_parser = ["STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR"])]
+    /// Storage class of data packs on S3 (metadata always stays STANDARD);
+    /// GLACIER and DEEP_ARCHIVE packs are 64 MiB or more and must be
+    /// restored before a restore can read them (see --cold-restore)
+    #[arg(long, value_name = "CLASS", value_parser = ["STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"])]
     pub data_storage_class: Option<String>,
 }
 
@@ -338,6 +342,8 @@ pub struct RestoreArgs {
     pub threads: Option<usize>,
     #[command(flatten)]
     pub filter: Filter,
+    #[command(flatten)]
+    pub cold: ColdArgs,
 }
 
 #[derive(Args, Debug)]
@@ -351,6 +357,8 @@ pub struct CheckArgs {
     /// Take no lock (for credentials that may not write or delete); prune's records are still respected
     #[arg(long)]
     pub no_lock: bool,
+    #[command(flatten)]
+    pub cold: ColdArgs,
 }
 
 #[derive(Args, Debug)]
@@ -530,6 +538,8 @@ pub struct ExportArgs {
     pub threads: Option<usize>,
     #[command(flatten)]
     pub filter: Filter,
+    #[command(flatten)]
+    pub cold: ColdArgs,
 }
 
 #[derive(Args, Debug)]

@@ -25,11 +25,12 @@ pub fn run(a: CheckArgs, s: &Settings) -> Result<i32> {
             l.stale.as_deref().unwrap_or("")
         );
     }
-    let reporter = crate::progress::Reporter::terminal_only(s, "read");
+    let reporter = crate::progress::Reporter::terminal_only(s, "read").cold_days(a.cold.cold_days);
     let report = check_with(
         &repo,
         CheckOptions {
             read_data: a.read_data,
+            cold: a.cold.options()?,
         },
         subset,
         &reporter,

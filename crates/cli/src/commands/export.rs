@@ -2,12 +2,12 @@ use crate::args::ExportArgs;
 use crate::output::size;
 use crate::settings::{Settings, snapshot_filter};
 use coffer_core::StorageClass;
-use coffer_core::export;
 use coffer_core::{
     ArchiveDestination as Destination, ArchiveFormat as Format, ArchiveTarget as Target,
     archive_stream as stream, choose_format,
 };
 use coffer_core::{Error, Result};
+use coffer_core::{export, thaw_export};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -36,7 +36,14 @@ pub fn run(a: ExportArgs, s: &Settings) -> Result<i32> {
         storage_class: StorageClass::Standard,
         s3: s.s3(),
     };
-    let reporter = crate::progress::Reporter::new(s.json && !to_stdout, s.quiet, "exported");
+    let reporter = crate::progress::Reporter::new(s.json && !to_stdout, s.quiet, "exported")
+        .cold_days(a.cold.cold_days);
+    // Archived data first: an export that stops for it has written nothing.
+    let cold = a.cold.options()?;
+    if let Err(e) = thaw_export(&repo, snap.snapshot.tree, &start, &cold, &reporter) {
+        reporter.finish();
+        return Err(e);
+    }
     let name = destination.name();
     let r = stream(&target, |tar| {
         export(&repo, snap.snapshot.tree, &start, tar, &name, &reporter)

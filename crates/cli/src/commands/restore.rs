@@ -39,13 +39,15 @@ pub fn run(a: RestoreArgs, s: &Settings) -> Result<i32> {
     opts.snapshot_paths = snap.snapshot.paths.iter().map(PathBuf::from).collect();
     opts.dry_run = a.dry_run;
     opts.verify = a.verify;
+    opts.cold = a.cold.options()?;
     // A local store gains nothing from fetches beyond the cores (measured:
     // slower and more memory); a remote one keeps a core busy per waiting GET.
     opts.connections = if s.is_local() { 1 } else { s.connections };
     if let Some(t) = a.threads {
         opts.threads = t.max(1);
     }
-    let reporter = crate::progress::Reporter::new(s.json, s.quiet || a.dry_run, "restored");
+    let reporter = crate::progress::Reporter::new(s.json, s.quiet || a.dry_run, "restored")
+        .cold_days(a.cold.cold_days);
     let r = restore(&repo, snap.snapshot.tree, &opts, &reporter);
     reporter.finish();
     let r = r?;

@@ -10,13 +10,15 @@
 //! names that share (dev, inode) become hardlinks; sockets are skipped.
 
 use super::write::{Follows, TarWriter, member_name, sink_err};
+use crate::blob::ColdOptions;
 use crate::error::{Error, Result};
 use crate::format::tree::{Node, NodeKind};
 use crate::id::{BlobId, TreeId};
 use crate::progress::Progress;
-use crate::repo::Repository;
 use crate::repo::ls::ls;
+use crate::repo::{PackInfo, Repository};
 use crossbeam_channel::{Receiver, Sender, bounded};
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -115,6 +117,37 @@ pub fn export<W: Write>(
         walked?;
         Ok(counts)
     })
+}
+
+/// Makes the data an [`export`] of `start` reads readable (archived packs,
+/// as `cold` says), before anything is written: the packs come from a walk
+/// of the trees, made only for repositories with archived data.
+pub fn thaw_export(
+    repo: &Repository,
+    root: TreeId,
+    start: &Path,
+    cold: &ColdOptions,
+    progress: &dyn Progress,
+) -> Result<()> {
+    repo.thaw_for_read(|| needed_packs(repo, root, start), cold, progress)
+}
+
+/// The packs holding the content of the files at `start`.
+fn needed_packs(repo: &Repository, root: TreeId, start: &Path) -> Result<Vec<PackInfo>> {
+    let mut ids = HashSet::new();
+    ls(repo, root, start, true, &mut |_, node: &Node| {
+        ids.extend(node.content.iter().copied());
+        Ok(())
+    })?;
+    let index = repo.index();
+    let packs: HashSet<u32> = ids
+        .iter()
+        .filter_map(|id| index.get(id).map(|(_, loc)| loc.pack))
+        .collect();
+    Ok(packs
+        .into_iter()
+        .map(|i| index.packs()[i as usize])
+        .collect())
 }
 
 /// The tar writer's side of [`export`].

@@ -12,9 +12,11 @@
 
 mod pack_reader;
 mod reader;
+mod thaw;
 mod writer;
 
 pub use pack_reader::Wanted;
+pub use thaw::ColdOptions;
 pub use writer::{BlobWriter, WriterStats};
 
 use crate::error::Result;

@@ -17,6 +17,7 @@
 //! pack back into the index), not an error.
 
 use super::check_data::{DataSubset, read_packs};
+use crate::blob::ColdOptions;
 use crate::crypto::Sealed;
 use crate::error::{Kind, Result};
 use crate::format::index::{IndexFile, IndexPack};
@@ -32,6 +33,8 @@ use std::collections::{HashMap, HashSet};
 pub struct CheckOptions {
     /// Read every pack.
     pub read_data: bool,
+    /// What to do when packs to read are in an archive storage class.
+    pub cold: ColdOptions,
 }
 
 #[derive(Debug, Default, serde::Serialize)]
@@ -94,6 +97,9 @@ pub fn check_with(
         (false, Some(subset)) => subset.select(&packs),
         (false, None) => Vec::new(),
     };
+    if !to_read.is_empty() {
+        repo.thaw_for_read(|| Ok(to_read.clone()), &opts.cold, progress)?;
+    }
     read_packs(repo, &to_read, &mut r, progress)?;
     Ok(r)
 }

@@ -44,6 +44,20 @@ pub struct ClassPrice {
     /// Bytes added to each object at `STANDARD`'s price.
     #[serde(default)]
     pub overhead_standard_bytes: u64,
+    /// Archive classes: what a restore costs, per tier (`Bulk`, ...); a
+    /// tier the class does not offer is absent.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub retrieval: BTreeMap<String, Retrieval>,
+}
+
+/// The price of restoring archived objects at one tier.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retrieval {
+    /// Dollars per GB restored.
+    pub per_gb: f64,
+    /// Dollars per 1,000 restore requests.
+    pub per_1000: f64,
 }
 
 /// A price table: one entry per storage class (S3 names), and EBS
@@ -69,6 +83,12 @@ impl Prices {
             min_object_bytes: min_object,
             overhead_bytes: overhead,
             overhead_standard_bytes: overhead_std,
+            retrieval: BTreeMap::new(),
+        };
+        let tiers = |t: &[(&str, f64, f64)]| {
+            t.iter()
+                .map(|&(n, per_gb, per_1000)| (n.to_string(), Retrieval { per_gb, per_1000 }))
+                .collect::<BTreeMap<_, _>>()
         };
         let k = 1024;
         let classes = [
@@ -80,10 +100,23 @@ impl Prices {
             ("STANDARD_IA", class(0.0125, 0.01, 0.001, 30, 128 * k, 0, 0)),
             ("ONEZONE_IA", class(0.01, 0.01, 0.001, 30, 128 * k, 0, 0)),
             ("GLACIER_IR", class(0.004, 0.02, 0.01, 90, 128 * k, 0, 0)),
-            ("GLACIER", class(0.0036, 0.03, 0.0004, 90, 0, 32 * k, 8 * k)),
+            (
+                "GLACIER",
+                ClassPrice {
+                    retrieval: tiers(&[
+                        ("Expedited", 0.03, 10.0),
+                        ("Standard", 0.01, 0.05),
+                        ("Bulk", 0.0, 0.0),
+                    ]),
+                    ..class(0.0036, 0.03, 0.0004, 90, 0, 32 * k, 8 * k)
+                },
+            ),
             (
                 "DEEP_ARCHIVE",
-                class(0.00099, 0.05, 0.0004, 180, 0, 32 * k, 8 * k),
+                ClassPrice {
+                    retrieval: tiers(&[("Standard", 0.02, 0.10), ("Bulk", 0.0025, 0.025)]),
+                    ..class(0.00099, 0.05, 0.0004, 180, 0, 32 * k, 8 * k)
+                },
             ),
         ];
         Prices {
@@ -104,6 +137,30 @@ impl Prices {
                 class.name()
             ))
         })
+    }
+}
+
+impl Prices {
+    /// What restoring `packs` objects of `class` holding `bytes` at `tier`
+    /// costs, the restored copy kept `days` days (billed at `STANDARD`'s
+    /// price beside the archived one); `None` where the class does not
+    /// offer the tier (Deep Archive has no Expedited).
+    pub fn thaw(
+        &self,
+        class: StorageClass,
+        tier: crate::store::Tier,
+        packs: u64,
+        bytes: u64,
+        days: u32,
+    ) -> Option<f64> {
+        let r = self.of(class).ok()?.retrieval.get(tier.name())?;
+        let standard = self.of(StorageClass::Standard).ok()?.storage_gb_month;
+        let gb = bytes as f64 / GIB;
+        Some(
+            gb * r.per_gb
+                + packs as f64 / 1000.0 * r.per_1000
+                + gb * standard * f64::from(days) / 30.0,
+        )
     }
 }
 
@@ -345,5 +402,24 @@ mod tests {
         }];
         let e = bill(&objects, &p, basis()).unwrap_err();
         assert!(e.to_string().contains("GLACIER_IR"), "{e}");
+    }
+
+    /// A restore's price by hand: 10 GB from GLACIER at Standard in 160
+    /// packs, kept 2 days: $0.01/GB + $0.05 per 1,000 requests + the
+    /// restored copy at STANDARD's $0.023/GB-month for 2 of 30 days.
+    #[test]
+    fn prices_a_thaw_by_hand() {
+        use crate::store::Tier;
+        let p = Prices::us_east_1();
+        let got = p.thaw(StorageClass::Glacier, Tier::Standard, 160, 10 * GB, 2);
+        let want = 10.0 * 0.01 + 0.16 * 0.05 + 10.0 * 0.023 * 2.0 / 30.0;
+        assert!((got.unwrap() - want).abs() < 1e-9, "{got:?} != {want}");
+        let bulk = p.thaw(StorageClass::DeepArchive, Tier::Bulk, 1000, GB, 0);
+        assert!((bulk.unwrap() - (0.0025 + 0.025)).abs() < 1e-9);
+        assert_eq!(
+            p.thaw(StorageClass::DeepArchive, Tier::Expedited, 1, GB, 2),
+            None
+        );
+        assert_eq!(p.thaw(StorageClass::Standard, Tier::Bulk, 1, GB, 2), None);
     }
 }

@@ -41,11 +41,12 @@ mod run;
 mod verify;
 mod write;
 
+use crate::blob::ColdOptions;
 use crate::error::{Error, Result};
 use crate::fs::at::Dir;
 use crate::fs::{ApplyOptions, Entry, Owners, apply_metadata};
 use crate::id::TreeId;
-use crate::progress::Progress;
+use crate::progress::{NoProgress, Progress};
 use crate::repo::Repository;
 use dirs::Dirs;
 use plan::{Link, Plan, Planner, name_of};
@@ -84,6 +85,8 @@ pub struct RestoreOptions {
     /// Requests to the store on top of `threads`: a fetch that waits on the
     /// network leaves its core to another.
     pub connections: usize,
+    /// What to do when data packs are in an archive storage class.
+    pub cold: ColdOptions,
 }
 
 impl RestoreOptions {
@@ -104,6 +107,7 @@ impl RestoreOptions {
                 .unwrap_or(2)
                 .max(2),
             connections: 4,
+            cold: ColdOptions::default(),
         }
     }
 }
@@ -150,8 +154,6 @@ pub fn restore(
     opts: &RestoreOptions,
     progress: &dyn Progress,
 ) -> Result<RestoreResult> {
-    let target = open_target(opts)?;
-    crate::fs::raise_open_files_limit();
     let owners = Owners::new();
     let root_user = rustix::process::geteuid().is_root();
     let apply = ApplyOptions {
@@ -159,6 +161,11 @@ pub fn restore(
         chown: root_user,
         keep_setid: opts.keep_setid,
     };
+    if !opts.dry_run {
+        thaw(repo, root, opts, &owners, apply, progress)?;
+    }
+    let target = open_target(opts)?;
+    crate::fs::raise_open_files_limit();
     let mut planner = Planner::new(repo, opts, target, &owners, apply, progress)?;
     planner.root(root)?;
     let mut plan = planner.finish();
@@ -241,6 +248,37 @@ pub fn restore(
 /// opened as named (symlinks in its own path are the user's choice);
 /// everything below it is reached without following one. `None`: a dry
 /// run into a target that does not exist yet.
+/// Makes the archived data packs the restore reads readable first (as
+/// `opts.cold` says), so a restore that stops for them has written
+/// nothing. The packs come from a dry-run plan, made only when the
+/// repository holds archived packs at all.
+fn thaw(
+    repo: &Repository,
+    root: TreeId,
+    opts: &RestoreOptions,
+    owners: &Owners,
+    apply: ApplyOptions,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let needed = || {
+        let dry = RestoreOptions {
+            dry_run: true,
+            ..opts.clone()
+        };
+        let mut planner = Planner::new(repo, &dry, open_target(&dry)?, owners, apply, &NoProgress)?;
+        planner.root(root)?;
+        let index = repo.index();
+        let packs = index.packs();
+        Ok(planner
+            .finish()
+            .packs
+            .iter()
+            .map(|p| packs[p.pack as usize])
+            .collect())
+    };
+    repo.thaw_for_read(needed, &opts.cold, progress)
+}
+
 fn open_target(opts: &RestoreOptions) -> Result<Option<Dir>> {
     let cannot_open = |e| Error::io("cannot open target directory", opts.target.display(), e);
     if opts.dry_run {

@@ -192,6 +192,17 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// A dry run's note of the packs a file's content is in (so the plan
+    /// names every pack a restore would read, each with no blobs to write).
+    fn note_packs(&mut self, node: &Node) {
+        let index = self.repo.index();
+        for id in &node.content {
+            if let Some((_, loc)) = index.get(id) {
+                self.by_pack.entry(loc.pack).or_default();
+            }
+        }
+    }
+
     /// The owner `node` gets here, if owners are restored.
     fn owner(&self, node: &Node) -> Option<(u32, u32)> {
         self.apply
@@ -460,6 +471,9 @@ impl<'a> Planner<'a> {
             self.link_first.insert(key, (path.clone(), dir));
         }
         if self.dry_run {
+            if node.kind == NodeKind::File && matches!(action, Action::Create | Action::Replace) {
+                self.note_packs(&node);
+            }
             return;
         }
         let dir = dir.expect("only a dry run has absent directories");

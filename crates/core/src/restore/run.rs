@@ -18,13 +18,14 @@ use super::plan::{PackPlan, Plan};
 use super::planned::Target;
 use super::{Failed, write};
 use crate::blob::Wanted;
+use crate::error::parallel;
 use crate::error::{Error, Result};
 use crate::fs::{ApplyOptions, Entry, Owners, apply_metadata};
 use crate::progress::Progress;
 use crate::repo::Repository;
 use std::fs::File;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 /// `remaining` of a file that could not be created: its blobs are skipped.
 const NOT_CREATED: u32 = u32::MAX;
@@ -42,30 +43,6 @@ pub struct Run<'a> {
     pub failed: Mutex<Vec<Failed>>,
     /// Files restored whose metadata could not all be applied.
     pub metadata_failed: Mutex<Vec<Failed>>,
-}
-
-/// Runs `f(0..n)` on `threads` threads, each taking the next index: the
-/// calling thread and `threads - 1` helpers. A helper the OS refuses to
-/// start (a process limit) leaves its share to the others.
-pub fn parallel(threads: usize, n: usize, f: impl Fn(usize) + Sync) {
-    let next = AtomicUsize::new(0);
-    let work = || {
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            if i >= n {
-                break;
-            }
-            f(i);
-        }
-    };
-    std::thread::scope(|s| {
-        for _ in 1..threads.min(n.max(1)) {
-            if std::thread::Builder::new().spawn_scoped(s, work).is_err() {
-                break;
-            }
-        }
-        work();
-    });
 }
 
 impl<'a> Run<'a> {

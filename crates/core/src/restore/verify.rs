@@ -11,7 +11,7 @@
 use super::Failed;
 use super::dirs::Dirs;
 use super::plan::PlannedFile;
-use super::run::parallel;
+use crate::error::parallel;
 use crate::error::{Error, Kind, Result};
 use crate::fs::at::open_beneath;
 use crate::repo::Repository;

@@ -111,7 +111,16 @@ fn maintenance_reports_stages_with_totals_it_meets() {
     }
     let seen = Stages::default();
 
-    let report = check_with(&repo, CheckOptions { read_data: true }, None, &seen).unwrap();
+    let report = check_with(
+        &repo,
+        CheckOptions {
+            read_data: true,
+            ..Default::default()
+        },
+        None,
+        &seen,
+    )
+    .unwrap();
     assert!(report.ok(), "{report:?}");
     let stages = seen.take();
     assert_eq!(stages.len(), 1, "{stages:?}");

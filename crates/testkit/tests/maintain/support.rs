@@ -102,7 +102,14 @@ pub fn assert_restores(repo: &Repository, b: &BackupResult, src: &Path) {
 /// `check --read-data` on a freshly opened repository; must pass.
 pub fn assert_checks(store: &Arc<dyn Store>) -> CheckReport {
     let repo = open(store);
-    let r = check(&repo, CheckOptions { read_data: true }).unwrap();
+    let r = check(
+        &repo,
+        CheckOptions {
+            read_data: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert!(r.ok(), "check failed: {:?}", r.errors);
     r
 }
