@@ -282,8 +282,9 @@ fn prune_record() -> impl Strategy<Value = PruneRecord> {
 /// Only valid configs: `Config::decode` checks the parameter ranges.
 fn config() -> impl Strategy<Value = Config> {
     let sizes = (32u32..=1 << 19, 128u32..=2 << 20, 512u32..=8 << 20);
-    (id32(), sizes, 1024u32..=1 << 30, 0i32..=22).prop_map(
-        |(id, (a, b, c), pack_size, compression)| {
+    let lock = proptest::option::of((any::<bool>(), 1u64..=100 * 365 * 86_400));
+    (id32(), sizes, 1024u32..=1 << 30, 0i32..=22, lock).prop_map(
+        |(id, (a, b, c), pack_size, compression, lock)| {
             let min_size = a * 2;
             let avg_size = (b * 2).max(min_size);
             let max_size = (c * 2).max(avg_size);
@@ -297,6 +298,17 @@ fn config() -> impl Strategy<Value = Config> {
                 },
                 pack_size,
                 compression,
+                object_lock: lock.map(|(compliance, retention_secs)| {
+                    coffer_core::format::config::ObjectLock {
+                        mode: if compliance {
+                            "COMPLIANCE"
+                        } else {
+                            "GOVERNANCE"
+                        }
+                        .into(),
+                        retention_secs,
+                    }
+                }),
             }
         },
     )

@@ -354,6 +354,22 @@ fn config_vector() {
 }
 
 #[test]
+fn config_with_object_lock_vector() {
+    let c = Config {
+        object_lock: Some(coffer_core::format::config::ObjectLock {
+            mode: "COMPLIANCE".into(),
+            retention_secs: 30 * 86_400,
+        }),
+        ..config()
+    };
+    check_bytes("config_locked.json", &c.encode());
+    assert_eq!(
+        Config::decode(&read_vector("config_locked.json")).unwrap(),
+        c
+    );
+}
+
+#[test]
 fn key_file_unwraps() {
     let (file, wrapping) = key_file();
     let bytes = file.encode();

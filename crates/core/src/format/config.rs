@@ -33,7 +33,23 @@ pub struct Config {
     pub pack_size: u32,
     /// zstd level for blobs (0 disables compression).
     pub compression: i32,
+    /// S3 Object Lock: every object is written locked (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<ObjectLock>,
 }
+
+/// How the objects of a repository are locked (S3 Object Lock).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectLock {
+    /// `GOVERNANCE` or `COMPLIANCE`.
+    pub mode: String,
+    /// Each object is locked at least this long after it is written, and
+    /// prune keeps what snapshots still use locked this long ahead.
+    pub retention_secs: u64,
+}
+
+/// The longest retention accepted: 100 years.
+const MAX_RETENTION_SECS: u64 = 100 * 366 * 86_400;
 
 impl Config {
     pub fn new() -> Self {
@@ -43,6 +59,7 @@ impl Config {
             chunker: ChunkerParams::default(),
             pack_size: 32 * 1024 * 1024,
             compression: 3,
+            object_lock: None,
         }
     }
 
@@ -74,7 +91,11 @@ impl Config {
                 .iter()
                 .all(|s| s % 2 == 0)
             && (1024..=1 << 30).contains(&c.pack_size)
-            && (0..=22).contains(&c.compression);
+            && (0..=22).contains(&c.compression)
+            && c.object_lock.as_ref().is_none_or(|l| {
+                ["GOVERNANCE", "COMPLIANCE"].contains(&l.mode.as_str())
+                    && (1..=MAX_RETENTION_SECS).contains(&l.retention_secs)
+            });
         if !valid {
             return Err(Error::corrupt(
                 "config holds out-of-range parameters",
@@ -104,5 +125,33 @@ mod tests {
         let e = Config::decode(&newer.encode()).unwrap_err();
         assert_eq!(e.kind(), crate::error::Kind::Unsupported);
         assert!(e.to_string().contains("upgrade coffer"), "{e}");
+    }
+
+    #[test]
+    fn object_lock_is_optional_and_checked() {
+        let plain = Config::new();
+        assert!(
+            !String::from_utf8(plain.encode())
+                .unwrap()
+                .contains("object_lock")
+        );
+        let mut locked = plain.clone();
+        locked.object_lock = Some(ObjectLock {
+            mode: "COMPLIANCE".into(),
+            retention_secs: 30 * 86_400,
+        });
+        assert_eq!(Config::decode(&locked.encode()).unwrap(), locked);
+        for (mode, secs) in [
+            ("compliance", 1),
+            ("GOVERNANCE", 0),
+            ("COMPLIANCE", u64::MAX),
+        ] {
+            let mut bad = locked.clone();
+            bad.object_lock = Some(ObjectLock {
+                mode: mode.into(),
+                retention_secs: secs,
+            });
+            assert!(Config::decode(&bad.encode()).is_err(), "{mode} {secs}");
+        }
     }
 }

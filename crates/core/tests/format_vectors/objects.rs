@@ -285,6 +285,7 @@ pub fn config() -> Config {
         chunker: ChunkerParams::default(),
         pack_size: 32 * 1024 * 1024,
         compression: 3,
+        object_lock: None,
     }
 }
 
