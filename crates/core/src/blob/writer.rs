@@ -388,6 +388,7 @@ fn upload(shared: &Shared, p: Sealed) -> Result<()> {
         } else {
             StorageClass::Standard
         },
+        ..Default::default()
     };
     match repo.store().put(&key, &bytes, &hints) {
         Ok(()) => {}

@@ -170,6 +170,10 @@ impl Store for CachedStore {
         self.inner.remove_fragments(before)
     }
 
+    fn versioned(&self) -> Option<&dyn super::Versioned> {
+        self.inner.versioned()
+    }
+
     fn request_thaw(&self, key: &str, days: u32, tier: super::Tier) -> Result<()> {
         self.inner.request_thaw(key, days, tier)
     }

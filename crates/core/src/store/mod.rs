@@ -30,6 +30,7 @@
 //! [`open::open_store`] refuses `s3://` locations.
 
 mod create_only;
+mod locking;
 pub mod request_log;
 mod s3_settings;
 
@@ -40,6 +41,7 @@ pub mod open;
 #[cfg(feature = "s3")]
 pub mod s3;
 
+pub use locking::{LockingStore, now_secs};
 pub use request_log::RequestLog;
 pub use s3_settings::{ChecksumMode, S3Settings, StaticCredentials};
 
@@ -148,12 +150,40 @@ impl Tier {
     }
 }
 
+/// An S3 Object Lock mode. Under both, a locked version of an object
+/// cannot be deleted or changed before its date; `Governance` lets a user
+/// with `s3:BypassGovernanceRetention` do it anyway, `Compliance` nobody.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    Governance,
+    Compliance,
+}
+
+impl LockMode {
+    /// The S3 name (`COMPLIANCE`).
+    pub fn name(self) -> &'static str {
+        match self {
+            LockMode::Governance => "GOVERNANCE",
+            LockMode::Compliance => "COMPLIANCE",
+        }
+    }
+
+    /// The mode of a name, in any case.
+    pub fn parse(name: &str) -> Option<LockMode> {
+        [LockMode::Governance, LockMode::Compliance]
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(name))
+    }
+}
+
 /// Hints for a put; an implementation may ignore what it cannot honour.
 #[derive(Debug, Clone, Default)]
 pub struct PutHints {
     /// Fail with `AlreadyExists` instead of replacing an existing object.
     pub create_only: bool,
     pub storage_class: StorageClass,
+    /// Lock the version written in this mode until this time (Unix seconds).
+    pub retain: Option<(LockMode, i64)>,
 }
 
 impl PutHints {
@@ -177,6 +207,9 @@ pub struct ObjectMeta {
     pub modified: Option<i64>,
     /// Whether it can be read now, where the store says (S3's HEAD).
     pub thaw: Option<Thaw>,
+    /// Until when its current version is locked (Unix seconds), where the
+    /// store says (S3's HEAD, under Object Lock).
+    pub locked_until: Option<i64>,
 }
 
 impl ObjectMeta {
@@ -188,6 +221,7 @@ impl ObjectMeta {
             class: None,
             modified: None,
             thaw: None,
+            locked_until: None,
         }
     }
 }
@@ -222,6 +256,10 @@ pub trait Store: Send + Sync {
     /// already under way is success. Only stores with archive classes
     /// implement it (S3's `RestoreObject`); nothing is ever archived in the
     /// others, so they are never asked.
+    /// Versions and locks, for a store that has them (S3); `None` else.
+    fn versioned(&self) -> Option<&dyn Versioned> {
+        None
+    }
     fn request_thaw(&self, key: &str, _days: u32, _tier: Tier) -> Result<()> {
         Err(crate::error::Error::at(
             crate::error::Kind::Fatal,
@@ -229,6 +267,38 @@ pub trait Store: Send + Sync {
             key,
         ))
     }
+}
+
+/// One stored version of an object, in a versioned bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    pub key: String,
+    pub version_id: String,
+    /// The current version (what a GET without a version id reads).
+    pub latest: bool,
+    /// A delete marker: what a DELETE without a version id adds; it hides
+    /// the older versions, which stay stored (and billed).
+    pub delete_marker: bool,
+    pub size: u64,
+}
+
+/// What only a versioned store with Object Lock does (S3): the versions a
+/// delete leaves behind, and the locks that keep them.
+pub trait Versioned: Send + Sync {
+    /// Whether the bucket has Object Lock enabled.
+    fn lock_enabled(&self) -> Result<bool>;
+    /// Calls `each` for every version and delete marker under `prefix`.
+    fn list_versions(
+        &self,
+        prefix: &str,
+        each: &mut dyn FnMut(Version) -> Result<()>,
+    ) -> Result<()>;
+    /// Deletes one version (or delete marker) for good. `Ok(false)`: S3
+    /// refused because it is still locked (or this user may not).
+    fn delete_version(&self, key: &str, version_id: &str) -> Result<bool>;
+    /// Locks the current version of `key` until `until` (Unix seconds) in
+    /// `mode`; S3 refuses to shorten a lock.
+    fn extend_lock(&self, key: &str, mode: LockMode, until: i64) -> Result<()>;
 }
 
 /// Collects a listing into a vector (for small prefixes such as `keys/`).

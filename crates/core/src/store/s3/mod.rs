@@ -9,6 +9,7 @@
 
 mod connect;
 mod errors;
+mod lock;
 mod multipart;
 mod object;
 mod retries;
@@ -214,6 +215,7 @@ impl Store for S3Store {
             class: Some(class),
             modified: out.last_modified().map(|t| t.secs()),
             thaw: Some(thaw_state(class, out.restore())),
+            locked_until: out.object_lock_retain_until_date().map(|t| t.secs()),
             ..ObjectMeta::new(key, out.content_length().unwrap_or(0).max(0) as u64)
         })
     }
@@ -269,6 +271,10 @@ impl Store for S3Store {
 
     fn location(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.prefix.trim_end_matches('/'))
+    }
+
+    fn versioned(&self) -> Option<&dyn super::Versioned> {
+        Some(self)
     }
 
     fn request_thaw(&self, key: &str, days: u32, tier: Tier) -> Result<()> {

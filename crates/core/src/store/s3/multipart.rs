@@ -29,6 +29,11 @@ pub async fn upload(
     if hints.storage_class != StorageClass::Standard {
         create = create.storage_class(storage_class(hints.storage_class));
     }
+    if let Some((mode, until)) = hints.retain {
+        create = create
+            .object_lock_mode(super::lock::mode(mode))
+            .object_lock_retain_until_date(super::lock::date(until));
+    }
     let upload_id = create
         .send()
         .await
@@ -63,7 +68,7 @@ async fn upload_parts(
     for (batch_no, batch) in chunks.chunks(s.connections).enumerate() {
         let futures = batch.iter().enumerate().map(|(i, chunk)| {
             let number = (batch_no * s.connections + i + 1) as i32;
-            let req = s
+            let mut req = s
                 .client
                 .upload_part()
                 .bucket(&s.bucket)
@@ -71,6 +76,9 @@ async fn upload_parts(
                 .upload_id(upload_id)
                 .part_number(number)
                 .body(ByteStream::from(chunk.to_vec()));
+            if hints.retain.is_some() {
+                req = req.content_md5(super::lock::content_md5(chunk));
+            }
             async move { (number, req.send().await) }
         });
         for (number, r) in futures_util::future::join_all(futures).await {

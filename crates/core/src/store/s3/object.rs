@@ -51,6 +51,13 @@ impl S3Store {
             if hints.create_only {
                 req = req.if_none_match("*");
             }
+            if let Some((mode, until)) = hints.retain {
+                // S3 wants Content-MD5 (or a checksum) with a lock.
+                req = req
+                    .object_lock_mode(super::lock::mode(mode))
+                    .object_lock_retain_until_date(super::lock::date(until))
+                    .content_md5(super::lock::content_md5(data));
+            }
             req.send().await.map(|_| ()).map_err(|e| map_err(e, &url))
         })
     }
