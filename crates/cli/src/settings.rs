@@ -209,23 +209,31 @@ impl Settings {
 
     /// Makes sure the S3 bucket exists before `init`: creates it when
     /// asked, else fails with a hint.
-    pub fn prepare_bucket(&self, create: bool) -> Result<()> {
+    /// With `locked`, the bucket must have Object Lock (created so when
+    /// `create` is set).
+    pub fn prepare_bucket(&self, create: bool, locked: bool) -> Result<()> {
         check_location(&self.repo)?;
         if self.is_local() {
+            if locked {
+                return Err(Error::invalid(
+                    "--object-lock is for S3 repositories (S3 Object Lock); a local disk has no such lock",
+                ));
+            }
             return Ok(());
         }
         #[cfg(feature = "s3")]
         {
             let s3 = coffer_core::connect_s3(&self.repo, &self.store.s3)?;
-            if create {
-                s3.create_bucket()
-            } else {
-                s3.check_bucket()
+            match (create, locked) {
+                (true, true) => s3.create_locked_bucket(),
+                (true, false) => s3.create_bucket(),
+                (false, true) => s3.check_bucket().and_then(|_| s3.require_lock()),
+                (false, false) => s3.check_bucket(),
             }
         }
         #[cfg(not(feature = "s3"))]
         {
-            let _ = create;
+            let _ = (create, locked);
             Err(Error::invalid(
                 "this build of coffer has no S3 support (built without the `s3` feature)",
             )
@@ -268,16 +276,17 @@ impl Settings {
     /// Creates the repository; used by `init` and by a first `backup` to
     /// the local default.
     pub fn init(&self) -> Result<Arc<Repository>> {
+        self.init_with(InitOptions::default())
+    }
+
+    /// [`init`](Self::init) with these options (`init --object-lock`).
+    pub fn init_with(&self, opts: InitOptions) -> Result<Arc<Repository>> {
         let store = self.store()?;
         if self.is_local() && !Repository::exists(store.as_ref())? {
             refuse_non_empty(self.repo.strip_prefix("local:").unwrap_or(&self.repo))?;
         }
         let pw = self.password(true)?;
-        Ok(Arc::new(Repository::init(
-            store,
-            &pw,
-            InitOptions::default(),
-        )?))
+        Ok(Arc::new(Repository::init(store, &pw, opts)?))
     }
 
     /// Opens the repository, creating it first only if it is the embedded

@@ -41,8 +41,8 @@ pub use store::open::{StoreOptions, open_store};
 #[cfg(feature = "s3")]
 pub use store::s3::{S3Store, connect as connect_s3};
 pub use store::{
-    ChecksumMode, ObjectMeta, PutHints, RequestLog, S3Settings, StaticCredentials, StorageClass,
-    Store, Thaw, Tier, list_all,
+    ChecksumMode, LockMode, ObjectMeta, PutHints, RequestLog, S3Settings, StaticCredentials,
+    StorageClass, Store, Thaw, Tier, Version, Versioned, list_all,
 };
 // The directory walker and descriptor-relative directories (tests build
 // trees deeper than PATH_MAX with them).
@@ -72,7 +72,7 @@ pub use maintain::cost::{Bill, ClassBill, ClassPrice, Prices, repository_bill};
 pub use maintain::diff::{Change as DiffChange, DiffTotals, diff};
 pub use maintain::find::{Pattern, find};
 pub use maintain::forget::{ForgetGroup, ForgetOptions, ForgetResult, forget, forget_with};
-pub use maintain::prune::{MaxUnused, PruneOptions, PruneReport, prune, prune_with};
+pub use maintain::prune::{LockReport, MaxUnused, PruneOptions, PruneReport, prune, prune_with};
 pub use maintain::repair::{
     RepairIndexReport, RepairSnapshotsOptions, RepairSnapshotsReport, repair_index,
     repair_snapshots,

@@ -202,6 +202,15 @@ pub struct InitArgs {
     /// Create the S3 bucket if it does not exist
     #[arg(long)]
     pub create_bucket: bool,
+    /// Lock every object written (S3 Object Lock, in this mode): no version
+    /// can be deleted or overwritten before its date, whatever credentials
+    /// are stolen (compliance), or without the bypass permission (governance)
+    #[arg(long, value_name = "MODE", value_parser = ["governance", "compliance"], requires = "retention")]
+    pub object_lock: Option<String>,
+    /// How long each object stays locked after it is written; prune keeps
+    /// what snapshots still need locked this far ahead (e.g. 30d)
+    #[arg(long, value_name = "SPAN", requires = "object_lock")]
+    pub retention: Option<String>,
 }
 
 #[derive(Args, Debug, Clone, Default)]

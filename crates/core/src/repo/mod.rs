@@ -25,9 +25,10 @@ use crate::format::config::Config;
 use crate::format::index::IndexFile;
 use crate::format::key::KdfParams;
 use crate::id::{IndexId, KeyId};
-use crate::store::{PutHints, Store};
+use crate::store::{LockMode, LockingStore, PutHints, Store};
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 pub struct Repository {
     store: Arc<dyn Store>,
@@ -54,6 +55,20 @@ pub struct InitOptions {
     pub kdf: KdfParams,
 }
 
+fn lock_of(config: &Config) -> Option<(LockMode, Duration)> {
+    let l = config.object_lock.as_ref()?;
+    let mode = LockMode::parse(&l.mode)?;
+    Some((mode, Duration::from_secs(l.retention_secs)))
+}
+
+/// `store`, locking what it writes when `config` asks for Object Lock.
+fn with_lock(store: Arc<dyn Store>, config: &Config) -> Arc<dyn Store> {
+    match lock_of(config) {
+        Some((mode, period)) => Arc::new(LockingStore::new(store, mode, period)),
+        None => store,
+    }
+}
+
 impl Repository {
     /// Whether a repository exists in `store` (its `config` is there).
     pub fn exists(store: &dyn Store) -> Result<bool> {
@@ -77,6 +92,7 @@ impl Repository {
         if password.is_empty() {
             return Err(Error::invalid("an empty password is not allowed"));
         }
+        let store = with_lock(store, &opts.config);
         let key = MasterKey::generate();
         let config_bytes = opts.config.encode();
         let config_mac = keys::config_mac(&key, &config_bytes);
@@ -121,7 +137,7 @@ impl Repository {
         let config_authenticated =
             keys::verify_config(store.as_ref(), &key, &key_id, &file, &config_bytes)?;
         Ok(Repository {
-            store,
+            store: with_lock(store, &config),
             config,
             config_mac: keys::config_mac(&key, &config_bytes),
             config_authenticated,
@@ -157,6 +173,12 @@ impl Repository {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The Object Lock every object is written with, if `config` asks
+    /// for one: mode and retention.
+    pub fn object_lock(&self) -> Option<(LockMode, Duration)> {
+        lock_of(&self.config)
     }
 
     /// Whether a key file's tag authenticated `config` at open; `false` for
