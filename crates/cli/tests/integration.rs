@@ -59,6 +59,8 @@ mod limits;
 mod meta;
 #[path = "integration/metrics.rs"]
 mod metrics;
+#[path = "integration/object_lock.rs"]
+mod object_lock;
 #[path = "integration/profiles.rs"]
 mod profiles;
 #[path = "integration/schedule.rs"]

@@ -7,7 +7,7 @@ use crate::settings::Settings;
 use coffer_core::Repository;
 use coffer_core::Result;
 use coffer_core::Span;
-use coffer_core::{MaxUnused, PruneOptions, PruneReport, prune_with};
+use coffer_core::{LockReport, MaxUnused, PruneOptions, PruneReport, prune_with};
 use std::sync::Arc;
 
 pub fn run(a: PruneArgs, s: &Settings) -> Result<i32> {
@@ -130,6 +130,42 @@ fn text(r: &PruneReport, quiet: bool, grace: Option<&Span>) {
         });
         println!(
             "condemned packs are deleted by the first prune {g} (--grace) after they were condemned, so a backup running now can still use them; when no backup runs, `coffer prune --now` takes the space back at once"
+        );
+    }
+    if let Some(l) = &r.object_lock {
+        lock_text(l);
+    }
+}
+
+/// What the Object Lock step did (see docs/S3.md).
+fn lock_text(l: &LockReport) {
+    println!(
+        "object lock: {} object(s) the repository needs kept locked, {} lock(s) extended",
+        l.objects_locked, l.locks_extended
+    );
+    print!(
+        "versions of deleted objects: {} removed for good ({})",
+        l.versions_deleted,
+        size(l.bytes_freed)
+    );
+    if l.versions_locked > 0 {
+        print!(
+            ", {} still locked ({}): a prune after their lock ends removes them",
+            l.versions_locked,
+            size(l.bytes_locked)
+        );
+    }
+    println!();
+    for key in &l.hidden {
+        eprintln!(
+            "coffer: warning: {key} is needed but hidden by a delete marker (someone deleted it): remove the marker (its version id from `aws s3api list-object-versions`) to bring it back"
+        );
+    }
+    if !l.overwritten.is_empty() {
+        eprintln!(
+            "coffer: warning: {} object(s) have older versions (overwritten by someone, or a write was retried); the older bytes are kept. First: {}",
+            l.overwritten.len(),
+            l.overwritten[0]
         );
     }
 }

@@ -20,12 +20,14 @@
 //! grace period is zero (`--now`, for tests and repositories nothing else
 //! writes to); with `dry_run` nothing is written or deleted.
 
+mod lock;
 mod plan;
 mod run;
 pub(crate) use run::write_index;
 #[cfg(test)]
 mod tests;
 
+pub use lock::LockReport;
 pub use plan::PlanStats;
 
 use super::retention::Span;
@@ -157,6 +159,8 @@ pub struct PruneReport {
     /// Damaged index objects: skipped, their packs read by their headers,
     /// and replaced by the new index.
     pub index_damaged: Vec<String>,
+    /// Object Lock upkeep (a repository with Object Lock, not a dry run).
+    pub object_lock: Option<LockReport>,
 }
 
 /// What one run loaded.
@@ -228,7 +232,13 @@ pub fn prune_with(
     });
     // Show the caller the repository as it now is.
     let reloaded = repo.reload_index();
-    result.and(reloaded).map(|_| report)
+    result.and(reloaded)?;
+    if let (Some((mode, retention)), Some(versioned), false) =
+        (repo.object_lock(), repo.store().versioned(), opts.dry_run)
+    {
+        report.object_lock = Some(lock::keep_locked(repo, versioned, mode, retention)?);
+    }
+    Ok(report)
 }
 
 /// Fragments of puts last written before the grace period are removed
