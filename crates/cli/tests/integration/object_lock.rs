@@ -5,7 +5,7 @@
 //! object's lock has passed, deletes its versions and frees the space.
 
 use crate::support::{Backend, Coffer, S3Repo, assert_restored, restored, write};
-use coffer_core::{Store, Version, list_all};
+use coffer_core::{PutHints, Store, Version, list_all};
 use coffer_testkit::fixture::pseudo_random;
 use serde_json::Value;
 use std::path::Path;
@@ -154,6 +154,18 @@ fn locked_versions_outlive_deletes_until_their_date_then_prune_frees_them() {
     c.restore("latest", &target, &[]).ok();
     assert_restored(&src, &restored(&target, &src));
     c.run(&["check", "--read-data"]).ok();
+
+    // Someone with write access overwrites a pack: the locked original
+    // stays as an older version, prune reports it and never purges it, and
+    // check finds the damage.
+    let kept = list_all(store(&c), "data/").unwrap().pop().unwrap().key;
+    store(&c)
+        .put(&kept, b"garbage", &PutHints::default())
+        .unwrap();
+    let third = prune(&c);
+    assert_eq!(third["overwritten"], serde_json::json!([kept]), "{third}");
+    assert_eq!(versions(&c, &kept).len(), 2);
+    c.run(&["check", "--read-data"]).code(1);
 }
 
 #[test]
