@@ -191,6 +191,12 @@ impl Settings {
         })
     }
 
+    /// Where the S3 store counts requests (recorded in snapshots); `None`
+    /// for a local repository.
+    pub fn request_log(&self) -> Option<Arc<coffer_core::RequestLog>> {
+        (!self.is_local()).then(|| Arc::clone(&self.store.s3.requests))
+    }
+
     /// The same settings without the local cache: `check` must read what is
     /// in the store, not a cached copy of it.
     pub fn uncached(&self) -> Settings {

@@ -25,6 +25,7 @@ use coffer_core::format::pack::BlobKind;
 use coffer_core::format::pack::PackBlob;
 use coffer_core::format::pack::PackHeader;
 use coffer_core::format::payload;
+use coffer_core::format::snapshot::Requests;
 use coffer_core::format::snapshot::Snapshot;
 use coffer_core::format::snapshot::Summary;
 use coffer_core::format::tree::Node;
@@ -171,8 +172,12 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
         ".{0,10}",
         any::<[u64; 12]>(),
     );
-    (who, refs).prop_map(
-        |((time, host, user, paths, tags), (tree, parent, excludes, program_version, s))| {
+    let requests = proptest::option::of((
+        proptest::collection::btree_map("[A-Z]{1,8}", any::<u64>(), 0..7),
+        "[A-Z_]{0,20}",
+    ));
+    (who, refs, requests).prop_map(
+        |((time, host, user, paths, tags), (tree, parent, excludes, program_version, s), q)| {
             Snapshot {
                 version: FORMAT_VERSION,
                 time,
@@ -197,6 +202,10 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
                     bytes_stored: s[9],
                     blobs_new: s[10],
                     duration_ns: s[11],
+                    requests: q.map(|(by_kind, data_class)| Requests {
+                        by_kind,
+                        data_class,
+                    }),
                 },
             }
         },

@@ -145,6 +145,7 @@ fn tune(opts: &mut BackupOptions, a: &BackupArgs, s: &Settings) -> Result<()> {
     // 174 MiB instead of 145-157 MiB (restic: 159-165 MiB).
     opts.connections = if s.is_local() { 1 } else { s.connections };
     opts.data_storage_class = crate::settings::storage_class(a.data_storage_class.as_deref())?;
+    opts.requests = s.request_log();
     if let Some(t) = a.threads {
         opts.threads = t.max(1);
     }

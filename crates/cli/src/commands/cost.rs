@@ -99,5 +99,16 @@ fn print_bill(b: &Bill, local: bool) {
         dollars(b.tar_per_month),
         size(b.tar_bytes)
     );
+    if let Some(l) = &b.last_backup {
+        let kinds: Vec<String> = l.by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        println!(
+            "the last backup (snapshot {}) made {} requests ({}): {} (PUTs priced as {})",
+            &l.snapshot[..8.min(l.snapshot.len())],
+            l.by_kind.values().sum::<u64>(),
+            kinds.join(", "),
+            dollars(l.cost),
+            l.data_class
+        );
+    }
     println!("prices: {}", b.source);
 }

@@ -21,6 +21,7 @@ pub fn run(a: ImportArgs, s: &Settings) -> Result<i32> {
     let input = open_source(&a.archive, s.s3())?;
     let repo = s.open_or_create_announced()?;
     let opts = ImportOptions {
+        requests: s.request_log(),
         host: a
             .host
             .unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned()),

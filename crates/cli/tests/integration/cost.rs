@@ -38,7 +38,7 @@ fn the_bill_counts_each_class_as_written_and_prices_it_by_hand() {
     for i in 0..10 {
         write(&src.join(format!("small/{i}.txt")), format!("file {i}\n"));
     }
-    c.backup(&[&src], &["--data-storage-class", "STANDARD_IA"]);
+    let summary = c.backup(&[&src], &["--data-storage-class", "STANDARD_IA"]);
     let file = c.path("prices.json");
     std::fs::write(&file, prices().to_string()).unwrap();
 
@@ -97,12 +97,31 @@ fn the_bill_counts_each_class_as_written_and_prices_it_by_hand() {
     assert_eq!(bill["ebs_bytes"], total);
     assert!(close(f(&bill["ebs_per_month"]), total as f64 / GIB * 2.0));
 
+    // The backup's requests, as its snapshot recorded them: those its
+    // summary counted (all made before the lock's release), priced by hand.
+    let last = &bill["last_backup"];
+    for kind in ["PUT", "GET", "HEAD", "LIST", "POST"] {
+        assert_eq!(
+            last["by_kind"][kind], summary["requests"]["by_kind"][kind],
+            "{kind}: {last} against {summary}"
+        );
+    }
+    assert_eq!(last["data_class"], "STANDARD_IA");
+    let n = |k: &str| last["by_kind"][k].as_u64().unwrap_or(0) as f64;
+    let by_hand = (n("PUT") + n("POST") + n("LIST")) / 1000.0 * 0.01
+        + (n("GET") + n("HEAD")) / 1000.0 * 0.001;
+    assert!(
+        n("PUT") >= 3.0 && close(f(&last["cost"]), by_hand),
+        "{last}"
+    );
+
     let text = c.run(&["stats", "--cost", "--price-file", arg(&file)]);
     let text = &text.ok().stdout;
     assert!(
         text.contains("STANDARD_IA") && text.contains("round test prices"),
         "{text}"
     );
+    assert!(text.contains("the last backup (snapshot"), "{text}");
 }
 
 #[test]

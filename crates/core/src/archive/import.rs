@@ -46,6 +46,8 @@ pub struct ImportOptions {
     pub connections: usize,
     /// Names the source in the snapshot's excludes-free record and errors.
     pub source: String,
+    /// Where the store counts its requests: recorded in the snapshot.
+    pub requests: Option<std::sync::Arc<crate::store::RequestLog>>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -577,7 +579,11 @@ pub fn import(
         program_version: crate::VERSION.to_string(),
         summary,
     };
-    let (id, snapshot) = crate::blob::save_snapshot(&repo, writer, snapshot, started)?;
+    let counted = opts
+        .requests
+        .as_deref()
+        .map(|l| (l, crate::store::StorageClass::Standard));
+    let (id, snapshot) = crate::blob::save_snapshot(&repo, writer, snapshot, started, counted)?;
     Ok(ImportResult {
         id,
         snapshot,

@@ -31,7 +31,7 @@ use crate::fs::{Excludes, Owners};
 use crate::id::{SnapshotId, TreeId};
 use crate::progress::Progress;
 use crate::repo::{Repository, SnapshotFilter, SnapshotRef};
-use crate::store::StorageClass;
+use crate::store::{RequestLog, StorageClass};
 use crossbeam_channel::bounded;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -61,6 +61,8 @@ pub struct BackupOptions {
     /// Concurrent uploads.
     pub connections: usize,
     pub data_storage_class: StorageClass,
+    /// Where the store counts its requests: recorded in the snapshot.
+    pub requests: Option<Arc<RequestLog>>,
     /// Snapshot time, ns since the epoch; `None` means now.
     pub time: Option<i64>,
 }
@@ -90,6 +92,7 @@ impl BackupOptions {
                 + 1,
             connections: 4,
             data_storage_class: StorageClass::Standard,
+            requests: None,
             time: None,
         }
     }
@@ -143,7 +146,12 @@ pub fn backup(
     let started = Instant::now();
     let writer = BlobWriter::new(Arc::clone(&repo), opts.connections, opts.data_storage_class);
     let built = build(&repo, opts, progress, &writer)?;
-    let (id, snapshot) = crate::blob::save_snapshot(&repo, writer, built.snapshot, started)?;
+    let counted = opts
+        .requests
+        .as_deref()
+        .map(|l| (l, opts.data_storage_class));
+    let (id, snapshot) =
+        crate::blob::save_snapshot(&repo, writer, built.snapshot, started, counted)?;
     Ok(BackupResult {
         id,
         snapshot,

@@ -36,6 +36,8 @@ pub struct StreamOptions {
     pub time: Option<i64>,
     pub connections: usize,
     pub data_storage_class: StorageClass,
+    /// Where the store counts its requests: recorded in the snapshot.
+    pub requests: Option<std::sync::Arc<crate::store::RequestLog>>,
     /// Names the stream in errors (`stdin`, the command line).
     pub source: String,
 }
@@ -140,7 +142,11 @@ pub fn backup_stream(
             ..Summary::default()
         },
     };
-    let (id, snapshot) = crate::blob::save_snapshot(&repo, writer, snapshot, started)?;
+    let counted = opts
+        .requests
+        .as_deref()
+        .map(|l| (l, opts.data_storage_class));
+    let (id, snapshot) = crate::blob::save_snapshot(&repo, writer, snapshot, started, counted)?;
     Ok(BackupResult {
         id,
         snapshot,

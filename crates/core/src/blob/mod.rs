@@ -20,9 +20,11 @@ pub use thaw::ColdOptions;
 pub use writer::{BlobWriter, WriterStats};
 
 use crate::error::Result;
-use crate::format::snapshot::{Snapshot, Summary};
+use crate::format::snapshot::{Requests, Snapshot, Summary};
 use crate::id::SnapshotId;
 use crate::repo::Repository;
+use crate::store::{RequestLog, StorageClass};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// Puts what a writer added, and the time since `started`, into a
@@ -42,9 +44,25 @@ pub(crate) fn save_snapshot(
     writer: BlobWriter,
     mut snapshot: Snapshot,
     started: Instant,
+    requests: Option<(&RequestLog, StorageClass)>,
 ) -> Result<(SnapshotId, Snapshot)> {
     let (flushed, stats) = writer.finish()?;
     record_stats(&mut snapshot.summary, &stats, started);
+    if let Some((log, class)) = requests {
+        let mut by_kind: BTreeMap<String, u64> = log
+            .by_kind()
+            .into_iter()
+            .map(|(k, n)| (k.to_string(), n))
+            .collect();
+        if !by_kind.is_empty() {
+            // And the snapshot's own PUT, about to be made.
+            *by_kind.entry("PUT".into()).or_default() += 1;
+            snapshot.summary.requests = Some(Requests {
+                by_kind,
+                data_class: class.name().to_string(),
+            });
+        }
+    }
     let (id, size) = repo.save_snapshot(&flushed, &snapshot)?;
     snapshot.summary.bytes_stored += size;
     Ok((id, snapshot))

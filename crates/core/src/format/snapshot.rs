@@ -25,6 +25,20 @@ pub struct Summary {
     pub bytes_stored: u64,
     pub blobs_new: u64,
     pub duration_ns: u64,
+    /// The S3 requests the backup made (absent: none, or written before
+    /// coffer recorded them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<Requests>,
+}
+
+/// The S3 requests a backup made up to and including its snapshot's PUT.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Requests {
+    /// Requests by the kind S3 bills (`PUT`, `GET`, `HEAD`, `LIST`, `POST`,
+    /// `DELETE`), retries included.
+    pub by_kind: std::collections::BTreeMap<String, u64>,
+    /// The storage class its data packs were written in (S3 name).
+    pub data_class: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -205,6 +205,44 @@ pub struct Bill {
     pub tar_days: u32,
     pub tar_bytes: u64,
     pub tar_per_month: f64,
+    /// The requests of the newest backup that recorded them.
+    pub last_backup: Option<LastBackup>,
+}
+
+/// The S3 requests one backup made and what they cost.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LastBackup {
+    pub snapshot: String,
+    /// ns since the Unix epoch.
+    pub time: i64,
+    pub by_kind: BTreeMap<String, u64>,
+    pub data_class: String,
+    /// Dollars, PUT and POST at the data class's price (an upper bound:
+    /// tree packs, index and snapshot are `STANDARD`), LIST at
+    /// `STANDARD`'s, GET and HEAD at `STANDARD`'s, DELETE free.
+    pub cost: f64,
+}
+
+/// What `by_kind` requests cost (see [`LastBackup::cost`]).
+pub fn request_cost(
+    by_kind: &BTreeMap<String, u64>,
+    data_class: StorageClass,
+    prices: &Prices,
+) -> crate::error::Result<f64> {
+    let standard = prices.of(StorageClass::Standard)?;
+    let data = prices.of(data_class)?;
+    Ok(by_kind
+        .iter()
+        .map(|(kind, &n)| {
+            let per_1000 = match kind.as_str() {
+                "PUT" | "POST" => data.put_per_1000,
+                "LIST" => standard.put_per_1000,
+                "GET" | "HEAD" => standard.get_per_1000,
+                _ => 0.0,
+            };
+            n as f64 / 1000.0 * per_1000
+        })
+        .sum())
 }
 
 /// What the comparisons start from: the latest snapshots' total size and
@@ -261,6 +299,7 @@ pub fn bill(objects: &[Stored], prices: &Prices, basis: Basis) -> crate::error::
         tar_days: basis.tar_days,
         tar_bytes,
         tar_per_month: tar_bytes as f64 * f64::from(basis.tar_days) / GIB * standard,
+        last_backup: None,
     })
 }
 
@@ -287,7 +326,8 @@ pub fn repository_bill(
         .collect();
     let mut latest: BTreeMap<(String, Vec<String>), (i64, u64)> = BTreeMap::new();
     let (mut stored, mut new) = (0u64, 0u64);
-    for r in repo.snapshots()? {
+    let snapshots = repo.snapshots()?;
+    for r in &snapshots {
         let s = &r.snapshot;
         stored += s.summary.bytes_stored;
         new += s.summary.bytes_new;
@@ -307,7 +347,22 @@ pub fn repository_bill(
         },
         tar_days,
     };
-    bill(&objects, prices, basis)
+    let mut b = bill(&objects, prices, basis)?;
+    let newest = snapshots
+        .iter()
+        .filter_map(|r| r.snapshot.summary.requests.as_ref().map(|q| (r, q)))
+        .max_by_key(|(r, _)| r.snapshot.time);
+    if let Some((r, q)) = newest {
+        let class = StorageClass::parse(&q.data_class).unwrap_or_default();
+        b.last_backup = Some(LastBackup {
+            snapshot: r.id.to_string(),
+            time: r.snapshot.time,
+            by_kind: q.by_kind.clone(),
+            data_class: q.data_class.clone(),
+            cost: request_cost(&q.by_kind, class, prices)?,
+        });
+    }
+    Ok(b)
 }
 
 #[cfg(test)]
@@ -421,5 +476,21 @@ mod tests {
             None
         );
         assert_eq!(p.thaw(StorageClass::Standard, Tier::Bulk, 1, GB, 2), None);
+    }
+
+    /// A backup's requests by hand: 1,000 PUTs of DEEP_ARCHIVE packs at
+    /// $0.05 per 1,000, 2,000 LISTs at STANDARD's $0.005, 5,000 GETs at
+    /// $0.0004, DELETEs free.
+    #[test]
+    fn prices_a_backups_requests_by_hand() {
+        let by_kind: BTreeMap<String, u64> =
+            [("PUT", 1000), ("LIST", 2000), ("GET", 5000), ("DELETE", 7)]
+                .into_iter()
+                .map(|(k, n)| (k.to_string(), n))
+                .collect();
+        let p = Prices::us_east_1();
+        let got = request_cost(&by_kind, StorageClass::DeepArchive, &p).unwrap();
+        let want = 0.05 + 2.0 * 0.005 + 5.0 * 0.0004;
+        assert!((got - want).abs() < 1e-12, "{got} != {want}");
     }
 }

@@ -235,6 +235,7 @@ pub fn snapshot(tree: TreeId) -> Snapshot {
             bytes_stored: 900,
             blobs_new: 2,
             duration_ns: 1_500_000_000,
+            requests: None,
         },
     }
 }
