@@ -490,6 +490,29 @@ pub fn select_snapshots(
     }
 }
 
+/// An `--archive-pack-size` value: `64M`, `256MiB`, `1G` (16 MiB to 1 GiB).
+pub fn pack_size(s: &str) -> std::result::Result<usize, String> {
+    let t = s.trim();
+    let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let shift = match unit.to_ascii_uppercase().as_str() {
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        _ => return Err("expected a size such as 64M or 1G".into()),
+    };
+    let n: usize = digits
+        .parse()
+        .map_err(|_| "expected a size such as 64M or 1G")?;
+    let bytes = n
+        .checked_shl(shift)
+        .filter(|b| b >> shift == n)
+        .unwrap_or(usize::MAX);
+    if (16 << 20..=1 << 30).contains(&bytes) {
+        Ok(bytes)
+    } else {
+        Err("must be from 16M to 1G".into())
+    }
+}
+
 /// A `--storage-class` / `--data-storage-class` value.
 pub fn storage_class(name: Option<&str>) -> Result<coffer_core::StorageClass> {
     use coffer_core::StorageClass as C;

@@ -292,6 +292,11 @@ pub struct BackupArgs {
     /// restored before a restore can read them (see --cold-restore)
     #[arg(long, value_name = "CLASS", value_parser = ["STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"])]
     pub data_storage_class: Option<String>,
+    /// Size of GLACIER and DEEP_ARCHIVE data packs (16M to 1G, at least the
+    /// repository's pack size): larger means fewer objects to pay
+    /// per-object fees on, and more bytes restored per pack
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = crate::settings::pack_size)]
+    pub archive_pack_size: usize,
 }
 
 #[derive(Args, Debug)]

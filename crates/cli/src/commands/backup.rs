@@ -146,6 +146,7 @@ fn tune(opts: &mut BackupOptions, a: &BackupArgs, s: &Settings) -> Result<()> {
     opts.connections = if s.is_local() { 1 } else { s.connections };
     opts.data_storage_class = crate::settings::storage_class(a.data_storage_class.as_deref())?;
     opts.requests = s.request_log();
+    opts.archive_pack_size = a.archive_pack_size;
     if let Some(t) = a.threads {
         opts.threads = t.max(1);
     }

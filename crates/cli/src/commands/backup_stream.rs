@@ -88,6 +88,7 @@ pub fn run(a: BackupArgs, s: &Settings) -> Result<i32> {
     let defaults = coffer_core::BackupOptions::new(Vec::new());
     let opts = StreamOptions {
         requests: s.request_log(),
+        archive_pack_size: a.archive_pack_size,
         filename: a.stdin_filename.clone(),
         host: a.host.clone().unwrap_or(defaults.host),
         user: defaults.user,

@@ -163,3 +163,28 @@ fn archived_data_is_restored_as_a_plan_first_and_asked_for_once() {
     );
     assert_eq!(classes(&c).0, [StorageClass::Glacier; 2]);
 }
+
+/// Archive packs are as large as asked (the local store has no classes,
+/// but the writer sizes packs for the class all the same): 60 MB of new
+/// data is one pack at the 64 MiB default, two with 48 MiB packs (the
+/// first full, where an ordinary pack closes at 32 MiB).
+#[test]
+fn archive_packs_have_the_size_asked_for() {
+    let sizes = |extra: &[&str]| {
+        let c = Coffer::init();
+        let src = c.path("src");
+        write(&src.join("a.bin"), pseudo_random(5, 60_000_000));
+        let mut args = vec!["--data-storage-class", "DEEP_ARCHIVE"];
+        args.extend(extra);
+        c.backup(&[&src], &args);
+        let mut sizes: Vec<usize> = c.objects("data/").iter().map(|k| c.object_len(k)).collect();
+        sizes.sort();
+        sizes
+    };
+    assert_eq!(sizes(&[]).len(), 1);
+    let sized = sizes(&["--archive-pack-size", "48M"]);
+    assert!(sized.len() == 2 && sized[1] >= 48 << 20, "{sized:?}");
+    Coffer::init()
+        .run(&["backup", "--archive-pack-size", "8M", "/etc/hostname"])
+        .code(2);
+}

@@ -63,6 +63,8 @@ pub struct BackupOptions {
     pub data_storage_class: StorageClass,
     /// Where the store counts its requests: recorded in the snapshot.
     pub requests: Option<Arc<RequestLog>>,
+    /// Size of data packs for an archive class (`GLACIER`, `DEEP_ARCHIVE`).
+    pub archive_pack_size: usize,
     /// Snapshot time, ns since the epoch; `None` means now.
     pub time: Option<i64>,
 }
@@ -93,6 +95,7 @@ impl BackupOptions {
             connections: 4,
             data_storage_class: StorageClass::Standard,
             requests: None,
+            archive_pack_size: crate::blob::ARCHIVE_PACK_SIZE,
             time: None,
         }
     }
@@ -144,7 +147,12 @@ pub fn backup(
     progress: &dyn Progress,
 ) -> Result<BackupResult> {
     let started = Instant::now();
-    let writer = BlobWriter::new(Arc::clone(&repo), opts.connections, opts.data_storage_class);
+    let writer = BlobWriter::with_archive_pack_size(
+        Arc::clone(&repo),
+        opts.connections,
+        opts.data_storage_class,
+        opts.archive_pack_size,
+    );
     let built = build(&repo, opts, progress, &writer)?;
     let counted = opts
         .requests

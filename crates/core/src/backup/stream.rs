@@ -38,6 +38,8 @@ pub struct StreamOptions {
     pub data_storage_class: StorageClass,
     /// Where the store counts its requests: recorded in the snapshot.
     pub requests: Option<std::sync::Arc<crate::store::RequestLog>>,
+    /// Size of data packs for an archive class (`GLACIER`, `DEEP_ARCHIVE`).
+    pub archive_pack_size: usize,
     /// Names the stream in errors (`stdin`, the command line).
     pub source: String,
 }
@@ -71,7 +73,12 @@ pub fn backup_stream(
         .time
         .unwrap_or_else(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0));
     let chunker = Chunker::new(repo.config().chunker.clone(), repo.key().gear_seed);
-    let writer = BlobWriter::new(Arc::clone(&repo), opts.connections, opts.data_storage_class);
+    let writer = BlobWriter::with_archive_pack_size(
+        Arc::clone(&repo),
+        opts.connections,
+        opts.data_storage_class,
+        opts.archive_pack_size,
+    );
     let owners = Owners::new();
     let uid = rustix::process::geteuid().as_raw();
     let gid = rustix::process::getegid().as_raw();

@@ -17,7 +17,7 @@ mod writer;
 
 pub use pack_reader::Wanted;
 pub use thaw::ColdOptions;
-pub use writer::{BlobWriter, WriterStats};
+pub use writer::{ARCHIVE_PACK_SIZE, BlobWriter, WriterStats};
 
 use crate::error::Result;
 use crate::format::snapshot::{Requests, Snapshot, Summary};

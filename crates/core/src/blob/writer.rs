@@ -88,7 +88,18 @@ impl BlobWriter {
     /// best effort: a pack whose header cannot be read stays unindexed
     /// (`check` notes it, `prune` removes it).
     pub fn new(repo: Arc<Repository>, connections: usize, data_class: StorageClass) -> Self {
-        let w = Self::without_resume(repo, connections, data_class);
+        Self::with_archive_pack_size(repo, connections, data_class, ARCHIVE_PACK_SIZE)
+    }
+
+    /// [`new`](Self::new), with data packs for an archive class sealed at
+    /// `archive_pack_size` (at least the repository's pack size).
+    pub fn with_archive_pack_size(
+        repo: Arc<Repository>,
+        connections: usize,
+        data_class: StorageClass,
+        archive_pack_size: usize,
+    ) -> Self {
+        let w = Self::start(repo, connections, (data_class, archive_pack_size), false);
         w.resume();
         w
     }
@@ -121,25 +132,27 @@ impl BlobWriter {
         connections: usize,
         data_class: StorageClass,
     ) -> Self {
-        Self::start(repo, connections, data_class, false)
+        Self::start(repo, connections, (data_class, ARCHIVE_PACK_SIZE), false)
     }
 
     /// A writer that stores nothing: blobs are deduplicated, compressed,
     /// encrypted and packed as for real, so its [`WriterStats`] say what a
     /// real run would add, but no pack and no index object is written.
     pub fn dry_run(repo: Arc<Repository>) -> Self {
-        Self::start(repo, 1, StorageClass::Standard, true)
+        Self::start(repo, 1, (StorageClass::Standard, ARCHIVE_PACK_SIZE), true)
     }
 
+    /// `data`: the class of data packs, and their size if it is an archive class.
     fn start(
         repo: Arc<Repository>,
         connections: usize,
-        data_class: StorageClass,
+        data: (StorageClass, usize),
         dry_run: bool,
     ) -> Self {
+        let (data_class, archive_pack_size) = data;
         let pack_size = repo.config().pack_size as usize;
         let data_pack_size = if data_class.is_archive() {
-            pack_size.max(ARCHIVE_PACK_SIZE)
+            pack_size.max(archive_pack_size)
         } else {
             pack_size
         };
