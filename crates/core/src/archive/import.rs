@@ -487,6 +487,28 @@ fn implied_dir(time: i64) -> Node {
     }
 }
 
+/// The snapshot's paths: the prefix, or (for an archive without a root
+/// member) each top-level name below it.
+fn snapshot_paths<'a>(
+    prefix: &Path,
+    has_root: bool,
+    tops: impl IntoIterator<Item = &'a Vec<u8>>,
+) -> Vec<String> {
+    let prefix_path = PathBuf::from("/").join(prefix);
+    let tops: Vec<&Vec<u8>> = tops.into_iter().collect();
+    if has_root || tops.is_empty() {
+        return vec![prefix_path.to_string_lossy().into_owned()];
+    }
+    tops.iter()
+        .map(|t| {
+            prefix_path
+                .join(String::from_utf8_lossy(t).as_ref())
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
 /// Imports the tar stream `input` into `repo` as a new snapshot.
 pub fn import(
     repo: Arc<Repository>,
@@ -548,20 +570,7 @@ pub fn import(
         up.dirs.insert(c.clone(), tree);
         tree = up;
     }
-    let prefix_path = PathBuf::from("/").join(&opts.prefix);
-    let paths: Vec<String> = if imp.has_root || imp.tops.is_empty() {
-        vec![prefix_path.to_string_lossy().into_owned()]
-    } else {
-        imp.tops
-            .iter()
-            .map(|t| {
-                prefix_path
-                    .join(String::from_utf8_lossy(t).as_ref())
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .collect()
-    };
+    let paths = snapshot_paths(&opts.prefix, imp.has_root, &imp.tops);
     let root = imp.save(tree, time)?;
     let summary = std::mem::take(&mut imp.summary);
     let skipped = std::mem::take(&mut imp.skipped);
@@ -579,11 +588,16 @@ pub fn import(
         program_version: crate::VERSION.to_string(),
         summary,
     };
-    let counted = opts
-        .requests
-        .as_deref()
-        .map(|l| (l, crate::store::StorageClass::Standard));
-    let (id, snapshot) = crate::blob::save_snapshot(&repo, writer, snapshot, started, counted)?;
+    let (id, snapshot) = crate::blob::save_snapshot(
+        &repo,
+        writer,
+        snapshot,
+        started,
+        (
+            opts.requests.as_deref(),
+            crate::store::StorageClass::Standard,
+        ),
+    )?;
     Ok(ImportResult {
         id,
         snapshot,

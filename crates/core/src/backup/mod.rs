@@ -154,12 +154,13 @@ pub fn backup(
         opts.archive_pack_size,
     );
     let built = build(&repo, opts, progress, &writer)?;
-    let counted = opts
-        .requests
-        .as_deref()
-        .map(|l| (l, opts.data_storage_class));
-    let (id, snapshot) =
-        crate::blob::save_snapshot(&repo, writer, built.snapshot, started, counted)?;
+    let (id, snapshot) = crate::blob::save_snapshot(
+        &repo,
+        writer,
+        built.snapshot,
+        started,
+        (opts.requests.as_deref(), opts.data_storage_class),
+    )?;
     Ok(BackupResult {
         id,
         snapshot,

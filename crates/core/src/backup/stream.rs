@@ -17,6 +17,7 @@ use crate::format::pack::BlobKind;
 use crate::format::snapshot::{Snapshot, Summary};
 use crate::format::tree::{Node, NodeKind, Tree, valid_name};
 use crate::fs::Owners;
+use crate::id::TreeId;
 use crate::progress::Progress;
 use crate::repo::Repository;
 use crate::store::StorageClass;
@@ -58,6 +59,44 @@ fn components(filename: &str) -> Result<Vec<Vec<u8>>> {
         .with_location(filename));
     }
     Ok(comps)
+}
+
+/// The snapshot of a stream stored as one file (`comps` its path) of
+/// `size` bytes under the root tree `root`.
+fn stream_snapshot(
+    opts: &StreamOptions,
+    comps: &[Vec<u8>],
+    time: i64,
+    root: TreeId,
+    size: u64,
+) -> Snapshot {
+    let path = format!(
+        "/{}",
+        comps
+            .iter()
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join("/")
+    );
+    Snapshot {
+        version: crate::format::FORMAT_VERSION,
+        time,
+        host: opts.host.clone(),
+        user: opts.user.clone(),
+        paths: vec![path],
+        tags: opts.tags.clone(),
+        tree: root,
+        parent: None,
+        excludes: Vec::new(),
+        program_version: crate::VERSION.to_string(),
+        summary: Summary {
+            files_new: 1,
+            dirs: comps.len() as u64 - 1,
+            total_bytes: size,
+            bytes_read: size,
+            ..Summary::default()
+        },
+    }
 }
 
 /// Stores everything `input` yields as one file of a new snapshot.
@@ -122,38 +161,14 @@ pub fn backup_stream(
     let tree = Tree::new(vec![entry]).encode_checked(&opts.source)?;
     let (root, _) = writer.add(BlobKind::Tree, &tree)?;
 
-    let path = format!(
-        "/{}",
-        comps
-            .iter()
-            .map(|c| String::from_utf8_lossy(c).into_owned())
-            .collect::<Vec<_>>()
-            .join("/")
-    );
-    let snapshot = Snapshot {
-        version: crate::format::FORMAT_VERSION,
-        time,
-        host: opts.host.clone(),
-        user: opts.user.clone(),
-        paths: vec![path],
-        tags: opts.tags.clone(),
-        tree: root.tree(),
-        parent: None,
-        excludes: Vec::new(),
-        program_version: crate::VERSION.to_string(),
-        summary: Summary {
-            files_new: 1,
-            dirs: comps.len() as u64 - 1,
-            total_bytes: size,
-            bytes_read: size,
-            ..Summary::default()
-        },
-    };
-    let counted = opts
-        .requests
-        .as_deref()
-        .map(|l| (l, opts.data_storage_class));
-    let (id, snapshot) = crate::blob::save_snapshot(&repo, writer, snapshot, started, counted)?;
+    let snapshot = stream_snapshot(opts, &comps, time, root.tree(), size);
+    let (id, snapshot) = crate::blob::save_snapshot(
+        &repo,
+        writer,
+        snapshot,
+        started,
+        (opts.requests.as_deref(), opts.data_storage_class),
+    )?;
     Ok(BackupResult {
         id,
         snapshot,

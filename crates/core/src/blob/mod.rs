@@ -44,11 +44,11 @@ pub(crate) fn save_snapshot(
     writer: BlobWriter,
     mut snapshot: Snapshot,
     started: Instant,
-    requests: Option<(&RequestLog, StorageClass)>,
+    (requests, class): (Option<&RequestLog>, StorageClass),
 ) -> Result<(SnapshotId, Snapshot)> {
     let (flushed, stats) = writer.finish()?;
     record_stats(&mut snapshot.summary, &stats, started);
-    if let Some((log, class)) = requests {
+    if let Some(log) = requests {
         let mut by_kind: BTreeMap<String, u64> = log
             .by_kind()
             .into_iter()
