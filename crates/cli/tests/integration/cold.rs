@@ -188,3 +188,19 @@ fn archive_packs_have_the_size_asked_for() {
         .run(&["backup", "--archive-pack-size", "8M", "/etc/hostname"])
         .code(2);
 }
+
+/// A store that records archive classes but serves their objects directly
+/// (SeaweedFS, like several S3 implementations) needs no restore: one
+/// one-byte GET finds that out, and the restore just runs.
+#[test]
+fn a_store_without_archive_semantics_restores_directly() {
+    let c = Coffer::init_on(crate::support::Backend::S3);
+    let src = c.path("src");
+    tree(&src, 3);
+    c.backup(&[&src], &["--data-storage-class", "GLACIER"]);
+    let (data, _) = classes(&c);
+    assert_eq!(data, [StorageClass::Glacier], "the server keeps the class");
+    let target = c.path("target");
+    c.restore("latest", &target, &[]).ok();
+    assert_restored(&src, &restored(&target, &src));
+}

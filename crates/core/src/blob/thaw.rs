@@ -14,8 +14,11 @@
 //!          dry-run plan: a second walk of the trees, paid only by
 //!          repositories with archived data); HEAD of the archived ones
 //!          among them says where each stands
-//! decide   none frozen or thawing: read. Frozen packs and no tier given:
-//!          report the plan, stop (Kind::Cold, exit 13), nothing written
+//! decide   none frozen or thawing: read. A one-byte GET of a frozen
+//!          pack that succeeds: the store serves archived objects directly
+//!          (it stores the class, not its semantics): read. Frozen packs
+//!          and no tier given: report the plan, stop (Kind::Cold, exit
+//!          13), nothing written
 //! request  RestoreObject for the frozen ones only, in parallel; one
 //!          already under way counts as asked
 //! wait     HEAD the thawing ones, further and further apart, until all
@@ -122,6 +125,13 @@ impl Repository {
             .filter(|m| m.class.is_some_and(StorageClass::is_archive))
             .collect();
         if archived.is_empty() {
+            return Ok(());
+        }
+        if let Some(f) = archived.iter().find(|m| m.thaw == Some(Thaw::Frozen))
+            && self.store().get(&f.key, Some(0..1)).is_ok()
+        {
+            // A store that takes archive classes but serves their objects
+            // directly (SeaweedFS, ...): nothing to restore.
             return Ok(());
         }
         progress.cold(&ColdEvent::Plan(plan(&archived)));

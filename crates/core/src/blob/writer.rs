@@ -156,8 +156,9 @@ impl BlobWriter {
         } else {
             pack_size
         };
-        // Larger packs, fewer of them in flight: the memory bound below
-        // stays what it is for ordinary packs.
+        // Larger packs, fewer of them in flight: the bytes of packs held
+        // stay what they are with ordinary packs (a backup still peaks
+        // higher, measured: the multipart upload's part copies).
         let connections = (connections * pack_size / data_pack_size).max(1);
         let shared = Arc::new(Shared {
             repo,
