@@ -107,25 +107,23 @@ impl Versioned for S3Store {
                 k.and_then(|k| k.strip_prefix(&self.prefix))
                     .map(String::from)
             };
-            for v in page.versions() {
-                if let (Some(key), Some(id)) = (strip(v.key()), v.version_id()) {
+            // Versions and delete markers, one shape: (key, id, latest, marker, size).
+            let versions = page.versions().iter().map(|v| {
+                let size = v.size().unwrap_or(0).max(0) as u64;
+                (v.key(), v.version_id(), v.is_latest(), false, size)
+            });
+            let markers = page
+                .delete_markers()
+                .iter()
+                .map(|m| (m.key(), m.version_id(), m.is_latest(), true, 0));
+            for (key, id, latest, delete_marker, size) in versions.chain(markers) {
+                if let (Some(key), Some(id)) = (strip(key), id) {
                     each(Version {
                         key,
                         version_id: id.to_string(),
-                        latest: v.is_latest().unwrap_or(false),
-                        delete_marker: false,
-                        size: v.size().unwrap_or(0).max(0) as u64,
-                    })?;
-                }
-            }
-            for m in page.delete_markers() {
-                if let (Some(key), Some(id)) = (strip(m.key()), m.version_id()) {
-                    each(Version {
-                        key,
-                        version_id: id.to_string(),
-                        latest: m.is_latest().unwrap_or(false),
-                        delete_marker: true,
-                        size: 0,
+                        latest: latest.unwrap_or(false),
+                        delete_marker,
+                        size,
                     })?;
                 }
             }
@@ -143,14 +141,9 @@ impl Versioned for S3Store {
     fn delete_version(&self, key: &str, version_id: &str) -> Result<bool> {
         let full = self.key(key)?;
         let url = self.url(key);
-        let r = self.rt.block_on(
-            self.client
-                .delete_object()
-                .bucket(&self.bucket)
-                .key(&full)
-                .version_id(version_id)
-                .send(),
-        );
+        let r = self
+            .rt
+            .block_on(self.delete_request(&full, Some(version_id)).send());
         match r {
             Ok(_) => Ok(true),
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) => Ok(false),

@@ -161,6 +161,19 @@ impl S3Store {
             .unwrap_or_else(|| "STANDARD".into()))
     }
 
+    /// The DELETE of the object `full` (of one version of it, with `version`).
+    fn delete_request(
+        &self,
+        full: &str,
+        version: Option<&str>,
+    ) -> aws_sdk_s3::operation::delete_object::builders::DeleteObjectFluentBuilder {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(full)
+            .set_version_id(version.map(String::from))
+    }
+
     /// Creates the bucket (for `init --create-bucket` and tests).
     pub fn create_bucket(&self) -> Result<()> {
         self.rt.block_on(async {
@@ -255,13 +268,7 @@ impl Store for S3Store {
     fn delete(&self, key: &str) -> Result<()> {
         let full = self.key(key)?;
         let url = self.url(key);
-        let r = self.rt.block_on(
-            self.client
-                .delete_object()
-                .bucket(&self.bucket)
-                .key(&full)
-                .send(),
-        );
+        let r = self.rt.block_on(self.delete_request(&full, None).send());
         match r.map_err(|e| map_err(e, &url)) {
             Ok(_) => Ok(()),
             Err(e) if e.kind() == Kind::NotFound => Ok(()),
