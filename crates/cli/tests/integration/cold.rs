@@ -10,7 +10,7 @@
 //! before writing anything; with `--cold-restore` it asks for exactly the
 //! packs it needs, once, and restores exactly; prune never reads one back.
 
-use crate::support::{Coffer, S3Repo, assert_restored, restored, write};
+use crate::support::{Coffer, S3Repo, assert_restored, config_tree, restored, write};
 use coffer_core::{StorageClass, list_all};
 use coffer_testkit::fixture::pseudo_random;
 use serde_json::Value;
@@ -60,13 +60,7 @@ fn messages(stdout: &str, kind: &str) -> Vec<Value> {
 }
 
 fn tree(src: &Path, round: u64) {
-    write(&src.join("big.bin"), pseudo_random(round, 2_000_000));
-    for i in 0..20 {
-        write(
-            &src.join(format!("etc/f{i}.conf")),
-            format!("setting {i}\n"),
-        );
-    }
+    config_tree(src, round, 2_000_000, 20);
 }
 
 #[test]

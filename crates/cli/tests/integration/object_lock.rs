@@ -4,9 +4,8 @@
 //! prune keeps what snapshots need locked ahead and, once a deleted
 //! object's lock has passed, deletes its versions and frees the space.
 
-use crate::support::{Backend, Coffer, S3Repo, assert_restored, restored, write};
+use crate::support::{Backend, Coffer, S3Repo, assert_restored, config_tree, restored};
 use coffer_core::{PutHints, Store, Version, list_all};
-use coffer_testkit::fixture::pseudo_random;
 use serde_json::Value;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -74,13 +73,7 @@ fn prune(c: &Coffer) -> Value {
 }
 
 fn tree(src: &Path, round: u64) {
-    write(&src.join("big.bin"), pseudo_random(round, 1_500_000));
-    for i in 0..10 {
-        write(
-            &src.join(format!("etc/f{i}.conf")),
-            format!("setting {i}\n"),
-        );
-    }
+    config_tree(src, round, 1_500_000, 10);
 }
 
 #[test]

@@ -596,6 +596,21 @@ pub fn write(path: &Path, content: impl AsRef<[u8]>) {
     fs::write(path, content).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
 }
 
+/// A small server-like tree: `big.bin` of `big` pseudo-random bytes (from
+/// `seed`) and `configs` small files under `etc/`.
+pub fn config_tree(src: &Path, seed: u64, big: usize, configs: usize) {
+    write(
+        &src.join("big.bin"),
+        coffer_testkit::fixture::pseudo_random(seed, big),
+    );
+    for i in 0..configs {
+        write(
+            &src.join(format!("etc/f{i}.conf")),
+            format!("setting {i}\n"),
+        );
+    }
+}
+
 /// An empty config file, shared by every test of this run.
 fn empty_config() -> &'static Path {
     static EMPTY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
