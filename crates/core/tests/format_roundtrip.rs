@@ -217,12 +217,15 @@ fn blob_kind() -> impl Strategy<Value = BlobKind> {
 }
 
 fn pack_blob() -> impl Strategy<Value = PackBlob> {
-    (id32(), any::<(u32, u32, u32)>()).prop_map(|(id, (offset, length, raw_length))| PackBlob {
-        id: BlobId(id),
-        offset,
-        length,
-        raw_length,
-    })
+    (id32(), any::<(u32, u32, u32)>(), any::<Option<u32>>()).prop_map(
+        |(id, (offset, length, raw_length), in_group)| PackBlob {
+            id: BlobId(id),
+            offset,
+            length,
+            raw_length,
+            in_group,
+        },
+    )
 }
 
 fn pack_header() -> impl Strategy<Value = PackHeader> {
@@ -594,7 +597,7 @@ proptest! {
         let id_key = MasterKey { enc: key, id: [9; 32], gear_seed: 1 };
         for b in &blobs {
             let sealed = crypto::seal(&key, Sealed::Blob, &payload::encode(b, 3));
-            entries.push(PackBlob { id: id_key.blob_id(b), offset: body.len() as u32, length: sealed.len() as u32, raw_length: b.len() as u32 });
+            entries.push(PackBlob { id: id_key.blob_id(b), offset: body.len() as u32, length: sealed.len() as u32, raw_length: b.len() as u32, in_group: None });
             body.extend_from_slice(&sealed);
         }
         let h = PackHeader { version: FORMAT_VERSION, kind: BlobKind::Data, blobs: entries };

@@ -4,7 +4,6 @@
 //! tree listings are corrupt; readers accept non-canonical CBOR.
 
 use coffer_core::Kind;
-use coffer_core::format::FORMAT_VERSION;
 use coffer_core::format::config::Config;
 use coffer_core::format::index::IndexFile;
 use coffer_core::format::key::KeyFile;
@@ -15,6 +14,7 @@ use coffer_core::format::to_cbor;
 use coffer_core::format::tree::Node;
 use coffer_core::format::tree::NodeKind;
 use coffer_core::format::tree::Tree;
+use coffer_core::format::{FORMAT_VERSION, READS_VERSION};
 use coffer_core::id::BlobId;
 use coffer_core::id::TreeId;
 use std::collections::BTreeMap;
@@ -30,7 +30,7 @@ fn newer_cbor(field: &str) -> Vec<u8> {
     let mut m = BTreeMap::new();
     m.insert(
         "version".to_string(),
-        ciborium::Value::Integer((FORMAT_VERSION + 1).into()),
+        ciborium::Value::Integer((READS_VERSION + 1).into()),
     );
     m.insert(
         field.to_string(),
@@ -43,16 +43,16 @@ fn newer_cbor(field: &str) -> Vec<u8> {
 fn newer_versions_are_refused_as_unsupported() {
     // Same layout, newer version.
     let mut t = Tree::new(Vec::new());
-    t.version = FORMAT_VERSION + 1;
+    t.version = READS_VERSION + 1;
     assert_unsupported(Tree::decode(&t.encode(), "t"), "tree");
     let h = PackHeader {
-        version: FORMAT_VERSION + 1,
+        version: READS_VERSION + 1,
         kind: BlobKind::Tree,
         blobs: Vec::new(),
     };
     assert_unsupported(PackHeader::decode(&h.encode(), "h"), "pack header");
     let i = IndexFile {
-        version: FORMAT_VERSION + 1,
+        version: READS_VERSION + 1,
         ..IndexFile::default()
     };
     assert_unsupported(IndexFile::decode(&i.encode(), "i"), "index");
@@ -73,7 +73,7 @@ fn newer_versions_are_refused_as_unsupported() {
     );
     let json = format!(
         r#"{{"version": {}, "kdf": {{"future": true}}}}"#,
-        FORMAT_VERSION + 1
+        READS_VERSION + 1
     );
     assert_unsupported(
         KeyFile::decode(json.as_bytes(), "k"),
@@ -81,7 +81,7 @@ fn newer_versions_are_refused_as_unsupported() {
     );
     let json = format!(
         r#"{{"version": {}, "chunker": "future"}}"#,
-        FORMAT_VERSION + 1
+        READS_VERSION + 1
     );
     assert_unsupported(Config::decode(json.as_bytes()), "config, new layout");
 

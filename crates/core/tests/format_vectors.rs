@@ -271,6 +271,60 @@ fn pack_header_and_pack() {
 }
 
 #[test]
+fn grouped_pack() {
+    let p = grouped_pack_vector();
+    let k = master();
+    let header_cbor = p.header.encode();
+    let v = check_json(
+        "pack_grouped.json",
+        json!({
+            "group_plaintext": hex::encode(&p.group),
+            "group_nonce": hex::encode(nonce(NONCE_GROUP)),
+            "sealed_group": hex::encode(&p.sealed_group),
+            "header_cbor": hex::encode(&header_cbor),
+            "header_nonce": hex::encode(nonce(NONCE_GROUPED_HEADER)),
+            "sealed_header": hex::encode(&p.sealed_header),
+            "pack": hex::encode(&p.bytes),
+            "pack_id": p.id.to_hex(),
+        }),
+    );
+    // Read it back as a reader does: header, then each blob as a slice of
+    // the opened group, checked against its id.
+    let bytes = field(&v, "pack");
+    let trailer: [u8; 4] = bytes[bytes.len() - 4..].try_into().unwrap();
+    let range = pack::header_range(bytes.len() as u64, trailer, "vector").unwrap();
+    let plain = open_payload(
+        Sealed::PackHeader,
+        &bytes[range.start as usize..range.end as usize],
+    );
+    let h = PackHeader::decode(&plain, "vector").unwrap();
+    assert_eq!(h, p.header);
+    assert_eq!(h.version, 2);
+    for (b, want) in h.blobs.iter().zip([BLOB_A, BLOB_B]) {
+        let group = open_payload(
+            Sealed::Blob,
+            &bytes[b.offset as usize..(b.offset + b.length) as usize],
+        );
+        let (at, len) = b.slice().expect("grouped");
+        let blob = &group[at as usize..(at + len) as usize];
+        assert_eq!(blob, want);
+        assert_eq!(k.blob_id(blob), b.id);
+    }
+    // An index naming it is version 2 as well.
+    let i = IndexFile::new(
+        vec![coffer_core::format::index::IndexPack {
+            id: p.id,
+            kind: BlobKind::Data,
+            size: bytes.len() as u64,
+            blobs: h.blobs.clone(),
+        }],
+        Vec::new(),
+    );
+    assert_eq!(i.version, 2);
+    assert_eq!(IndexFile::decode(&i.encode(), "vector").unwrap(), i);
+}
+
+#[test]
 fn tree_vector() {
     let t = tree();
     let cbor = t.encode();

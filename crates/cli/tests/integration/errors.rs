@@ -127,7 +127,7 @@ fn newer_format_version_is_refused_with_upgrade_message() {
     let text = fs::read_to_string(&config).unwrap();
     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["version"], 1, "{text}");
-    v["version"] = 2.into();
+    v["version"] = 3.into();
     fs::write(&config, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
     let before = listing(&c.repo);
     let src = c.path("src");

@@ -1,21 +1,25 @@
 //! The shared write and read paths of blobs.
 //!
-//! Write: plaintext -> keyed id -> dedup (stop if known) -> zstd (skipped when
-//! it does not shrink) -> AEAD -> appended to a pack of its kind -> pack
+//! Write: plaintext -> keyed id -> dedup (stop if known) -> (a small data
+//! blob: into the open compression group, sealed as one unit once it holds
+//! 1 MiB) -> zstd (skipped when it does not shrink) -> AEAD -> appended to a
+//! pack of its kind -> pack
 //! uploaded by one of N uploader threads -> index checkpoint every few packs.
 //! The writer is a scope: [`BlobWriter::finish`] flushes the open packs, waits
 //! for every upload, writes the index, and only then hands out the
 //! [`crate::repo::Flushed`] proof that saving a snapshot requires.
 //!
-//! Read: index lookup -> range GET of the sealed blob -> open -> decompress ->
-//! re-hash and compare with the id (a mismatch is corruption, never silent).
+//! Read: index lookup -> range GET of the sealed blob (or its group) -> open
+//! -> decompress -> (a grouped blob: its slice of the group) -> re-hash and
+//! compare with the id (a mismatch is corruption, never silent).
 
+mod groups;
 mod pack_reader;
 mod reader;
 mod thaw;
 mod writer;
 
-pub use pack_reader::Wanted;
+pub use pack_reader::{MAX_RANGE, Wanted};
 pub use thaw::ColdOptions;
 pub use writer::{ARCHIVE_PACK_SIZE, BlobWriter, WriterStats};
 

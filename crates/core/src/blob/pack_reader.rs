@@ -16,9 +16,9 @@
 //! permissions) stops the read and is returned.
 
 use crate::error::{Error, Kind, Result};
-use crate::format::pack;
+use crate::format::pack::{self, PackBlob};
 use crate::id::BlobId;
-use crate::repo::Repository;
+use crate::repo::{BlobLoc, Repository};
 use std::ops::Range;
 
 /// Wanted blobs of a pack closer than this are fetched in one range GET
@@ -28,17 +28,46 @@ pub const MAX_GAP: u64 = 1024 * 1024;
 /// memory of each read and spreads a large pack over several requests.
 pub const MAX_RANGE: u64 = 4 * 1024 * 1024;
 
-/// Where a wanted blob lies in its pack.
+/// Where a wanted blob lies in its pack: the sealed blob, or the sealed
+/// group and the blob's slice of the group's plaintext.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Wanted {
     pub id: BlobId,
     pub offset: u32,
     pub length: u32,
+    pub slice: Option<(u32, u32)>,
 }
 
 impl Wanted {
+    pub fn at(id: BlobId, loc: &BlobLoc) -> Self {
+        Wanted {
+            id,
+            offset: loc.offset,
+            length: loc.length,
+            slice: loc.slice(),
+        }
+    }
+
     fn end(&self) -> u64 {
         self.offset as u64 + self.length as u64
+    }
+
+    /// Whether `next` comes right after this one: later in the pack, or in
+    /// the same group.
+    fn followed_by(&self, next: &Wanted) -> bool {
+        let same_group = self.slice.is_some() && next.slice.is_some() && self.offset == next.offset;
+        same_group || next.offset as u64 >= self.end()
+    }
+}
+
+impl From<&PackBlob> for Wanted {
+    fn from(b: &PackBlob) -> Self {
+        Wanted {
+            id: b.id,
+            offset: b.offset,
+            length: b.length,
+            slice: b.slice(),
+        }
     }
 }
 
@@ -83,6 +112,20 @@ impl Repository {
         mut each: impl FnMut(usize, Result<Vec<u8>>) -> Result<()>,
     ) -> Result<()> {
         for (blobs, range) in coalesce(wants) {
+            // Groups opened lately need no GET.
+            let kept: Option<Vec<_>> = wants[blobs.clone()]
+                .iter()
+                .map(|w| w.slice.and_then(|_| self.groups().get(key, w.offset)))
+                .collect();
+            if let Some(groups) = kept {
+                for (i, group) in blobs.zip(groups) {
+                    let w = &wants[i];
+                    let what = format!("{key} (blob {})", w.id.short());
+                    let slice = w.slice.expect("a grouped blob");
+                    each(i, self.blob_in_group(&w.id, &group, slice, &what))?;
+                }
+                continue;
+            }
             let bytes = match self.store().get(key, Some(range.clone())) {
                 Ok(b) => b,
                 Err(e) if matches!(e.kind(), Kind::NotFound | Kind::Corrupt) => {
@@ -97,6 +140,7 @@ impl Repository {
                 let w = &wants[i];
                 let at = (w.offset as u64 - range.start) as usize;
                 let blob = match bytes.get(at..at + w.length as usize) {
+                    Some(sealed) if w.slice.is_some() => self.grouped(key, w, sealed),
                     Some(sealed) => self.open_blob(&w.id, sealed, key),
                     None => Err(Error::corrupt(
                         format!("blob {} lies outside its pack", w.id.short()),
@@ -107,6 +151,13 @@ impl Repository {
             }
         }
         Ok(())
+    }
+
+    /// A grouped blob: its group kept, or opened from `sealed`.
+    fn grouped(&self, key: &str, w: &Wanted, sealed: &[u8]) -> Result<Vec<u8>> {
+        let what = format!("{key} (blob {})", w.id.short());
+        let group = self.group(key, w.offset, sealed)?;
+        self.blob_in_group(&w.id, &group, w.slice.expect("a grouped blob"), &what)
     }
 
     /// Reads the blobs `ids` in this order (a file's content), each checked,
@@ -128,24 +179,16 @@ impl Repository {
                     .ok_or_else(|| Error::at(Kind::NotFound, "blob is not in the index", id))
             };
             let (pack, first) = locate(&ids[start])?;
-            let mut wants = vec![Wanted {
-                id: ids[start],
-                offset: first.offset,
-                length: first.length,
-            }];
+            let mut wants = vec![Wanted::at(ids[start], &first)];
             let mut end = start + 1;
             while end < ids.len() && end - start < 1024 {
                 let Some((p, loc)) = index.get(&ids[end]) else {
                     break;
                 };
                 let last = wants[wants.len() - 1];
-                let w = Wanted {
-                    id: ids[end],
-                    offset: loc.offset,
-                    length: loc.length,
-                };
+                let w = Wanted::at(ids[end], &loc);
                 if p.id != pack.id
-                    || (w.offset as u64) < last.end()
+                    || !last.followed_by(&w)
                     || w.offset as u64 > last.end() + MAX_GAP
                     || w.end() > first.offset as u64 + MAX_RANGE
                 {
@@ -172,6 +215,7 @@ mod tests {
             id: BlobId([offset as u8; 32]),
             offset,
             length,
+            slice: None,
         }
     }
 

@@ -14,23 +14,29 @@ impl Repository {
             .get(id)
             .ok_or_else(|| Error::at(Kind::NotFound, "blob is not in the index", id))?;
         let key = pack::key(pack_info.kind, &pack_info.id);
-        let start = loc.offset as u64;
-        let sealed = self
-            .store()
-            .get(&key, Some(start..start + loc.length as u64))?;
-        self.open_blob(id, &sealed, &key)
+        let what = format!("{key} (blob {})", id.short());
+        let fetch = || {
+            let start = loc.offset as u64;
+            self.store()
+                .get(&key, Some(start..start + loc.length as u64))
+        };
+        match loc.slice() {
+            None => self.open_blob(id, &fetch()?, &key),
+            Some(slice) => {
+                let group = match self.groups().get(&key, loc.offset) {
+                    Some(g) => g,
+                    None => self.group(&key, loc.offset, &fetch()?)?,
+                };
+                self.blob_in_group(id, &group, slice, &what)
+            }
+        }
     }
 
-    /// Opens a sealed blob read from `key` and checks it against `id`.
+    /// Opens a blob sealed alone, read from `key`, and checks it against `id`.
     pub fn open_blob(&self, id: &BlobId, sealed: &[u8], key: &str) -> Result<Vec<u8>> {
         let what = format!("{key} (blob {})", id.short());
-        let plain = payload::decode(
-            &crypto::open(&self.key().enc, Sealed::Blob, sealed, &what)?,
-            &what,
-        )?;
-        if self.key().blob_id(&plain) != *id {
-            return Err(Error::corrupt("blob does not match its id", what));
-        }
+        let plain = self.open_unit(sealed, &what)?;
+        self.check_blob(id, &plain, &what)?;
         Ok(plain)
     }
 

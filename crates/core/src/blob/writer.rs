@@ -22,6 +22,16 @@ const CHECKPOINT_PACKS: usize = 16;
 /// the bill at this size.
 pub const ARCHIVE_PACK_SIZE: usize = 64 * 1024 * 1024;
 
+/// Data blobs smaller than this are compressed and sealed together, in
+/// compression groups: one by one, small files compress poorly (a 1.34×
+/// larger repository than one zstd stream on a toolchain tree; grouped,
+/// 1.01×, docs/design/cold-lock-cost.md).
+pub const GROUP_BELOW: usize = 128 * 1024;
+/// A group is sealed once its plaintext reaches this (so it stays under
+/// `GROUP_SIZE + GROUP_BELOW`), or the pack size if that is smaller: what
+/// a reader of one small file opens.
+pub const GROUP_SIZE: usize = 1024 * 1024;
+
 /// What a writer added to the repository.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct WriterStats {
@@ -46,12 +56,27 @@ struct OpenPack {
     blobs: Vec<PackBlob>,
 }
 
+/// Small data blobs waiting to be sealed together.
+#[derive(Default)]
+struct OpenGroup {
+    plain: Vec<u8>,
+    /// Entries with their offset in `plain` set; offset and length in the
+    /// pack are set when the group is appended.
+    blobs: Vec<PackBlob>,
+}
+
 struct Shared {
     repo: Arc<Repository>,
     /// Ids already added by this writer (in a pack, open or uploading).
     seen: Mutex<HashSet<BlobId>>,
     data: Mutex<OpenPack>,
     tree: Mutex<OpenPack>,
+    group: Mutex<OpenGroup>,
+    /// Whether small data blobs are grouped (not when compression is off).
+    grouping: bool,
+    /// A group is sealed at this plaintext size: [`GROUP_SIZE`], or the
+    /// pack size if smaller (a group never outgrows a pack).
+    group_size: usize,
     /// Uploaded packs not yet named by an index object.
     pending: Mutex<Vec<IndexPack>>,
     failed: Mutex<Option<Error>>,
@@ -160,6 +185,7 @@ impl BlobWriter {
         // stay what they are with ordinary packs (a backup still peaks
         // higher, measured: the multipart upload's part copies).
         let connections = (connections * pack_size / data_pack_size).max(1);
+        let grouping = repo.config().compression != 0;
         let shared = Arc::new(Shared {
             repo,
             seen: Mutex::new(HashSet::new()),
@@ -171,6 +197,9 @@ impl BlobWriter {
                 body: Vec::new(),
                 blobs: Vec::new(),
             }),
+            group: Mutex::new(OpenGroup::default()),
+            grouping,
+            group_size: GROUP_SIZE.min(pack_size),
             pending: Mutex::new(Vec::new()),
             failed: Mutex::new(None),
             data_class,
@@ -238,45 +267,95 @@ impl BlobWriter {
         {
             return Ok(false);
         }
-        let level = self.shared.repo.config().compression;
-        let sealed = crypto::seal(
-            &self.shared.repo.key().enc,
-            crypto::Sealed::Blob,
-            &payload::encode(plain, level),
-        );
-        {
-            // A full pack is handed over with the open pack's lock held: if
-            // every uploader is busy, adders of this kind wait here instead
-            // of filling another pack meanwhile. That bounds the packs in
-            // memory to those uploading, queued, and this one.
-            let mut open = self.open_pack(kind).lock().expect("poisoned");
-            // Offsets in a pack are u32: a blob that would end past 4 GiB
-            // goes into the next pack. (With `pack_size` ≤ 1 GiB and blobs
-            // ≤ MAX_PLAIN this does not happen; the bound must hold anyway.)
-            if open.body.len() + sealed.len() > MAX_PACK_BODY {
-                self.send(kind, std::mem::take(&mut *open))?;
-            }
-            let offset = u32::try_from(open.body.len()).expect("pack body below 4 GiB");
-            open.blobs.push(PackBlob {
+        if kind == BlobKind::Data && self.shared.grouping && plain.len() < GROUP_BELOW {
+            self.add_to_group(id, plain)?;
+        } else {
+            let level = self.shared.repo.config().compression;
+            let sealed = crypto::seal(
+                &self.shared.repo.key().enc,
+                crypto::Sealed::Blob,
+                &payload::encode(plain, level),
+            );
+            let raw_length = u32::try_from(plain.len()).expect("blob below MAX_PLAIN");
+            let entry = PackBlob {
                 id,
-                offset,
-                length: u32::try_from(sealed.len()).expect("blob below MAX_PLAIN"),
-                raw_length: u32::try_from(plain.len()).expect("blob below MAX_PLAIN"),
-            });
-            open.body.extend_from_slice(&sealed);
-            let full = match kind {
-                BlobKind::Data => self.shared.data_pack_size,
-                BlobKind::Tree => self.shared.repo.config().pack_size as usize,
+                offset: 0,
+                length: 0,
+                raw_length,
+                in_group: None,
             };
-            if open.body.len() >= full {
-                self.send(kind, std::mem::take(&mut *open))?;
-            }
+            self.append(kind, &sealed, vec![entry])?;
         }
         self.shared.blobs_new.fetch_add(1, Ordering::Relaxed);
         self.shared
             .bytes_new
             .fetch_add(plain.len() as u64, Ordering::Relaxed);
         Ok(true)
+    }
+
+    /// Adds a small data blob to the open group; seals and appends the
+    /// group once it is full (compressing outside the group's lock, so
+    /// other adders go on meanwhile).
+    fn add_to_group(&self, id: BlobId, plain: &[u8]) -> Result<()> {
+        let full = {
+            let mut g = self.shared.group.lock().expect("poisoned");
+            let at = u32::try_from(g.plain.len()).expect("group below 4 GiB");
+            g.blobs.push(PackBlob {
+                id,
+                offset: 0,
+                length: 0,
+                raw_length: plain.len() as u32,
+                in_group: Some(at),
+            });
+            g.plain.extend_from_slice(plain);
+            (g.plain.len() >= self.shared.group_size).then(|| std::mem::take(&mut *g))
+        };
+        match full {
+            Some(g) => self.seal_group(g),
+            None => Ok(()),
+        }
+    }
+
+    fn seal_group(&self, g: OpenGroup) -> Result<()> {
+        let level = self.shared.repo.config().compression;
+        let sealed = crypto::seal(
+            &self.shared.repo.key().enc,
+            crypto::Sealed::Blob,
+            &payload::encode(&g.plain, level),
+        );
+        self.append(BlobKind::Data, &sealed, g.blobs)
+    }
+
+    /// Appends one sealed unit (a blob, or a group) to the open pack of
+    /// `kind`, its entries placed at it; hands the pack over once full.
+    fn append(&self, kind: BlobKind, sealed: &[u8], mut entries: Vec<PackBlob>) -> Result<()> {
+        // A full pack is handed over with the open pack's lock held: if
+        // every uploader is busy, adders of this kind wait here instead
+        // of filling another pack meanwhile. That bounds the packs in
+        // memory to those uploading, queued, and this one.
+        let mut open = self.open_pack(kind).lock().expect("poisoned");
+        // Offsets in a pack are u32: a unit that would end past 4 GiB goes
+        // into the next pack. (With `pack_size` ≤ 1 GiB and blobs ≤
+        // MAX_PLAIN this does not happen; the bound must hold anyway.)
+        if open.body.len() + sealed.len() > MAX_PACK_BODY {
+            self.send(kind, std::mem::take(&mut *open))?;
+        }
+        let offset = u32::try_from(open.body.len()).expect("pack body below 4 GiB");
+        let length = u32::try_from(sealed.len()).expect("blob below MAX_PLAIN");
+        for e in &mut entries {
+            e.offset = offset;
+            e.length = length;
+        }
+        open.blobs.extend(entries);
+        open.body.extend_from_slice(sealed);
+        let full = match kind {
+            BlobKind::Data => self.shared.data_pack_size,
+            BlobKind::Tree => self.shared.repo.config().pack_size as usize,
+        };
+        if open.body.len() >= full {
+            self.send(kind, std::mem::take(&mut *open))?;
+        }
+        Ok(())
     }
 
     fn open_pack(&self, kind: BlobKind) -> &Mutex<OpenPack> {
@@ -330,6 +409,14 @@ impl BlobWriter {
 
     fn close(&mut self) -> Result<()> {
         if self.tx.is_some() {
+            let g = std::mem::take(&mut *self.shared.group.lock().expect("poisoned"));
+            if let Err(e) = (!g.blobs.is_empty())
+                .then(|| self.seal_group(g))
+                .transpose()
+            {
+                let mut failed = self.shared.failed.lock().expect("poisoned");
+                failed.get_or_insert(e);
+            }
             for kind in [BlobKind::Data, BlobKind::Tree] {
                 let p = std::mem::replace(
                     &mut *self.open_pack(kind).lock().expect("poisoned"),
@@ -376,7 +463,7 @@ fn upload_loop(shared: &Shared, rx: &Receiver<Sealed>) {
 fn upload(shared: &Shared, p: Sealed) -> Result<()> {
     let repo = &shared.repo;
     let header = PackHeader {
-        version: crate::format::FORMAT_VERSION,
+        version: pack::version_for(&p.blobs),
         kind: p.kind,
         blobs: p.blobs,
     };
@@ -437,11 +524,7 @@ fn write_index(shared: &Shared, min: usize) -> Result<()> {
         }
         std::mem::take(&mut *pending)
     };
-    let file = IndexFile {
-        version: crate::format::FORMAT_VERSION,
-        packs,
-        supersedes: Vec::new(),
-    };
+    let file = IndexFile::new(packs, Vec::new());
     match shared
         .repo
         .save_sealed("index", crypto::Sealed::Index, &file.encode())

@@ -121,7 +121,7 @@ mod tests {
         let c = Config::new();
         assert_eq!(Config::decode(&c.encode()).unwrap(), c);
         let mut newer = c.clone();
-        newer.version = 2;
+        newer.version = crate::format::READS_VERSION + 1;
         let e = Config::decode(&newer.encode()).unwrap_err();
         assert_eq!(e.kind(), crate::error::Kind::Unsupported);
         assert!(e.to_string().contains("upgrade coffer"), "{e}");

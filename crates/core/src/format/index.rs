@@ -28,6 +28,16 @@ pub struct IndexFile {
 }
 
 impl IndexFile {
+    /// An index object naming `packs`, with the version they need.
+    pub fn new(packs: Vec<IndexPack>, supersedes: Vec<IndexId>) -> Self {
+        let version = super::pack::version_for(packs.iter().flat_map(|p| &p.blobs));
+        IndexFile {
+            version,
+            packs,
+            supersedes,
+        }
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         to_cbor(self)
     }

@@ -17,16 +17,19 @@ use crate::id::{BlobId, IndexId, PackId};
 
 impl R<'_> {
     fn pack_blob(&mut self) -> Option<PackBlob> {
-        if self.expect(5)? != 4 {
+        let fields = self.expect(5)?;
+        if !(4..=5).contains(&fields) {
             return None;
         }
         let (mut id, mut offset, mut length, mut raw_length) = (None, None, None, None);
-        for _ in 0..4 {
+        let mut in_group = None;
+        for _ in 0..fields {
             match self.text()? {
                 "id" if id.is_none() => id = Some(BlobId::from_bytes(self.id()?)),
                 "offset" if offset.is_none() => offset = Some(self.u32()?),
                 "length" if length.is_none() => length = Some(self.u32()?),
                 "raw_length" if raw_length.is_none() => raw_length = Some(self.u32()?),
+                "in_group" if in_group.is_none() => in_group = Some(self.u32()?),
                 _ => return None,
             }
         }
@@ -35,6 +38,7 @@ impl R<'_> {
             offset: offset?,
             length: length?,
             raw_length: raw_length?,
+            in_group,
         })
     }
 

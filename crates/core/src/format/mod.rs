@@ -19,8 +19,16 @@ pub mod tree_fast;
 
 use crate::error::{Error, Result};
 
-/// The repository format version this build writes and the newest it reads.
+/// The repository format version this build writes into every object that
+/// does not need a later one.
 pub const FORMAT_VERSION: u32 = 1;
+/// Version 2 adds compression groups (several small blobs sealed as one
+/// unit, docs/FORMAT.md §9). Pack headers and index objects that name a
+/// grouped blob carry it, so an older coffer refuses them ("upgrade coffer")
+/// instead of reading a group as if it were one blob.
+pub const GROUPS_VERSION: u32 = 2;
+/// The newest version this build reads.
+pub const READS_VERSION: u32 = GROUPS_VERSION;
 
 /// Encodes a structure as CBOR.
 pub fn to_cbor<T: serde::Serialize>(v: &T) -> Vec<u8> {
@@ -47,7 +55,7 @@ pub(crate) struct VersionOnly {
 
 /// The "upgrade coffer" error if `v` names a version newer than this build's.
 pub(crate) fn newer_version(v: Option<VersionOnly>, what: &str) -> Option<Error> {
-    v.filter(|v| v.version > FORMAT_VERSION)
+    v.filter(|v| v.version > READS_VERSION)
         .and_then(|v| check_version(v.version, what).err())
 }
 
@@ -60,11 +68,11 @@ pub fn check_version(version: u32, what: &str) -> Result<()> {
             what,
         ));
     }
-    if version > FORMAT_VERSION {
+    if version > READS_VERSION {
         return Err(Error::at(
             crate::error::Kind::Unsupported,
             format!(
-                "format version {version} is not supported by this coffer (it reads version {FORMAT_VERSION}); upgrade coffer"
+                "format version {version} is not supported by this coffer (it reads up to version {READS_VERSION}); upgrade coffer"
             ),
             what,
         ));

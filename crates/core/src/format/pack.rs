@@ -33,15 +33,60 @@ impl BlobKind {
 }
 
 /// Where one blob sits in its pack.
+///
+/// A blob is sealed alone, or with other small blobs in a *compression
+/// group*: then `offset` and `length` are the group's (every member has the
+/// same), and `in_group` is where the blob's plaintext starts in the group's
+/// plaintext (`raw_length` bytes from there).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackBlob {
     pub id: BlobId,
-    /// Byte offset of the sealed blob in the pack.
+    /// Byte offset of the sealed blob (or group) in the pack.
     pub offset: u32,
-    /// Length of the sealed blob (payload + 40 bytes of nonce and tag).
+    /// Length of the sealed blob or group (payload + 40 bytes of nonce and tag).
     pub length: u32,
     /// Length of the blob's plaintext, before compression.
     pub raw_length: u32,
+    /// For a blob in a group: its offset in the group's plaintext.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_group: Option<u32>,
+}
+
+impl PackBlob {
+    /// For a grouped blob, its bytes in the group's plaintext.
+    pub fn slice(&self) -> Option<(u32, u32)> {
+        self.in_group.map(|at| (at, self.raw_length))
+    }
+}
+
+/// The version a pack header or index object naming `blobs` is written
+/// with: the first one that describes all of them.
+pub fn version_for<'a>(blobs: impl IntoIterator<Item = &'a PackBlob>) -> u32 {
+    if blobs.into_iter().any(|b| b.in_group.is_some()) {
+        super::GROUPS_VERSION
+    } else {
+        super::FORMAT_VERSION
+    }
+}
+
+/// The stored bytes each blob of a pack accounts for: its sealed length
+/// alone, or its share of its group's (by plaintext length), so that
+/// summing over a pack's blobs counts each group once.
+pub fn stored_shares(blobs: &[PackBlob]) -> Vec<u64> {
+    let mut group_raw: std::collections::HashMap<u32, u64> = std::collections::HashMap::new();
+    for b in blobs.iter().filter(|b| b.in_group.is_some()) {
+        *group_raw.entry(b.offset).or_default() += b.raw_length as u64;
+    }
+    blobs
+        .iter()
+        .map(|b| match b.in_group {
+            None => b.length as u64,
+            Some(_) => {
+                let total = group_raw[&b.offset].max(1);
+                (b.length as u64 * b.raw_length as u64).div_ceil(total)
+            }
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,7 +10,7 @@
 
 use super::check::CheckReport;
 use crate::error::{Error, Kind, Result};
-use crate::format::pack;
+use crate::format::pack::{self, PackBlob};
 use crate::id::{BlobId, PackId, hash_object};
 use crate::progress::Progress;
 use crate::repo::{BlobLoc, PackInfo, Repository};
@@ -175,13 +175,9 @@ fn read_pack(
     }
     match repo.decode_pack_header(&bytes, &key, p.kind) {
         Ok(h) => {
-            let listed: HashMap<BlobId, (u32, u32)> = h
-                .blobs
-                .iter()
-                .map(|b| (b.id, (b.offset, b.length)))
-                .collect();
+            let listed: HashMap<BlobId, PackBlob> = h.blobs.iter().map(|b| (b.id, *b)).collect();
             for (id, loc) in blobs {
-                if listed.get(id) != Some(&(loc.offset, loc.length)) {
+                if listed.get(id) != Some(&loc.entry(*id)) {
                     r.errors.push(format!(
                         "the index places blob {} where the pack header does not: {key}",
                         id.short()
@@ -191,7 +187,12 @@ fn read_pack(
         }
         Err(e) => r.errors.push(e.to_string()),
     }
-    for (id, loc) in blobs {
+    // A group is opened once for all its blobs (and a damaged one is
+    // reported once).
+    let mut group: Option<(u32, Option<Vec<u8>>)> = None;
+    let mut blobs = blobs.to_vec();
+    blobs.sort_by_key(|(_, loc)| (loc.offset, loc.slice()));
+    for (id, loc) in &blobs {
         let range = loc.offset as usize..loc.offset as usize + loc.length as usize;
         let Some(sealed) = bytes.get(range) else {
             r.errors
@@ -199,7 +200,23 @@ fn read_pack(
             continue;
         };
         r.blobs_read += 1;
-        if let Err(e) = repo.open_blob(id, sealed, &key) {
+        let checked = match loc.slice() {
+            None => repo.open_blob(id, sealed, &key).map(drop),
+            Some(slice) => {
+                if group.as_ref().is_none_or(|g| g.0 != loc.offset) {
+                    let what = format!("{key} (compression group at {})", loc.offset);
+                    let opened = repo.open_unit(sealed, &what);
+                    let opened = opened.map_err(|e| r.errors.push(e.to_string())).ok();
+                    group = Some((loc.offset, opened));
+                }
+                let what = format!("{key} (blob {})", id.short());
+                match &group.as_ref().expect("just opened").1 {
+                    Some(plain) => repo.blob_in_group(id, plain, slice, &what).map(drop),
+                    None => Ok(()), // reported with the group
+                }
+            }
+        };
+        if let Err(e) = checked {
             r.errors.push(e.to_string());
         }
     }

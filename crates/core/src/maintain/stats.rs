@@ -99,10 +99,14 @@ pub fn stats(repo: &Repository, roots: &[(SnapshotId, TreeId)], mode: StatsMode)
     let used = used_blobs(repo, roots)?;
     let index = repo.index();
     let (mut raw, mut stored) = (0u64, 0u64);
+    // A compression group is counted once, whichever of its blobs are used.
+    let mut groups = HashSet::new();
     for id in &used {
         if let Some((_, loc)) = index.get(id) {
             raw += loc.raw_length as u64;
-            stored += loc.length as u64;
+            if loc.slice().is_none() || groups.insert((loc.pack, loc.offset)) {
+                stored += loc.length as u64;
+            }
         }
     }
     s.blobs = Some(used.len() as u64);

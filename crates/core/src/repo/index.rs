@@ -1,5 +1,5 @@
 //! The in-memory index: blob id -> (pack, offset, length). Blobs live in an
-//! array sorted by id, 48 bytes each, with a directory on the ids' first two
+//! array sorted by id, 52 bytes each, with a directory on the ids' first two
 //! bytes (ids are keyed hashes, so evenly spread): a lookup is a short binary
 //! search inside one bucket. Blobs added since the last merge wait in a
 //! small hash table, merged into the array when it passes a quarter of it,
@@ -12,7 +12,7 @@
 //! dedups against them (that is what lets prune delete them later).
 
 use crate::format::index::IndexPack;
-use crate::format::pack::BlobKind;
+use crate::format::pack::{BlobKind, PackBlob};
 use crate::id::{BlobId, PackId};
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -108,9 +108,43 @@ impl Sorted {
 pub struct BlobLoc {
     /// Position in [`Index::packs`].
     pub pack: u32,
+    /// The sealed blob, or the sealed group it is in.
     pub offset: u32,
     pub length: u32,
     pub raw_length: u32,
+    /// 0 for a blob sealed alone; else 1 + its offset in its group's
+    /// plaintext (see [`PackBlob`]).
+    group: u32,
+}
+
+impl BlobLoc {
+    pub fn new(pack: u32, b: &PackBlob) -> Self {
+        BlobLoc {
+            pack,
+            offset: b.offset,
+            length: b.length,
+            raw_length: b.raw_length,
+            // An offset of u32::MAX cannot be valid (a group is far
+            // smaller): kept out of range, so reading it fails as corrupt.
+            group: b.in_group.map_or(0, |at| at.saturating_add(1)),
+        }
+    }
+
+    /// For a grouped blob, its bytes in the group's plaintext.
+    pub fn slice(&self) -> Option<(u32, u32)> {
+        (self.group != 0).then(|| (self.group - 1, self.raw_length))
+    }
+
+    /// The entry a pack header or index object would hold for it.
+    pub fn entry(&self, id: BlobId) -> PackBlob {
+        PackBlob {
+            id,
+            offset: self.offset,
+            length: self.length,
+            raw_length: self.raw_length,
+            in_group: self.slice().map(|s| s.0),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,12 +179,7 @@ impl Index {
         for b in &p.blobs {
             self.fallback.remove(&b.id);
             if self.sorted.get(&b.id).is_none() {
-                self.recent.entry(b.id).or_insert(BlobLoc {
-                    pack: pos,
-                    offset: b.offset,
-                    length: b.length,
-                    raw_length: b.raw_length,
-                });
+                self.recent.entry(b.id).or_insert(BlobLoc::new(pos, b));
             }
         }
         if self.recent.len() > MIN_RECENT.max(self.sorted.entries.len() / 4) {
@@ -182,12 +211,7 @@ impl Index {
         self.condemned.insert(p.id);
         for b in &p.blobs {
             if !self.contains(&b.id) {
-                self.fallback.entry(b.id).or_insert(BlobLoc {
-                    pack: pos,
-                    offset: b.offset,
-                    length: b.length,
-                    raw_length: b.raw_length,
-                });
+                self.fallback.entry(b.id).or_insert(BlobLoc::new(pos, b));
             }
         }
     }
@@ -265,6 +289,8 @@ mod tests {
                     offset: i as u32 * 10,
                     length: 10,
                     raw_length: seed,
+                    // Odd batches are grouped blobs.
+                    in_group: (seed % 2 == 1).then_some(i as u32 * 7),
                 })
                 .collect(),
         }
@@ -304,6 +330,8 @@ mod tests {
                 prop_assert!(index.contains(id));
                 let (_, loc) = index.get(id).expect("indexed");
                 prop_assert_eq!(loc.raw_length, *seed);
+                prop_assert_eq!(loc.slice().is_some(), seed % 2 == 1);
+                prop_assert_eq!(loc.entry(*id).slice(), loc.slice());
             }
             let listed: HashSet<BlobId> = index.blobs().map(|(id, _)| *id).collect();
             prop_assert_eq!(listed.len(), model.len());

@@ -2,6 +2,7 @@
 //! Opening reads `config`, unwraps the master key with a password (any key
 //! file may open it), and loads every index object.
 
+mod group_cache;
 mod index;
 mod keys;
 pub mod lock;
@@ -12,6 +13,7 @@ mod resume;
 mod snapshots;
 pub mod wait;
 
+pub use group_cache::GroupCache;
 pub use index::{BlobLoc, Index, PackInfo};
 pub use keys::{CONFIG_MAC_CONTEXT, config_mac};
 pub use lock::{LockGuard, LockInfo};
@@ -46,6 +48,8 @@ pub struct Repository {
     /// How long [`Repository::lock`] waits for a conflicting lock to go
     /// (`--retry-lock`), in milliseconds; 0 fails at once.
     lock_wait_ms: std::sync::atomic::AtomicU64,
+    /// Compression groups opened last (see `blob::groups`).
+    groups: GroupCache,
 }
 
 /// Settings chosen once at `init`.
@@ -107,6 +111,7 @@ impl Repository {
             key_id,
             index: RwLock::new(Index::new()),
             lock_wait_ms: Default::default(),
+            groups: Default::default(),
             skipped: Default::default(),
         })
     }
@@ -145,6 +150,7 @@ impl Repository {
             key_id,
             index: RwLock::new(Index::new()),
             lock_wait_ms: Default::default(),
+            groups: Default::default(),
             skipped: Default::default(),
         })
     }
@@ -163,8 +169,13 @@ impl Repository {
             key_id: self.key_id,
             index: RwLock::new(Index::new()),
             lock_wait_ms: Default::default(),
+            groups: Default::default(),
             skipped: Default::default(),
         }
+    }
+
+    pub(crate) fn groups(&self) -> &GroupCache {
+        &self.groups
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -269,12 +269,9 @@ fn thaw(
         planner.root(root)?;
         let index = repo.index();
         let packs = index.packs();
-        Ok(planner
-            .finish()
-            .packs
-            .iter()
-            .map(|p| packs[p.pack as usize])
-            .collect())
+        let mut needed: Vec<u32> = planner.finish().packs.iter().map(|p| p.pack).collect();
+        needed.dedup(); // a pack's pieces are together
+        Ok(needed.into_iter().map(|p| packs[p as usize]).collect())
     };
     repo.thaw_for_read(needed, &opts.cold, progress)
 }

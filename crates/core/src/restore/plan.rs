@@ -20,6 +20,7 @@ pub use super::planned::{
 };
 use super::write::{make_special, rename_into_place};
 use super::{Failed, RestoreOptions};
+use crate::blob::Wanted;
 use crate::error::{Error, Kind, Result};
 use crate::format::tree::{Node, NodeKind, Tree};
 use crate::fs::Excludes;
@@ -35,7 +36,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-type BlobTargets = (u32, u32, Vec<Target>);
+type BlobTargets = (Wanted, Vec<Target>);
 
 pub struct Planner<'a> {
     pub repo: &'a Repository,
@@ -54,9 +55,40 @@ pub struct Planner<'a> {
     /// The directories from the target to the one being planned.
     chain: Vec<Frame>,
     link_first: HashMap<(u64, u64), (PathBuf, Option<DirId>)>,
-    /// pack position -> blob -> (offset, sealed length, targets)
+    /// pack position -> blob -> (where it is in the pack, targets)
     by_pack: HashMap<u32, HashMap<BlobId, BlobTargets>>,
 }
+
+/// A pack's wanted blobs (sorted by offset) cut into pieces of about
+/// [`PIECE`] bytes of the pack each, never between blobs of one group:
+/// restore workers take pieces, so a restore reading few packs still keeps
+/// every worker busy.
+fn pieces(blobs: Vec<BlobTargets>) -> impl Iterator<Item = Vec<BlobTargets>> {
+    let mut out: Vec<Vec<BlobTargets>> = Vec::new();
+    let mut start = 0u64;
+    for b in blobs {
+        let (offset, end) = (b.0.offset as u64, b.0.offset as u64 + b.0.length as u64);
+        let same_unit = out
+            .last()
+            .and_then(|p| p.last())
+            .is_some_and(|l| l.0.offset == b.0.offset);
+        match out.last_mut() {
+            Some(piece) if same_unit || end <= start + PIECE => piece.push(b),
+            _ => {
+                start = offset;
+                out.push(vec![b]);
+            }
+        }
+    }
+    if out.is_empty() {
+        // A dry run's note of a pack: kept, so the plan names it.
+        out.push(Vec::new());
+    }
+    out.into_iter()
+}
+
+/// Bytes of a pack one restore worker takes at a time (a few ranged GETs).
+const PIECE: u64 = 4 * crate::blob::MAX_RANGE;
 
 /// A tree being planned: what is left of its entries.
 struct Walk {
@@ -152,16 +184,13 @@ impl<'a> Planner<'a> {
         let mut packs: Vec<PackPlan> = self
             .by_pack
             .into_iter()
-            .map(|(pack, blobs)| {
-                let mut blobs: Vec<_> = blobs
-                    .into_iter()
-                    .map(|(id, (off, len, t))| (id, off, len, t))
-                    .collect();
-                blobs.sort_by_key(|b| b.1);
-                PackPlan { pack, blobs }
+            .flat_map(|(pack, blobs)| {
+                let mut blobs: Vec<_> = blobs.into_values().collect();
+                blobs.sort_by_key(|b| (b.0.offset, b.0.slice));
+                pieces(blobs).map(move |blobs| PackPlan { pack, blobs })
             })
             .collect();
-        packs.sort_by_key(|p| p.pack);
+        packs.sort_by_key(|p| (p.pack, p.blobs.first().map(|b| b.0.offset)));
         self.plan.packs = packs;
         self.plan.unmatched = self
             .patterns
@@ -566,8 +595,8 @@ impl<'a> Planner<'a> {
                 .entry(loc.pack)
                 .or_default()
                 .entry(*id)
-                .or_insert((loc.offset, loc.length, Vec::new()));
-            slot.2.push(Target { file, offset });
+                .or_insert((Wanted::at(*id, loc), Vec::new()));
+            slot.1.push(Target { file, offset });
             waiting += 1;
         }
         if let Some(id) = missing {

@@ -10,8 +10,8 @@
 use super::Failed;
 use super::dirs::{DirId, Dirs};
 use super::inplace::temp_name;
+use crate::blob::Wanted;
 use crate::format::tree::Node;
-use crate::id::BlobId;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
@@ -63,11 +63,12 @@ pub struct Target {
     pub offset: u64,
 }
 
-/// Blobs to read from one pack, with where each goes.
+/// Blobs to read from one pack (or from a piece of one: see
+/// `plan::pieces`), with where each goes.
 pub struct PackPlan {
     pub pack: u32,
-    /// (blob, offset in pack, sealed length, targets), sorted by offset.
-    pub blobs: Vec<(BlobId, u32, u32, Vec<Target>)>,
+    /// (where a blob is in the pack, targets), sorted by offset.
+    pub blobs: Vec<(Wanted, Vec<Target>)>,
 }
 
 /// A further name of a hardlinked file, made after the files. Directories

@@ -218,19 +218,11 @@ impl<'a> Run<'a> {
     fn pack(&self, p: &PackPlan) -> Result<()> {
         let info = self.repo.index().packs()[p.pack as usize];
         let key = crate::format::pack::key(info.kind, &info.id);
-        let wants: Vec<Wanted> = p
-            .blobs
-            .iter()
-            .map(|(id, offset, length, _)| Wanted {
-                id: *id,
-                offset: *offset,
-                length: *length,
-            })
-            .collect();
+        let wants: Vec<Wanted> = p.blobs.iter().map(|b| b.0).collect();
         // A missing or damaged pack or blob costs the files that need it; a
         // store that fails (network, permissions) stops the restore.
         self.repo.read_pack_blobs(&key, &wants, |i, plain| {
-            for t in &p.blobs[i].3 {
+            for t in &p.blobs[i].1 {
                 self.write_blob(t, &plain);
             }
             Ok(())

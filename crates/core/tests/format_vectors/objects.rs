@@ -4,7 +4,6 @@
 use coffer_core::crypto;
 use coffer_core::crypto::MasterKey;
 use coffer_core::crypto::Sealed;
-use coffer_core::format::FORMAT_VERSION;
 use coffer_core::format::config::ChunkerParams;
 use coffer_core::format::config::Config;
 use coffer_core::format::index::IndexFile;
@@ -22,6 +21,7 @@ use coffer_core::format::tree::Node;
 use coffer_core::format::tree::NodeKind;
 use coffer_core::format::tree::Tree;
 use coffer_core::format::tree::Xattr;
+use coffer_core::format::{FORMAT_VERSION, GROUPS_VERSION};
 use coffer_core::id::IndexId;
 use coffer_core::id::PackId;
 use coffer_core::id::RepoId;
@@ -51,6 +51,8 @@ pub const NONCE_PAYLOAD: u8 = 0x11;
 pub const NONCE_BLOB_A: u8 = 0x21;
 pub const NONCE_BLOB_B: u8 = 0x22;
 pub const NONCE_PACK_HEADER: u8 = 0x23;
+pub const NONCE_GROUP: u8 = 0x24;
+pub const NONCE_GROUPED_HEADER: u8 = 0x25;
 pub const NONCE_TREE: u8 = 0x31;
 pub const NONCE_SNAPSHOT: u8 = 0x41;
 pub const NONCE_INDEX: u8 = 0x51;
@@ -137,12 +139,14 @@ pub fn pack_vector() -> PackVector {
                 offset: 0,
                 length: sealed_a.len() as u32,
                 raw_length: BLOB_A.len() as u32,
+                in_group: None,
             },
             PackBlob {
                 id: k.blob_id(BLOB_B),
                 offset: sealed_a.len() as u32,
                 length: sealed_b.len() as u32,
                 raw_length: BLOB_B.len() as u32,
+                in_group: None,
             },
         ],
     };
@@ -156,6 +160,51 @@ pub fn pack_vector() -> PackVector {
     PackVector {
         sealed_a,
         sealed_b,
+        header,
+        sealed_header,
+        bytes,
+        id,
+    }
+}
+
+pub struct GroupedVector {
+    pub group: Vec<u8>,
+    pub sealed_group: Vec<u8>,
+    pub header: PackHeader,
+    pub sealed_header: Vec<u8>,
+    pub bytes: Vec<u8>,
+    pub id: PackId,
+}
+
+/// A data pack of one compression group holding blobs A and B (version 2):
+/// the group's plaintext is A ‖ B, sealed with flag 0.
+pub fn grouped_pack_vector() -> GroupedVector {
+    let k = master();
+    let group = [BLOB_A, BLOB_B].concat();
+    let sealed_group = crypto::seal_with_nonce(
+        &k.enc,
+        Sealed::Blob,
+        &nonce(NONCE_GROUP),
+        &payload::encode(&group, 0),
+    );
+    let member = |plain: &[u8], at: usize| PackBlob {
+        id: k.blob_id(plain),
+        offset: 0,
+        length: sealed_group.len() as u32,
+        raw_length: plain.len() as u32,
+        in_group: Some(at as u32),
+    };
+    let header = PackHeader {
+        version: GROUPS_VERSION,
+        kind: BlobKind::Data,
+        blobs: vec![member(BLOB_A, 0), member(BLOB_B, BLOB_A.len())],
+    };
+    let sealed_header = seal_raw(Sealed::PackHeader, &header.encode(), NONCE_GROUPED_HEADER);
+    let bytes = pack::finish(sealed_group.clone(), &sealed_header).unwrap();
+    let id = PackId(hash_object(&bytes));
+    GroupedVector {
+        group,
+        sealed_group,
         header,
         sealed_header,
         bytes,

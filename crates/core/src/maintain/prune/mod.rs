@@ -276,11 +276,7 @@ fn one_pass(
         .flat_map(|(_, r)| r.packs.iter().cloned())
         .collect();
     // The current packs, adopted ones included, so their trees are found.
-    let current = IndexFile {
-        version: crate::format::FORMAT_VERSION,
-        packs: state.current.clone(),
-        supersedes: Vec::new(),
-    };
+    let current = IndexFile::new(state.current.clone(), Vec::new());
     repo.replace_index_with(&[(IndexId::default(), current)], &condemned);
     let used = used_blobs_reporting(repo, &roots, progress)?;
     let mature_before = match opts.grace {

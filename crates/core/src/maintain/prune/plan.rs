@@ -16,7 +16,7 @@
 
 use super::MaxUnused;
 use crate::format::index::IndexPack;
-use crate::format::pack::{BlobKind, PackBlob};
+use crate::format::pack::{self, BlobKind, PackBlob};
 use crate::id::{BlobId, PackId, PruneRecordId};
 use crate::repo::PruneRecord;
 use std::collections::{HashMap, HashSet};
@@ -209,12 +209,13 @@ fn classify_current(i: &Inputs, p: &mut Plan, resurrected: &[&IndexPack]) {
     let mut partly: Vec<(&IndexPack, Vec<PackBlob>, u64, u64)> = Vec::new();
     for c in order {
         let (mut used, mut used_bytes, mut unused_bytes) = (Vec::new(), 0u64, 0u64);
-        for b in &c.blobs {
+        // A grouped blob's bytes are its share of its group's.
+        for (b, bytes) in c.blobs.iter().zip(pack::stored_shares(&c.blobs)) {
             if i.used.contains(&b.id) && covered.insert(b.id) {
                 used.push(*b);
-                used_bytes += b.length as u64;
+                used_bytes += bytes;
             } else {
-                unused_bytes += b.length as u64;
+                unused_bytes += bytes;
             }
         }
         p.stats.used_blobs += used.len() as u64;
@@ -229,12 +230,12 @@ fn classify_current(i: &Inputs, p: &mut Plan, resurrected: &[&IndexPack]) {
         }
     }
     for r in resurrected {
-        for b in &r.blobs {
+        for (b, bytes) in r.blobs.iter().zip(pack::stored_shares(&r.blobs)) {
             if i.used.contains(&b.id) && covered.insert(b.id) {
                 p.stats.used_blobs += 1;
-                p.stats.used_bytes += b.length as u64;
+                p.stats.used_bytes += bytes;
             } else {
-                p.stats.unused_bytes_kept += b.length as u64;
+                p.stats.unused_bytes_kept += bytes;
             }
         }
         p.keep.push((*r).clone());

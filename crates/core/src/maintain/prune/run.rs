@@ -48,7 +48,7 @@ pub(super) fn execute(
     }
     if !plan.condemn.is_empty() {
         repo.save_prune_record(&PruneRecord {
-            version: crate::format::FORMAT_VERSION,
+            version: crate::format::pack::version_for(plan.condemn.iter().flat_map(|p| &p.blobs)),
             time: opts.now,
             packs: plan.condemn.clone(),
         })?;
@@ -88,24 +88,12 @@ fn repack(
         true,
     );
     // Dedup only against the packs that stay, so blobs are really copied.
-    let staying = IndexFile {
-        version: crate::format::FORMAT_VERSION,
-        packs: plan.keep.clone(),
-        supersedes: Vec::new(),
-    };
+    let staying = IndexFile::new(plan.keep.clone(), Vec::new());
     repo.replace_index(&[(IndexId::default(), staying)]);
     let writer = BlobWriter::without_resume(Arc::clone(repo), connections, class);
     for r in &plan.repack {
         let key = pack::key(r.pack.kind, &r.pack.id);
-        let mut wants: Vec<Wanted> = r
-            .copy
-            .iter()
-            .map(|b| Wanted {
-                id: b.id,
-                offset: b.offset,
-                length: b.length,
-            })
-            .collect();
+        let mut wants: Vec<Wanted> = r.copy.iter().map(Wanted::from).collect();
         wants.sort_by_key(|w| w.offset);
         // Every used blob must come across: any error stops the prune.
         repo.read_pack_blobs(&key, &wants, |i, plain| {
@@ -138,15 +126,8 @@ pub(crate) fn write_index(
     }
     let n = parts.len();
     for (i, packs) in parts.into_iter().enumerate() {
-        let file = IndexFile {
-            version: crate::format::FORMAT_VERSION,
-            packs,
-            supersedes: if i + 1 == n {
-                supersedes.clone()
-            } else {
-                Vec::new()
-            },
-        };
+        let last = i + 1 == n;
+        let file = IndexFile::new(packs, if last { supersedes.clone() } else { Vec::new() });
         repo.save_sealed("index", Sealed::Index, &file.encode())?;
     }
     Ok(n as u64)

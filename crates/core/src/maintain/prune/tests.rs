@@ -27,6 +27,7 @@ fn pack(n: u8, ids: &[u8]) -> IndexPack {
                 offset: 100 * i as u32,
                 length: 100,
                 raw_length: 90,
+                in_group: None,
             })
             .collect(),
     }
