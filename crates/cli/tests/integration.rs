@@ -51,6 +51,8 @@ mod repair;
 mod requests;
 #[path = "integration/restore.rs"]
 mod restore;
+#[path = "integration/tag.rs"]
+mod tag;
 #[path = "integration/roundtrip.rs"]
 mod roundtrip;
 #[path = "integration/limits.rs"]

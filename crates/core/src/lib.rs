@@ -81,6 +81,7 @@ pub use maintain::retention::{
     Decision, GroupBy, GroupKey, Policy, Retained, Span, Zone, apply_policy,
 };
 pub use maintain::stats::{StatsMode, stats};
+pub use maintain::tag::{Retagged, TagOptions, TagResult, tag};
 pub use maintain::used::used_blobs;
 // Tar archives: write, export, import, read.
 pub use archive::export::{export, thaw_export};

@@ -179,6 +179,7 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
     (who, refs, requests).prop_map(
         |((time, host, user, paths, tags), (tree, parent, excludes, program_version, s), q)| {
             Snapshot {
+                original: None,
                 version: FORMAT_VERSION,
                 time,
                 host,

@@ -67,6 +67,7 @@ fn a_sealed_blob_stored_as_index_or_snapshot_is_corrupt() {
     }
     .encode();
     let forged_snapshot = Snapshot {
+        original: None,
         version: FORMAT_VERSION,
         time: 0,
         host: "forged".into(),

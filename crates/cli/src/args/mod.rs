@@ -5,6 +5,7 @@
 mod ec2;
 mod cold;
 mod operations;
+mod tag;
 
 pub use cold::ColdArgs;
 #[cfg(feature = "ec2")]
@@ -15,6 +16,7 @@ pub use ec2::{
 pub use operations::{
     ConfigCommand, HookArgs, ScheduleCommand, ScheduleDirArgs, ScheduleInstallArgs,
 };
+pub use tag::TagArgs;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -134,6 +136,8 @@ pub enum Command {
     Key(KeyCommand),
     /// Remove snapshots by retention policy (or by id); data stays until prune
     Forget(ForgetArgs),
+    /// Add, remove or set the tags of snapshots (their data stays as it is)
+    Tag(TagArgs),
     /// Remove stale locks (or all locks) left by prune, check or forget
     Unlock(UnlockArgs),
     /// Remove data that no snapshot uses (safe while backups run)

@@ -25,6 +25,7 @@ mod restore;
 mod schedule;
 mod snapshots;
 mod stats;
+mod tag;
 mod unlock;
 
 use crate::args::{Command, Global};
@@ -65,6 +66,7 @@ pub fn run(command: Command, g: &Global) -> Result<i32> {
         Command::Cat(a) => cat::run(a, s),
         Command::Key(k) => key::run(k, s),
         Command::Forget(a) => forget::run(a, s),
+        Command::Tag(a) => tag::run(a, s),
         Command::Unlock(a) => unlock::run(a, s),
         Command::Prune(a) => prune::run(a, s),
         Command::Repair(c) => repair::run(c, s),

@@ -576,6 +576,7 @@ pub fn import(
     let skipped = std::mem::take(&mut imp.skipped);
     drop(imp);
     let snapshot = Snapshot {
+        original: None,
         version: crate::format::FORMAT_VERSION,
         time,
         host: opts.host.clone(),

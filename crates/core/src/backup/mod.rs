@@ -264,6 +264,7 @@ fn build(
         ..
     } = builder;
     let snapshot = Snapshot {
+        original: None,
         version: crate::format::FORMAT_VERSION,
         time,
         host: opts.host.clone(),

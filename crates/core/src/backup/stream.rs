@@ -79,6 +79,7 @@ fn stream_snapshot(
             .join("/")
     );
     Snapshot {
+        original: None,
         version: crate::format::FORMAT_VERSION,
         time,
         host: opts.host.clone(),

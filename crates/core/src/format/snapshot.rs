@@ -56,6 +56,10 @@ pub struct Snapshot {
     pub excludes: Vec<String>,
     pub program_version: String,
     pub summary: Summary,
+    /// For a snapshot that replaced another without a new backup (`tag`):
+    /// the id of the first one of the chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original: Option<SnapshotId>,
 }
 
 impl Snapshot {

@@ -12,4 +12,5 @@ pub mod prune;
 pub mod repair;
 pub mod retention;
 pub mod stats;
+pub mod tag;
 pub mod used;

@@ -33,6 +33,7 @@ fn snapshot(i: usize, (_, time, tags): &Snap) -> SnapshotRef {
     SnapshotRef {
         id: SnapshotId([i as u8 + 1; 32]),
         snapshot: Snapshot {
+            original: None,
             version: 1,
             time: ns(time),
             host: "h".into(),
