@@ -51,6 +51,8 @@ mod repair;
 mod requests;
 #[path = "integration/restore.rs"]
 mod restore;
+#[path = "integration/rewrite.rs"]
+mod rewrite;
 #[path = "integration/tag.rs"]
 mod tag;
 #[path = "integration/roundtrip.rs"]

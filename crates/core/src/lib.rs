@@ -80,6 +80,7 @@ pub use maintain::repair::{
 pub use maintain::retention::{
     Decision, GroupBy, GroupKey, Policy, Retained, Span, Zone, apply_policy,
 };
+pub use maintain::rewrite::{RewriteOptions, RewriteResult, Rewritten, rewrite};
 pub use maintain::stats::{StatsMode, stats};
 pub use maintain::tag::{Retagged, TagOptions, TagResult, tag};
 pub use maintain::used::used_blobs;

@@ -5,6 +5,7 @@
 mod ec2;
 mod cold;
 mod operations;
+mod rewrite;
 mod tag;
 
 pub use cold::ColdArgs;
@@ -16,6 +17,7 @@ pub use ec2::{
 pub use operations::{
     ConfigCommand, HookArgs, ScheduleCommand, ScheduleDirArgs, ScheduleInstallArgs,
 };
+pub use rewrite::RewriteArgs;
 pub use tag::TagArgs;
 
 use clap::{Args, Parser, Subcommand};
@@ -138,6 +140,8 @@ pub enum Command {
     Forget(ForgetArgs),
     /// Add, remove or set the tags of snapshots (their data stays as it is)
     Tag(TagArgs),
+    /// New snapshots without the files matching excludes (data untouched; prune frees it)
+    Rewrite(RewriteArgs),
     /// Remove stale locks (or all locks) left by prune, check or forget
     Unlock(UnlockArgs),
     /// Remove data that no snapshot uses (safe while backups run)

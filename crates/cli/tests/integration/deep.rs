@@ -166,6 +166,18 @@ fn deep_round_trip() {
     c.run(&["stats", "--mode", "restore-size"]).ok();
     let ids = c.snapshot_ids();
     c.run(&["diff", &ids[0], &ids[1]]).ok();
+    // rewrite walks to the bottom too: leaving out the chain's two files.
+    let out = c.run(&["rewrite", "--json", "-e", "/**/d/file", &ids[1]]);
+    let removed = &out.ok().json()["rewritten"][0]["removed"];
+    let deepest = removed
+        .as_array()
+        .and_then(|r| r.iter().filter_map(|p| p.as_str()).max_by_key(|p| p.len()));
+    assert_eq!(removed.as_array().map(Vec::len), Some(2), "{}", out.show());
+    assert!(
+        deepest.is_some_and(|p| p.matches("/d").count() >= LEVELS),
+        "{}",
+        out.show()
+    );
 
     // archive: GNU tar lists every member.
     let archived = c.path("archive.tar");

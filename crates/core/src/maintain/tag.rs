@@ -100,7 +100,7 @@ pub fn tag(repo: &Arc<Repository>, opts: &TagOptions) -> Result<TagResult> {
         false => Some(repo.lock(true, "tag")?),
     };
     let all = repo.snapshots()?;
-    let targets = select(repo, opts, &all)?;
+    let targets = select(repo, (&opts.ids, &opts.filter), &all)?;
     let mut result = TagResult::default();
     for old in targets {
         let tags = opts.apply(&old.snapshot.tags);
@@ -117,15 +117,8 @@ pub fn tag(repo: &Arc<Repository>, opts: &TagOptions) -> Result<TagResult> {
         let new = match &lock {
             None => None,
             Some(lock) => {
-                // Stored by a run that was stopped before it removed `old`?
-                let stored = all.iter().find(|s| s.id != old.id && s.snapshot == wanted);
-                let id = match stored {
-                    Some(s) => s.id,
-                    None => save(repo, &wanted)?,
-                };
-                lock.check()?;
-                repo.delete_snapshot(old.id)?;
-                Some(id)
+                let flushed = stored_tree(repo, &wanted)?;
+                Some(repo.replace_snapshot(&flushed, lock, &all, old.id, &wanted)?)
             }
         };
         result.changed.push(Retagged {
@@ -139,17 +132,21 @@ pub fn tag(repo: &Arc<Repository>, opts: &TagOptions) -> Result<TagResult> {
 }
 
 /// The snapshots named (each once), or all that the filter matches.
-fn select(repo: &Repository, opts: &TagOptions, all: &[SnapshotRef]) -> Result<Vec<SnapshotRef>> {
-    if opts.ids.is_empty() {
+pub(crate) fn select(
+    repo: &Repository,
+    (ids, filter): (&[String], &SnapshotFilter),
+    all: &[SnapshotRef],
+) -> Result<Vec<SnapshotRef>> {
+    if ids.is_empty() {
         return Ok(all
             .iter()
-            .filter(|s| opts.filter.matches(&s.snapshot))
+            .filter(|s| filter.matches(&s.snapshot))
             .cloned()
             .collect());
     }
     let mut out: Vec<SnapshotRef> = Vec::new();
-    for sel in &opts.ids {
-        let s = repo.find_snapshot(sel, &opts.filter)?;
+    for sel in ids {
+        let s = repo.find_snapshot(sel, filter)?;
         if !out.iter().any(|o| o.id == s.id) {
             out.push(s);
         }
@@ -157,16 +154,16 @@ fn select(repo: &Repository, opts: &TagOptions, all: &[SnapshotRef]) -> Result<V
     Ok(out)
 }
 
-/// Stores a snapshot whose tree is already in the repository.
-fn save(repo: &Repository, s: &Snapshot) -> Result<SnapshotId> {
+/// The proof that `s`'s data is stored: its tree is in the index, and so
+/// is everything below it (nothing new to flush).
+fn stored_tree(repo: &Repository, s: &Snapshot) -> Result<Flushed> {
     if !repo.index().contains(&s.tree.blob()) {
         return Err(Error::corrupt(
             "the snapshot's tree is not in the index (run `coffer check`)",
             format!("tree {}", s.tree),
         ));
     }
-    // Nothing new to flush: every object the snapshot reaches is stored.
-    Ok(repo.save_snapshot(&Flushed::new(), s)?.0)
+    Ok(Flushed::new())
 }
 
 #[cfg(test)]

@@ -120,6 +120,28 @@ impl Repository {
         Ok((SnapshotId(id), size))
     }
 
+    /// Replaces the snapshot `old` by `new` (whose data is stored): stores
+    /// `new` unless a snapshot equal to it is already among `all` (what a
+    /// run stopped between the two steps left), then deletes `old`. Called
+    /// under the exclusive `lock`; returns the id of `new`.
+    pub fn replace_snapshot(
+        &self,
+        flushed: &Flushed,
+        lock: &super::LockGuard,
+        all: &[SnapshotRef],
+        old: SnapshotId,
+        new: &Snapshot,
+    ) -> Result<SnapshotId> {
+        let stored = all.iter().find(|s| s.id != old && s.snapshot == *new);
+        let id = match stored {
+            Some(s) => s.id,
+            None => self.save_snapshot(flushed, new)?.0,
+        };
+        lock.check()?;
+        self.delete_snapshot(old)?;
+        Ok(id)
+    }
+
     /// Removes a snapshot object (forget).
     pub fn delete_snapshot(&self, id: SnapshotId) -> Result<()> {
         self.store().delete(&format!("snapshots/{id}"))

@@ -2,17 +2,14 @@
 //!
 //! A blob is lost when the index does not have it (run `repair index`
 //! first, so the index names exactly what is stored) or, for a tree, when
-//! it cannot be read. Trees are rewritten bottom-up with an explicit stack
-//! (no recursion: a tree may be thousands of levels deep); an unchanged
-//! subtree keeps its id, so the rewritten snapshot dedups with the old one
-//! everywhere but on the path to what was lost.
+//! it cannot be read. The trees are rewritten by `tree_rewrite`.
 
 use super::REPAIRED_TAG;
 use crate::blob::BlobWriter;
-use crate::error::{Kind, Result};
-use crate::format::pack::BlobKind;
-use crate::format::tree::{Node, NodeKind, Tree};
+use crate::error::Result;
+use crate::format::tree::{Node, NodeKind};
 use crate::id::{SnapshotId, TreeId};
+use crate::maintain::tree_rewrite::{Judge, Outcome, rewrite_tree};
 use crate::repo::Repository;
 use crate::store::StorageClass;
 use std::collections::HashMap;
@@ -73,11 +70,12 @@ pub fn repair_snapshots(
     let mut memo: HashMap<TreeId, Outcome> = HashMap::new();
     let mut rewritten = Vec::new();
     for s in &snapshots {
-        match rewrite_tree(repo, writer.as_ref(), s.snapshot.tree, &mut memo)? {
+        let root = s.snapshot.tree;
+        match rewrite_tree(repo, writer.as_ref(), root, &mut Lost(repo), &mut memo)? {
             Outcome::Lost(why) => report
                 .unrepairable
                 .push(format!("snapshot {}: its root tree is lost ({why})", s.id)),
-            Outcome::Kept { id, lost } if id != s.snapshot.tree => rewritten.push((s, id, lost)),
+            Outcome::Kept { id, left_out } if id != root => rewritten.push((s, id, left_out)),
             Outcome::Kept { .. } => {}
         }
     }
@@ -93,10 +91,7 @@ pub fn repair_snapshots(
             if !snap.tags.iter().any(|t| t == REPAIRED_TAG) {
                 snap.tags.push(REPAIRED_TAG.to_string());
             }
-            let (id, _) = repo.save_snapshot(flushed, &snap)?;
-            lock.check()?;
-            repo.delete_snapshot(s.id)?;
-            new_id = Some(id);
+            new_id = Some(repo.replace_snapshot(flushed, lock, &snapshots, s.id, &snap)?);
         }
         report.repaired.push(RepairedSnapshot {
             id: s.id,
@@ -113,126 +108,21 @@ pub fn repair_snapshots(
     Ok(report)
 }
 
-/// What became of a tree.
-#[derive(Clone)]
-enum Outcome {
-    /// The tree cannot be read.
-    Lost(String),
-    /// Its (new) id, and the paths below it that were left out.
-    Kept { id: TreeId, lost: Vec<Vec<u8>> },
-}
+/// Leaves out files whose content the index lacks (subtrees that cannot
+/// be read are left out by the walker itself).
+struct Lost<'a>(&'a Repository);
 
-/// A tree being rewritten: its nodes, the next one to look at, the nodes kept.
-struct Frame {
-    id: TreeId,
-    nodes: Vec<Node>,
-    next: usize,
-    kept: Vec<Node>,
-    lost: Vec<Vec<u8>>,
-    changed: bool,
-}
-
-/// Reads a tree: `Ok(Err(why))` if it is lost (not in the index, or
-/// damaged); `Err` only if the store fails, which stops the repair.
-fn read(repo: &Repository, id: TreeId) -> Result<std::result::Result<Tree, String>> {
-    match repo.read_tree(&id) {
-        Ok(t) => Ok(Ok(t)),
-        Err(e) if matches!(e.kind(), Kind::NotFound | Kind::Corrupt) => Ok(Err(e.to_string())),
-        Err(e) => Err(e),
+impl Judge for Lost<'_> {
+    fn leave_out(&mut self, _path: &[u8], node: &Node) -> bool {
+        let index = self.0.index();
+        node.kind != NodeKind::Dir && !node.content.iter().all(|b| index.get(b).is_some())
     }
-}
 
-/// Rewrites the tree `root` without its lost entries; `memo` remembers
-/// every tree already rewritten (identical subtrees are read once).
-fn rewrite_tree(
-    repo: &Repository,
-    writer: Option<&BlobWriter>,
-    root: TreeId,
-    memo: &mut HashMap<TreeId, Outcome>,
-) -> Result<Outcome> {
-    let frame = |id: TreeId, tree: Tree| Frame {
-        id,
-        nodes: tree.nodes,
-        next: 0,
-        kept: Vec::new(),
-        lost: Vec::new(),
-        changed: false,
-    };
-    if let Some(o) = memo.get(&root) {
-        return Ok(o.clone());
+    fn by_id(&self) -> bool {
+        true
     }
-    let mut stack = match read(repo, root)? {
-        Ok(t) => vec![frame(root, t)],
-        Err(why) => return Ok(Outcome::Lost(why)),
-    };
-    while let Some(top) = stack.last_mut() {
-        if top.next == top.nodes.len() {
-            let f = stack.pop().expect("a frame");
-            let id = if f.changed {
-                save_tree(repo, writer, Tree::new(f.kept))?
-            } else {
-                f.id
-            };
-            memo.insert(f.id, Outcome::Kept { id, lost: f.lost });
-            continue;
-        }
-        let node = &top.nodes[top.next];
-        if let (NodeKind::Dir, Some(sub)) = (node.kind, node.subtree) {
-            let outcome = match memo.get(&sub) {
-                Some(o) => o.clone(),
-                None => match read(repo, sub)? {
-                    Ok(t) => {
-                        stack.push(frame(sub, t));
-                        continue; // back to this node once `sub` is done
-                    }
-                    Err(why) => {
-                        memo.insert(sub, Outcome::Lost(why.clone()));
-                        Outcome::Lost(why)
-                    }
-                },
-            };
-            let mut node = node.clone();
-            top.next += 1;
-            match outcome {
-                Outcome::Lost(_) => {
-                    top.lost.push(node.name.clone());
-                    top.changed = true;
-                }
-                Outcome::Kept { id, lost } => {
-                    for l in lost {
-                        top.lost.push([node.name.as_slice(), b"/", &l].concat());
-                    }
-                    if id != sub {
-                        node.subtree = Some(id);
-                        top.changed = true;
-                    }
-                    top.kept.push(node);
-                }
-            }
-            continue;
-        }
-        let whole = {
-            let index = repo.index();
-            node.content.iter().all(|b| index.get(b).is_some())
-        };
-        let node = node.clone();
-        top.next += 1;
-        if whole {
-            top.kept.push(node);
-        } else {
-            top.lost.push(node.name);
-            top.changed = true;
-        }
-    }
-    Ok(memo.get(&root).cloned().expect("the root was rewritten"))
-}
 
-/// Stores a rewritten tree (with `dry_run`, only computes its id).
-fn save_tree(repo: &Repository, writer: Option<&BlobWriter>, tree: Tree) -> Result<TreeId> {
-    let bytes = tree.encode();
-    let id = match writer {
-        Some(w) => w.add(BlobKind::Tree, &bytes)?.0,
-        None => repo.key().blob_id(&bytes),
-    };
-    Ok(TreeId(id.0))
+    fn lost_tree(&mut self, _path: &[u8], _why: &str) -> Result<()> {
+        Ok(()) // left out: what repair is for
+    }
 }
