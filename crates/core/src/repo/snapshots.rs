@@ -49,7 +49,7 @@ impl Flushed {
 }
 
 impl Repository {
-    /// All snapshots, oldest first.
+    /// All snapshots, oldest first (see the order of equal times below).
     pub fn snapshots(&self) -> Result<Vec<SnapshotRef>> {
         let mut out = Vec::new();
         for meta in crate::store::list_all(self.store().as_ref(), "snapshots/")? {
@@ -71,7 +71,11 @@ impl Repository {
                 snapshot: Snapshot::decode(&plain, &meta.key)?,
             });
         }
-        out.sort_by(|a, b| a.snapshot.time.cmp(&b.snapshot.time).then(a.id.cmp(&b.id)));
+        // At equal times, a snapshot made from another (`tag`, `rewrite`:
+        // same time as its original) comes after it, so `latest` is the
+        // one made last.
+        let key = |s: &SnapshotRef| (s.snapshot.time, s.snapshot.original.is_some(), s.id);
+        out.sort_by_key(key);
         Ok(out)
     }
 
