@@ -71,6 +71,14 @@ fn walk(p: &std::path::Path) -> u64 {
         .sum()
 }
 
+fn check_data(repo: &Repository) -> coffer_core::CheckReport {
+    let opts = CheckOptions {
+        read_data: true,
+        ..Default::default()
+    };
+    check(repo, opts).unwrap()
+}
+
 #[test]
 fn small_blobs_are_grouped_and_every_reader_gets_them_back() {
     let dir = tempfile::tempdir().unwrap();
@@ -109,14 +117,7 @@ fn small_blobs_are_grouped_and_every_reader_gets_them_back() {
         })
         .unwrap();
     assert_eq!(got, blobs);
-    let report = check(
-        &reopened,
-        CheckOptions {
-            read_data: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let report = check_data(&reopened);
     assert!(report.errors.is_empty(), "{report:?}");
     assert_eq!(report.blobs_read, 401);
 }
@@ -139,14 +140,7 @@ fn a_damaged_group_fails_its_blobs_and_check_names_it_once() {
         let e = reopened.read_blob(id).unwrap_err();
         assert_eq!(e.kind(), coffer_core::Kind::Corrupt, "{e}");
     }
-    let report = check(
-        &reopened,
-        CheckOptions {
-            read_data: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let report = check_data(&reopened);
     let about_group: Vec<_> = report
         .errors
         .iter()

@@ -142,7 +142,10 @@ fn a_rerun_after_a_stop_finishes_without_a_second_copy() {
     let two = c.snapshot_ids();
     assert_eq!(two.len(), 2);
     // Same time as its original, and listed after it: it is `latest`.
-    assert_eq!(c.run(&["cat", "snapshot", &two[1]]).json()["original"], old.as_str());
+    assert_eq!(
+        c.run(&["cat", "snapshot", &two[1]]).json()["original"],
+        old.as_str()
+    );
     let out = c.run(&["rewrite", "--json", "-e", "secret.txt", &old]);
     out.ok();
     assert_eq!(c.snapshot_ids(), two, "{}", out.stdout);
