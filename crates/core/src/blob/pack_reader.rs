@@ -20,6 +20,7 @@ use crate::format::pack::{self, PackBlob};
 use crate::id::BlobId;
 use crate::repo::{BlobLoc, Repository};
 use std::ops::Range;
+use std::sync::Arc;
 
 /// Wanted blobs of a pack closer than this are fetched in one range GET
 /// (reading a gap is cheaper than another request).
@@ -96,6 +97,9 @@ pub fn coalesce(wants: &[Wanted]) -> Vec<(Range<usize>, Range<u64>)> {
     runs
 }
 
+/// The group a reader opened last: its offset in the pack, its plaintext.
+type LastGroup = Option<(u32, Arc<Vec<u8>>)>;
+
 /// The same error again, for each blob of a range that failed.
 fn copy(e: &Error) -> Error {
     Error::new(e.kind(), e.to_string())
@@ -104,20 +108,37 @@ fn copy(e: &Error) -> Error {
 impl Repository {
     /// Reads `wants` (sorted by offset) from the pack at `key` and calls
     /// `each(i, blob)` for each in order; `each` returning an error stops
-    /// the read with it. See the module documentation for errors.
+    /// the read with it. See the module documentation for errors. A group
+    /// is opened once for its members among `wants` (which come together:
+    /// they share an offset) and not kept after: a reader of whole packs
+    /// (restore, prune) does not come back to it.
     pub fn read_pack_blobs(
         &self,
         key: &str,
         wants: &[Wanted],
+        each: impl FnMut(usize, Result<Vec<u8>>) -> Result<()>,
+    ) -> Result<()> {
+        self.read_pack_blobs_keeping(key, wants, false, each)
+    }
+
+    /// [`read_pack_blobs`](Self::read_pack_blobs); with `keep`, groups are
+    /// taken from and kept in the repository's group cache (for readers
+    /// that come back to a group: a file at a time).
+    fn read_pack_blobs_keeping(
+        &self,
+        key: &str,
+        wants: &[Wanted],
+        keep: bool,
         mut each: impl FnMut(usize, Result<Vec<u8>>) -> Result<()>,
     ) -> Result<()> {
+        let mut last: LastGroup = None;
         for (blobs, range) in coalesce(wants) {
             // Groups opened lately need no GET.
             let kept: Option<Vec<_>> = wants[blobs.clone()]
                 .iter()
                 .map(|w| w.slice.and_then(|_| self.groups().get(key, w.offset)))
                 .collect();
-            if let Some(groups) = kept {
+            if let Some(groups) = kept.filter(|_| keep) {
                 for (i, group) in blobs.zip(groups) {
                     let w = &wants[i];
                     let what = format!("{key} (blob {})", w.id.short());
@@ -140,7 +161,10 @@ impl Repository {
                 let w = &wants[i];
                 let at = (w.offset as u64 - range.start) as usize;
                 let blob = match bytes.get(at..at + w.length as usize) {
-                    Some(sealed) if w.slice.is_some() => self.grouped(key, w, sealed),
+                    Some(sealed) if w.slice.is_some() => {
+                        let cache = if keep { Ok(()) } else { Err(&mut last) };
+                        self.grouped(key, w, sealed, cache)
+                    }
                     Some(sealed) => self.open_blob(&w.id, sealed, key),
                     None => Err(Error::corrupt(
                         format!("blob {} lies outside its pack", w.id.short()),
@@ -153,10 +177,28 @@ impl Repository {
         Ok(())
     }
 
-    /// A grouped blob: its group kept, or opened from `sealed`.
-    fn grouped(&self, key: &str, w: &Wanted, sealed: &[u8]) -> Result<Vec<u8>> {
+    /// A grouped blob: its group opened from `sealed`, unless it is the
+    /// one opened `last` (`Err`: reading without the cache) or kept in the
+    /// cache (`Ok`).
+    fn grouped(
+        &self,
+        key: &str,
+        w: &Wanted,
+        sealed: &[u8],
+        last: std::result::Result<(), &mut LastGroup>,
+    ) -> Result<Vec<u8>> {
         let what = format!("{key} (blob {})", w.id.short());
-        let group = self.group(key, w.offset, sealed)?;
+        let group = match last {
+            Ok(()) => self.group(key, w.offset, sealed)?,
+            Err(last) => match last.as_ref().filter(|(at, _)| *at == w.offset) {
+                Some((_, g)) => Arc::clone(g),
+                None => {
+                    let opened = Arc::new(self.open_unit(sealed, &what)?);
+                    *last = Some((w.offset, Arc::clone(&opened)));
+                    opened
+                }
+            },
+        };
         self.blob_in_group(&w.id, &group, w.slice.expect("a grouped blob"), &what)
     }
 
@@ -199,7 +241,7 @@ impl Repository {
             }
             drop(index);
             let key = pack::key(pack.kind, &pack.id);
-            self.read_pack_blobs(&key, &wants, |_, blob| each(blob?))?;
+            self.read_pack_blobs_keeping(&key, &wants, true, |_, blob| each(blob?))?;
             start = end;
         }
         Ok(())
