@@ -143,10 +143,7 @@ pub fn rewrite(repo: &Arc<Repository>, opts: &RewriteOptions) -> Result<RewriteR
         let id = match (&flushed, &lock) {
             (None, _) => None,
             (Some(f), Some(lock)) => Some(repo.replace_snapshot(f, lock, &all, old, &snapshot)?),
-            (Some(f), None) => match all.iter().find(|s| s.snapshot == snapshot) {
-                Some(s) => Some(s.id), // stored by a run that was stopped
-                None => Some(repo.save_snapshot(f, &snapshot)?.0),
-            },
+            (Some(f), None) => Some(repo.save_snapshot_once(f, &all, &snapshot)?),
         };
         result.rewritten.push(Rewritten {
             old,

@@ -124,6 +124,20 @@ impl Repository {
         Ok((SnapshotId(id), size))
     }
 
+    /// Stores `snapshot` unless one equal to it is among `all` (stored by a
+    /// run that was stopped before it finished); returns its id either way.
+    pub fn save_snapshot_once(
+        &self,
+        flushed: &Flushed,
+        all: &[SnapshotRef],
+        snapshot: &Snapshot,
+    ) -> Result<SnapshotId> {
+        match all.iter().find(|s| s.snapshot == *snapshot) {
+            Some(s) => Ok(s.id),
+            None => Ok(self.save_snapshot(flushed, snapshot)?.0),
+        }
+    }
+
     /// Replaces the snapshot `old` by `new` (whose data is stored): stores
     /// `new` unless a snapshot equal to it is already among `all` (what a
     /// run stopped between the two steps left), then deletes `old`. Called
@@ -136,11 +150,7 @@ impl Repository {
         old: SnapshotId,
         new: &Snapshot,
     ) -> Result<SnapshotId> {
-        let stored = all.iter().find(|s| s.id != old && s.snapshot == *new);
-        let id = match stored {
-            Some(s) => s.id,
-            None => self.save_snapshot(flushed, new)?.0,
-        };
+        let id = self.save_snapshot_once(flushed, all, new)?;
         lock.check()?;
         self.delete_snapshot(old)?;
         Ok(id)
