@@ -29,6 +29,11 @@ pub struct Settings {
     pub utc: bool,
     /// How long to wait for another process's lock (`--retry-lock`).
     lock_wait: std::time::Duration,
+    /// Whether this is the source of a `copy` (its password comes from the
+    /// `--from-*` options and COFFER_FROM_* variables).
+    from: bool,
+    /// `--config` (or COFFER_CONFIG).
+    pub config: Option<PathBuf>,
 }
 
 /// `$XDG_DATA_HOME/coffer/repo`, else `~/.local/share/coffer/repo`.
@@ -162,7 +167,31 @@ impl Settings {
                     .map_err(|e| Error::invalid(format!("--retry-lock: {e}")))?,
                 None => std::time::Duration::ZERO,
             },
+            from: false,
+            config: g.config.clone(),
         })
+    }
+
+    /// The settings of a `copy`'s source: this run's options with another
+    /// repository, password source and (optionally) endpoint.
+    pub fn source(
+        &self,
+        repo: String,
+        (password_file, password_command): (Option<PathBuf>, Option<String>),
+        endpoint: Option<String>,
+    ) -> Result<Settings> {
+        check_location(&repo)?;
+        let mut s = self.clone();
+        s.repo = repo;
+        s.default_repo = false;
+        s.password_file = password_file;
+        s.password_command = password_command;
+        s.from = true;
+        s.store.s3.requests = request_log(self.verbose > 0);
+        if endpoint.is_some() {
+            s.store.s3.endpoint = endpoint;
+        }
+        Ok(s)
     }
 
     /// How to reach S3 (for objects outside a repository: archives).
@@ -256,8 +285,16 @@ impl Settings {
     /// The password from the one source [`PasswordSource::choose`] picked,
     /// else a no-echo prompt on the terminal. An empty password is refused.
     pub fn password(&self, confirm: bool) -> Result<Vec<u8>> {
-        PasswordSource::choose(&self.password_file, &self.password_command)?
-            .read("password", confirm)
+        match self.from {
+            false => {
+                PasswordSource::choose(&self.password_file, &self.password_command, &REPO_VARS)?
+                    .read("password", confirm)
+            }
+            true => {
+                PasswordSource::choose(&self.password_file, &self.password_command, &FROM_VARS)?
+                    .read("source repository's password", confirm)
+            }
+        }
     }
 
     pub fn open(&self) -> Result<Arc<Repository>> {
@@ -331,7 +368,9 @@ pub fn new_password(file: &Option<PathBuf>) -> Result<Vec<u8>> {
             ("COFFER_NEW_PASSWORD", Named::Value),
             ("COFFER_NEW_PASSWORD_FILE", Named::File),
         ])?
-        .unwrap_or(PasswordSource::Prompt),
+        .unwrap_or(PasswordSource::Prompt(
+            "no new password given: set COFFER_NEW_PASSWORD or COFFER_NEW_PASSWORD_FILE, or pass --new-password-file",
+        )),
     };
     source.read("new password", true)
 }
@@ -349,8 +388,8 @@ enum PasswordSource {
     /// A shell command printing the password, and what named it (the
     /// command itself is never printed: it may hold a secret).
     Command(String, &'static str),
-    /// Ask on the terminal.
-    Prompt,
+    /// Ask on the terminal; without one, fail with this hint.
+    Prompt(&'static str),
 }
 
 #[derive(Clone, Copy)]
@@ -360,23 +399,55 @@ enum Named {
     Command,
 }
 
+/// The options and variables a password may come from.
+struct PasswordVars {
+    flags: (&'static str, &'static str),
+    env: [(&'static str, Named); 3],
+    /// The error when none is given and there is no terminal.
+    missing: &'static str,
+}
+
+/// A repository's password: `--password-file`, `--password-command`,
+/// COFFER_PASSWORD, COFFER_PASSWORD_FILE, COFFER_PASSWORD_COMMAND.
+const REPO_VARS: PasswordVars = PasswordVars {
+    flags: ("--password-file", "--password-command"),
+    env: [
+        ("COFFER_PASSWORD", Named::Value),
+        ("COFFER_PASSWORD_FILE", Named::File),
+        ("COFFER_PASSWORD_COMMAND", Named::Command),
+    ],
+    missing: "no password given: set COFFER_PASSWORD, COFFER_PASSWORD_FILE or --password-command",
+};
+
+/// A `copy`'s source: the same with `from`.
+const FROM_VARS: PasswordVars = PasswordVars {
+    flags: ("--from-password-file", "--from-password-command"),
+    env: [
+        ("COFFER_FROM_PASSWORD", Named::Value),
+        ("COFFER_FROM_PASSWORD_FILE", Named::File),
+        ("COFFER_FROM_PASSWORD_COMMAND", Named::Command),
+    ],
+    missing: "no password given for the repository to copy from: set COFFER_FROM_PASSWORD, COFFER_FROM_PASSWORD_FILE or --from-password-file",
+};
+
 impl PasswordSource {
-    /// `--password-file` / `--password-command`, else the one of
-    /// COFFER_PASSWORD, COFFER_PASSWORD_FILE, COFFER_PASSWORD_COMMAND that is
-    /// set, else the prompt.
-    fn choose(file: &Option<PathBuf>, command: &Option<String>) -> Result<PasswordSource> {
+    /// The file or command option (`vars.flags`), else the one of the
+    /// variables `vars.env` that is set, else the prompt.
+    fn choose(
+        file: &Option<PathBuf>,
+        command: &Option<String>,
+        vars: &PasswordVars,
+    ) -> Result<PasswordSource> {
+        let (file_flag, command_flag) = vars.flags;
         match (file, command) {
-            (Some(_), Some(_)) => Err(Error::invalid(
-                "give either --password-file or --password-command, not both",
-            )),
-            (Some(f), None) => Ok(PasswordSource::File(f.clone(), "--password-file")),
-            (None, Some(c)) => Ok(PasswordSource::Command(c.clone(), "--password-command")),
-            (None, None) => Ok(from_env(&[
-                ("COFFER_PASSWORD", Named::Value),
-                ("COFFER_PASSWORD_FILE", Named::File),
-                ("COFFER_PASSWORD_COMMAND", Named::Command),
-            ])?
-            .unwrap_or(PasswordSource::Prompt)),
+            (Some(_), Some(_)) => Err(Error::invalid(format!(
+                "give either {file_flag} or {command_flag}, not both"
+            ))),
+            (Some(f), None) => Ok(PasswordSource::File(f.clone(), file_flag)),
+            (None, Some(c)) => Ok(PasswordSource::Command(c.clone(), command_flag)),
+            (None, None) => {
+                Ok(from_env(&vars.env)?.unwrap_or(PasswordSource::Prompt(vars.missing)))
+            }
         }
     }
 
@@ -387,7 +458,7 @@ impl PasswordSource {
             PasswordSource::Value(v, n) => (v.clone(), *n),
             PasswordSource::File(f, n) => (read_first_line_file(f)?, *n),
             PasswordSource::Command(cmd, n) => (run_password_command(cmd, n)?, *n),
-            PasswordSource::Prompt => (prompt(what, confirm)?, "terminal"),
+            PasswordSource::Prompt(missing) => (prompt(what, confirm, missing)?, "terminal"),
         };
         if pw.is_empty() {
             return Err(Error::invalid(format!("the {what} is empty")).with_location(named));
@@ -444,11 +515,9 @@ fn read_first_line_file(f: &PathBuf) -> Result<Vec<u8>> {
     Ok(first_line(&b))
 }
 
-fn prompt(what: &str, confirm: bool) -> Result<Vec<u8>> {
+fn prompt(what: &str, confirm: bool, missing: &str) -> Result<Vec<u8>> {
     if !std::io::stdin().is_terminal() {
-        return Err(Error::invalid(
-            "no password given: set COFFER_PASSWORD, COFFER_PASSWORD_FILE or --password-command (no terminal to ask on)",
-        ));
+        return Err(Error::invalid(format!("{missing} (no terminal to ask on)")));
     }
     let ask = |p: &str| {
         rpassword::prompt_password(p).map_err(|e| Error::io("cannot read password", "terminal", e))

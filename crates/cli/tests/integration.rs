@@ -13,6 +13,8 @@ mod support;
 mod archive;
 #[path = "integration/cold.rs"]
 mod cold;
+#[path = "integration/copy.rs"]
+mod copy;
 #[path = "integration/corruption.rs"]
 mod corruption;
 #[path = "integration/dedup.rs"]

@@ -68,6 +68,7 @@ pub use restore::{ChangeKind, Overwrite, RestoreOptions, RestoreResult, restore}
 // Maintenance.
 pub use maintain::check::{CheckOptions, CheckReport, check, check_with};
 pub use maintain::check_data::DataSubset;
+pub use maintain::copy::{Copied, CopyOptions, CopyResult, CopyTotals, copy};
 pub use maintain::cost::{Bill, ClassBill, ClassPrice, LastBackup, Prices, repository_bill};
 pub use maintain::diff::{Change as DiffChange, DiffTotals, diff};
 pub use maintain::find::{Pattern, find};

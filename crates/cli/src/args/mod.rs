@@ -5,10 +5,12 @@
 mod ec2;
 mod cold;
 mod operations;
+mod copy;
 mod rewrite;
 mod tag;
 
 pub use cold::ColdArgs;
+pub use copy::CopyArgs;
 #[cfg(feature = "ec2")]
 pub use ec2::{
     Ec2Command, Ec2ForgetArgs, Ec2ImageArgs, Ec2LaunchArgs, Ec2ListArgs, Ec2RestoreArgs,
@@ -142,6 +144,8 @@ pub enum Command {
     Tag(TagArgs),
     /// New snapshots without the files matching excludes (data untouched; prune frees it)
     Rewrite(RewriteArgs),
+    /// Copy snapshots from another repository into this one (only what it lacks)
+    Copy(CopyArgs),
     /// Remove stale locks (or all locks) left by prune, check or forget
     Unlock(UnlockArgs),
     /// Remove data that no snapshot uses (safe while backups run)

@@ -22,6 +22,7 @@ pub mod meta;
 mod prune;
 pub mod repair;
 mod restore;
+mod copy;
 mod rewrite;
 mod schedule;
 mod snapshots;
@@ -69,6 +70,7 @@ pub fn run(command: Command, g: &Global) -> Result<i32> {
         Command::Forget(a) => forget::run(a, s),
         Command::Tag(a) => tag::run(a, s),
         Command::Rewrite(a) => rewrite::run(a, s),
+        Command::Copy(a) => copy::run(a, s),
         Command::Unlock(a) => unlock::run(a, s),
         Command::Prune(a) => prune::run(a, s),
         Command::Repair(c) => repair::run(c, s),

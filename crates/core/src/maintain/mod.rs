@@ -15,4 +15,5 @@ pub mod retention;
 pub mod stats;
 pub mod tag;
 pub mod rewrite;
+pub mod copy;
 pub mod used;

@@ -6,8 +6,10 @@
 //! one everywhere but on the paths to what was left out, and data blobs are
 //! never read or written.
 //!
-//! Input: a root tree and a [`Judge`] that says which entries go. Output:
-//! the new root's id and the paths left out, or the root itself lost.
+//! Input: a root tree and a [`Judge`] that says which entries go (and, for
+//! a copy into another repository, how each kept entry's content maps).
+//! Output: the new root's id and the paths left out, or the root itself
+//! lost.
 
 use crate::blob::BlobWriter;
 use crate::error::{Kind, Result};
@@ -28,6 +30,17 @@ pub(crate) trait Judge {
     /// A subtree at `path` cannot be read: `Ok` leaves it out, an error
     /// stops the rewrite.
     fn lost_tree(&mut self, path: &[u8], why: &str) -> Result<()>;
+    /// Whether every tree is stored anew, changed or not (trees written
+    /// into another repository, whose key gives them other ids).
+    fn rekeys(&self) -> bool {
+        false
+    }
+    /// Changes a kept entry that is not a directory (its content, for a
+    /// copy into another repository); only called when the judge
+    /// [`rekeys`](Self::rekeys).
+    fn map(&mut self, _path: &[u8], _node: &mut Node) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// What became of a tree.
@@ -79,6 +92,7 @@ pub(crate) fn rewrite_tree(
     memo: &mut HashMap<TreeId, Outcome>,
 ) -> Result<Outcome> {
     let by_id = judge.by_id();
+    let rekeys = judge.rekeys();
     let frame = |id: TreeId, path: Vec<u8>, tree: Tree| Frame {
         id,
         path,
@@ -86,7 +100,7 @@ pub(crate) fn rewrite_tree(
         next: 0,
         kept: Vec::new(),
         left_out: Vec::new(),
-        changed: false,
+        changed: rekeys,
     };
     if let Some(o) = memo.get(&root).filter(|_| by_id) {
         return Ok(o.clone());
@@ -123,7 +137,11 @@ pub(crate) fn rewrite_tree(
             continue;
         }
         let Some(sub) = node.subtree.filter(|_| node.kind == NodeKind::Dir) else {
-            top.kept.push(node.clone());
+            let mut node = node.clone();
+            if rekeys {
+                judge.map(&path, &mut node)?;
+            }
+            top.kept.push(node);
             top.next += 1;
             continue;
         };
