@@ -271,3 +271,44 @@ fn a_killed_copy_leaves_a_clean_destination_and_a_rerun_finishes() {
     assert_restored(&restored(&ta, &tree), &restored(&tb, &tree));
     dest.run(&["check", "--read-data"]).ok();
 }
+
+#[test]
+fn from_profile_names_the_source() {
+    let src = Coffer::init();
+    let mut dest = Coffer::new();
+    dest.repo = dest.path("dest");
+    dest.password = "another password".into();
+    dest.run(&["init"]).ok();
+    let tree = src.path("tree");
+    write(&tree.join("a.txt"), "a\n");
+    src.backup(&[&tree], &[]);
+    let pw = dest.path("src.pw");
+    write(&pw, format!("{}\n", src.password));
+    let cfg = dest.path("coffer.toml");
+    write(
+        &cfg,
+        format!(
+            "[profile.src]\nrepo = {:?}\npassword-file = {:?}\n",
+            src.location().to_str().unwrap(),
+            pw.to_str().unwrap()
+        ),
+    );
+    let out = dest.run(&[
+        "--config",
+        arg(&cfg),
+        "copy",
+        "--json",
+        "--from-profile",
+        "src",
+    ]);
+    out.ok();
+    assert_eq!(
+        out.json()["snapshots"][0]["already"],
+        false,
+        "{}",
+        out.stdout
+    );
+    let out = dest.run(&["--config", arg(&cfg), "copy", "--from-profile", "nope"]);
+    assert_ne!(out.code, 0);
+    out.one_line_error();
+}
