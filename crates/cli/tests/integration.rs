@@ -65,6 +65,8 @@ mod limits;
 mod meta;
 #[path = "integration/metrics.rs"]
 mod metrics;
+#[path = "integration/mount.rs"]
+mod mount;
 #[path = "integration/object_lock.rs"]
 mod object_lock;
 #[path = "integration/profiles.rs"]

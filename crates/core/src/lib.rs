@@ -27,6 +27,7 @@ mod blob;
 // The pipelines, each reading only the layers above.
 mod backup;
 mod restore;
+mod browse;
 mod maintain;
 mod archive;
 
@@ -64,6 +65,7 @@ pub use backup::{
     dry_run as backup_dry_run,
 };
 // Restore.
+pub use browse::{Attr as BrowseAttr, EntryKind as BrowseKind, View as BrowseView};
 pub use restore::{ChangeKind, Overwrite, RestoreOptions, RestoreResult, restore};
 // Maintenance.
 pub use maintain::check::{CheckOptions, CheckReport, check, check_with};

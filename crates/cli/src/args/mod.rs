@@ -6,6 +6,7 @@ mod ec2;
 mod cold;
 mod operations;
 mod copy;
+mod mount;
 mod rewrite;
 mod tag;
 
@@ -16,6 +17,7 @@ pub use ec2::{
     Ec2Command, Ec2ForgetArgs, Ec2ImageArgs, Ec2LaunchArgs, Ec2ListArgs, Ec2RestoreArgs,
     Ec2SnapshotArgs,
 };
+pub use mount::MountArgs;
 pub use operations::{
     ConfigCommand, HookArgs, ScheduleCommand, ScheduleDirArgs, ScheduleInstallArgs,
 };
@@ -146,6 +148,8 @@ pub enum Command {
     Rewrite(RewriteArgs),
     /// Copy snapshots from another repository into this one (only what it lacks)
     Copy(CopyArgs),
+    /// Show the snapshots as a read-only directory tree (FUSE) until Ctrl-C or umount
+    Mount(MountArgs),
     /// Remove stale locks (or all locks) left by prune, check or forget
     Unlock(UnlockArgs),
     /// Remove data that no snapshot uses (safe while backups run)

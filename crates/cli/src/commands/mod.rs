@@ -19,6 +19,7 @@ mod init;
 mod key;
 mod ls;
 pub mod meta;
+mod mount;
 mod prune;
 pub mod repair;
 mod restore;
@@ -71,6 +72,7 @@ pub fn run(command: Command, g: &Global) -> Result<i32> {
         Command::Tag(a) => tag::run(a, s),
         Command::Rewrite(a) => rewrite::run(a, s),
         Command::Copy(a) => copy::run(a, s),
+        Command::Mount(a) => mount::run(a, s),
         Command::Unlock(a) => unlock::run(a, s),
         Command::Prune(a) => prune::run(a, s),
         Command::Repair(c) => repair::run(c, s),

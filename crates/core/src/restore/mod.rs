@@ -55,6 +55,7 @@ use std::path::PathBuf;
 
 pub use inplace::Overwrite;
 pub use plan::{Change, ChangeKind};
+pub(crate) use planned::blob_offsets;
 
 #[derive(Debug, Clone)]
 pub struct RestoreOptions {
