@@ -101,6 +101,28 @@ fn a_mounted_snapshot_is_its_source(backend: Backend) {
         diff.join("\n")
     );
     assert_restored(&fx.root, &inside);
+    let diff = std::process::Command::new("diff")
+        .args(["-r", "--no-dereference", "-x", "long"])
+        .arg(&fx.root)
+        .arg(&inside)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&diff.stdout);
+    // Devices, fifos and sockets are not compared by content: diff names
+    // them, and they must be of the same type on both sides.
+    let real: Vec<&str> = said
+        .lines()
+        .filter(|l| !(l.starts_with("File ") && l.contains(" while file ")))
+        .collect();
+    assert!(real.is_empty(), "diff -r: {said}");
+    for l in said.lines().filter(|l| l.contains(" while file ")) {
+        let kinds: Vec<&str> = l
+            .split(" is a ")
+            .skip(1)
+            .map(|k| k.split(' ').next().unwrap())
+            .collect();
+        assert_eq!(kinds[0], kinds[1], "{l}");
+    }
     // Every way in leads to the same snapshot.
     let id = &c.snapshot_ids()[0][..8];
     let host = std::fs::read_dir(m.at.join("hosts"))
