@@ -13,7 +13,7 @@ pub struct MountArgs {
     #[arg(long)]
     pub allow_other: bool,
     /// Memory for file contents read through the mount (16M to 1G)
-    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = crate::settings::pack_size)]
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = crate::settings::pack_size)]
     pub cache_size: usize,
     #[command(flatten)]
     pub filter: Filter,
