@@ -13,6 +13,7 @@ use fuser::{
 };
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Snapshots never change: the kernel may keep what it was told.
@@ -78,7 +79,12 @@ pub fn run(a: MountArgs, s: &Settings) -> Result<i32> {
         config.acl = SessionACL::All;
     }
     config.n_threads = Some(THREADS);
-    let session = fuser::spawn_mount(Fs { view }, &a.mountpoint, &config).map_err(|e| {
+    let fs = Fs {
+        view,
+        listings: Default::default(),
+        next_handle: std::sync::atomic::AtomicU64::new(1),
+    };
+    let session = fuser::spawn_mount(fs, &a.mountpoint, &config).map_err(|e| {
         Error::io(
             "cannot mount (is /dev/fuse there, and the directory empty?)",
             a.mountpoint.display(),
@@ -172,7 +178,13 @@ fn wait_signal(set: &libc::sigset_t, timeout: Duration) -> bool {
 
 struct Fs {
     view: BrowseView,
+    /// Listings of open directories, by handle: the kernel reads a large
+    /// directory in many small pieces, each from the same listing.
+    listings: std::sync::Mutex<std::collections::HashMap<u64, Arc<Listing>>>,
+    next_handle: std::sync::atomic::AtomicU64,
 }
+
+type Listing = Vec<(Vec<u8>, u64, BrowseKind)>;
 
 /// The errno for an error of the view: an entry that is not there is
 /// ENOENT, a question that does not fit the entry (entries of a file)
@@ -285,14 +297,7 @@ impl Filesystem for Fs {
         }
     }
 
-    fn readdir(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        _fh: FileHandle,
-        offset: u64,
-        mut reply: ReplyDirectory,
-    ) {
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         let entries = match self.view.list(ino.0) {
             Ok(e) => e,
             Err(e) => return reply.error(errno(&e)),
@@ -301,14 +306,44 @@ impl Filesystem for Fs {
             (b".".to_vec(), ino.0, BrowseKind::Dir),
             (b"..".to_vec(), ino.0, BrowseKind::Dir),
         ];
-        let all = dots.into_iter().chain(entries);
-        for (i, (name, child, k)) in all.enumerate().skip(offset as usize) {
-            if reply.add(
-                INodeNo(child),
-                i as u64 + 1,
-                kind(k),
-                OsStr::from_bytes(&name),
-            ) {
+        let all: Listing = dots.into_iter().chain(entries).collect();
+        let fh = self
+            .next_handle
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.listings
+            .lock()
+            .expect("poisoned")
+            .insert(fh, Arc::new(all));
+        reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE);
+    }
+
+    fn releasedir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        reply: fuser::ReplyEmpty,
+    ) {
+        self.listings.lock().expect("poisoned").remove(&fh.0);
+        reply.ok();
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        let listing = self.listings.lock().expect("poisoned").get(&fh.0).cloned();
+        let Some(all) = listing else {
+            return reply.error(Errno::EBADF);
+        };
+        for (i, (name, child, k)) in all.iter().enumerate().skip(offset as usize) {
+            let name = OsStr::from_bytes(name);
+            if reply.add(INodeNo(*child), i as u64 + 1, kind(*k), name) {
                 break;
             }
         }
