@@ -37,6 +37,8 @@ mod export_import;
 mod faults;
 #[path = "integration/hooks.rs"]
 mod hooks;
+#[path = "integration/image.rs"]
+mod image;
 #[path = "integration/init.rs"]
 mod init;
 #[path = "integration/interrupted.rs"]

@@ -30,6 +30,7 @@ mod restore;
 mod browse;
 mod maintain;
 mod archive;
+mod image;
 
 // The public API, in the same order.
 // Foundations.
@@ -96,6 +97,10 @@ pub use archive::{
     Target as ArchiveTarget, archive, choose_format, cleanup as archive_cleanup,
     open_source as open_archive_source, stream as archive_stream,
 };
+pub use format::snapshot::ImageInfo;
+pub use image::diff::{ImageDiff, image_diff};
+pub use image::restore::{ImageRestoreOptions, ImageRestoreResult, image_restore};
+pub use image::{DEFAULT_CHUNK, ImageOptions, check_chunk_size, image_backup};
 
 /// The version recorded in snapshots.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -180,6 +180,7 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
         |((time, host, user, paths, tags), (tree, parent, excludes, program_version, s), q)| {
             Snapshot {
                 original: None,
+                image: None,
                 version: FORMAT_VERSION,
                 time,
                 host,

@@ -68,6 +68,7 @@ fn a_sealed_blob_stored_as_index_or_snapshot_is_corrupt() {
     .encode();
     let forged_snapshot = Snapshot {
         original: None,
+        image: None,
         version: FORMAT_VERSION,
         time: 0,
         host: "forged".into(),

@@ -6,6 +6,7 @@ mod ec2;
 mod cold;
 mod operations;
 mod copy;
+mod image;
 mod mount;
 mod rewrite;
 mod tag;
@@ -17,6 +18,7 @@ pub use ec2::{
     Ec2Command, Ec2ForgetArgs, Ec2ImageArgs, Ec2LaunchArgs, Ec2ListArgs, Ec2RestoreArgs,
     Ec2SnapshotArgs,
 };
+pub use image::{ImageBackupArgs, ImageCommand, ImageDiffArgs, ImageLsArgs, ImageRestoreArgs};
 pub use mount::MountArgs;
 pub use operations::{
     ConfigCommand, HookArgs, ScheduleCommand, ScheduleDirArgs, ScheduleInstallArgs,
@@ -148,6 +150,9 @@ pub enum Command {
     Rewrite(RewriteArgs),
     /// Copy snapshots from another repository into this one (only what it lacks)
     Copy(CopyArgs),
+    /// Whole block devices and disk images: backup, restore, ls, diff
+    #[command(subcommand)]
+    Image(ImageCommand),
     /// Show the snapshots as a read-only directory tree (FUSE) until Ctrl-C or umount
     Mount(MountArgs),
     /// Remove stale locks (or all locks) left by prune, check or forget

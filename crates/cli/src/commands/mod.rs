@@ -14,6 +14,7 @@ mod ec2;
 mod export;
 mod find;
 mod forget;
+mod image;
 mod import;
 mod init;
 mod key;
@@ -73,6 +74,7 @@ pub fn run(command: Command, g: &Global) -> Result<i32> {
         Command::Rewrite(a) => rewrite::run(a, s),
         Command::Copy(a) => copy::run(a, s),
         Command::Mount(a) => mount::run(a, s),
+        Command::Image(c) => image::run(c, s),
         Command::Unlock(a) => unlock::run(a, s),
         Command::Prune(a) => prune::run(a, s),
         Command::Repair(c) => repair::run(c, s),

@@ -577,6 +577,7 @@ pub fn import(
     drop(imp);
     let snapshot = Snapshot {
         original: None,
+        image: None,
         version: crate::format::FORMAT_VERSION,
         time,
         host: opts.host.clone(),

@@ -265,6 +265,7 @@ fn build(
     } = builder;
     let snapshot = Snapshot {
         original: None,
+        image: None,
         version: crate::format::FORMAT_VERSION,
         time,
         host: opts.host.clone(),

@@ -80,6 +80,7 @@ fn stream_snapshot(
     );
     Snapshot {
         original: None,
+        image: None,
         version: crate::format::FORMAT_VERSION,
         time,
         host: opts.host.clone(),

@@ -60,6 +60,22 @@ pub struct Snapshot {
     /// the id of the first one of the chain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original: Option<SnapshotId>,
+    /// For an image of a block device or disk image file (`image backup`):
+    /// what was read, and in which chunks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageInfo>,
+}
+
+/// What an image snapshot holds: one file, the image, cut into aligned
+/// chunks of `chunk_size` bytes (the last one shorter); chunks of zeros
+/// are holes of that file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageInfo {
+    /// The device or file read, as given.
+    pub source: String,
+    /// Its size in bytes.
+    pub size: u64,
+    pub chunk_size: u32,
 }
 
 impl Snapshot {

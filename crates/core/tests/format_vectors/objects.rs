@@ -262,6 +262,7 @@ pub fn tree() -> Tree {
 pub fn snapshot(tree: TreeId) -> Snapshot {
     Snapshot {
         original: None,
+        image: None,
         version: FORMAT_VERSION,
         time: 1_700_000_200_000_000_000,
         host: "host.example".into(),

@@ -34,6 +34,7 @@ fn snapshot(i: usize, (_, time, tags): &Snap) -> SnapshotRef {
         id: SnapshotId([i as u8 + 1; 32]),
         snapshot: Snapshot {
             original: None,
+            image: None,
             version: 1,
             time: ns(time),
             host: "h".into(),
