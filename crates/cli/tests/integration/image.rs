@@ -101,7 +101,10 @@ fn an_ext4_image_comes_back_byte_for_byte_and_the_second_backup_stores_only_chan
     // Every chunk stored anew is a changed one (plus the image's tree).
     let changed = d["bytes_changed"].as_u64().unwrap();
     let blobs = second["summary"]["blobs_new"].as_u64().unwrap();
-    assert!(changed > 0 && blobs <= changed / (1 << 20) + 1, "{d} {second}");
+    assert!(
+        changed > 0 && blobs <= changed / (1 << 20) + 1,
+        "{d} {second}"
+    );
 
     for (snap, sum) in [(a, &first_sum), (b, &second_sum)] {
         let out = c.path(&format!("restored-{snap}.img"));
@@ -131,6 +134,23 @@ fn an_ext4_image_comes_back_byte_for_byte_and_the_second_backup_stores_only_chan
         .ok();
     assert_eq!(sha256(&out), first_sum);
     c.run(&["check", "--read-data"]).ok();
+    // A copy into another repository is an image still: the same chunks
+    // changed, the same bytes restored.
+    let mut dest = Coffer::new();
+    dest.repo = dest.path("copy");
+    dest.password = "another password".into();
+    dest.run(&["init"]).ok();
+    let from = [("COFFER_FROM_PASSWORD", c.password.as_str())];
+    dest.run_env(&["copy", "--from-repo", arg(&c.repo)], &from)
+        .ok();
+    let ids = dest.snapshot_ids();
+    let d2 = dest.run(&["image", "diff", "--json", &ids[0], &ids[1]]);
+    d2.ok();
+    assert_eq!(d2.json()["extents"], d["extents"]);
+    let copied = c.path("copied.img");
+    dest.run(&["image", "restore", "latest", "--to", arg(&copied)])
+        .ok();
+    assert_eq!(sha256(&copied), second_sum);
     let ls = c.run(&["image", "ls"]);
     ls.ok();
     assert!(ls.stdout.contains("2 image snapshot(s)"), "{}", ls.stdout);

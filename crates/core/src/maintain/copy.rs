@@ -88,6 +88,48 @@ pub struct CopyResult {
     pub totals: CopyTotals,
 }
 
+/// How content is cut in the destination: by its chunker, or (an image
+/// snapshot) in fixed aligned chunks, so the copy is an image still.
+#[derive(Clone)]
+enum Cut {
+    Chunker(Chunker),
+    Fixed(u64),
+}
+
+impl Cut {
+    /// Cuts everything `reader` yields (`len` bytes expected).
+    fn cut<R: Read>(
+        &self,
+        mut reader: R,
+        len: u64,
+        what: &str,
+        each: &mut dyn FnMut(Vec<u8>) -> Result<()>,
+    ) -> Result<()> {
+        match self {
+            Cut::Chunker(c) => c.chunks(reader, len, &what, each),
+            Cut::Fixed(size) => loop {
+                let mut chunk = Vec::with_capacity(*size as usize);
+                (&mut reader)
+                    .take(*size)
+                    .read_to_end(&mut chunk)
+                    .map_err(|e| Error::io("cannot read", what, e))?;
+                if chunk.is_empty() {
+                    return Ok(());
+                }
+                each(chunk)?;
+            },
+        }
+    }
+
+    /// Tells the content memo's keys of the two ways apart.
+    fn tag(&self) -> u64 {
+        match self {
+            Cut::Chunker(_) => 0,
+            Cut::Fixed(n) => *n,
+        }
+    }
+}
+
 /// What a file's content became in the destination, by the hash of its
 /// source blob ids; `true` once known to be stored (written by this run,
 /// or found in the destination's index), `false` while only read from an
@@ -106,8 +148,9 @@ fn identity(s: &SnapshotRef) -> SnapshotId {
     s.snapshot.original.unwrap_or(s.id)
 }
 
-fn content_key(ids: &[BlobId]) -> [u8; 32] {
+fn content_key(ids: &[BlobId], cut: &Cut) -> [u8; 32] {
     let mut h = blake3::Hasher::new();
+    h.update(&cut.tag().to_le_bytes());
     for id in ids {
         h.update(&id.0);
     }
@@ -132,7 +175,11 @@ pub fn copy(source: &Repository, dest: &Arc<Repository>, opts: &CopyOptions) -> 
     let mut run = Run {
         source,
         dest,
-        chunker: Chunker::new(dest.config().chunker.clone(), dest.key().gear_seed),
+        chunker: Cut::Chunker(Chunker::new(
+            dest.config().chunker.clone(),
+            dest.key().gear_seed,
+        )),
+        cut: None,
         contents: Contents::new(),
         trees: HashMap::new(),
         seeded: HashSet::new(),
@@ -152,6 +199,11 @@ pub fn copy(source: &Repository, dest: &Arc<Repository>, opts: &CopyOptions) -> 
             already: done.is_some(),
         };
         if done.is_none() && !opts.dry_run {
+            run.cut = s
+                .snapshot
+                .image
+                .as_ref()
+                .map(|i| Cut::Fixed(i.chunk_size as u64));
             run.seed(&s, &all, &copies)?;
             let snapshot = run.one(&s, opts, &copies, &dest_all)?;
             let id = snapshot.id;
@@ -170,7 +222,9 @@ pub fn copy(source: &Repository, dest: &Arc<Repository>, opts: &CopyOptions) -> 
 struct Run<'a> {
     source: &'a Repository,
     dest: &'a Arc<Repository>,
-    chunker: Chunker,
+    chunker: Cut,
+    /// How the snapshot being copied is cut: fixed chunks for an image.
+    cut: Option<Cut>,
     contents: Contents,
     /// Source trees already rewritten, across snapshots.
     trees: HashMap<TreeId, Outcome>,
@@ -279,7 +333,7 @@ impl Run<'_> {
                 match (n.kind, n.subtree, m.subtree) {
                     (NodeKind::Dir, Some(x), Some(y)) => stack.push((x, y)),
                     (NodeKind::File, ..) if !n.content.is_empty() && m.size == n.size => {
-                        let key = content_key(&n.content);
+                        let key = content_key(&n.content, self.cutter());
                         self.contents
                             .entry(key)
                             .or_insert((m.content.clone(), false));
@@ -289,6 +343,11 @@ impl Run<'_> {
             }
         }
         Ok(())
+    }
+
+    /// How the snapshot being copied is cut.
+    fn cutter(&self) -> &Cut {
+        self.cut.as_ref().unwrap_or(&self.chunker)
     }
 
     /// Whether the destination's content for `key` is known and stored:
@@ -332,7 +391,7 @@ impl Run<'_> {
                 match (n.kind, n.subtree) {
                     (NodeKind::Dir, Some(sub)) => stack.push((sub, at)),
                     (NodeKind::File, _) if !n.content.is_empty() => {
-                        let key = content_key(&n.content);
+                        let key = content_key(&n.content, self.cutter());
                         if self.known(&key) || batch.iter().any(|b| b.0 == key) {
                             continue;
                         }
@@ -356,7 +415,7 @@ impl Run<'_> {
     ) -> Result<()> {
         let next = std::sync::atomic::AtomicUsize::new(0);
         let failed = std::sync::atomic::AtomicBool::new(false);
-        let (source, chunker) = (self.source, &self.chunker);
+        let (source, chunker) = (self.source, self.cutter());
         let results = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..self.threads.min(batch.len()))
                 .map(|_| {
@@ -400,12 +459,12 @@ impl Run<'_> {
     /// [`prefetch`](Self::prefetch), or copied before), else cut now.
     fn content(&mut self, writer: &BlobWriter, path: &[u8], node: &Node) -> Result<Vec<BlobId>> {
         self.files += 1;
-        let key = content_key(&node.content);
+        let key = content_key(&node.content, self.cutter());
         if self.known(&key) {
             return Ok(self.contents[&key].0.clone());
         }
         let what = String::from_utf8_lossy(path).into_owned();
-        let (new, read) = rechunk(self.source, &self.chunker, writer, node, &what)?;
+        let (new, read) = rechunk(self.source, self.cutter(), writer, node, &what)?;
         self.totals.files_read += 1;
         self.totals.bytes_read += read;
         self.contents.insert(key, (new.clone(), true));
@@ -478,7 +537,7 @@ fn data_regions(node: &Node) -> Vec<u64> {
 /// Returns the new blob ids and the bytes read.
 fn rechunk(
     source: &Repository,
-    chunker: &Chunker,
+    chunker: &Cut,
     writer: &BlobWriter,
     node: &Node,
     what: &str,
@@ -501,7 +560,7 @@ fn rechunk(
         let mut rest = &data[..];
         for len in regions {
             let (region, after) = rest.split_at((len.min(rest.len() as u64)) as usize);
-            chunker.chunks(region, region.len() as u64, &what, &mut add)?;
+            chunker.cut(region, region.len() as u64, what, &mut add)?;
             rest = after;
         }
         return Ok((new, data.len() as u64));
@@ -525,7 +584,7 @@ fn rechunk(
             read: 0,
         };
         for len in regions {
-            let cut = chunker.chunks((&mut reader).take(len), len, &what, &mut add);
+            let cut = chunker.cut((&mut reader).take(len), len, what, &mut add);
             if let Some(e) = reader.failed.take() {
                 return Err(e); // the source's error, not the reader's copy
             }
