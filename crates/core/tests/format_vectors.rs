@@ -361,6 +361,26 @@ fn snapshot_vector() {
     assert_eq!(Snapshot::decode(&plain, "vector").unwrap(), s);
 }
 
+/// An image snapshot (`image backup`): the optional `image` map.
+#[test]
+fn image_snapshot_vector() {
+    let mut s = snapshot(master().blob_id(&tree().encode()).tree());
+    s.parent = None;
+    s.image = Some(coffer_core::format::snapshot::ImageInfo {
+        source: "/dev/vdb".into(),
+        size: (3 << 20) + 5,
+        chunk_size: 1 << 20,
+    });
+    let plain = sealed_object_vector(
+        "snapshot_image.json",
+        Sealed::Snapshot,
+        NONCE_SNAPSHOT,
+        &s.encode(),
+        "snapshot_id",
+    );
+    assert_eq!(Snapshot::decode(&plain, "vector").unwrap(), s);
+}
+
 #[test]
 fn index_vector() {
     let i = index(&pack_vector());
