@@ -287,3 +287,46 @@ fn what_is_not_an_image_is_refused() {
     ]);
     assert_eq!(out.code, 2, "{}", out.stderr);
 }
+
+#[test]
+fn a_killed_image_backup_leaves_a_clean_repository_and_the_rerun_reuses_its_chunks() {
+    let c = Coffer::init();
+    let img = c.path("random.img");
+    sh(Command::new("sh")
+        .arg("-c")
+        .arg(format!("head -c 400M /dev/urandom > {}", img.display())));
+    let mut child = c
+        .command(&["image", "backup", arg(&img)])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let data = c.repo.join("data");
+    let start = std::time::Instant::now();
+    let stored = || {
+        data.exists()
+            && files_below(&data).iter().any(|f| {
+                !f.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(".tmp-"))
+            })
+    };
+    while !stored() && start.elapsed() < std::time::Duration::from_secs(120) {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    assert!(
+        !child.wait().unwrap().success(),
+        "it finished before it was killed"
+    );
+    assert!(c.snapshot_ids().is_empty());
+    c.run(&["check"]).ok();
+    let again = c.run(&["image", "backup", "--json", arg(&img)]);
+    again.ok();
+    let new = again.json()["summary"]["bytes_new"].as_u64().unwrap();
+    assert!(new < 400 << 20, "the rerun stored everything again: {new}");
+    let out = c.path("back.img");
+    c.run(&["image", "restore", "latest", "--to", arg(&out), "--verify"])
+        .ok();
+    assert_eq!(sha256(&out), sha256(&img));
+    c.run(&["check", "--read-data"]).ok();
+}
