@@ -559,7 +559,8 @@ pub struct ExportArgs {
     pub snapshot: String,
     /// Path in the snapshot to export (default: everything)
     pub path: Option<PathBuf>,
-    /// tar, tar.gz or tar.zst (default: from the output's extension; required for stdout)
+    /// tar, tar.gz or tar.zst (default: from the output's extension; required for stdout);
+    /// raw: an image snapshot as the raw image
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
     /// Where the archive goes: a file, s3://bucket/key, or - for stdout (default)

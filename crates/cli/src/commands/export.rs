@@ -12,6 +12,9 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 pub fn run(a: ExportArgs, s: &Settings) -> Result<i32> {
+    if a.format.as_deref() == Some("raw") {
+        return raw(&a, s);
+    }
     let destination = Destination::parse(&a.output);
     let to_stdout = destination == Destination::Stdout;
     if to_stdout && std::io::stdout().is_terminal() {
@@ -81,6 +84,38 @@ pub fn run(a: ExportArgs, s: &Settings) -> Result<i32> {
         } else {
             print!("{text}");
         }
+    }
+    Ok(0)
+}
+
+/// `--format raw`: an image snapshot as the raw image (to a file or
+/// stdout), as `image restore --to` writes it.
+fn raw(a: &ExportArgs, s: &Settings) -> Result<i32> {
+    if a.output.starts_with("s3://") || a.path.is_some() {
+        return Err(Error::invalid(
+            "--format raw writes a whole image to a file or stdout (no path inside it, no s3://)",
+        ));
+    }
+    if a.output == "-" && std::io::stdout().is_terminal() {
+        return Err(Error::invalid(
+            "refusing to write an image to a terminal (redirect stdout or give -o FILE)",
+        ));
+    }
+    let repo = s.open()?;
+    let snap = repo.find_snapshot(&a.snapshot, &snapshot_filter(&a.filter))?;
+    let opts = coffer_core::ImageRestoreOptions {
+        to: PathBuf::from(&a.output),
+        verify: false,
+        force: false,
+    };
+    let r = coffer_core::image_restore(&repo, &snap, &opts)?;
+    if !s.quiet {
+        eprintln!(
+            "exported image {} ({}) to {}",
+            snap.id.short(),
+            size(r.size),
+            a.output
+        );
     }
     Ok(0)
 }
