@@ -19,7 +19,8 @@ pub enum ImageCommand {
 #[derive(Args, Debug)]
 pub struct ImageBackupArgs {
     /// The block device (/dev/vdb, /dev/mapper/vg-lv) or image file
-    pub source: PathBuf,
+    #[arg(required_unless_present = "lvm_snapshot")]
+    pub source: Option<PathBuf>,
     /// Tag the snapshot (repeatable)
     #[arg(long = "tag")]
     pub tags: Vec<String>,
@@ -33,6 +34,10 @@ pub struct ImageBackupArgs {
     /// the image is consistent; always thawed, also on error or Ctrl-C
     #[arg(long, value_name = "MOUNTPOINT")]
     pub freeze: Option<PathBuf>,
+    /// Read an LVM snapshot of this logical volume, made before and removed
+    /// after (the volume stays in use meanwhile); SOURCE defaults to /dev/VG/LV
+    #[arg(long, value_name = "VG/LV")]
+    pub lvm_snapshot: Option<String>,
     /// Storage class of the data packs (as for `backup`)
     #[arg(long, value_name = "CLASS", value_parser = ["STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"])]
     pub data_storage_class: Option<String>,

@@ -21,8 +21,18 @@ pub fn run(c: ImageCommand, s: &Settings) -> Result<i32> {
 fn backup(a: ImageBackupArgs, s: &Settings) -> Result<i32> {
     let repo = s.open_or_create_announced()?;
     let defaults = coffer_core::BackupOptions::new(Vec::new());
+    let source = match (&a.source, &a.lvm_snapshot) {
+        (Some(s), _) => s.clone(),
+        (None, Some(l)) => std::path::PathBuf::from(format!("/dev/{l}")),
+        (None, None) => {
+            return Err(Error::invalid(
+                "give the SOURCE to read, or --lvm-snapshot VG/LV",
+            ));
+        }
+    };
     let opts = ImageOptions {
-        source: a.source.clone(),
+        source: source.clone(),
+        lvm_snapshot: a.lvm_snapshot.clone(),
         host: a.host.clone().unwrap_or(defaults.host),
         user: defaults.user,
         tags: a.tags.clone(),
@@ -45,7 +55,7 @@ fn backup(a: ImageBackupArgs, s: &Settings) -> Result<i32> {
         println!(
             "image snapshot {} of {}: {} ({} not zero, {} new, {} stored) in {:.1}s",
             r.id.short(),
-            a.source.display(),
+            source.display(),
             size(sm.total_bytes),
             size(sm.bytes_read),
             size(sm.bytes_new),

@@ -126,7 +126,8 @@ fn an_ext4_image_comes_back_byte_for_byte_and_the_second_backup_stores_only_chan
     assert!(raw.status.success());
     assert_eq!(raw.stdout.len(), 2 << 30);
     let exported = c.path("exported.img");
-    c.run(&["export", a, "--format", "raw", "-o", arg(&exported)]).ok();
+    c.run(&["export", a, "--format", "raw", "-o", arg(&exported)])
+        .ok();
     assert_eq!(sha256(&exported), first_sum);
     std::fs::remove_file(&exported).unwrap();
     // An existing file is not replaced unless asked.

@@ -1,8 +1,8 @@
 //! `fsfreeze` around an image backup: the file system mounted from the
 //! source is frozen (writes wait, its journal is flushed) while it is
 //! read, so the image is consistent, and thawed when the guard goes,
-//! whatever happened meanwhile. Ctrl-C and SIGTERM wait until then: they
-//! are blocked while frozen and take effect after the thaw.
+//! whatever happened meanwhile (Ctrl-C and SIGTERM only stop the read, see
+//! the module above, so the guard always runs).
 
 use crate::error::{Error, Result};
 use std::fs::File;
@@ -17,28 +17,15 @@ const FITHAW: libc::c_ulong = 0xC004_5878;
 pub struct Frozen {
     dir: File,
     path: PathBuf,
-    signals: libc::sigset_t,
 }
 
 impl Frozen {
     pub fn freeze(mountpoint: &Path) -> Result<Frozen> {
         let dir = File::open(mountpoint)
             .map_err(|e| Error::io("cannot open mount point", mountpoint.display(), e))?;
-        // SAFETY: plain libc calls on a sigset owned here.
-        let signals = unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-                libc::sigaddset(&mut set, sig);
-            }
-            let mut old: libc::sigset_t = std::mem::zeroed();
-            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
-            old
-        };
         // SAFETY: FIFREEZE takes an int argument it ignores.
         if unsafe { libc::ioctl(dir.as_raw_fd(), FIFREEZE as _, 0) } != 0 {
             let e = std::io::Error::last_os_error();
-            restore_mask(&signals);
             return Err(Error::io(
                 "cannot freeze (is it a mount point of a file system that supports freezing?)",
                 mountpoint.display(),
@@ -48,14 +35,8 @@ impl Frozen {
         Ok(Frozen {
             dir,
             path: mountpoint.to_path_buf(),
-            signals,
         })
     }
-}
-
-fn restore_mask(old: &libc::sigset_t) {
-    // SAFETY: `old` is the mask saved by `freeze`.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
 }
 
 impl Drop for Frozen {
@@ -69,7 +50,5 @@ impl Drop for Frozen {
                 self.path.display()
             );
         }
-        // A signal that came while frozen is delivered now.
-        restore_mask(&self.signals);
     }
 }

@@ -12,6 +12,7 @@
 
 pub mod diff;
 mod freeze;
+mod lvm;
 pub mod restore;
 mod source;
 
@@ -31,7 +32,26 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 pub use freeze::Frozen;
+pub use lvm::LvmSnapshot;
 pub use source::Source;
+
+/// Set by Ctrl-C or SIGTERM during an image backup: the readers stop, the
+/// file system is thawed and the LVM snapshot removed before coffer exits.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+/// Ctrl-C, SIGTERM and SIGHUP stop the read instead of the process, so the
+/// guards (thaw, snapshot removal) always run.
+fn stop_on_signals() {
+    let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: the handler only stores to an atomic.
+        unsafe { libc::signal(sig, handler) };
+    }
+}
 
 /// Chunk size unless asked otherwise: large enough that a 1 TiB volume is
 /// a million blobs, small enough that a changed block costs little.
@@ -48,6 +68,9 @@ pub struct ImageOptions {
     /// `fsfreeze` this mount point while reading (the file system on the
     /// source), thawed whatever happens.
     pub freeze: Option<PathBuf>,
+    /// Read an LVM snapshot of this `VG/LV` (made and removed here)
+    /// instead of `source`.
+    pub lvm_snapshot: Option<String>,
     pub connections: usize,
     pub data_storage_class: StorageClass,
     pub archive_pack_size: usize,
@@ -92,6 +115,10 @@ fn read_chunks(
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         if i >= count || failed.load(Ordering::Relaxed) {
                             return Ok(out);
+                        }
+                        if STOP.load(Ordering::Relaxed) {
+                            failed.store(true, Ordering::Relaxed);
+                            return Err(Error::fatal("interrupted: no snapshot saved"));
                         }
                         let at = i as u64 * chunk;
                         let len = chunk.min(src.size - at) as usize;
@@ -176,8 +203,13 @@ fn file_name(source: &std::path::Path) -> Result<Vec<u8>> {
 pub fn image_backup(repo: Arc<Repository>, opts: &ImageOptions) -> Result<BackupResult> {
     let started = Instant::now();
     let time = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+    stop_on_signals();
     let name = file_name(&opts.source)?;
-    let src = Source::open(&opts.source)?;
+    let lvm = match &opts.lvm_snapshot {
+        Some(vg_lv) => Some(LvmSnapshot::create(vg_lv)?),
+        None => None,
+    };
+    let src = Source::open(lvm.as_ref().map_or(&opts.source, |l| &l.device))?;
     let writer = BlobWriter::with_archive_pack_size(
         Arc::clone(&repo),
         opts.connections.max(1),
@@ -194,7 +226,10 @@ pub fn image_backup(repo: Arc<Repository>, opts: &ImageOptions) -> Result<Backup
         read_chunks(&src, &writer, chunk, threads)?
         // thawed here, before anything else can fail
     };
-    let mut file = image_node(name, src.size, chunk, &chunks);
+    let size = src.size;
+    drop(src);
+    drop(lvm); // removed before the snapshot is saved
+    let mut file = image_node(name, size, chunk, &chunks);
     let owners = Owners::new();
     let (uid, gid) = (
         rustix::process::geteuid().as_raw(),
@@ -210,7 +245,7 @@ pub fn image_backup(repo: Arc<Repository>, opts: &ImageOptions) -> Result<Backup
         .iter()
         .enumerate()
         .filter(|(_, c)| c.is_some())
-        .map(|(i, _)| chunk.min(src.size - i as u64 * chunk))
+        .map(|(i, _)| chunk.min(size - i as u64 * chunk))
         .sum();
     let tree = Tree::new(vec![file]).encode_checked(&opts.source.display().to_string())?;
     let (root, _) = writer.add(BlobKind::Tree, &tree)?;
@@ -228,14 +263,14 @@ pub fn image_backup(repo: Arc<Repository>, opts: &ImageOptions) -> Result<Backup
         program_version: crate::VERSION.to_string(),
         summary: Summary {
             files_new: 1,
-            total_bytes: src.size,
+            total_bytes: size,
             bytes_read: stored_bytes,
             ..Summary::default()
         },
         original: None,
         image: Some(ImageInfo {
             source,
-            size: src.size,
+            size: size,
             chunk_size: opts.chunk_size,
         }),
     };
