@@ -33,7 +33,7 @@ fn lvm(args: &[&str]) -> Result<String> {
         let why = why
             .lines()
             .filter(|l| !l.trim().is_empty())
-            .last()
+            .next_back()
             .unwrap_or("")
             .trim();
         return Err(Error::invalid(format!("{} failed: {why}", args.join(" "))));

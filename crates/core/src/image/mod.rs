@@ -270,7 +270,7 @@ pub fn image_backup(repo: Arc<Repository>, opts: &ImageOptions) -> Result<Backup
         original: None,
         image: Some(ImageInfo {
             source,
-            size: size,
+            size,
             chunk_size: opts.chunk_size,
         }),
     };
