@@ -32,8 +32,7 @@ fn lvm(args: &[&str]) -> Result<String> {
         let why = String::from_utf8_lossy(&out.stderr);
         let why = why
             .lines()
-            .filter(|l| !l.trim().is_empty())
-            .next_back()
+            .rfind(|l| !l.trim().is_empty())
             .unwrap_or("")
             .trim();
         return Err(Error::invalid(format!("{} failed: {why}", args.join(" "))));
