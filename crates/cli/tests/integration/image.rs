@@ -335,3 +335,31 @@ fn a_killed_image_backup_leaves_a_clean_repository_and_the_rerun_reuses_its_chun
     assert_eq!(sha256(&out), sha256(&img));
     c.run(&["check", "--read-data"]).ok();
 }
+
+#[test]
+fn a_failed_restore_leaves_neither_the_image_nor_a_temporary_file() {
+    let c = Coffer::init();
+    let img = c.path("small.img");
+    write(&img, vec![9u8; 3 << 20]);
+    c.run(&["image", "backup", arg(&img)]).ok();
+    for f in files_below(&c.repo.join("data")) {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&f)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+    }
+    let dir = c.path("out");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = c.run(&[
+        "image",
+        "restore",
+        "latest",
+        "--to",
+        arg(&dir.join("x.img")),
+    ]);
+    assert_ne!(out.code, 0);
+    out.one_line_error();
+    assert!(files_below(&dir).is_empty(), "{:?}", files_below(&dir));
+}

@@ -78,7 +78,7 @@ pub enum Sink {
 /// and mode 0600. A name planted in advance (a symlink to a file of root's
 /// choosing, in a directory others can write) is never followed: creation
 /// fails with EEXIST and the next random name is tried.
-fn create_temp(path: &Path) -> Result<(File, PathBuf)> {
+pub(crate) fn create_temp(path: &Path) -> Result<(File, PathBuf)> {
     use std::os::unix::fs::OpenOptionsExt;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,

@@ -65,8 +65,9 @@ fn lengths(repo: &Repository, ids: &[BlobId]) -> Result<Vec<u64>> {
         .collect()
 }
 
-/// Opens the target: (file, whether it is a device).
-fn open_target(to: &Path, size: u64, force: bool) -> Result<(File, bool)> {
+/// Opens the target: the file to write, and for a file (not a device)
+/// the temporary name it has until it is complete.
+fn open_target(to: &Path, size: u64, force: bool) -> Result<(File, Option<PathBuf>)> {
     let shown = to.display();
     match std::fs::metadata(to) {
         Ok(m) if m.file_type().is_block_device() => {
@@ -89,7 +90,7 @@ fn open_target(to: &Path, size: u64, force: bool) -> Result<(File, bool)> {
                 ))
                 .with_location(&shown));
             }
-            Ok((f, true))
+            Ok((f, None))
         }
         Ok(m) if m.is_file() && !force => Err(Error::invalid(
             "the file exists (give --force to replace it)",
@@ -99,18 +100,22 @@ fn open_target(to: &Path, size: u64, force: bool) -> Result<(File, bool)> {
             Err(Error::invalid("not a file or a block device").with_location(&shown))
         }
         _ => {
+            // Written under a temporary name nobody can predict or plant
+            // (as archives are), renamed over `to` once complete.
+            let (f, temp) = crate::archive::sink::create_temp(to)?;
+            // The same file again, readable too (for --verify), without
+            // going back to its name.
+            use std::os::fd::AsRawFd;
             let f = OpenOptions::new()
-                .write(true)
                 .read(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(to)
-                .map_err(|e| Error::io("cannot create", &shown, e))?;
-            f.set_len(size)
-                .map_err(|e| Error::io("cannot size", &shown, e))?;
-            Ok((f, false))
+                .write(true)
+                .open(format!("/proc/self/fd/{}", f.as_raw_fd()))
+                .map_err(|e| Error::io("cannot reopen", temp.display(), e))?;
+            if let Err(e) = f.set_len(size) {
+                let _ = std::fs::remove_file(&temp);
+                return Err(Error::io("cannot size", &shown, e));
+            }
+            Ok((f, Some(temp)))
         }
     }
 }
@@ -134,10 +139,40 @@ pub fn image_restore(
         to_stdout(repo, &node, &lengths)?;
         return Ok(result);
     }
-    let (file, device) = open_target(&opts.to, info.size, opts.force)?;
+    let (file, temp) = open_target(&opts.to, info.size, opts.force)?;
+    let device = temp.is_none();
     result.device = device;
     let offsets = blob_offsets(&node, &lengths);
-    write_blobs(repo, &file, &node.content, &offsets, &opts.to)?;
+    let written = (|| {
+        write_blobs(repo, &file, &node.content, &offsets, &opts.to)?;
+        finish(repo, &file, (&node, device), (&offsets, &lengths), opts)
+    })();
+    match (written, temp) {
+        (Err(e), Some(temp)) => {
+            let _ = std::fs::remove_file(&temp);
+            Err(e)
+        }
+        (Err(e), None) => Err(e),
+        (Ok(verified), temp) => {
+            if let Some(temp) = temp {
+                std::fs::rename(&temp, &opts.to)
+                    .map_err(|e| Error::io("cannot rename into place", opts.to.display(), e))?;
+            }
+            result.verified = verified;
+            Ok(result)
+        }
+    }
+}
+
+/// After the blobs: zeros over the holes of a device, sync, and the
+/// read-back check; whether it was checked.
+fn finish(
+    repo: &Repository,
+    file: &File,
+    (node, device): (&Node, bool),
+    (offsets, lengths): (&[u64], &[u64]),
+    opts: &ImageRestoreOptions,
+) -> Result<bool> {
     if device {
         let zeros = vec![0u8; 1 << 20];
         for &(off, len) in &node.holes {
@@ -153,10 +188,9 @@ pub fn image_restore(
     file.sync_all()
         .map_err(|e| Error::io("cannot sync", opts.to.display(), e))?;
     if opts.verify {
-        verify(repo, &file, (&node, device), (&offsets, &lengths), &opts.to)?;
-        result.verified = true;
+        verify(repo, file, (node, device), (offsets, lengths), &opts.to)?;
     }
-    Ok(result)
+    Ok(opts.verify)
 }
 
 /// Writes the blobs at their offsets, a share of them per thread, each
