@@ -22,7 +22,11 @@ fn backup(a: ImageBackupArgs, s: &Settings) -> Result<i32> {
     let repo = s.open_or_create_announced()?;
     let defaults = coffer_core::BackupOptions::new(Vec::new());
     let source = match (&a.source, &a.lvm_snapshot) {
-        (Some(s), _) => s.clone(),
+        // Recorded absolute (as `backup` records its paths), symlinks kept:
+        // /dev/disk/by-id/… names outlive /dev/sdX.
+        (Some(s), _) => {
+            std::path::absolute(s).map_err(|e| Error::io("cannot resolve", s.display(), e))?
+        }
         (None, Some(l)) => std::path::PathBuf::from(format!("/dev/{l}")),
         (None, None) => {
             return Err(Error::invalid(
