@@ -133,27 +133,15 @@ fn copy_s3_to_local_restores_as_the_original() {
     a_copy_restores_as_its_original(Backend::S3, Backend::Local);
 }
 
-/// Incompressible bytes, so stored sizes show what was stored.
-fn noise(len: usize, mut x: u64) -> Vec<u8> {
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 #[test]
 fn data_the_destination_holds_is_not_stored_again() {
     let src = Coffer::init();
-    let mut dest = Coffer::new();
-    dest.repo = dest.path("dest");
-    dest.password = "another password".into();
-    dest.run(&["init"]).ok();
+    let dest = other_repo("dest");
     let tree = src.path("tree");
-    write(&tree.join("big.bin"), noise(6 << 20, 7));
+    write(
+        &tree.join("big.bin"),
+        coffer_testkit::fixture::pseudo_random(7, 6 << 20),
+    );
     write(&tree.join("small.txt"), "small\n");
     src.backup(&[&tree], &[]);
     // The destination backed up the same files itself: its chunker (another
@@ -218,13 +206,13 @@ fn bad_sources_are_clear_errors() {
 #[test]
 fn a_killed_copy_leaves_a_clean_destination_and_a_rerun_finishes() {
     let src = Coffer::init();
-    let mut dest = Coffer::new();
-    dest.repo = dest.path("dest");
-    dest.password = "another password".into();
-    dest.run(&["init"]).ok();
+    let dest = other_repo("dest");
     let tree = src.path("tree");
     for i in 0..4 {
-        write(&tree.join(format!("big-{i}.bin")), noise(24 << 20, i + 1));
+        write(
+            &tree.join(format!("big-{i}.bin")),
+            coffer_testkit::fixture::pseudo_random(i + 1, 24 << 20),
+        );
     }
     write(&tree.join("small.txt"), "small\n");
     src.backup(&[&tree], &[]);
@@ -238,28 +226,8 @@ fn a_killed_copy_leaves_a_clean_destination_and_a_rerun_finishes() {
         "--from-repo",
         &from,
     ];
-    let mut child = dest
-        .command(&args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
     // Killed once the first pack is stored, before the snapshot.
-    let data = dest.repo.join("data");
-    let start = std::time::Instant::now();
-    let packs = || {
-        data.exists()
-            && files_below(&data).iter().any(|f| {
-                !f.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with(".tmp-"))
-            })
-    };
-    while !packs() && start.elapsed() < std::time::Duration::from_secs(120) {
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
-    child.kill().unwrap();
-    let status = child.wait().unwrap();
-    assert!(!status.success(), "the copy finished before it was killed");
+    kill_once_a_pack_is_stored(&dest, &args);
     assert!(dest.snapshot_ids().is_empty());
     dest.run(&["check"]).ok();
     let out = copy(&dest, &src, &[]);
@@ -275,10 +243,7 @@ fn a_killed_copy_leaves_a_clean_destination_and_a_rerun_finishes() {
 #[test]
 fn from_profile_names_the_source() {
     let src = Coffer::init();
-    let mut dest = Coffer::new();
-    dest.repo = dest.path("dest");
-    dest.password = "another password".into();
-    dest.run(&["init"]).ok();
+    let dest = other_repo("dest");
     let tree = src.path("tree");
     write(&tree.join("a.txt"), "a\n");
     src.backup(&[&tree], &[]);

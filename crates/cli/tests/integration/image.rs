@@ -141,10 +141,7 @@ fn an_ext4_image_comes_back_byte_for_byte_and_the_second_backup_stores_only_chan
     c.run(&["check", "--read-data"]).ok();
     // A copy into another repository is an image still: the same chunks
     // changed, the same bytes restored.
-    let mut dest = Coffer::new();
-    dest.repo = dest.path("copy");
-    dest.password = "another password".into();
-    dest.run(&["init"]).ok();
+    let dest = other_repo("copy");
     let from = [("COFFER_FROM_PASSWORD", c.password.as_str())];
     dest.run_env(&["copy", "--from-repo", arg(&c.repo)], &from)
         .ok();
@@ -300,29 +297,7 @@ fn a_killed_image_backup_leaves_a_clean_repository_and_the_rerun_reuses_its_chun
     sh(Command::new("sh")
         .arg("-c")
         .arg(format!("head -c 400M /dev/urandom > {}", img.display())));
-    let mut child = c
-        .command(&["image", "backup", arg(&img)])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let data = c.repo.join("data");
-    let start = std::time::Instant::now();
-    let stored = || {
-        data.exists()
-            && files_below(&data).iter().any(|f| {
-                !f.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with(".tmp-"))
-            })
-    };
-    while !stored() && start.elapsed() < std::time::Duration::from_secs(120) {
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
-    child.kill().unwrap();
-    assert!(
-        !child.wait().unwrap().success(),
-        "it finished before it was killed"
-    );
+    kill_once_a_pack_is_stored(&c, &["image", "backup", arg(&img)]);
     assert!(c.snapshot_ids().is_empty());
     c.run(&["check"]).ok();
     let again = c.run(&["image", "backup", "--json", arg(&img)]);
@@ -342,14 +317,7 @@ fn a_failed_restore_leaves_neither_the_image_nor_a_temporary_file() {
     let img = c.path("small.img");
     write(&img, vec![9u8; 3 << 20]);
     c.run(&["image", "backup", arg(&img)]).ok();
-    for f in files_below(&c.repo.join("data")) {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&f)
-            .unwrap()
-            .set_len(0)
-            .unwrap();
-    }
+    empty_packs(&c);
     let dir = c.path("out");
     std::fs::create_dir_all(&dir).unwrap();
     let out = c.run(&[
