@@ -2,6 +2,11 @@
 //! empty directory or onto the tree it was taken from.
 //!
 //! ```text
+//! The first three stages run in batches of up to 100,000 files: the walk
+//! stops when a batch is full, the batch is created and fetched, and the
+//! walk goes on. Memory holds one batch, the trees on the current path and
+//! the directory list, not the whole snapshot.
+//!
 //! plan    walk the trees (this thread): decide per entry what to do with
 //!         what is there (overwrite mode), remove what --delete removes,
 //!         make directories, links, devices; list files and, per pack,
@@ -168,7 +173,36 @@ pub fn restore(
     let target = open_target(opts)?;
     crate::fs::raise_open_files_limit();
     let mut planner = Planner::new(repo, opts, target, &owners, apply, progress)?;
-    planner.root(root)?;
+    planner.start(root)?;
+    let mut res = RestoreResult::default();
+    let mut failed = Vec::new();
+    let mut metadata_failed = Vec::new();
+    let batch = Batch {
+        repo,
+        opts,
+        owners: &owners,
+        apply,
+        progress,
+    };
+    // Plan and write in batches: memory holds one batch of files, not the
+    // snapshot (a batch ends at a whole entry; hardlinks and directory
+    // metadata wait for the end).
+    let max_files = if opts.dry_run {
+        usize::MAX
+    } else {
+        BATCH_FILES
+    };
+    while planner.advance(max_files)? {
+        planner.seal_packs();
+        batch.write(
+            &planner.plan,
+            false,
+            &mut res,
+            &mut failed,
+            &mut metadata_failed,
+        )?;
+        planner.clear_batch();
+    }
     let mut plan = planner.finish();
     if !opts.include.is_empty() && plan.unmatched.len() == opts.include.len() {
         return Err(Error::invalid(format!(
@@ -176,37 +210,24 @@ pub fn restore(
             plan.unmatched.join(", ")
         )));
     }
-    let mut res = RestoreResult {
-        files: plan.files.len() as u64,
-        dirs: plan.dirs.len() as u64,
-        other: plan.other,
-        bytes: plan.files.iter().map(|f| f.node.size).sum(),
-        kept: plan.kept,
-        deleted: plan.deleted,
-        sockets: std::mem::take(&mut plan.sockets),
-        changes: std::mem::take(&mut plan.changes),
-        unmatched: std::mem::take(&mut plan.unmatched),
-        ..Default::default()
-    };
-    let mut failed = std::mem::take(&mut plan.failed);
-    let mut metadata_failed = std::mem::take(&mut plan.metadata_failed);
+    res.dirs = plan.dirs.len() as u64;
+    res.other = plan.other;
+    res.kept = plan.kept;
+    res.deleted = plan.deleted;
+    res.sockets = std::mem::take(&mut plan.sockets);
+    res.changes = std::mem::take(&mut plan.changes);
+    res.unmatched = std::mem::take(&mut plan.unmatched);
+    // Failures found while planning come first, as they happened first.
+    failed.splice(0..0, std::mem::take(&mut plan.failed));
+    metadata_failed.splice(0..0, std::mem::take(&mut plan.metadata_failed));
     if opts.dry_run {
+        res.files = plan.files.len() as u64;
+        res.bytes = plan.files.iter().map(|f| f.node.size).sum();
         link_changes(&plan, &mut res);
         res.failed = failed;
         return Ok(res);
     }
-
-    progress.totals(res.files, res.bytes, true);
-    let run = run::Run::new(repo, &plan, &owners, apply, progress);
-    run.run(opts.threads.max(1), opts.connections)?;
-    for (i, f) in plan.files.iter().enumerate() {
-        if run.has_failed(i) {
-            res.files -= 1;
-            res.bytes -= f.node.size;
-        }
-    }
-    failed.extend(run.failed.into_inner().expect("poisoned"));
-    metadata_failed.extend(run.metadata_failed.into_inner().expect("poisoned"));
+    batch.write(&plan, true, &mut res, &mut failed, &mut metadata_failed)?;
     for l in &plan.links {
         match link(&plan.dirs_open, l) {
             Ok(()) => res.files += 1,
@@ -224,25 +245,70 @@ pub fn restore(
         &mut failed,
         &mut metadata_failed,
     );
-    if opts.verify {
-        let skip: HashSet<PathBuf> = failed.iter().map(|f| f.path.clone()).collect();
-        let bad = verify::verify(
-            repo,
-            &plan.dirs_open,
-            &plan.files,
-            &skip,
-            opts.threads.max(1),
-        );
-        res.verified = (plan.files.len() - skip.len().min(plan.files.len()) - bad.len()) as u64;
-        for f in &bad {
-            progress.warning(&f.path, &f.error.to_string());
-        }
-        res.files -= bad.len() as u64;
-        failed.extend(bad);
-    }
     res.failed = failed;
     res.metadata_failed = metadata_failed;
     Ok(res)
+}
+
+/// Files planned and written at a time: bounds a restore's memory (about
+/// 1 KiB a planned file, ~100 MiB a batch) whatever the number of files in
+/// the snapshot. Larger batches read fewer pieces of packs twice: a blob
+/// that files of two batches share (duplicate files) is fetched once per
+/// batch, which for blobs in compression groups means the whole group.
+const BATCH_FILES: usize = 100_000;
+
+/// What writing a batch of planned files needs.
+struct Batch<'a> {
+    repo: &'a Repository,
+    opts: &'a RestoreOptions,
+    owners: &'a Owners,
+    apply: ApplyOptions,
+    progress: &'a dyn Progress,
+}
+
+impl Batch<'_> {
+    /// Creates and fills the files of `plan` (and, with `verify`, reads
+    /// them back); counts them into `res` (`last`: no batch follows).
+    fn write(
+        &self,
+        plan: &Plan,
+        last: bool,
+        res: &mut RestoreResult,
+        failed: &mut Vec<Failed>,
+        metadata_failed: &mut Vec<Failed>,
+    ) -> Result<()> {
+        res.files += plan.files.len() as u64;
+        res.bytes += plan.files.iter().map(|f| f.node.size).sum::<u64>();
+        self.progress.totals(res.files, res.bytes, last);
+        let run = run::Run::new(self.repo, plan, self.owners, self.apply, self.progress);
+        let threads = self.opts.threads.max(1);
+        run.run(threads, self.opts.connections)?;
+        for (i, f) in plan.files.iter().enumerate() {
+            if run.has_failed(i) {
+                res.files -= 1;
+                res.bytes -= f.node.size;
+            }
+        }
+        let failed_before = failed.len();
+        failed.extend(run.failed.into_inner().expect("poisoned"));
+        metadata_failed.extend(run.metadata_failed.into_inner().expect("poisoned"));
+        if self.opts.verify {
+            // Files that failed while planned (missing data) or written.
+            let skip: HashSet<PathBuf> = (plan.failed.iter())
+                .chain(&failed[failed_before..])
+                .map(|f| f.path.clone())
+                .collect();
+            let bad = verify::verify(self.repo, &plan.dirs_open, &plan.files, &skip, threads);
+            let good = plan.files.len() - skip.len().min(plan.files.len()) - bad.len();
+            res.verified += good as u64;
+            for f in &bad {
+                self.progress.warning(&f.path, &f.error.to_string());
+            }
+            res.files -= bad.len() as u64;
+            failed.extend(bad);
+        }
+        Ok(())
+    }
 }
 
 /// Opens (outside a dry run, first creates) the target directory. It is

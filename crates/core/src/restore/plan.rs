@@ -14,6 +14,7 @@ use super::dirs::{DirId, Dirs};
 use super::inplace::{Action, Existing, Overwrite, decide, same_metadata, temp_name, temp_number};
 mod descend;
 
+use super::planned::{BlobTargets, pieces};
 pub use super::planned::{
     Change, ChangeKind, Link, PackPlan, Plan, PlannedDir, PlannedFile, Target, blob_offsets,
     name_of,
@@ -36,8 +37,6 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-type BlobTargets = (Wanted, Vec<Target>);
-
 pub struct Planner<'a> {
     pub repo: &'a Repository,
     include: Option<Excludes>,
@@ -57,38 +56,9 @@ pub struct Planner<'a> {
     link_first: HashMap<(u64, u64), (PathBuf, Option<DirId>)>,
     /// pack position -> blob -> (where it is in the pack, targets)
     by_pack: HashMap<u32, HashMap<BlobId, BlobTargets>>,
+    /// The trees being walked, from the root down to the current one.
+    walks: Vec<Walk>,
 }
-
-/// A pack's wanted blobs (sorted by offset) cut into pieces of about
-/// [`PIECE`] bytes of the pack each, never between blobs of one group:
-/// restore workers take pieces, so a restore reading few packs still keeps
-/// every worker busy.
-fn pieces(blobs: Vec<BlobTargets>) -> impl Iterator<Item = Vec<BlobTargets>> {
-    let mut out: Vec<Vec<BlobTargets>> = Vec::new();
-    let mut start = 0u64;
-    for b in blobs {
-        let (offset, end) = (b.0.offset as u64, b.0.offset as u64 + b.0.length as u64);
-        let same_unit = out
-            .last()
-            .and_then(|p| p.last())
-            .is_some_and(|l| l.0.offset == b.0.offset);
-        match out.last_mut() {
-            Some(piece) if same_unit || end <= start + PIECE => piece.push(b),
-            _ => {
-                start = offset;
-                out.push(vec![b]);
-            }
-        }
-    }
-    if out.is_empty() {
-        // A dry run's note of a pack: kept, so the plan names it.
-        out.push(Vec::new());
-    }
-    out.into_iter()
-}
-
-/// Bytes of a pack one restore worker takes at a time (a few ranged GETs).
-const PIECE: u64 = 4 * crate::blob::MAX_RANGE;
 
 /// A tree being planned: what is left of its entries.
 struct Walk {
@@ -170,20 +140,60 @@ impl<'a> Planner<'a> {
             }],
             link_first: HashMap::new(),
             by_pack: HashMap::new(),
+            walks: Vec::new(),
         })
     }
 
     /// Plans the whole snapshot tree `root` below the target.
     pub fn root(&mut self, root: TreeId) -> Result<()> {
-        let all = self.include.is_none();
-        self.tree(root, Path::new("/"), all)?;
+        self.start(root)?;
+        self.advance(usize::MAX)?;
         Ok(())
     }
 
-    pub fn finish(mut self) -> Plan {
+    /// Starts the walk of the snapshot tree `root` below the target; each
+    /// [`advance`](Self::advance) plans the next part of it.
+    pub fn start(&mut self, root: TreeId) -> Result<()> {
+        let all = self.include.is_none();
+        if let Some(first) = self.open_walk(root, PathBuf::from("/"), all, None)? {
+            self.walks.push(first);
+        }
+        Ok(())
+    }
+
+    /// Plans entries until `max_files` files wait in the plan or the walk
+    /// is done; returns whether entries are left. Memory then holds the
+    /// batch, the trees on the current path and the directories so far,
+    /// not the whole snapshot. Subtrees are walks on a stack of their own
+    /// (each with its directory on `chain`), so depth costs no thread stack.
+    pub fn advance(&mut self, max_files: usize) -> Result<bool> {
+        while let Some(mut walk) = self.walks.pop() {
+            if let Some(node) = walk.nodes.next() {
+                let sub = self.tree_entry(&mut walk, node)?;
+                self.walks.push(walk);
+                self.walks.extend(sub);
+                if self.plan.files.len() >= max_files {
+                    return Ok(true);
+                }
+                continue;
+            }
+            let Some(mut parent) = self.walks.pop() else {
+                return Ok(false);
+            };
+            // The subtree's directory leaves the walk's current path.
+            self.chain.pop();
+            self.walk_done(&mut parent, &walk);
+            self.walks.push(parent);
+        }
+        Ok(false)
+    }
+
+    /// Moves the blobs planned so far into `plan.packs`, per pack (each
+    /// fetched once per batch) in pieces.
+    pub fn seal_packs(&mut self) {
         let mut packs: Vec<PackPlan> = self
             .by_pack
-            .into_iter()
+            .drain()
             .flat_map(|(pack, blobs)| {
                 let mut blobs: Vec<_> = blobs.into_values().collect();
                 blobs.sort_by_key(|b| (b.0.offset, b.0.slice));
@@ -192,6 +202,17 @@ impl<'a> Planner<'a> {
             .collect();
         packs.sort_by_key(|p| (p.pack, p.blobs.first().map(|b| b.0.offset)));
         self.plan.packs = packs;
+    }
+
+    /// Forgets the files and packs of a batch that was written.
+    pub fn clear_batch(&mut self) {
+        self.plan.files.clear();
+        self.plan.blobs_per_file.clear();
+        self.plan.packs.clear();
+    }
+
+    pub fn finish(mut self) -> Plan {
+        self.seal_packs();
         self.plan.unmatched = self
             .patterns
             .into_iter()
@@ -274,35 +295,6 @@ impl<'a> Planner<'a> {
                 .ok()
                 .and_then(|d| read_xattrs(&d.proc_path(name), Path::new(name)).ok())
                 .is_some_and(|x| x == node.xattrs)
-    }
-
-    /// Plans the entries of tree `id` (snapshot path `snap_dir`) below the
-    /// current directory of the walk. `selected`: this directory matched
-    /// an include pattern (or has an ancestor that did). Returns whether
-    /// anything below was selected. Subtrees are walks on a stack of its
-    /// own (each with its directory on `chain`), so depth costs no thread
-    /// stack.
-    fn tree(&mut self, id: TreeId, snap_dir: &Path, selected: bool) -> Result<bool> {
-        let Some(first) = self.open_walk(id, snap_dir.to_path_buf(), selected, None)? else {
-            return Ok(false);
-        };
-        let mut stack = vec![first];
-        while let Some(walk) = stack.last_mut() {
-            if let Some(node) = walk.nodes.next() {
-                if let Some(sub) = self.tree_entry(walk, node)? {
-                    stack.push(sub);
-                }
-                continue;
-            }
-            let done = stack.pop().expect("a walk");
-            let Some(parent) = stack.last_mut() else {
-                return Ok(done.any);
-            };
-            // The subtree's directory leaves the walk's current path.
-            self.chain.pop();
-            self.walk_done(parent, &done);
-        }
-        Ok(false)
     }
 
     /// Reads tree `id` for the directory on top of `chain`; `None` when it

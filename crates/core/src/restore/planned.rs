@@ -71,6 +71,40 @@ pub struct PackPlan {
     pub blobs: Vec<(Wanted, Vec<Target>)>,
 }
 
+/// A blob wanted from a pack, and where it goes.
+pub(super) type BlobTargets = (Wanted, Vec<Target>);
+
+/// A pack's wanted blobs (sorted by offset) cut into pieces of about
+/// [`PIECE`] bytes of the pack each, never between blobs of one group:
+/// restore workers take pieces, so a restore reading few packs still keeps
+/// every worker busy.
+pub(super) fn pieces(blobs: Vec<BlobTargets>) -> impl Iterator<Item = Vec<BlobTargets>> {
+    let mut out: Vec<Vec<BlobTargets>> = Vec::new();
+    let mut start = 0u64;
+    for b in blobs {
+        let (offset, end) = (b.0.offset as u64, b.0.offset as u64 + b.0.length as u64);
+        let same_unit = out
+            .last()
+            .and_then(|p| p.last())
+            .is_some_and(|l| l.0.offset == b.0.offset);
+        match out.last_mut() {
+            Some(piece) if same_unit || end <= start + PIECE => piece.push(b),
+            _ => {
+                start = offset;
+                out.push(vec![b]);
+            }
+        }
+    }
+    if out.is_empty() {
+        // A dry run's note of a pack: kept, so the plan names it.
+        out.push(Vec::new());
+    }
+    out.into_iter()
+}
+
+/// Bytes of a pack one restore worker takes at a time (a few ranged GETs).
+const PIECE: u64 = 4 * crate::blob::MAX_RANGE;
+
 /// A further name of a hardlinked file, made after the files. Directories
 /// are `None` only in a dry run (one that does not exist yet).
 pub struct Link {
