@@ -124,6 +124,10 @@ id_type!(
     /// BLAKE3 of a prune record's bytes (`prune/<id>`).
     PruneRecordId
 );
+id_type!(
+    /// BLAKE3 of a snapshot catalog's bytes (`catalog/<id>`).
+    CatalogId
+);
 
 impl TreeId {
     /// Trees are stored as blobs; this is the blob id under which one lives.

@@ -57,8 +57,8 @@ pub use repo::lock::{Holder as LockHolder, LockFile};
 pub use repo::ls::ls;
 pub use repo::wait::parse_duration;
 pub use repo::{
-    CONFIG_MAC_CONTEXT, InitOptions, LockInfo, PruneRecord, Repository, SnapshotFilter,
-    SnapshotRef, config_mac,
+    CONFIG_MAC_CONTEXT, InitOptions, LockInfo, PruneRecord, Repository, SMALL_OBJECTS_KEPT,
+    SnapshotFilter, SnapshotRef, UNCATALOGUED_KEPT, config_mac,
 };
 // Backup.
 pub use backup::{

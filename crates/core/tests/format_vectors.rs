@@ -11,6 +11,7 @@ use coffer_core::LockFile;
 use coffer_core::crypto;
 use coffer_core::crypto::MasterKey;
 use coffer_core::crypto::Sealed;
+use coffer_core::format::catalog::Catalog;
 use coffer_core::format::config::Config;
 use coffer_core::format::index::IndexFile;
 use coffer_core::format::key::KeyFile;
@@ -359,6 +360,30 @@ fn snapshot_vector() {
         "snapshot_id",
     );
     assert_eq!(Snapshot::decode(&plain, "vector").unwrap(), s);
+}
+
+/// A snapshot catalog holding the sealed snapshot of `snapshot.json`.
+#[test]
+fn catalog_vector() {
+    let s = snapshot(master().blob_id(&tree().encode()).tree());
+    let entry = seal_raw(Sealed::Snapshot, &s.encode(), NONCE_SNAPSHOT);
+    let superseded = coffer_core::id::CatalogId([0x09; 32]);
+    let c = Catalog::new(vec![entry.clone()], vec![superseded]);
+    let plain = sealed_object_vector(
+        "catalog.json",
+        Sealed::Catalog,
+        NONCE_CATALOG,
+        &c.encode(),
+        "catalog_id",
+    );
+    let decoded = Catalog::decode(&plain, "vector").unwrap();
+    assert_eq!(decoded, c);
+    // The entry is the snapshot object itself: its hash is the snapshot id.
+    let v: Value = serde_json::from_slice(&read_vector("snapshot.json")).unwrap();
+    assert_eq!(
+        hex::encode(hash_object(&decoded.snapshots[0])),
+        v["snapshot_id"].as_str().unwrap()
+    );
 }
 
 /// An image snapshot (`image backup`): the optional `image` map.

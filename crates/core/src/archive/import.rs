@@ -599,6 +599,7 @@ pub fn import(
             opts.requests.as_deref(),
             crate::store::StorageClass::Standard,
         ),
+        progress,
     )?;
     Ok(ImportResult {
         id,

@@ -160,6 +160,7 @@ pub fn backup(
         built.snapshot,
         started,
         (opts.requests.as_deref(), opts.data_storage_class),
+        progress,
     )?;
     Ok(BackupResult {
         id,

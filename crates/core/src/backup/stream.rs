@@ -170,6 +170,7 @@ pub fn backup_stream(
         snapshot,
         started,
         (opts.requests.as_deref(), opts.data_storage_class),
+        progress,
     )?;
     Ok(BackupResult {
         id,

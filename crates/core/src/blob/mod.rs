@@ -26,6 +26,7 @@ pub use writer::{ARCHIVE_PACK_SIZE, BlobWriter, WriterStats};
 use crate::error::Result;
 use crate::format::snapshot::{Requests, Snapshot, Summary};
 use crate::id::SnapshotId;
+use crate::progress::Progress;
 use crate::repo::Repository;
 use crate::store::{RequestLog, StorageClass};
 use std::collections::BTreeMap;
@@ -49,6 +50,7 @@ pub(crate) fn save_snapshot(
     mut snapshot: Snapshot,
     started: Instant,
     (requests, class): (Option<&RequestLog>, StorageClass),
+    progress: &dyn Progress,
 ) -> Result<(SnapshotId, Snapshot)> {
     let (flushed, stats) = writer.finish()?;
     record_stats(&mut snapshot.summary, &stats, started);
@@ -69,5 +71,45 @@ pub(crate) fn save_snapshot(
     }
     let (id, size) = repo.save_snapshot(&flushed, &snapshot)?;
     snapshot.summary.bytes_stored += size;
+    upkeep(repo, stats.index_objects as usize, progress);
     Ok((id, snapshot))
+}
+
+/// After a snapshot is saved: merges the small index objects once there
+/// are too many (see `repo::compact`), and writes a snapshot catalog once
+/// enough snapshots are outside one (see `repo::catalog`). Never fails the
+/// command that saved the snapshot; what goes wrong is a warning, and the
+/// next one tries again.
+fn upkeep(repo: &Repository, written: usize, progress: &dyn Progress) {
+    let keep = crate::repo::SMALL_OBJECTS_KEPT;
+    let warn = |at: &str, msg: String| progress.warning(std::path::Path::new(at), &msg);
+    if repo.index_compaction_due(keep, written) {
+        match repo.compact_index(keep) {
+            Ok(Some(c)) => {
+                if let Some(why) = c.delete_failed {
+                    let n = c.merged - c.deleted.min(c.merged);
+                    warn(
+                        "index/",
+                        format!("{n} merged index objects stay until the next prune: {why}"),
+                    );
+                }
+            }
+            Ok(None) => {}
+            Err(e) => warn("index/", format!("index objects not merged: {e}")),
+        }
+    }
+    if repo.catalog_due(crate::repo::UNCATALOGUED_KEPT) {
+        match repo.write_catalog(false) {
+            Ok(Some(c)) => {
+                if let Some(why) = c.delete_failed {
+                    warn(
+                        "catalog/",
+                        format!("merged snapshot catalogs stay until the next prune: {why}"),
+                    );
+                }
+            }
+            Ok(None) => {}
+            Err(e) => warn("catalog/", format!("snapshot catalog not written: {e}")),
+        }
+    }
 }

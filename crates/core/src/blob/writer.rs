@@ -41,6 +41,8 @@ pub struct WriterStats {
     /// Bytes of packs and index objects stored.
     pub bytes_stored: u64,
     pub packs: u64,
+    /// Index objects stored.
+    pub index_objects: u64,
 }
 
 /// Where the blobs of a pack must end: their u32 offsets and lengths.
@@ -89,6 +91,7 @@ struct Shared {
     bytes_new: AtomicU64,
     bytes_stored: AtomicU64,
     packs: AtomicU64,
+    index_objects: AtomicU64,
 }
 
 struct Sealed {
@@ -209,6 +212,7 @@ impl BlobWriter {
             bytes_new: AtomicU64::new(0),
             bytes_stored: AtomicU64::new(0),
             packs: AtomicU64::new(0),
+            index_objects: AtomicU64::new(0),
         });
         // One pack uploading per connection, one fewer waiting, and one
         // held by an adder (see `add_with_id`): about 2 * connections packs
@@ -404,6 +408,7 @@ impl BlobWriter {
             bytes_new: s.bytes_new.load(Ordering::Relaxed),
             bytes_stored: s.bytes_stored.load(Ordering::Relaxed),
             packs: s.packs.load(Ordering::Relaxed),
+            index_objects: s.index_objects.load(Ordering::Relaxed),
         })
     }
 
@@ -531,6 +536,7 @@ fn write_index(shared: &Shared, min: usize) -> Result<()> {
     {
         Ok((_, size)) => {
             shared.bytes_stored.fetch_add(size, Ordering::Relaxed);
+            shared.index_objects.fetch_add(1, Ordering::Relaxed);
             Ok(())
         }
         Err(e) => {

@@ -26,11 +26,13 @@ pub enum Sealed {
     Lock,
     /// A `prune/<id>` record of the packs a prune condemned.
     PruneRecord,
+    /// A `catalog/<id>` of snapshot objects.
+    Catalog,
 }
 
 impl Sealed {
     /// Every kind.
-    pub const ALL: [Sealed; 7] = [
+    pub const ALL: [Sealed; 8] = [
         Sealed::Blob,
         Sealed::PackHeader,
         Sealed::Index,
@@ -38,6 +40,7 @@ impl Sealed {
         Sealed::MasterKey,
         Sealed::Lock,
         Sealed::PruneRecord,
+        Sealed::Catalog,
     ];
 
     /// The associated data of this kind's boxes (docs/FORMAT.md §6).
@@ -50,6 +53,7 @@ impl Sealed {
             Sealed::MasterKey => b"coffer/v1/master-key",
             Sealed::Lock => b"coffer/v1/lock",
             Sealed::PruneRecord => b"coffer/v1/prune-record",
+            Sealed::Catalog => b"coffer/v1/catalog",
         }
     }
 }

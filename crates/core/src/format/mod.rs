@@ -6,6 +6,7 @@
 //! then the body. Structured bodies (trees, index, snapshots, pack headers)
 //! are CBOR (RFC 8949) maps with the field names given in each struct.
 
+pub mod catalog;
 mod cbor_read;
 pub mod config;
 pub mod index;

@@ -280,6 +280,7 @@ pub fn image_backup(repo: Arc<Repository>, opts: &ImageOptions) -> Result<Backup
         snapshot,
         started,
         (opts.requests.as_deref(), opts.data_storage_class),
+        &crate::progress::NoProgress,
     )?;
     Ok(BackupResult {
         id,

@@ -2,6 +2,8 @@
 //! Opening reads `config`, unwraps the master key with a password (any key
 //! file may open it), and loads every index object.
 
+mod catalog;
+mod compact;
 mod group_cache;
 mod index;
 mod keys;
@@ -13,6 +15,8 @@ mod resume;
 mod snapshots;
 pub mod wait;
 
+pub use catalog::UNCATALOGUED_KEPT;
+pub use compact::SMALL_OBJECTS_KEPT;
 pub use group_cache::GroupCache;
 pub use index::{BlobLoc, Index, PackInfo};
 pub use keys::{CONFIG_MAC_CONTEXT, config_mac};
@@ -50,6 +54,10 @@ pub struct Repository {
     lock_wait_ms: std::sync::atomic::AtomicU64,
     /// Compression groups opened last (see `blob::groups`).
     groups: GroupCache,
+    /// Small index objects the last load found (see [`compact`]).
+    small_index: std::sync::atomic::AtomicUsize,
+    /// Listed snapshots outside every catalog, at the last listing.
+    uncatalogued: std::sync::atomic::AtomicUsize,
 }
 
 /// Settings chosen once at `init`.
@@ -113,6 +121,8 @@ impl Repository {
             lock_wait_ms: Default::default(),
             groups: Default::default(),
             skipped: Default::default(),
+            small_index: Default::default(),
+            uncatalogued: Default::default(),
         })
     }
 
@@ -152,6 +162,8 @@ impl Repository {
             lock_wait_ms: Default::default(),
             groups: Default::default(),
             skipped: Default::default(),
+            small_index: Default::default(),
+            uncatalogued: Default::default(),
         })
     }
 
@@ -171,6 +183,8 @@ impl Repository {
             lock_wait_ms: Default::default(),
             groups: Default::default(),
             skipped: Default::default(),
+            small_index: Default::default(),
+            uncatalogued: Default::default(),
         }
     }
 
@@ -245,6 +259,9 @@ impl Repository {
             .iter()
             .flat_map(|(_, f)| f.supersedes.iter().copied())
             .collect();
+        let small = compact::small_objects(files, &superseded).len();
+        self.small_index
+            .store(small, std::sync::atomic::Ordering::Relaxed);
         let mut index = Index::new();
         for (_, f) in files.iter().filter(|(id, _)| !superseded.contains(id)) {
             for p in &f.packs {

@@ -35,14 +35,20 @@ impl Repository {
     /// Loads, checks and opens a sealed object of `kind`; its name must be
     /// its hash.
     pub fn load_sealed(&self, kind: Sealed, key: &str) -> Result<Vec<u8>> {
-        let sealed = self.store().get(key, None)?;
+        self.open_sealed(kind, key, &self.store().get(key, None)?)
+    }
+
+    /// Checks and opens the bytes of a sealed object of `kind` stored as
+    /// `key` (read from the store, or a copy of them); its name must be
+    /// its hash.
+    pub(crate) fn open_sealed(&self, kind: Sealed, key: &str, sealed: &[u8]) -> Result<Vec<u8>> {
         if let Some(name) = key.rsplit('/').next()
             && name.len() == 64
-            && hex::encode(hash_object(&sealed)) != name
+            && hex::encode(hash_object(sealed)) != name
         {
             return Err(Error::corrupt("object does not match its id", key));
         }
-        let p = crypto::open(&self.key().enc, kind, &sealed, key)?;
+        let p = crypto::open(&self.key().enc, kind, sealed, key)?;
         payload::decode(&p, key)
     }
 }

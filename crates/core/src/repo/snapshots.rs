@@ -50,17 +50,19 @@ impl Flushed {
 
 impl Repository {
     /// All snapshots, oldest first (see the order of equal times below).
+    /// Snapshots a catalog holds are read from it (see [`super::catalog`]);
+    /// the others one GET each.
     pub fn snapshots(&self) -> Result<Vec<SnapshotRef>> {
-        let mut out = Vec::new();
-        for meta in crate::store::list_all(self.store().as_ref(), "snapshots/")? {
-            let Some(id) = meta
-                .key
-                .strip_prefix("snapshots/")
-                .and_then(|h| SnapshotId::parse(h).ok())
-            else {
-                continue;
+        let listed = self.listed_snapshots()?;
+        let mut copies = self.catalogued(&listed)?;
+        self.note_uncatalogued(listed.len() - copies.len());
+        let mut out = Vec::with_capacity(listed.len());
+        for (id, key) in listed {
+            let plain = match copies.remove(&id) {
+                Some(sealed) => self.open_sealed(Sealed::Snapshot, &key, &sealed),
+                None => self.load_sealed(Sealed::Snapshot, &key),
             };
-            let plain = match self.load_sealed(Sealed::Snapshot, &meta.key) {
+            let plain = match plain {
                 Ok(p) => p,
                 // Forgotten between the listing and the read.
                 Err(e) if e.kind() == Kind::NotFound => continue,
@@ -68,7 +70,7 @@ impl Repository {
             };
             out.push(SnapshotRef {
                 id,
-                snapshot: Snapshot::decode(&plain, &meta.key)?,
+                snapshot: Snapshot::decode(&plain, &key)?,
             });
         }
         // At equal times, a snapshot made from another (`tag`, `rewrite`:

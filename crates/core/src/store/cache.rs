@@ -1,5 +1,6 @@
 //! A local cache in front of a remote store, for objects that never change
-//! and are read on every run: index objects, snapshots and tree packs.
+//! and are read on every run: index objects, snapshots, snapshot catalogs
+//! and tree packs.
 //!
 //! Each of these is named by the BLAKE3 of its bytes, so a cached copy is
 //! verified against its name before use: a damaged, truncated or stale
@@ -32,7 +33,7 @@ pub struct CachedStore {
 
 /// Whether objects under `key` are cached.
 fn cacheable(key: &str) -> bool {
-    ["index/", "snapshots/", "tree/"]
+    ["index/", "snapshots/", "catalog/", "tree/"]
         .iter()
         .any(|p| key.starts_with(p))
 }

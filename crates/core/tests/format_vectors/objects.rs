@@ -59,6 +59,7 @@ pub const NONCE_INDEX: u8 = 0x51;
 pub const NONCE_KEY: u8 = 0x61;
 pub const NONCE_LOCK: u8 = 0x71;
 pub const NONCE_PRUNE: u8 = 0x81;
+pub const NONCE_CATALOG: u8 = 0x91;
 /// 2025-11-24 16:00:00 UTC, in ns: the time of the lock and prune vectors.
 pub const VECTOR_TIME: i64 = 1_764_000_000_000_000_000;
 

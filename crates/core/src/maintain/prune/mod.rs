@@ -23,7 +23,6 @@
 mod lock;
 mod plan;
 mod run;
-pub(crate) use run::write_index;
 #[cfg(test)]
 mod tests;
 
@@ -156,6 +155,8 @@ pub struct PruneReport {
     /// Leftovers of puts a killed writer never finished (local `.tmp-*`
     /// files) older than the grace period, removed.
     pub fragments_removed: u64,
+    /// Snapshots in the catalog written (0: none was needed).
+    pub catalog_snapshots: u64,
     /// Damaged index objects: skipped, their packs read by their headers,
     /// and replaced by the new index.
     pub index_damaged: Vec<String>,
@@ -227,6 +228,8 @@ pub fn prune_with(
     let result = result.and_then(|_| {
         if !opts.dry_run {
             report.fragments_removed = repo.store().remove_fragments(fragments_before(opts))?;
+            // Catalogs drop forgotten snapshots and small ones merge.
+            report.catalog_snapshots = repo.write_catalog(true)?.map_or(0, |c| c.snapshots);
         }
         Ok(())
     });

@@ -15,9 +15,8 @@
 use super::plan::Plan;
 use super::{PruneOptions, PruneReport, State};
 use crate::blob::{BlobWriter, Wanted};
-use crate::crypto::Sealed;
 use crate::error::Result;
-use crate::format::index::{IndexFile, IndexPack};
+use crate::format::index::IndexFile;
 use crate::format::pack::{self, BlobKind};
 use crate::id::{IndexId, PackId};
 use crate::progress::Progress;
@@ -25,10 +24,6 @@ use crate::repo::{LockGuard, PruneRecord, Repository};
 use crate::store::StorageClass;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-
-/// Blobs per index object written by prune: about 10 MB of CBOR, far below
-/// the 1 GiB a reader accepts, and small enough to rewrite cheaply.
-const MAX_BLOBS_PER_INDEX: usize = 100_000;
 
 pub(super) fn execute(
     repo: &Arc<Repository>,
@@ -62,7 +57,7 @@ pub(super) fn execute(
     if rewrite {
         let read = state.files.iter().map(|(id, _)| *id);
         let supersedes: Vec<IndexId> = read.chain(state.damaged.iter().copied()).collect();
-        report.index_written = write_index(repo, &plan.keep, supersedes.clone())?;
+        report.index_written = repo.write_index(&plan.keep, supersedes.clone())?;
         lock.check()?;
         for id in &supersedes {
             repo.store().delete(&format!("index/{id}"))?;
@@ -104,33 +99,6 @@ fn repack(
     }
     writer.finish()?;
     Ok(())
-}
-
-/// Writes `packs` as index objects, the last one superseding `supersedes`;
-/// returns how many objects were written.
-pub(crate) fn write_index(
-    repo: &Repository,
-    packs: &[IndexPack],
-    supersedes: Vec<IndexId>,
-) -> Result<u64> {
-    let mut parts: Vec<Vec<IndexPack>> = vec![Vec::new()];
-    let mut blobs = 0;
-    for p in packs {
-        if blobs + p.blobs.len() > MAX_BLOBS_PER_INDEX && !parts[parts.len() - 1].is_empty() {
-            parts.push(Vec::new());
-            blobs = 0;
-        }
-        blobs += p.blobs.len();
-        let last = parts.len() - 1;
-        parts[last].push(p.clone());
-    }
-    let n = parts.len();
-    for (i, packs) in parts.into_iter().enumerate() {
-        let last = i + 1 == n;
-        let file = IndexFile::new(packs, if last { supersedes.clone() } else { Vec::new() });
-        repo.save_sealed("index", Sealed::Index, &file.encode())?;
-    }
-    Ok(n as u64)
 }
 
 /// Phase 2: deletes mature condemned packs that no index names, then the

@@ -94,7 +94,7 @@ pub fn repair_index(repo: &Arc<Repository>) -> Result<RepairIndexReport> {
         return Ok(r);
     }
     lock.check()?;
-    r.index_written = crate::maintain::prune::write_index(repo, &packs, listed.clone())?;
+    r.index_written = repo.write_index(&packs, listed.clone())?;
     lock.check()?;
     for id in &listed {
         repo.store().delete(&format!("index/{id}"))?;
