@@ -21,3 +21,5 @@ mod prune;
 mod prune_races;
 #[path = "maintain/resume.rs"]
 mod resume;
+#[path = "maintain/scale.rs"]
+mod scale;
