@@ -176,3 +176,51 @@ fn requests_stay_bounded_as_snapshots_pile_up() {
     assert_checks(&store);
     assert_restores(&repo, &b, &dir);
 }
+
+/// A catalog is a copy: a damaged one costs GETs, a stale one (holding a
+/// forgotten snapshot) lists nothing that is gone, and neither loses a
+/// snapshot.
+#[test]
+fn a_damaged_or_stale_catalog_never_changes_the_listing() {
+    let src = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let store = local_store(work.path());
+    let repo = init(&store);
+    let dir = tree(src.path(), "etc", 2, 3, 1_000);
+    let t0 = 1_700_000_000_000_000_000i64;
+    let n = coffer_core::UNCATALOGUED_KEPT + 8;
+    let ids: Vec<_> = (0..n)
+        .map(|i| backup_at(&repo, &dir, Some(t0 + i as i64 * DAY_NS)).id)
+        .collect();
+    let catalogs = coffer_core::list_all(store.as_ref(), "catalog/").unwrap();
+    assert_eq!(catalogs.len(), 1, "one catalog after {n} backups");
+
+    // Stale: a snapshot the catalog holds is forgotten.
+    let by_id = ForgetOptions {
+        ids: vec![ids[0].to_hex()],
+        ..Default::default()
+    };
+    forget(&repo, &by_id).unwrap();
+    let listed: Vec<_> = open(&store)
+        .snapshots()
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(listed, ids[1..]);
+
+    // Damaged: its bytes are no longer what its name says.
+    let key = &catalogs[0].key;
+    let mut bytes = store.get(key, None).unwrap();
+    bytes[40] ^= 1;
+    store.delete(key).unwrap();
+    store.put(key, &bytes, &PutHints::default()).unwrap();
+    let listed: Vec<_> = open(&store)
+        .snapshots()
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(listed, ids[1..]);
+    assert_checks(&store);
+}
