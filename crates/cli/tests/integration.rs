@@ -63,6 +63,8 @@ mod tag;
 mod roundtrip;
 #[path = "integration/limits.rs"]
 mod limits;
+#[path = "integration/many_writers.rs"]
+mod many_writers;
 #[path = "integration/meta.rs"]
 mod meta;
 #[path = "integration/metrics.rs"]
