@@ -5,7 +5,9 @@
 //! The first three stages run in batches of up to 100,000 files: the walk
 //! stops when a batch is full, the batch is created and fetched, and the
 //! walk goes on. Memory holds one batch, the trees on the current path and
-//! the directory list, not the whole snapshot.
+//! the directory list, not the whole snapshot. A blob that files of two
+//! batches share is fetched once and then copied from the first file
+//! restored with it ([`shared`]).
 //!
 //! plan    walk the trees (this thread): decide per entry what to do with
 //!         what is there (overwrite mode), remove what --delete removes,
@@ -43,6 +45,7 @@ mod inplace;
 mod plan;
 mod planned;
 mod run;
+mod shared;
 mod verify;
 mod write;
 
@@ -93,6 +96,8 @@ pub struct RestoreOptions {
     pub connections: usize,
     /// What to do when data packs are in an archive storage class.
     pub cold: ColdOptions,
+    /// Files planned and written at a time (see [`BATCH_FILES`]).
+    pub batch_files: usize,
 }
 
 impl RestoreOptions {
@@ -114,6 +119,7 @@ impl RestoreOptions {
                 .max(2),
             connections: 4,
             cold: ColdOptions::default(),
+            batch_files: BATCH_FILES,
         }
     }
 }
@@ -190,17 +196,20 @@ pub fn restore(
     let max_files = if opts.dry_run {
         usize::MAX
     } else {
-        BATCH_FILES
+        opts.batch_files.max(1)
     };
     while planner.advance(max_files)? {
+        if planner.shared.is_none() {
+            // More than one batch: blobs files of two batches share are
+            // fetched once, then copied (see `shared`).
+            planner.shared = Some(shared::Shared::count(repo, root)?);
+        }
         planner.seal_packs();
-        batch.write(
-            &planner.plan,
-            false,
-            &mut res,
-            &mut failed,
-            &mut metadata_failed,
-        )?;
+        let plan = &planner.plan;
+        let lost = batch.write(plan, false, &mut res, &mut failed, &mut metadata_failed)?;
+        if let Some(s) = planner.shared.as_mut() {
+            s.note(&planner.plan, |i| lost[i]);
+        }
         planner.clear_batch();
     }
     let mut plan = planner.finish();
@@ -255,7 +264,7 @@ pub fn restore(
 /// the snapshot. Larger batches read fewer pieces of packs twice: a blob
 /// that files of two batches share (duplicate files) is fetched once per
 /// batch, which for blobs in compression groups means the whole group.
-const BATCH_FILES: usize = 100_000;
+pub const BATCH_FILES: usize = 100_000;
 
 /// What writing a batch of planned files needs.
 struct Batch<'a> {
@@ -269,6 +278,7 @@ struct Batch<'a> {
 impl Batch<'_> {
     /// Creates and fills the files of `plan` (and, with `verify`, reads
     /// them back); counts them into `res` (`last`: no batch follows).
+    /// Returns, by file, whether it failed.
     fn write(
         &self,
         plan: &Plan,
@@ -276,18 +286,17 @@ impl Batch<'_> {
         res: &mut RestoreResult,
         failed: &mut Vec<Failed>,
         metadata_failed: &mut Vec<Failed>,
-    ) -> Result<()> {
+    ) -> Result<Vec<bool>> {
         res.files += plan.files.len() as u64;
         res.bytes += plan.files.iter().map(|f| f.node.size).sum::<u64>();
         self.progress.totals(res.files, res.bytes, last);
         let run = run::Run::new(self.repo, plan, self.owners, self.apply, self.progress);
         let threads = self.opts.threads.max(1);
         run.run(threads, self.opts.connections)?;
-        for (i, f) in plan.files.iter().enumerate() {
-            if run.has_failed(i) {
-                res.files -= 1;
-                res.bytes -= f.node.size;
-            }
+        let lost: Vec<bool> = (0..plan.files.len()).map(|i| run.has_failed(i)).collect();
+        for (f, _) in plan.files.iter().zip(&lost).filter(|(_, lost)| **lost) {
+            res.files -= 1;
+            res.bytes -= f.node.size;
         }
         let failed_before = failed.len();
         failed.extend(run.failed.into_inner().expect("poisoned"));
@@ -307,7 +316,7 @@ impl Batch<'_> {
             res.files -= bad.len() as u64;
             failed.extend(bad);
         }
-        Ok(())
+        Ok(lost)
     }
 }
 

@@ -58,6 +58,9 @@ pub struct Planner<'a> {
     by_pack: HashMap<u32, HashMap<BlobId, BlobTargets>>,
     /// The trees being walked, from the root down to the current one.
     walks: Vec<Walk>,
+    /// Blobs files of several batches share, once a restore needs more
+    /// than one batch.
+    pub shared: Option<super::shared::Shared>,
 }
 
 /// A tree being planned: what is left of its entries.
@@ -115,6 +118,7 @@ impl<'a> Planner<'a> {
             plan: Plan {
                 dirs_open: dirs,
                 files: Vec::new(),
+                copies: Vec::new(),
                 blobs_per_file: Vec::new(),
                 packs: Vec::new(),
                 dirs: Vec::new(),
@@ -141,6 +145,7 @@ impl<'a> Planner<'a> {
             link_first: HashMap::new(),
             by_pack: HashMap::new(),
             walks: Vec::new(),
+            shared: None,
         })
     }
 
@@ -207,6 +212,7 @@ impl<'a> Planner<'a> {
     /// Forgets the files and packs of a batch that was written.
     pub fn clear_batch(&mut self) {
         self.plan.files.clear();
+        self.plan.copies.clear();
         self.plan.blobs_per_file.clear();
         self.plan.packs.clear();
     }
@@ -582,14 +588,20 @@ impl<'a> Planner<'a> {
         let mut waiting = 0;
         for ((id, loc), &offset) in node.content.iter().zip(&locs).zip(&offsets) {
             let Some(loc) = loc else { continue };
+            waiting += 1;
+            let target = Target { file, offset };
+            if let Some(copy) = self.shared.as_ref().and_then(|s| s.place(id)) {
+                let want = (target, copy.clone(), *id, loc.raw_length);
+                self.plan.copies.push(want);
+                continue;
+            }
             let slot = self
                 .by_pack
                 .entry(loc.pack)
                 .or_default()
                 .entry(*id)
                 .or_insert((Wanted::at(*id, loc), Vec::new()));
-            slot.1.push(Target { file, offset });
-            waiting += 1;
+            slot.1.push(target);
         }
         if let Some(id) = missing {
             let e = Error::at(

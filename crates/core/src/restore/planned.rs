@@ -12,6 +12,7 @@ use super::dirs::{DirId, Dirs};
 use super::inplace::temp_name;
 use crate::blob::Wanted;
 use crate::format::tree::Node;
+use crate::id::BlobId;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
@@ -144,6 +145,10 @@ pub struct Change {
 pub struct Plan {
     pub dirs_open: Dirs,
     pub files: Vec<PlannedFile>,
+    /// Blobs an earlier batch restored: copied from there (or fetched, if
+    /// the copy is no longer the blob).
+    /// (where it goes, where it was restored, its id, its length)
+    pub copies: Vec<(Target, super::shared::Copy, BlobId, u32)>,
     /// Blobs each file still waits for.
     pub blobs_per_file: Vec<u32>,
     pub packs: Vec<PackPlan>,

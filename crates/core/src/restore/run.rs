@@ -77,6 +77,11 @@ impl<'a> Run<'a> {
     pub fn run(&self, threads: usize, connections: usize) -> Result<()> {
         parallel(threads, self.plan.files.len(), |i| self.create(i));
         let fatal: Mutex<Option<Error>> = Mutex::new(None);
+        parallel(threads, self.plan.copies.len(), |i| {
+            if let Err(e) = self.copy(i) {
+                fatal.lock().expect("poisoned").get_or_insert(e);
+            }
+        });
         parallel(threads + connections, self.plan.packs.len(), |i| {
             if let Err(e) = self.pack(&self.plan.packs[i]) {
                 fatal.lock().expect("poisoned").get_or_insert(e);
@@ -227,6 +232,22 @@ impl<'a> Run<'a> {
             }
             Ok(())
         })
+    }
+
+    /// Copies a blob from where an earlier batch restored it; fetches it
+    /// when that copy is gone or no longer the blob.
+    fn copy(&self, i: usize) -> Result<()> {
+        let (target, copy, id, len) = &self.plan.copies[i];
+        let dirs = &self.plan.dirs_open;
+        let plain = match super::shared::read_copy(self.repo, dirs, copy, id, *len) {
+            Some(data) => Ok(data),
+            None => match self.repo.read_blob(id) {
+                Err(e) if e.kind() == crate::error::Kind::Fatal => return Err(e),
+                r => r,
+            },
+        };
+        self.write_blob(target, &plain);
+        Ok(())
     }
 
     /// Writes one blob's bytes (or its error) to one place in a file.

@@ -6,6 +6,7 @@
 //! These tests run as root (CI does): owners, devices, `trusted.*` xattrs
 //! and capabilities need it, and they fail rather than skip without it.
 
+mod batches;
 mod confined;
 mod incremental;
 mod inplace;

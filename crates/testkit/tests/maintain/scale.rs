@@ -9,6 +9,7 @@
 
 use crate::support::*;
 use coffer_core::{ForgetOptions, Policy, PruneOptions, forget, prune};
+use coffer_core::{NoProgress, RestoreOptions, restore};
 use coffer_core::{ObjectMeta, PutHints, Result, Store};
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -223,4 +224,50 @@ fn a_damaged_or_stale_catalog_never_changes_the_listing() {
         .collect();
     assert_eq!(listed, ids[1..]);
     assert_checks(&store);
+}
+
+/// A restore in batches fetches a blob that files of two batches share
+/// once, and copies it from the first file restored with it: it reads
+/// no more from the repository than a restore planned whole.
+#[test]
+fn blobs_shared_across_batches_are_fetched_once() {
+    let src = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let store = local_store(work.path());
+    let counted = Counting::new(Arc::clone(&store));
+    let through: Arc<dyn Store> = counted.clone();
+    let repo = init(&through);
+    // More compression groups than the repository keeps open (8), so a
+    // second batch would fetch them again.
+    let a = tree(src.path(), "a", 5, 200, 2_000);
+    let b = src.path().join("b");
+    std::fs::create_dir_all(&b).unwrap();
+    for i in 0..200 {
+        std::fs::copy(a.join(format!("f{i}")), b.join(format!("f{i}"))).unwrap();
+    }
+    let snap = backup_at(&repo, src.path(), None);
+    let data_gets = |batch_files: usize| {
+        let out = tempfile::tempdir().unwrap();
+        let mut opts = RestoreOptions::new(out.path().to_path_buf());
+        opts.batch_files = batch_files;
+        counted.take();
+        let res = restore(&repo, snap.snapshot.tree, &opts, &NoProgress).unwrap();
+        assert!(res.failed.is_empty(), "{:?}", res.failed);
+        assert_eq!(res.files, 400);
+        let restored = out.path().join(src.path().strip_prefix("/").unwrap());
+        coffer_testkit::assert_same_trees(
+            src.path(),
+            &restored,
+            &coffer_testkit::CompareOptions::for_current_user(),
+        );
+        counted.take().0.get("GET data").copied().unwrap_or(0)
+    };
+    let whole = data_gets(1_000);
+    let batched = data_gets(200);
+    eprintln!("GETs of data packs: {whole} planned whole, {batched} in two batches");
+    assert!(whole > 0);
+    assert!(
+        batched <= whole,
+        "{batched} > {whole}: shared blobs fetched again"
+    );
 }
