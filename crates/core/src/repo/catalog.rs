@@ -126,22 +126,17 @@ impl Repository {
                 .filter(|s| wanted.contains(&SnapshotId(hash_object(s))))
                 .count()
         };
-        let (mut keep, mut merge) = (Vec::new(), Vec::new());
-        for (id, c) in &all {
+        let (merged_from, keep): (Vec<_>, Vec<_>) = all.into_iter().partition(|(id, c)| {
             let live = live_entries(c);
             let small = live < SMALL_CATALOG || (drop_forgotten && live < c.snapshots.len());
-            if superseded.contains(id) || small {
-                merge.push(*id);
-            } else {
-                keep.push((*id, c.clone()));
-            }
-        }
-        let held: HashSet<SnapshotId> = entries(&keep, &wanted, &HashSet::new())
-            .into_keys()
-            .collect();
-        let merged_from: Vec<(CatalogId, Catalog)> = all
-            .into_iter()
-            .filter(|(id, _)| merge.contains(id))
+            superseded.contains(id) || small
+        });
+        let merge: Vec<CatalogId> = merged_from.iter().map(|(id, _)| *id).collect();
+        let held: HashSet<SnapshotId> = keep
+            .iter()
+            .flat_map(|(_, c)| &c.snapshots)
+            .map(|s| SnapshotId(hash_object(s)))
+            .filter(|id| wanted.contains(id))
             .collect();
         let mut found = entries(&merged_from, &wanted, &held);
         let missing: Vec<&(SnapshotId, String)> = listed
