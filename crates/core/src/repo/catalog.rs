@@ -168,16 +168,7 @@ impl Repository {
             merge.clone(),
         );
         self.save_sealed("catalog", Sealed::Catalog, &catalog.encode())?;
-        for id in &merge {
-            match self.store().delete(&format!("catalog/{id}")) {
-                Ok(()) => report.deleted += 1,
-                Err(e) if e.kind() == Kind::NotFound => {}
-                Err(e) => {
-                    report.delete_failed = Some(e.to_string());
-                    break;
-                }
-            }
-        }
+        (report.deleted, report.delete_failed) = self.delete_superseded("catalog", &merge);
         self.note_uncatalogued(0);
         Ok(Some(report))
     }

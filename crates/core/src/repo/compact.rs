@@ -132,17 +132,27 @@ impl Repository {
         };
         self.small_index
             .store(report.written as usize, Ordering::Relaxed);
-        for id in &gone {
-            match self.store().delete(&format!("index/{id}")) {
-                Ok(()) => report.deleted += 1,
+        (report.deleted, report.delete_failed) = self.delete_superseded("index", &gone);
+        Ok(Some(report))
+    }
+
+    /// Deletes `<dir>/<id>` for each of `ids`, objects that a stored one
+    /// supersedes (one already gone is fine); returns how many it deleted
+    /// and, if a delete failed, why it stopped there.
+    pub(super) fn delete_superseded<I: std::fmt::Display>(
+        &self,
+        dir: &str,
+        ids: &[I],
+    ) -> (u64, Option<String>) {
+        let mut deleted = 0;
+        for id in ids {
+            match self.store().delete(&format!("{dir}/{id}")) {
+                Ok(()) => deleted += 1,
                 Err(e) if e.kind() == Kind::NotFound => {}
-                Err(e) => {
-                    report.delete_failed = Some(e.to_string());
-                    break;
-                }
+                Err(e) => return (deleted, Some(e.to_string())),
             }
         }
-        Ok(Some(report))
+        (deleted, None)
     }
 }
 

@@ -202,13 +202,15 @@ fn a_damaged_or_stale_catalog_never_changes_the_listing() {
         ..Default::default()
     };
     forget(&repo, &by_id).unwrap();
-    let listed: Vec<_> = open(&store)
-        .snapshots()
-        .unwrap()
-        .iter()
-        .map(|s| s.id)
-        .collect();
-    assert_eq!(listed, ids[1..]);
+    let listed = || -> Vec<_> {
+        open(&store)
+            .snapshots()
+            .unwrap()
+            .iter()
+            .map(|s| s.id)
+            .collect()
+    };
+    assert_eq!(listed(), ids[1..]);
 
     // Damaged: its bytes are no longer what its name says.
     let key = &catalogs[0].key;
@@ -216,13 +218,7 @@ fn a_damaged_or_stale_catalog_never_changes_the_listing() {
     bytes[40] ^= 1;
     store.delete(key).unwrap();
     store.put(key, &bytes, &PutHints::default()).unwrap();
-    let listed: Vec<_> = open(&store)
-        .snapshots()
-        .unwrap()
-        .iter()
-        .map(|s| s.id)
-        .collect();
-    assert_eq!(listed, ids[1..]);
+    assert_eq!(listed(), ids[1..]);
     assert_checks(&store);
 }
 
