@@ -69,7 +69,9 @@ struct OpenGroup {
 
 struct Shared {
     repo: Arc<Repository>,
-    /// Ids already added by this writer (in a pack, open or uploading).
+    /// Ids this writer added that the index does not name yet (in a pack
+    /// open, queued or uploading): an id leaves once its pack is indexed,
+    /// so the set stays as small as the packs in flight.
     seen: Mutex<HashSet<BlobId>>,
     data: Mutex<OpenPack>,
     tree: Mutex<OpenPack>,
@@ -350,12 +352,13 @@ impl BlobWriter {
             e.offset = offset;
             e.length = length;
         }
-        open.blobs.extend(entries);
-        open.body.extend_from_slice(sealed);
         let full = match kind {
             BlobKind::Data => self.shared.data_pack_size,
             BlobKind::Tree => self.shared.repo.config().pack_size as usize,
         };
+        reserve_body(&mut open.body, full, sealed.len());
+        open.blobs.extend(entries);
+        open.body.extend_from_slice(sealed);
         if open.body.len() >= full {
             self.send(kind, std::mem::take(&mut *open))?;
         }
@@ -454,6 +457,23 @@ impl Drop for BlobWriter {
     }
 }
 
+/// Room a pack body is given at its first unit: the pack size and this,
+/// so the last unit and the header (about 60 bytes a blob) usually fit
+/// without the `Vec` doubling a full pack's capacity (a 32 MiB pack would
+/// otherwise hold 64 MiB, in every pack in flight).
+const PACK_SLACK: usize = GROUP_SIZE + GROUP_BELOW + 1024 * 1024;
+
+/// Grows `body` for `unit` more bytes: to `full` plus [`PACK_SLACK`] at
+/// first, and beyond that exactly (a pack takes no unit once full).
+fn reserve_body(body: &mut Vec<u8>, full: usize, unit: usize) {
+    if body.capacity() == 0 {
+        body.reserve_exact(full.min(MAX_PACK_BODY) + PACK_SLACK);
+    }
+    if body.capacity() - body.len() < unit {
+        body.reserve_exact(unit);
+    }
+}
+
 fn upload_loop(shared: &Shared, rx: &Receiver<Sealed>) {
     for pack in rx.iter() {
         if shared.failed.lock().expect("poisoned").is_some() {
@@ -509,6 +529,13 @@ fn upload(shared: &Shared, p: Sealed) -> Result<()> {
         blobs: header.blobs,
     };
     repo.index_mut().add_pack(&entry);
+    {
+        // Indexed now: `add` finds these ids in the index first.
+        let mut seen = shared.seen.lock().expect("poisoned");
+        for b in &entry.blobs {
+            seen.remove(&b.id);
+        }
+    }
     shared.pending.lock().expect("poisoned").push(entry);
     shared
         .bytes_stored

@@ -113,6 +113,7 @@ impl PackHeader {
 pub fn finish(mut body: Vec<u8>, sealed_header: &[u8]) -> Result<Vec<u8>> {
     let len = u32::try_from(sealed_header.len())
         .map_err(|_| Error::fatal("pack header is too large (4 GiB or more)"))?;
+    body.reserve_exact(sealed_header.len() + 4);
     body.extend_from_slice(sealed_header);
     body.extend_from_slice(&len.to_le_bytes());
     Ok(body)
