@@ -55,8 +55,12 @@ pub fn run(a: CheckArgs, s: &Settings) -> Result<i32> {
         }
         if !s.quiet || !report.ok() {
             println!(
-                "checked {} snapshots, {} trees, {} packs{}: {}",
+                "checked {} snapshots{}, {} trees, {} packs{}: {}",
                 report.snapshots,
+                match report.catalogs {
+                    0 => String::new(),
+                    n => format!(" ({n} catalogs)"),
+                },
                 report.trees,
                 report.packs,
                 if a.read_data || subset.is_some() {

@@ -15,7 +15,8 @@
 //! they are deleted), so a repository holds about one catalog per
 //! [`SMALL_CATALOG`] snapshots plus one. Entries of forgotten snapshots
 //! leave with the next merge of their catalog; prune merges every catalog
-//! that holds one.
+//! that holds one, and a damaged catalog is superseded by the next one
+//! written.
 
 use super::Repository;
 use crate::crypto::Sealed;
@@ -46,6 +47,8 @@ pub struct CatalogReport {
 }
 
 type Entries = HashMap<SnapshotId, Vec<u8>>;
+/// Catalogs that opened, with their ids.
+type Opened = Vec<(CatalogId, Catalog)>;
 
 impl Repository {
     /// The ids of the listed snapshots, with their keys.
@@ -63,10 +66,11 @@ impl Repository {
         Ok(out)
     }
 
-    /// Every catalog that opens: a damaged one, or one deleted since the
-    /// listing (superseded), is skipped: its snapshots are read one by one.
-    fn catalogs(&self) -> Result<Vec<(CatalogId, Catalog)>> {
-        let mut out = Vec::new();
+    /// Every catalog that opens, and the ids of those that are damaged
+    /// (skipped: their snapshots are read one by one). One deleted since
+    /// the listing (superseded) is neither.
+    pub(crate) fn catalogs(&self) -> Result<(Opened, Vec<CatalogId>)> {
+        let (mut out, mut damaged) = (Vec::new(), Vec::new());
         for meta in crate::store::list_all(self.store().as_ref(), "catalog/")? {
             let Some(id) = meta
                 .key
@@ -80,11 +84,12 @@ impl Repository {
                 .and_then(|p| Catalog::decode(&p, &meta.key))
             {
                 Ok(c) => out.push((id, c)),
-                Err(e) if matches!(e.kind(), Kind::NotFound | Kind::Corrupt) => {}
+                Err(e) if e.kind() == Kind::Corrupt => damaged.push(id),
+                Err(e) if e.kind() == Kind::NotFound => {}
                 Err(e) => return Err(e),
             }
         }
-        Ok(out)
+        Ok((out, damaged))
     }
 
     /// The sealed bytes the catalogs hold for the `listed` snapshots.
@@ -93,7 +98,7 @@ impl Repository {
             return Ok(HashMap::new());
         }
         let wanted: HashSet<SnapshotId> = listed.iter().map(|(id, _)| *id).collect();
-        Ok(entries(&self.catalogs()?, &wanted, &HashSet::new()))
+        Ok(entries(&self.catalogs()?.0, &wanted, &HashSet::new()))
     }
 
     /// Remembers how many listed snapshots no catalog holds (what decides
@@ -115,7 +120,7 @@ impl Repository {
     pub fn write_catalog(&self, drop_forgotten: bool) -> Result<Option<CatalogReport>> {
         let listed = self.listed_snapshots()?;
         let wanted: HashSet<SnapshotId> = listed.iter().map(|(id, _)| *id).collect();
-        let all = self.catalogs()?;
+        let (all, damaged) = self.catalogs()?;
         let superseded: HashSet<CatalogId> = all
             .iter()
             .flat_map(|(_, c)| c.supersedes.iter().copied())
@@ -131,7 +136,13 @@ impl Repository {
             let small = live < SMALL_CATALOG || (drop_forgotten && live < c.snapshots.len());
             superseded.contains(id) || small
         });
-        let merge: Vec<CatalogId> = merged_from.iter().map(|(id, _)| *id).collect();
+        // A damaged catalog is superseded too: it is a copy, and its
+        // snapshots are read from `snapshots/` below.
+        let merge: Vec<CatalogId> = merged_from
+            .iter()
+            .map(|(id, _)| *id)
+            .chain(damaged)
+            .collect();
         let held: HashSet<SnapshotId> = keep
             .iter()
             .flat_map(|(_, c)| &c.snapshots)

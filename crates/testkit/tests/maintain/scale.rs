@@ -219,7 +219,30 @@ fn a_damaged_or_stale_catalog_never_changes_the_listing() {
     store.delete(key).unwrap();
     store.put(key, &bytes, &PutHints::default()).unwrap();
     assert_eq!(listed(), ids[1..]);
-    assert_checks(&store);
+    let report = assert_checks(&store);
+    assert_eq!(report.catalogs, 0);
+    let noted = |r: &coffer_core::CheckReport| r.notes.iter().any(|n| n.contains(key.as_str()));
+    assert!(
+        noted(&report),
+        "check does not name {key}: {:?}",
+        report.notes
+    );
+
+    // The next prune replaces it with a catalog that opens.
+    let no_grace = PruneOptions {
+        grace: None,
+        ..Default::default()
+    };
+    let pruned = prune(&open(&store), &no_grace).unwrap();
+    assert_eq!(pruned.catalog_snapshots, n as u64 - 1);
+    let report = assert_checks(&store);
+    assert_eq!(
+        (report.catalogs, noted(&report)),
+        (1, false),
+        "{:?}",
+        report.notes
+    );
+    assert_eq!(listed(), ids[1..]);
 }
 
 /// A restore in batches fetches a blob that files of two batches share
