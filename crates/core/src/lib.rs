@@ -38,6 +38,7 @@ pub use chunk::Chunker;
 pub use error::{EXIT_INCOMPLETE, Error, Kind, Result};
 pub use progress::{Change as FileChange, ColdClass, ColdEvent, NoProgress, Progress};
 // Stores and the file system.
+pub use store::cache::CachedStore;
 pub use store::local::LocalStore;
 pub use store::open::{StoreOptions, open_store};
 #[cfg(feature = "s3")]

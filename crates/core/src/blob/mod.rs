@@ -17,6 +17,7 @@ mod groups;
 mod pack_reader;
 mod reader;
 mod thaw;
+mod unfinished;
 mod writer;
 
 pub use pack_reader::{MAX_RANGE, Wanted};

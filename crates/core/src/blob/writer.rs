@@ -1,3 +1,4 @@
+use super::unfinished::{Interrupted, Marker};
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::format::index::{IndexFile, IndexPack};
@@ -107,6 +108,7 @@ pub struct BlobWriter {
     shared: Arc<Shared>,
     tx: Option<Sender<Sealed>>,
     uploaders: Vec<JoinHandle<()>>,
+    marker: Option<Marker>,
 }
 
 impl BlobWriter {
@@ -129,20 +131,23 @@ impl BlobWriter {
         data_class: StorageClass,
         archive_pack_size: usize,
     ) -> Self {
-        let w = Self::start(repo, connections, (data_class, archive_pack_size), false);
+        let mut w = Self::start(repo, connections, (data_class, archive_pack_size), false);
         w.resume();
+        w.mark();
         w
     }
 
     /// Adopts the packs no index names (see [`new`](Self::new)); returns
     /// how many.
     fn resume(&self) -> usize {
+        let state = self.shared.repo.store().state_dir();
+        let interrupted = Interrupted::find(state);
+        if matches!(interrupted, Interrupted::None) {
+            return 0; // no writer from this machine left packs behind
+        }
         let Ok(packs) = self.shared.repo.unindexed_packs() else {
             return 0;
         };
-        if packs.is_empty() {
-            return 0;
-        }
         let (adopted, _unreadable) = self.shared.repo.adopt_packs(&packs);
         let n = adopted.len();
         self.shared
@@ -151,8 +156,21 @@ impl BlobWriter {
             .expect("poisoned")
             .extend(adopted);
         // Named now, so a second interruption does not read them again.
-        let _ = write_index(&self.shared, 1);
+        if write_index(&self.shared, 1).is_ok() {
+            interrupted.done(state);
+        }
         n
+    }
+
+    /// Leaves a marker that this writer may store packs no index names
+    /// yet, until it has named them all (`unfinished`).
+    fn mark(&mut self) {
+        self.marker = self
+            .shared
+            .repo
+            .store()
+            .state_dir()
+            .and_then(Marker::create);
     }
 
     /// A writer that does not resume: prune's, whose index leaves out on
@@ -162,7 +180,9 @@ impl BlobWriter {
         connections: usize,
         data_class: StorageClass,
     ) -> Self {
-        Self::start(repo, connections, (data_class, ARCHIVE_PACK_SIZE), false)
+        let mut w = Self::start(repo, connections, (data_class, ARCHIVE_PACK_SIZE), false);
+        w.mark();
+        w
     }
 
     /// A writer that stores nothing: blobs are deduplicated, compressed,
@@ -242,6 +262,7 @@ impl BlobWriter {
             shared,
             tx: Some(tx),
             uploaders,
+            marker: None,
         }
     }
 
@@ -447,7 +468,12 @@ impl BlobWriter {
         // backup then reuses what was uploaded (resume).
         let written = write_index(&self.shared, usize::MAX);
         self.check_failed()?;
-        written
+        written?;
+        // Every pack stored is named: nothing for the next writer to adopt.
+        if let Some(m) = self.marker.take() {
+            m.finish();
+        }
+        Ok(())
     }
 }
 

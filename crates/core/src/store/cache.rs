@@ -175,6 +175,10 @@ impl Store for CachedStore {
         self.inner.versioned()
     }
 
+    fn state_dir(&self) -> Option<&Path> {
+        Some(&self.dir)
+    }
+
     fn request_thaw(&self, key: &str, days: u32, tier: super::Tier) -> Result<()> {
         self.inner.request_thaw(key, days, tier)
     }

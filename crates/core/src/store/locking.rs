@@ -68,6 +68,10 @@ impl Store for LockingStore {
         self.inner.remove_fragments(before)
     }
 
+    fn state_dir(&self) -> Option<&std::path::Path> {
+        self.inner.state_dir()
+    }
+
     fn versioned(&self) -> Option<&dyn Versioned> {
         self.inner.versioned()
     }

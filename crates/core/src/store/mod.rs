@@ -251,15 +251,21 @@ pub trait Store: Send + Sync {
     fn remove_fragments(&self, _before: std::time::SystemTime) -> Result<u64> {
         Ok(0)
     }
+    /// Versions and locks, for a store that has them (S3); `None` else.
+    fn versioned(&self) -> Option<&dyn Versioned> {
+        None
+    }
+    /// A directory on this machine, private to it, where a writer may keep
+    /// state about this store (the local cache of a remote one); `None`
+    /// for a store without a cache. Losing it must lose nothing.
+    fn state_dir(&self) -> Option<&std::path::Path> {
+        None
+    }
     /// Housekeeping for archive classes: asks the store to make the
     /// archived object `key` readable for `days` days at `tier`. A restore
     /// already under way is success. Only stores with archive classes
     /// implement it (S3's `RestoreObject`); nothing is ever archived in the
     /// others, so they are never asked.
-    /// Versions and locks, for a store that has them (S3); `None` else.
-    fn versioned(&self) -> Option<&dyn Versioned> {
-        None
-    }
     fn request_thaw(&self, key: &str, _days: u32, _tier: Tier) -> Result<()> {
         Err(crate::error::Error::at(
             crate::error::Kind::Fatal,

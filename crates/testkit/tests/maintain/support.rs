@@ -218,6 +218,9 @@ impl Store for Watched {
     fn location(&self) -> String {
         self.inner.location()
     }
+    fn state_dir(&self) -> Option<&std::path::Path> {
+        self.inner.state_dir()
+    }
 }
 
 /// The store of a repository location given to a child process.
