@@ -423,7 +423,14 @@ fn print_check(title: &str, report: &Value, round1: &[Value], round2: &[Value]) 
         {
             Some(rest) => {
                 let short = rest.split(')').next().unwrap_or_default();
-                *condemned.entry(whose(short, round1, round2)).or_default() += 1;
+                // One note a snapshot: its first blob, "and so are N more".
+                let more = n
+                    .split("and so are ")
+                    .nth(1)
+                    .and_then(|m| m.split(' ').next())
+                    .and_then(|m| m.parse::<usize>().ok())
+                    .unwrap_or(0);
+                *condemned.entry(whose(short, round1, round2)).or_default() += 1 + more;
             }
             None => eprintln!("  note: {n}"),
         }
