@@ -16,7 +16,9 @@
 //! directory loses nothing: an unadopted pack is only uploaded again, and
 //! prune removes the unindexed copy.
 
+use crate::store::local::{PRIVATE_FILE, create_private_dir};
 use std::fs::{self, File};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// A live writer's marker: removed by [`Marker::finish`], left behind
@@ -40,12 +42,14 @@ impl Marker {
     /// without a state directory).
     pub(super) fn create(state: &Path) -> Option<Marker> {
         let dir = writing(state);
-        fs::create_dir_all(&dir).ok()?;
+        // Private like the rest of the cache, whatever the umask.
+        create_private_dir(&dir).ok()?;
         let name: [u8; 8] = rand::random();
         let path = dir.join(format!("{}.marker", hex::encode(name)));
         let file = File::options()
             .write(true)
             .create_new(true)
+            .mode(PRIVATE_FILE)
             .open(&path)
             .ok()?;
         match lock(&file) {
@@ -112,8 +116,13 @@ impl Interrupted {
         for p in stale {
             let _ = fs::remove_file(p);
         }
-        if fs::create_dir_all(writing(state)).is_ok() {
-            let _ = File::create(listed(state));
+        if create_private_dir(&writing(state)).is_ok() {
+            let _ = File::options()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(PRIVATE_FILE)
+                .open(listed(state));
         }
     }
 }
@@ -134,6 +143,21 @@ mod tests {
         assert!(lists(&first));
         first.done(Some(d.path()));
         assert!(!lists(&Interrupted::find(Some(d.path()))));
+    }
+
+    #[test]
+    fn markers_are_private_like_the_cache() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let state = d.path().join("cache");
+        let m = Marker::create(&state).unwrap();
+        Interrupted::find(Some(&state)).done(Some(&state));
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&state), 0o700);
+        assert_eq!(mode(&writing(&state)), 0o700);
+        assert_eq!(mode(&m.path), 0o600);
+        assert_eq!(mode(&listed(&state)), 0o600);
+        m.finish();
     }
 
     #[test]
