@@ -38,9 +38,18 @@ fn listed(state: &Path) -> PathBuf {
 
 impl Marker {
     /// Creates and locks a marker for this writer; `None` if the state
-    /// directory cannot hold one (the next writer then lists, as it would
-    /// without a state directory).
+    /// directory cannot hold one (a file system without `flock`, a
+    /// read-only cache): then the next writer lists, as it would without a
+    /// state directory.
     pub(super) fn create(state: &Path) -> Option<Marker> {
+        let marker = Self::try_create(state);
+        if marker.is_none() {
+            let _ = fs::remove_file(listed(state));
+        }
+        marker
+    }
+
+    fn try_create(state: &Path) -> Option<Marker> {
         let dir = writing(state);
         // Private like the rest of the cache, whatever the umask.
         create_private_dir(&dir).ok()?;
