@@ -3,11 +3,8 @@
 //! batches of two files, so hardlinks, sparse files, duplicates and
 //! directory metadata all cross batch boundaries.
 
-use crate::support::{Repo, require_root, restore_errors, restored};
-use coffer_testkit::compare::What;
-use coffer_testkit::fixture::{self, paths, pseudo_random};
-use coffer_testkit::{CompareOptions, compare_trees};
-use std::path::Path;
+use crate::support::{Repo, fixture_differences, require_root, restore_errors, restored};
+use coffer_testkit::fixture::{self, pseudo_random};
 
 #[test]
 fn the_fixture_restored_two_files_at_a_time_is_the_same_tree() {
@@ -31,10 +28,6 @@ fn the_fixture_restored_two_files_at_a_time_is_the_same_tree() {
     });
     assert!(res.failed.is_empty(), "{}", restore_errors(&res));
     let dst = restored(&target, &fx.root);
-    let diffs: Vec<String> = compare_trees(&fx.root, &dst, &CompareOptions::default())
-        .into_iter()
-        .filter(|d| !(d.path == Path::new(paths::SOCKET) && d.what == What::OnlyInA))
-        .map(|d| d.to_string())
-        .collect();
+    let diffs: Vec<String> = fixture_differences(&fx.root, &dst);
     assert!(diffs.is_empty(), "{fx}differences:\n{}", diffs.join("\n"));
 }

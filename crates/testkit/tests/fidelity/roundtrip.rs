@@ -2,8 +2,9 @@
 //! by our comparison, by rsync, getfacl and getcap; a 1 GiB sparse file
 //! keeps its holes; restored Debian binaries run in a chroot.
 
-use crate::support::{Repo, allocated, require_root, restore_errors, restored, tool};
-use coffer_testkit::compare::What;
+use crate::support::{
+    Repo, allocated, fixture_differences, require_root, restore_errors, restored, tool,
+};
 use coffer_testkit::fixture::{self, Feature, paths, pseudo_random};
 use coffer_testkit::{CompareOptions, compare_trees};
 use std::os::unix::fs::FileExt;
@@ -47,11 +48,7 @@ fn fixture_round_trips_exactly_by_our_compare_and_by_rsync() {
     );
 
     // Our comparison: everything but the socket, which is not recreated.
-    let diffs: Vec<String> = compare_trees(&fx.root, &dst, &CompareOptions::default())
-        .into_iter()
-        .filter(|d| !(d.path == Path::new(paths::SOCKET) && d.what == What::OnlyInA))
-        .map(|d| d.to_string())
-        .collect();
+    let diffs: Vec<String> = fixture_differences(&fx.root, &dst);
     assert!(diffs.is_empty(), "{fx}differences:\n{}", diffs.join("\n"));
 
     // The referee: rsync compares checksums, perms, owners (numeric),

@@ -72,6 +72,18 @@ pub fn restored(target: &Path, src: &Path) -> PathBuf {
 
 /// Runs a referee tool; panics with its output if it cannot run or fails.
 #[track_caller]
+/// How `dst` differs from the fixture at `src`, one line each: everything
+/// but the socket, which a restore does not recreate.
+pub fn fixture_differences(src: &Path, dst: &Path) -> Vec<String> {
+    use coffer_testkit::compare::What;
+    use coffer_testkit::fixture::paths;
+    let all = coffer_testkit::compare_trees(src, dst, &coffer_testkit::CompareOptions::default());
+    all.into_iter()
+        .filter(|d| !(d.path == Path::new(paths::SOCKET) && d.what == What::OnlyInA))
+        .map(|d| d.to_string())
+        .collect()
+}
+
 pub fn tool(program: &str, args: &[&str], dir: Option<&Path>) -> String {
     let mut cmd = Command::new(program);
     cmd.args(args);
