@@ -92,6 +92,10 @@ fn restore_include_below_a_planted_symlink_leaves_its_destination_alone() {
         let out = c.restore("latest", &target, &flags);
         out.code(3);
         assert!(out.stderr.contains("symlink"), "{}", out.show());
+        // The ancestors were there already and the two directories below
+        // the symlink were never reached: the summary counts none.
+        let summary = "0 files (0 B), 0 directories";
+        assert!(out.stdout.contains(summary), "{flags:?}: {}", out.show());
         assert_eq!(
             fs::read(elsewhere.join("ssh/sshd_config")).unwrap(),
             b"theirs\n"

@@ -219,7 +219,13 @@ pub fn restore(
             plan.unmatched.join(", ")
         )));
     }
-    res.dirs = plan.dirs.len() as u64;
+    // A directory counts once it exists: those left pending below a path
+    // that could not be reached were never made (a dry run makes none).
+    res.dirs = if opts.dry_run {
+        plan.dirs.len() as u64
+    } else {
+        plan.dirs.iter().filter(|d| d.dir.is_some()).count() as u64
+    };
     res.other = plan.other;
     res.kept = plan.kept;
     res.deleted = plan.deleted;
