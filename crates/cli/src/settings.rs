@@ -226,6 +226,12 @@ impl Settings {
         (!self.is_local()).then(|| Arc::clone(&self.store.s3.requests))
     }
 
+    /// This repository's directory in the local cache (`None` with
+    /// `--no-cache`): prune keeps its reference counts there.
+    pub fn repo_cache_dir(&self) -> Option<PathBuf> {
+        coffer_core::cache_dir_for(&self.repo, self.store.cache_dir.as_deref())
+    }
+
     /// The same settings without the local cache: `check` must read what is
     /// in the store, not a cached copy of it.
     pub fn uncached(&self) -> Settings {

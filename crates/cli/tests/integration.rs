@@ -75,6 +75,8 @@ mod mount;
 mod object_lock;
 #[path = "integration/profiles.rs"]
 mod profiles;
+#[path = "integration/prune_counts.rs"]
+mod prune_counts;
 #[path = "integration/schedule.rs"]
 mod schedule;
 #[path = "integration/select.rs"]

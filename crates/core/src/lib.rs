@@ -40,7 +40,7 @@ pub use progress::{Change as FileChange, ColdClass, ColdEvent, NoProgress, Progr
 // Stores and the file system.
 pub use store::cache::CachedStore;
 pub use store::local::LocalStore;
-pub use store::open::{StoreOptions, open_store};
+pub use store::open::{StoreOptions, cache_dir_for, open_store};
 #[cfg(feature = "s3")]
 pub use store::s3::{S3Store, connect as connect_s3};
 pub use store::{

@@ -17,6 +17,8 @@ mod locks;
 mod progress;
 #[path = "maintain/prune.rs"]
 mod prune;
+#[path = "maintain/prune_counts.rs"]
+mod prune_counts;
 #[path = "maintain/prune_races.rs"]
 mod prune_races;
 #[path = "maintain/resume.rs"]

@@ -42,6 +42,7 @@ pub fn options(t: &PruneTuning, dry_run: bool, s: &Settings) -> Result<PruneOpti
         dry_run,
         connections: s.connections,
         now: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX),
+        state_dir: s.repo_cache_dir(),
         ..Default::default()
     })
 }

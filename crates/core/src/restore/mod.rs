@@ -219,19 +219,7 @@ pub fn restore(
             plan.unmatched.join(", ")
         )));
     }
-    // A directory counts once it exists: those left pending below a path
-    // that could not be reached were never made (a dry run makes none).
-    res.dirs = if opts.dry_run {
-        plan.dirs.len() as u64
-    } else {
-        plan.dirs.iter().filter(|d| d.dir.is_some()).count() as u64
-    };
-    res.other = plan.other;
-    res.kept = plan.kept;
-    res.deleted = plan.deleted;
-    res.sockets = std::mem::take(&mut plan.sockets);
-    res.changes = std::mem::take(&mut plan.changes);
-    res.unmatched = std::mem::take(&mut plan.unmatched);
+    counts(&mut plan, &mut res, opts.dry_run);
     // Failures found while planning come first, as they happened first.
     failed.splice(0..0, std::mem::take(&mut plan.failed));
     metadata_failed.splice(0..0, std::mem::take(&mut plan.metadata_failed));
@@ -263,6 +251,22 @@ pub fn restore(
     res.failed = failed;
     res.metadata_failed = metadata_failed;
     Ok(res)
+}
+
+/// The summary's counts the whole plan gives.
+fn counts(plan: &mut Plan, res: &mut RestoreResult, dry_run: bool) {
+    // Directories below a path that could not be reached were never made.
+    res.dirs = plan
+        .dirs
+        .iter()
+        .filter(|d| dry_run || d.dir.is_some())
+        .count() as u64;
+    res.other = plan.other;
+    res.kept = plan.kept;
+    res.deleted = plan.deleted;
+    res.sockets = std::mem::take(&mut plan.sockets);
+    res.changes = std::mem::take(&mut plan.changes);
+    res.unmatched = std::mem::take(&mut plan.unmatched);
 }
 
 /// Files planned and written at a time: bounds a restore's memory (about

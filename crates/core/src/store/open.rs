@@ -4,7 +4,7 @@ use super::cache::CachedStore;
 use super::local::LocalStore;
 use super::{S3Settings, Store};
 use crate::error::{Error, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// How to open a store: the S3 settings and the cache.
@@ -22,11 +22,8 @@ pub struct StoreOptions {
 pub fn open_store(location: &str, opts: &StoreOptions) -> Result<Arc<dyn Store>> {
     if location.starts_with("s3://") {
         let s3 = connect_s3(location, &opts.s3)?;
-        return Ok(match &opts.cache_dir {
-            Some(dir) => {
-                let sub = hex::encode(&crate::id::hash_object(location.as_bytes())[..8]);
-                Arc::new(CachedStore::new(s3, dir.join(sub)))
-            }
+        return Ok(match cache_dir_for(location, opts.cache_dir.as_deref()) {
+            Some(dir) => Arc::new(CachedStore::new(s3, dir)),
             None => s3,
         });
     }
@@ -46,6 +43,23 @@ pub fn open_store(location: &str, opts: &StoreOptions) -> Result<Arc<dyn Store>>
         return Err(Error::invalid("repository location is not a directory").with_location(path));
     }
     Ok(Arc::new(LocalStore::new(path)))
+}
+
+/// The repository at `location`'s own directory below the cache directory
+/// `cache`: where an S3 repository's objects are cached, and what commands
+/// keep between runs (prune's reference counts). A local repository is
+/// named by its absolute path, so `repo` and `./repo` share one.
+pub fn cache_dir_for(location: &str, cache: Option<&Path>) -> Option<PathBuf> {
+    let cache = cache?;
+    let name = if location.starts_with("s3://") {
+        location.to_string()
+    } else {
+        let path = location.strip_prefix("local:").unwrap_or(location);
+        let abs = std::fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(path));
+        format!("local:{}", abs.display())
+    };
+    let sub = hex::encode(&crate::id::hash_object(name.as_bytes())[..8]);
+    Some(cache.join(sub))
 }
 
 #[cfg(feature = "s3")]

@@ -4,7 +4,9 @@
 //!
 //! ```text
 //! lock (exclusive)  → load index objects, prune records, pack listing, snapshots
-//!   → used blobs (walk every snapshot's trees)  → plan (pure, plan.rs)
+//!   → used blobs (reference counts brought to the snapshots listed,
+//!     refs.rs: reads only the trees added or forgotten since they were
+//!     kept in the cache)  → plan (pure, plan.rs)
 //!   → repack: copy used blobs of wasteful packs into new packs (BlobWriter)
 //!   → phase 1: write a record condemning packs, then an index without them
 //!     that supersedes every index object read, then delete those objects
@@ -22,6 +24,10 @@
 
 mod lock;
 mod plan;
+mod refs;
+mod refs_file;
+#[cfg(test)]
+mod refs_tests;
 mod run;
 #[cfg(test)]
 mod tests;
@@ -30,15 +36,16 @@ pub use lock::LockReport;
 pub use plan::PlanStats;
 
 use super::retention::Span;
-use super::used::used_blobs_reporting;
 use crate::error::{Error, Kind, Result};
 use crate::format::index::{IndexFile, IndexPack};
 use crate::format::pack::BlobKind;
-use crate::id::{IndexId, PackId, PruneRecordId};
+use crate::id::{IndexId, PackId, PruneRecordId, SnapshotId, TreeId};
 use crate::progress::Progress;
 use crate::repo::{PruneRecord, Repository};
 use crate::store::StorageClass;
+use refs::{References, UpdateError};
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// How much unused data kept packs may hold before they are repacked.
@@ -117,6 +124,10 @@ pub struct PruneOptions {
     pub data_storage_class: Option<StorageClass>,
     /// ns since the epoch.
     pub now: i64,
+    /// Where the reference counts of the snapshots are kept between prunes
+    /// (this repository's directory in the local cache); `None`: counted
+    /// from nothing each time.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Default for PruneOptions {
@@ -128,6 +139,7 @@ impl Default for PruneOptions {
             connections: 4,
             data_storage_class: None,
             now: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX),
+            state_dir: None,
         }
     }
 }
@@ -162,6 +174,12 @@ pub struct PruneReport {
     pub index_damaged: Vec<String>,
     /// Object Lock upkeep (a repository with Object Lock, not a dry run).
     pub object_lock: Option<LockReport>,
+    /// Trees read to know what snapshots use: only those of snapshots
+    /// added or forgotten since the counts kept in the cache.
+    pub trees_read: u64,
+    /// Whether the counts kept in the cache were used (else every kept
+    /// snapshot's trees were read).
+    pub counts_reused: bool,
 }
 
 /// What one run loaded.
@@ -211,20 +229,37 @@ pub fn prune_with(
     };
     // Prune's own handle: its index changes stay out of `repo`'s.
     let work = Arc::new(repo.detached());
-    let result =
-        one_pass(&work, opts, lock.as_ref(), &mut report, progress).and_then(|condemned| {
-            if opts.grace.is_none() && condemned && !opts.dry_run {
-                let mut second = PruneReport::default();
-                one_pass(&work, opts, lock.as_ref(), &mut second, progress)?;
-                report.packs_deleted += second.packs_deleted;
-                report.stats.delete_bytes += second.stats.delete_bytes;
-                report.records_deleted += second.records_deleted;
-                report.index_written += second.index_written;
-                report.index_deleted += second.index_deleted;
-                report.packs_pending = second.packs_pending;
-            }
-            Ok(())
-        });
+    let mut counts = Counts::load(repo, opts);
+    let result = one_pass(
+        &work,
+        opts,
+        lock.as_ref(),
+        &mut counts,
+        &mut report,
+        progress,
+    )
+    .and_then(|condemned| {
+        if opts.grace.is_none() && condemned && !opts.dry_run {
+            let mut second = PruneReport::default();
+            one_pass(
+                &work,
+                opts,
+                lock.as_ref(),
+                &mut counts,
+                &mut second,
+                progress,
+            )?;
+            report.trees_read += second.trees_read;
+            report.packs_deleted += second.packs_deleted;
+            report.stats.delete_bytes += second.stats.delete_bytes;
+            report.records_deleted += second.records_deleted;
+            report.index_written += second.index_written;
+            report.index_deleted += second.index_deleted;
+            report.packs_pending = second.packs_pending;
+        }
+        Ok(())
+    });
+    report.counts_reused = counts.reused;
     let result = result.and_then(|_| {
         if !opts.dry_run {
             report.fragments_removed = repo.store().remove_fragments(fragments_before(opts))?;
@@ -262,6 +297,7 @@ fn one_pass(
     repo: &Arc<Repository>,
     opts: &PruneOptions,
     lock: Option<&crate::repo::LockGuard>,
+    counts: &mut Counts,
     report: &mut PruneReport,
     progress: &dyn Progress,
 ) -> Result<bool> {
@@ -281,7 +317,8 @@ fn one_pass(
     // The current packs, adopted ones included, so their trees are found.
     let current = IndexFile::new(state.current.clone(), Vec::new());
     repo.replace_index_with(&[(IndexId::default(), current)], &condemned);
-    let used = used_blobs_reporting(repo, &roots, progress)?;
+    report.trees_read += counts.update(repo, &roots, opts, progress)?;
+    let used = &counts.refs;
     let mature_before = match opts.grace {
         None => opts.now,
         Some(span) => span
@@ -295,7 +332,7 @@ fn one_pass(
         young: &state.young,
         archived: &state.archived,
         records: &state.records,
-        used: &used,
+        used,
         max_unused: opts.max_unused,
         mature_before,
     });
@@ -404,4 +441,68 @@ fn load(repo: &Repository, now: i64) -> Result<State> {
         archived,
         classes,
     })
+}
+
+/// The reference counts of the snapshots, and where they are kept.
+struct Counts {
+    refs: References,
+    /// Whether `refs` differ from what the cache holds.
+    dirty: bool,
+    /// Whether `refs` came from the cache and proved right.
+    reused: bool,
+}
+
+impl Counts {
+    /// The counts kept for `repo`, or none (counted from nothing).
+    fn load(repo: &Repository, opts: &PruneOptions) -> Counts {
+        let kept = opts
+            .state_dir
+            .as_deref()
+            .and_then(|d| refs_file::load(d, &repo.config().id, repo.key()));
+        Counts {
+            dirty: kept.is_none(),
+            reused: kept.is_some(),
+            refs: kept.unwrap_or_default(),
+        }
+    }
+
+    /// Brings the counts to the snapshots `roots` and keeps them in the
+    /// cache (not on a dry run). Counts that cannot be brought up to date
+    /// (a count below zero, a forgotten snapshot's tree already deleted by
+    /// a prune elsewhere) are dropped and counted again from nothing.
+    /// Returns the trees read.
+    fn update(
+        &mut self,
+        repo: &Repository,
+        roots: &[(SnapshotId, TreeId)],
+        opts: &PruneOptions,
+        progress: &dyn Progress,
+    ) -> Result<u64> {
+        if self.refs.counts_exactly(roots) {
+            // Nothing to read (a second pass, or nothing changed).
+            return Ok(0);
+        }
+        progress.phase("read", "trees");
+        progress.totals(repo.index().tree_blobs(), 0, true);
+        let done = match self.refs.update(repo, roots, progress) {
+            Ok(done) => done,
+            Err(UpdateError::Repo(e)) => return Err(e),
+            Err(UpdateError::Recount(_)) => {
+                self.refs = References::default();
+                self.reused = false;
+                match self.refs.update(repo, roots, progress) {
+                    Ok(done) => done,
+                    Err(UpdateError::Repo(e)) => return Err(e),
+                    // Counting from nothing only counts in.
+                    Err(UpdateError::Recount(why)) => return Err(Error::fatal(why)),
+                }
+            }
+        };
+        self.dirty |= done.added + done.removed > 0;
+        if let (Some(dir), false, true) = (&opts.state_dir, opts.dry_run, self.dirty) {
+            refs_file::save(dir, &repo.config().id, repo.key(), &self.refs);
+            self.dirty = false;
+        }
+        Ok(done.trees_read)
+    }
 }

@@ -15,6 +15,7 @@
 //!   ever *condemned* here, never deleted: deletion waits for a later run.
 
 use super::MaxUnused;
+use super::refs::References;
 use crate::format::index::IndexPack;
 use crate::format::pack::{self, BlobKind, PackBlob};
 use crate::id::{BlobId, PackId, PruneRecordId};
@@ -38,7 +39,7 @@ pub struct Inputs<'a> {
     /// Every prune record, oldest first.
     pub records: &'a [(PruneRecordId, PruneRecord)],
     /// Blobs that snapshots use.
-    pub used: &'a HashSet<BlobId>,
+    pub used: &'a References,
     pub max_unused: MaxUnused,
     /// Records written at or before this time (ns) are mature.
     pub mature_before: i64,
@@ -116,7 +117,7 @@ pub fn plan(i: &Inputs) -> Plan {
             .flat_map(|c| c.blobs.iter().map(|b| b.id))
             .collect();
         i.used
-            .iter()
+            .ids()
             .filter(|b| !avail.contains(b))
             .copied()
             .collect()
@@ -205,7 +206,10 @@ fn classify_current(i: &Inputs, p: &mut Plan, resurrected: &[&IndexPack]) {
         .iter()
         .filter(|c| i.stored.contains_key(&c.id))
         .collect();
-    order.sort_by(|a, b| used_share(b).cmp(&used_share(a)).then(a.id.cmp(&b.id)));
+    // Each pack's share once (a comparator that counted it looked up every
+    // blob of two packs per comparison: half of a no-op prune's time at a
+    // million files).
+    order.sort_by_cached_key(|c| (std::cmp::Reverse(used_share(c)), c.id));
 
     // Sized once: growing it by doubling held both tables at the end.
     let mut covered: HashSet<BlobId> = HashSet::with_capacity(i.used.len());

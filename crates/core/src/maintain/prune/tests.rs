@@ -3,6 +3,7 @@
 
 use super::MaxUnused;
 use super::plan::{Inputs, Plan, plan};
+use super::refs::References;
 use crate::format::index::IndexPack;
 use crate::format::pack::{BlobKind, PackBlob};
 use crate::id::{BlobId, PackId, PruneRecordId};
@@ -48,8 +49,11 @@ fn stored(packs: &[&IndexPack]) -> HashMap<PackId, (BlobKind, u64)> {
     packs.iter().map(|p| (p.id, (p.kind, p.size))).collect()
 }
 
-fn used(ids: &[u8]) -> HashSet<BlobId> {
-    ids.iter().map(|b| blob(*b)).collect()
+fn used(ids: &[u8]) -> References {
+    References {
+        snapshots: HashMap::new(),
+        counts: ids.iter().map(|b| (blob(*b), 1)).collect(),
+    }
 }
 
 fn ids(packs: &[IndexPack]) -> Vec<u8> {
