@@ -3,11 +3,9 @@
 
 use crate::support::*;
 use coffer_core::Kind;
-use coffer_core::used_blobs;
 use coffer_core::{ForgetOptions, forget};
 use coffer_core::{MaxUnused, PruneOptions, prune};
 use coffer_core::{Store, list_all};
-use std::collections::HashSet;
 use std::sync::Arc;
 
 fn forget_ids(repo: &Arc<coffer_core::Repository>, ids: &[coffer_core::id::SnapshotId]) {
@@ -77,16 +75,7 @@ fn removes_exactly_what_it_should(store: Arc<dyn Store>) {
     assert_eq!(count(store.as_ref(), "locks/"), 0, "the lock is released");
 
     // Exactly: the index holds the used blobs and nothing else, once each.
-    let repo = open(&store);
-    let roots: Vec<_> = repo
-        .snapshots()
-        .unwrap()
-        .iter()
-        .map(|s| (s.id, s.snapshot.tree))
-        .collect();
-    let used = used_blobs(&repo, &roots).unwrap();
-    let indexed: HashSet<_> = repo.index().blobs().map(|(id, _)| *id).collect();
-    assert_eq!(indexed, used);
+    let repo = assert_index_is_exactly_used(&store);
     let listed: u64 = repo.index().packs().iter().map(|p| p.size).sum();
     assert_eq!(listed, after, "no pack outside the index is left");
 

@@ -5,11 +5,9 @@
 //! when the counts file was altered.
 
 use crate::support::*;
-use coffer_core::used_blobs;
 use coffer_core::{ForgetOptions, forget};
 use coffer_core::{MaxUnused, PruneOptions, PruneReport, Repository, prune};
 use coffer_core::{Store, id::SnapshotId};
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -33,16 +31,7 @@ fn prune_now(repo: &Arc<Repository>, state: Option<&Path>) -> PruneReport {
 
 /// The index holds exactly the blobs the snapshots use, `check` is clean.
 fn assert_exact(store: &Arc<dyn Store>) {
-    let repo = open(store);
-    let roots: Vec<_> = repo
-        .snapshots()
-        .unwrap()
-        .iter()
-        .map(|s| (s.id, s.snapshot.tree))
-        .collect();
-    let used = used_blobs(&repo, &roots).unwrap();
-    let indexed: HashSet<_> = repo.index().blobs().map(|(id, _)| *id).collect();
-    assert_eq!(indexed, used);
+    assert_index_is_exactly_used(store);
     let report = assert_checks(store);
     assert!(report.notes.is_empty(), "{:?}", report.notes);
 }

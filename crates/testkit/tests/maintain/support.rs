@@ -114,6 +114,22 @@ pub fn assert_checks(store: &Arc<dyn Store>) -> CheckReport {
     r
 }
 
+/// The index of the repository in `store` holds exactly the blobs its
+/// snapshots use, once each (what prune must leave); returns the repository.
+pub fn assert_index_is_exactly_used(store: &Arc<dyn Store>) -> Arc<Repository> {
+    let repo = open(store);
+    let roots: Vec<_> = repo
+        .snapshots()
+        .unwrap()
+        .iter()
+        .map(|s| (s.id, s.snapshot.tree))
+        .collect();
+    let used = coffer_core::used_blobs(&repo, &roots).unwrap();
+    let indexed: std::collections::HashSet<_> = repo.index().blobs().map(|(id, _)| *id).collect();
+    assert_eq!(indexed, used);
+    repo
+}
+
 /// Bytes of all packs in the store.
 pub fn pack_bytes(store: &dyn Store) -> u64 {
     ["data/", "tree/"]
