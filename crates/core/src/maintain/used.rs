@@ -1,6 +1,7 @@
 //! The blobs that snapshots use: every tree reachable from their roots and
-//! every content blob those trees name. Prune keeps exactly these; stats
-//! counts them.
+//! every content blob those trees name. Prune keeps exactly these (it finds
+//! them by reference counts kept between runs, `prune/refs.rs`, which its
+//! tests compare with this walk); stats counts them.
 //!
 //! Input: the repository (its in-memory index must locate every tree) and
 //! the snapshots' root trees. Output: the set of blob ids (tree ids as blob
